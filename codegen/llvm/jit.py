@@ -1,0 +1,232 @@
+"""The one module that touches ``llvmlite.binding``: target machine, O3 pipeline, JIT linking, IR dumps.
+
+Nothing here knows about graphs. Everything else in graphc that needs LLVM's C++ side goes through this
+module, so a new llvmlite release is handled in one place (see /work/shared/FACTS.md for the quirks).
+
+Example::
+
+    engine = JitEngine()
+    lib = engine.compile(ir_text, exports=["kernel"])
+    fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(lib.address("kernel"))
+
+Compilation always goes IR -> optimised IR -> object code -> ORC (LLJIT) link, so a freshly compiled module
+and one reloaded from the on-disk cache take exactly the same path into memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+
+__all__ = [
+    "JitEngine",
+    "JitLibrary",
+    "host_cpu_key",
+    "host_target_machine",
+    "optimize_module",
+    "parse_ir",
+    "register_symbol",
+    "default_engine",
+]
+
+_init_lock = threading.RLock()
+_initialized = False
+
+# Symbols (name -> address) that every JIT library may import: BLAS entry points and the like.
+# ORC's LLJIT does not see llvm.add_symbol, so we import these explicitly into each library we link.
+_SYMBOLS: dict[str, int] = {}
+
+
+def _ensure_initialized() -> None:
+    """Initialise the native target once (``llvm.initialize()`` raises in llvmlite >= 0.45)."""
+    global _initialized
+    if _initialized:
+        return
+    with _init_lock:
+        if not _initialized:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            _initialized = True
+
+
+def register_symbol(name: str, address: int) -> None:
+    """Make external symbol ``name`` resolve to ``address`` in every library linked afterwards."""
+    if not address:
+        raise ValueError(f"refusing to register a null address for symbol {name!r}")
+    _SYMBOLS[name] = int(address)
+
+
+def host_cpu_key() -> str:
+    """A string naming everything the generated code depends on: llvmlite version, triple, CPU, features."""
+    _ensure_initialized()
+    return "|".join(
+        [
+            llvmlite.__version__,
+            llvm.get_process_triple(),
+            llvm.get_host_cpu_name(),
+            llvm.get_host_cpu_features().flatten(),
+        ]
+    )
+
+
+def host_target_machine() -> llvm.TargetMachine:
+    """A fresh TargetMachine for the host CPU at -O3. Never share one between engines (it segfaults)."""
+    _ensure_initialized()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    # PIC: calls to process symbols (BLAS, memset) may be more than 2 GiB away from JIT memory.
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=3,
+        reloc="pic",
+        codemodel="default",
+    )
+
+
+def parse_ir(ir_text: str) -> llvm.ModuleRef:
+    """Parse and verify textual LLVM IR; a malformed module raises ``RuntimeError`` with LLVM's message."""
+    _ensure_initialized()
+    mod = llvm.parse_assembly(str(ir_text))
+    mod.verify()
+    return mod
+
+
+def optimize_module(llvm_module: llvm.ModuleRef, tm: llvm.TargetMachine | None = None) -> None:
+    """Run the new pass manager's O3 pipeline with loop and SLP vectorisation, in place."""
+    tm = tm or host_target_machine()
+    llvm_module.triple = tm.triple
+    llvm_module.data_layout = str(tm.target_data)
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pass_builder = llvm.create_pass_builder(tm, pto)
+    pass_builder.getModulePassManager().run(llvm_module, pass_builder)
+
+
+def _dump_dir() -> Path | None:
+    """The GRAPHC_DUMP_IR directory, if the debug switch is on."""
+    value = os.environ.get("GRAPHC_DUMP_IR")
+    if not value:
+        return None
+    path = Path(value)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80] or "module"
+
+
+class JitLibrary:
+    """One linked piece of native code: function addresses by name, kept alive while this object lives.
+
+    ``llvm_ir`` (optimised IR) and ``asm`` are available when the library was compiled from IR in this
+    process, not when it was loaded from a cached object file.
+    """
+
+    def __init__(self, name: str, tracker: object, addresses: Mapping[str, int], llvm_ir: str | None) -> None:
+        self.name = name
+        self._tracker = tracker  # unloads the code when garbage collected: keep it as long as addresses are used
+        self._addresses = dict(addresses)
+        self._llvm_ir = llvm_ir
+        self._asm: str | None = None
+
+    def address(self, name: str) -> int:
+        """The address of exported function ``name`` (a ``KeyError`` names the known exports)."""
+        try:
+            return self._addresses[name]
+        except KeyError:
+            raise KeyError(f"{name!r} is not exported by JIT library {self.name!r}; "
+                           f"exports: {sorted(self._addresses)}") from None
+
+    @property
+    def llvm_ir(self) -> str:
+        """The optimised LLVM IR of this library."""
+        if self._llvm_ir is None:
+            raise ValueError(f"JIT library {self.name!r} was loaded from object code; it has no IR")
+        return self._llvm_ir
+
+    @property
+    def asm(self) -> str:
+        """Host assembly for this library, generated lazily from the optimised IR."""
+        if self._asm is None:
+            self._asm = host_target_machine().emit_assembly(parse_ir(self.llvm_ir))
+        return self._asm
+
+
+class JitEngine:
+    """A process-wide ORC LLJIT instance into which we link object code produced by our own O3 pipeline.
+
+    Thread-safe: compilation and linking take a lock; calling the resulting functions does not.
+    """
+
+    _counter = itertools.count()
+
+    def __init__(self) -> None:
+        _ensure_initialized()
+        self._lock = threading.Lock()
+        # The TM used to emit objects is ours alone; LLJIT builds its own (it only links objects here).
+        self._tm = host_target_machine()
+        self._lljit = llvm.create_lljit_compiler()
+
+    def optimize(self, ir_text: str, name: str = "module") -> tuple[str, bytes]:
+        """Parse, verify, optimise and compile IR; return (optimised IR text, object code)."""
+        dump = _dump_dir()
+        stem = _safe_name(name)
+        if dump is not None:
+            (dump / f"{stem}.ll").write_text(str(ir_text))
+        with self._lock:
+            mod = parse_ir(ir_text)
+            optimize_module(mod, self._tm)
+            opt_ir = str(mod)
+            obj = self._tm.emit_object(mod)
+            asm = self._tm.emit_assembly(parse_ir(opt_ir)) if dump is not None else None
+        if dump is not None:
+            (dump / f"{stem}.opt.ll").write_text(opt_ir)
+            (dump / f"{stem}.s").write_text(asm or "")
+        return opt_ir, obj
+
+    def compile(self, ir_text: str, exports: Iterable[str], name: str = "module") -> JitLibrary:
+        """Compile textual IR at O3 and link it; return a library exposing ``exports``."""
+        opt_ir, obj = self.optimize(ir_text, name)
+        return self.add_object(obj, exports, name=name, llvm_ir=opt_ir)
+
+    def add_object(
+        self, obj: bytes, exports: Iterable[str], name: str = "module", llvm_ir: str | None = None
+    ) -> JitLibrary:
+        """Link precompiled object code (e.g. from the cache) and return a library exposing ``exports``."""
+        exports = list(exports)
+        builder = llvm.JITLibraryBuilder().add_object_img(bytes(obj)).add_current_process()
+        for sym, addr in _SYMBOLS.items():
+            builder.import_symbol(sym, addr)
+        for sym in exports:
+            builder.export_symbol(sym)
+        # A library name can never be reused in one LLJIT, even after unloading: make it unique.
+        lib_name = f"{_safe_name(name)}#{next(self._counter)}"
+        with self._lock:
+            tracker = builder.link(self._lljit, lib_name)
+        addresses = {sym: tracker[sym] for sym in exports}
+        missing = [sym for sym, addr in addresses.items() if not addr]
+        if missing:
+            raise RuntimeError(f"JIT library {lib_name!r} does not define {missing}")
+        return JitLibrary(lib_name, tracker, addresses, llvm_ir)
+
+
+_default_engine: JitEngine | None = None
+
+
+def default_engine() -> JitEngine:
+    """The process-wide engine (created on first use)."""
+    global _default_engine
+    if _default_engine is None:
+        with _init_lock:
+            if _default_engine is None:
+                _default_engine = JitEngine()
+    return _default_engine
