@@ -133,7 +133,7 @@ class JitLibrary:
 
     def __init__(self, name: str, tracker: object, addresses: Mapping[str, int], llvm_ir: str | None) -> None:
         self.name = name
-        self._tracker = tracker  # unloads the code when garbage collected: keep it as long as addresses are used
+        self._tracker = tracker  # unloads the code when collected: keep it while addresses are used
         self._addresses = dict(addresses)
         self._llvm_ir = llvm_ir
         self._asm: str | None = None
@@ -143,8 +143,9 @@ class JitLibrary:
         try:
             return self._addresses[name]
         except KeyError:
-            raise KeyError(f"{name!r} is not exported by JIT library {self.name!r}; "
-                           f"exports: {sorted(self._addresses)}") from None
+            raise KeyError(
+                f"{name!r} is not exported by JIT library {self.name!r}; exports: {sorted(self._addresses)}"
+            ) from None
 
     @property
     def llvm_ir(self) -> str:

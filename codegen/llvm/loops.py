@@ -60,7 +60,9 @@ def for_range(
 
 
 @contextmanager
-def loop_nest(builder: ir.IRBuilder, stops: Sequence[ir.Value | int], name: str = "i") -> Iterator[list[ir.Value]]:
+def loop_nest(
+    builder: ir.IRBuilder, stops: Sequence[ir.Value | int], name: str = "i"
+) -> Iterator[list[ir.Value]]:
     """Nested ``for_range`` loops over ``stops`` (outermost first); yields the list of indices.
 
     Written with an explicit stack of context managers rather than recursion.
@@ -92,7 +94,7 @@ def strided_gep(
     if len(indices) != len(strides):
         raise ValueError(f"{len(indices)} indices but {len(strides)} strides")
     offset: ir.Value = ir.Constant(I64, 0)
-    for index, stride in zip(indices, strides):
+    for index, stride in zip(indices, strides, strict=True):
         term = builder.mul(_as_value(index), _as_value(stride), flags=["nsw"])
         offset = builder.add(offset, term, flags=["nsw"])
     return builder.gep(ptr, [offset], inbounds=inbounds)

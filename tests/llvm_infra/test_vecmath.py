@@ -1,0 +1,103 @@
+"""vecmath: every function, both dtypes, JIT-compiled in a loop and compared with NumPy in ulp."""
+
+import platform
+import re
+
+import numpy as np
+import pytest
+from accuracy import MAX_ABS, REFERENCES, reference, sample_inputs, ulp_error
+from graphc.codegen.llvm import jit, vecmath
+from kernels import compile_unary, unary_kernel_ir
+
+DTYPES = [np.float32, np.float64]
+CASES = [(func, dtype) for func in sorted(vecmath.FUNCTIONS) for dtype in DTYPES]
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    cache = {}
+
+    def get(func, dtype):
+        if (func, dtype) not in cache:
+            cache[func, dtype] = compile_unary(func, dtype)[0]
+        return cache[func, dtype]
+
+    return get
+
+
+def test_every_function_has_a_reference_and_a_bound():
+    assert set(vecmath.FUNCTIONS) == set(REFERENCES) == set(vecmath.MAX_ULP)
+
+
+@pytest.mark.parametrize("func,dtype", CASES, ids=[f"{f}-{np.dtype(d).name}" for f, d in CASES])
+def test_accuracy_wide_range(kernels, func, dtype):
+    x = sample_inputs(dtype, MAX_ABS.get(func))
+    got = kernels(func, dtype)(x)
+    err = ulp_error(got, reference(func, x))
+    bound = vecmath.MAX_ULP[func][0 if dtype == np.float64 else 1]
+    worst = int(np.argmax(err))
+    assert err[worst] <= bound, (
+        f"{func}({x[worst]!r}) = {got[worst]!r}, want {reference(func, x[[worst]])[0]!r}"
+    )
+
+
+SPECIALS = {
+    "exp": [(1000.0, np.inf), (-1000.0, 0.0), (0.0, 1.0), (-0.0, 1.0), (np.inf, np.inf), (-np.inf, 0.0)],
+    "log": [(0.0, -np.inf), (-0.0, -np.inf), (-1.0, np.nan), (np.inf, np.inf), (-np.inf, np.nan), (1.0, 0.0)],
+    "log1p": [(-1.0, -np.inf), (-2.0, np.nan), (-0.0, -0.0), (np.inf, np.inf), (1e-30, 1e-30)],
+    "expm1": [(-0.0, -0.0), (1e-30, 1e-30), (np.inf, np.inf), (-np.inf, -1.0), (1000.0, np.inf)],
+    "tanh": [(-0.0, -0.0), (1000.0, 1.0), (-1000.0, -1.0), (np.inf, 1.0), (-np.inf, -1.0)],
+    "sigmoid": [(1000.0, 1.0), (-1000.0, 0.0), (np.inf, 1.0), (-np.inf, 0.0), (0.0, 0.5)],
+    "softplus": [(1000.0, 1000.0), (np.inf, np.inf), (-np.inf, 0.0), (-50.0, np.exp(-50.0))],
+    "sin": [(-0.0, -0.0), (0.0, 0.0), (np.inf, np.nan), (-np.inf, np.nan)],
+    "cos": [(0.0, 1.0), (-0.0, 1.0), (np.inf, np.nan), (-np.inf, np.nan)],
+}
+
+
+@pytest.mark.parametrize("func,dtype", CASES, ids=[f"{f}-{np.dtype(d).name}" for f, d in CASES])
+def test_special_values(kernels, func, dtype):
+    cases = SPECIALS[func] + [(np.nan, np.nan)]
+    x = np.array([c[0] for c in cases], dtype=dtype)
+    want = np.array([c[1] for c in cases], dtype=dtype)
+    got = kernels(func, dtype)(x)
+    err = ulp_error(got, want)
+    assert np.all(err <= 1), list(zip(x, got, want, strict=True))
+
+
+def test_sin_cos_nan_past_reduction_limit(kernels):
+    x = np.array([1e300, -1e300, 2.0**50])
+    assert np.isnan(kernels("sin", np.float64)(x)).all()
+    assert np.isnan(kernels("cos", np.float64)(x)).all()
+
+
+def test_get_math_function_defines_once():
+    from llvmlite import ir
+
+    module = ir.Module()
+    first = vecmath.get_math_function(module, "tanh", ir.DoubleType())
+    assert vecmath.get_math_function(module, "tanh", ir.DoubleType()) is first
+    assert "alwaysinline" in first.attributes
+    with pytest.raises(KeyError, match="no 'erf'"):
+        vecmath.get_math_function(module, "erf", ir.DoubleType())
+    with pytest.raises(TypeError):
+        vecmath.get_math_function(module, "exp", ir.IntType(32))
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 assembly check")
+@pytest.mark.parametrize("func", ["exp", "log", "tanh", "sigmoid", "softplus", "sin"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_loop_is_vectorised(func, dtype):
+    lib = jit.default_engine().compile(unary_kernel_ir(func, dtype), ["kernel"], name=f"vec_{func}")
+    suffix = "pd" if dtype == np.float64 and func != "sin" else "p[sd]"
+    # Packed multiply or FMA on xmm/ymm/zmm registers: the loop body runs on whole vectors.
+    packed = re.findall(rf"\b(?:v?mul{suffix}|vfn?madd\d+{suffix})\s+%[xyz]mm", lib.asm)
+    assert packed, f"no packed SIMD arithmetic in {func} loop:\n{lib.asm[:2000]}"
+    assert "call" not in re.sub(r"^\s*#.*$", "", lib.asm, flags=re.M).split("kernel:")[-1]
+
+
+def test_dump_ir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_DUMP_IR", str(tmp_path))
+    jit.default_engine().compile(unary_kernel_ir("exp", np.float32), ["kernel"], name="dumped")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["dumped.ll", "dumped.opt.ll", "dumped.s"]
+    assert "alwaysinline" in (tmp_path / "dumped.ll").read_text()
