@@ -1,0 +1,28 @@
+"""Backends: turn an optimised FunctionGraph into a program. Imports only the graphc core.
+
+A program is called as ``program(input_arrays, shared_values, sizes) -> (outputs, new_shared_values)`` where
+``sizes`` maps each symbolic dimension to its call-time value; it may expose ``source`` (generated code).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from graphc.errors import BackendError
+
+BACKENDS = {
+    "interp": "graphc.codegen.interp",
+    "numpy": "graphc.codegen.numpy_backend",
+    "llvm": "graphc.codegen.llvm.backend",
+}
+
+
+def compile_program(fgraph, backend: str):
+    """Lower `fgraph` with the named backend; an unknown name is a BackendError listing the known ones."""
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(map(repr, BACKENDS))}")
+    try:
+        module = importlib.import_module(BACKENDS[backend])
+    except ImportError as exc:
+        raise BackendError(f"the {backend!r} backend cannot be loaded here: {exc}") from exc
+    return module.compile_graph(fgraph)

@@ -1,0 +1,258 @@
+"""The NumPy backend: emits readable Python source calling NumPy, one line per node. Owns NUMPY_TEMPLATES.
+
+Fused kernels become one block that reuses its temporaries with ufunc `out=` buffers. `f.source` shows the code.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+from collections.abc import Callable
+
+import numpy as np
+import scipy.special
+import sympy
+
+from graphc.graph import Constant
+from graphc.ops import IMPL, Op, index_to_python
+from graphc.types import broadcast_shapes
+
+# Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
+UFUNCS: dict[Op, str] = {
+    Op.NEG: "np.negative", Op.ABS: "np.abs", Op.SIGN: "np.sign", Op.EXP: "np.exp", Op.LOG: "np.log",
+    Op.LOG1P: "np.log1p", Op.EXPM1: "np.expm1", Op.SQRT: "np.sqrt", Op.SIN: "np.sin", Op.COS: "np.cos",
+    Op.TANH: "np.tanh", Op.SIGMOID: "expit", Op.SOFTPLUS: "softplus", Op.RELU: "relu", Op.NOT: "np.logical_not",
+    Op.ADD: "np.add", Op.SUB: "np.subtract", Op.MUL: "np.multiply", Op.DIV: "np.true_divide",
+    Op.POW: "np.power", Op.MAXIMUM: "np.maximum", Op.MINIMUM: "np.minimum", Op.LT: "np.less",
+    Op.LE: "np.less_equal", Op.GT: "np.greater", Op.GE: "np.greater_equal", Op.EQ: "np.equal",
+    Op.NE: "np.not_equal", Op.AND: "np.logical_and", Op.OR: "np.logical_or",
+}  # fmt: skip
+
+
+def _reduce(fn: str) -> Callable:
+    return lambda a, p: f"np.{fn}({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})"
+
+
+NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
+    **{op: (lambda name: lambda a, p: f"{name}({', '.join(a)})")(name) for op, name in UFUNCS.items()},
+    Op.CAST: lambda a, p: f"np.asarray({a[0]}).astype(np.{p['dtype'].name})",
+    Op.WHERE: lambda a, p: f"np.where({a[0]}, {a[1]}, {a[2]})",
+    Op.SCALAR_FN: lambda a, p: f"{p['fn'].key}({', '.join(a)})",
+    Op.SUM: _reduce("sum"),
+    Op.MEAN: _reduce("mean"),
+    Op.MAX: _reduce("max"),
+    Op.MIN: _reduce("min"),
+    Op.PROD: _reduce("prod"),
+    Op.ARGMAX: lambda a, p: f"np.argmax({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})",
+    Op.MATMUL: lambda a, p: f"np.matmul({a[0]}, {a[1]})",
+    Op.TRANSPOSE: lambda a, p: f"np.transpose({a[0]}, {p['perm']})",
+    Op.RESHAPE: lambda a, p: f"np.reshape({a[0]}, {_shape(p['shape'])})",
+    Op.BROADCAST_TO: lambda a, p: f"np.broadcast_to({a[0]}, {_shape(p['shape'])})",
+    Op.GETITEM: lambda a, p: f"{a[0]}[{_index(p['index'])}]",
+    Op.CONCATENATE: lambda a, p: f"np.concatenate(({', '.join(a)},), axis={p['axis']})",
+    Op.SOFTMAX: lambda a, p: f"softmax({a[0]}, axis={p['axis']})",
+    Op.LOG_SOFTMAX: lambda a, p: f"log_softmax({a[0]}, axis={p['axis']})",
+    Op.LOGSUMEXP: lambda a, p: f"logsumexp({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})",
+    Op.ONE_HOT: lambda a, p: f"(({a[0]})[..., None] == np.arange({p['depth']})).astype(np.{p['dtype'].name})",
+}
+"""NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
+
+
+def _dim(d) -> str:
+    if isinstance(d, int):
+        return str(d)
+    text = str(d)
+    return text if isinstance(d, sympy.Symbol) else f"int({text})"
+
+
+def _shape(shape) -> str:
+    inner = ", ".join(_dim(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def _index(index) -> str:
+    parts = []
+    for item in index_to_python(index):
+        if item is None:
+            parts.append("None")
+        elif isinstance(item, slice):
+            parts.append(":".join("" if v is None else str(v) for v in (item.start, item.stop, item.step)).rstrip(":")
+                         or ":")
+        else:
+            parts.append(str(item))
+    return ", ".join(parts) + ("," if len(parts) == 1 else "")
+
+
+# Helpers the generated code calls; their NumPy semantics match graphc.ops.IMPL.
+def softplus(x, out=None):
+    return np.logaddexp(x, np.zeros((), x.dtype) if x.dtype.kind == "f" else 0.0, out=out)
+
+
+def relu(x, out=None):
+    return np.maximum(x, np.zeros((), x.dtype), out=out)
+
+
+RUNTIME = {
+    "np": np,
+    "expit": scipy.special.expit,
+    "softplus": softplus,
+    "relu": relu,
+    "softmax": IMPL[Op.SOFTMAX],
+    "log_softmax": IMPL[Op.LOG_SOFTMAX],
+    "logsumexp": IMPL[Op.LOGSUMEXP],
+}
+
+
+class Emitter:
+    """Names every value and writes one line per node into the body of `compiled(...)`."""
+
+    def __init__(self, fgraph):
+        self.fg = fgraph
+        self.names: dict[int, str] = {}
+        self.namespace = dict(RUNTIME)
+        self.lines: list[str] = []
+        self._count = 0
+
+    def fresh(self, prefix: str = "v") -> str:
+        self._count += 1
+        return f"{prefix}{self._count}"
+
+    def name_of(self, var) -> str:
+        if id(var) not in self.names:
+            if isinstance(var, Constant):
+                self.names[id(var)] = self._constant(var)
+            else:
+                raise KeyError(var)
+        return self.names[id(var)]
+
+    def _constant(self, const: Constant) -> str:
+        if const.value.ndim == 0:
+            value = const.value[()]
+            finite = value.dtype.kind != "f" or np.isfinite(value)
+            text = str(value) if finite else f"float('{value}')"  # str() of a NumPy scalar round-trips
+            return f"np.{const.value.dtype.name}({text})"
+        name = self.fresh("c")
+        self.namespace[name] = const.value
+        return name
+
+    def emit(self) -> str:
+        fg = self.fg
+        params = sorted({str(s) for v in fg.inputs for s in v.type.symbols})  # reserved for size bindings
+        n_sizes = len(params)
+        for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
+            name = _identifier(v.name, f"in{i}", params)
+            self.names[id(v)] = name
+            params.append(name)
+        self._bind_sizes()
+        for node in fg.nodes:
+            if node.origin is not None:
+                self.lines.append(f"# {node.op.value}  built at {_short(node.origin)}")
+            if node.op is Op.FUSED:
+                self._emit_fused(node)
+                continue
+            args = [self.name_of(v) for v in node.inputs]
+            if node.op is Op.SCALAR_FN:
+                self.namespace[node.params["fn"].key] = node.params["fn"].impl
+            out = self.fresh()
+            self.names[id(node.outputs[0])] = out
+            self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
+        outs = ", ".join(self.name_of(v) for v in fg.outputs)
+        ups = ", ".join(self.name_of(v) for _, v in fg.updates)
+        self.lines.append(f"return [{outs}], [{ups}]")
+        body = "\n".join("        " + line for line in self.lines)
+        return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+
+    def _bind_sizes(self) -> None:
+        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`."""
+        bound: set = set()
+        for v in self.fg.inputs:
+            for axis, d in enumerate(v.type.shape):
+                if isinstance(d, sympy.Symbol) and d not in bound:
+                    bound.add(d)
+                    self.lines.append(f"{d} = {self.names[id(v)]}.shape[{axis}]")
+
+    def _emit_fused(self, node) -> None:
+        """One block per kernel: temporaries of the full shape are reused through out= once dead."""
+        kernel = node.params["kernel"]
+        n_in = kernel.n_inputs
+        names = [self.name_of(v) for v in node.inputs]
+        shapes = [v.type.shape for v in node.inputs]
+        full = broadcast_shapes(*shapes)
+        last_use: dict[int, int] = {}
+        for pos, ins in enumerate(kernel.instrs, start=n_in):
+            for a in ins.args:
+                last_use[a] = pos
+        for out in kernel.outputs:
+            last_use[out] = len(kernel.instrs) + n_in
+        free: list[tuple[str, tuple, str]] = []
+        owned: set[str] = set()
+        for pos, ins in enumerate(kernel.instrs, start=n_in):
+            if ins.op is None:
+                names.append(f"np.{ins.dtype}({ins.param_dict['value']!r})")
+                shapes.append(())
+                continue
+            args = [names[a] for a in ins.args]
+            shape = broadcast_shapes(*(shapes[a] for a in ins.args))
+            for a in ins.args:  # buffers whose last use is this instruction can take its result
+                if last_use.get(a) == pos and names[a] in owned:
+                    free.append((names[a], shapes[a], kernel.dtype_of(a)))
+                    owned.discard(names[a])
+            reuse = next((f for f in free if f[1] == shape and f[2] == ins.dtype and shape == full), None)
+            if reuse is not None and ins.op in UFUNCS and len(shape) > 0:
+                free.remove(reuse)
+                name = reuse[0]
+                call = NUMPY_TEMPLATES[ins.op](args, ins.param_dict)
+                self.lines.append(f"{call[:-1]}, out={name})")
+            else:
+                name = self.fresh("t")
+                if ins.op is Op.SCALAR_FN:
+                    self.namespace[ins.param_dict["fn"].key] = ins.param_dict["fn"].impl
+                self.lines.append(f"{name} = {NUMPY_TEMPLATES[ins.op](args, ins.param_dict)}")
+            owned.add(name)
+            names.append(name)
+            shapes.append(shape)
+        for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
+            value = names[value_id]
+            if shapes[value_id] != full:
+                value = f"np.broadcast_to({value}, {_shape(full)})"
+            if red is not None:
+                op, axes, keepdims = red
+                value = NUMPY_TEMPLATES[op]([value], {"axis": axes, "keepdims": keepdims})
+            out = self.fresh()
+            self.lines.append(f"{out} = {value}")
+            self.names[id(out_var)] = out
+
+
+_GENERATED = re.compile(r"^[vtc]\d+$")
+
+
+def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
+    """The user's name where it is a usable identifier that cannot clash with ours, else `fallback`."""
+    usable = name and name.isidentifier() and not keyword.iskeyword(name) and not _GENERATED.match(name)
+    base = name if usable and name not in RUNTIME else fallback
+    candidate, k = base, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{base}_{k}"
+    return candidate
+
+
+def _short(origin) -> str:
+    return f"{os.path.basename(origin[0])}:{origin[1]}"
+
+
+class NumpyProgram:
+    def __init__(self, fgraph):
+        emitter = Emitter(fgraph)
+        self.source = emitter.emit()
+        namespace = emitter.namespace
+        exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
+        self._fn = namespace["compiled"]
+
+    def __call__(self, arrays, shared_values, sizes):
+        return self._fn(*arrays, *shared_values)
+
+
+def compile_graph(fgraph) -> NumpyProgram:
+    return NumpyProgram(fgraph)

@@ -1,0 +1,119 @@
+"""graphc: a define-and-compile compiler for deep-learning graphs.
+
+    >>> import numpy as np, graphc as gc
+    >>> x = gc.tensor("x", shape=("n", 3), dtype="float32")
+    >>> f = gc.function([x], gc.tanh(x).sum())
+    >>> float(f(np.zeros((2, 3), np.float32)))
+    0.0
+
+This facade imports the core eagerly and `grad`, `function`, `viz`, `nn`, `optim`, ... lazily (PEP 562), so no
+import order makes a cycle between graphc, graphc.passes and graphc.codegen.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .elementwise import ScalarFunction, elementwise
+from .errors import BackendError, DTypeError, GraphcError, GraphError, InputError, ShapeError, TypeError_
+from .graph import Constant, Node, SharedVariable, Variable, toposort
+from .ops import Op
+from .printing import debugprint
+from .tensor import (
+    abs_ as abs,
+    add,
+    argmax,
+    as_variable,
+    broadcast_to,
+    cast,
+    clip,
+    concatenate,
+    constant,
+    cos,
+    divide,
+    dot,
+    eq,
+    exp,
+    expand_dims,
+    expm1,
+    flatten,
+    ge,
+    getitem,
+    gt,
+    le,
+    log,
+    log1p,
+    log_softmax,
+    logical_and,
+    logical_not,
+    logical_or,
+    logsumexp,
+    lt,
+    matmul,
+    matrix,
+    max_ as max,
+    maximum,
+    mean,
+    min_ as min,
+    minimum,
+    mul,
+    neg,
+    neq,
+    one_hot,
+    power,
+    prod,
+    relu,
+    reshape,
+    scalar,
+    shared,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    softplus,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    sub,
+    sum_ as sum,
+    tanh,
+    tensor,
+    transpose,
+    true_divide,
+    vector,
+    where,
+)
+from .types import Type
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "function": ("graphc.compile", "function"),
+    "Function": ("graphc.compile", "Function"),
+    "grad": ("graphc.passes.autodiff", "grad"),
+    "jacobian": ("graphc.passes.autodiff", "jacobian"),
+    "hessian": ("graphc.passes.autodiff", "hessian"),
+    "hessian_vector_product": ("graphc.passes.autodiff", "hessian_vector_product"),
+    "stop_gradient": ("graphc.passes.autodiff", "stop_gradient"),
+    "viz": ("graphc.viz", None),
+    "nn": ("graphc.nn", None),
+    "optim": ("graphc.optim", None),
+    "testing": ("graphc.testing", None),
+    "train": ("graphc.training", "train"),
+    "evaluate": ("graphc.codegen.interp", "evaluate"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

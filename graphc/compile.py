@@ -1,0 +1,201 @@
+"""gc.function: the driver, the one place that ties graphc, graphc.passes and graphc.codegen together.
+
+inputs/outputs/updates -> FunctionGraph -> passes pipeline -> backend program -> Function (checks + calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import sympy
+
+from .errors import DTypeError, GraphError, InputError, ShapeError, where_built
+from .fgraph import FunctionGraph
+from .graph import Constant, SharedVariable, Variable, graph_inputs
+from .ops import describe
+from .tensor import as_variable
+from .types import shape_str
+
+
+def function(
+    inputs: Sequence[Variable],
+    outputs: Variable | Sequence[Variable],
+    updates: Mapping[SharedVariable, Variable] | Sequence[tuple[SharedVariable, Variable]] | None = None,
+    backend: str = "numpy",
+    optimize: str | Sequence = "fast",
+    name: str | None = None,
+):
+    """Compile a graph into a Python callable.
+
+    >>> import graphc as gc
+    >>> x = gc.vector("x"); f = gc.function([x], (x * 2).sum())
+    >>> float(f([1.0, 2.0]))
+    6.0
+
+    `updates` maps shared variables to their new values, all computed from the old ones and applied after the
+    outputs. `optimize` is "fast" (the default pipeline), "none", or a list of passes. `backend` is "interp",
+    "numpy" or "llvm".
+    """
+    from graphc.codegen import compile_program
+    from graphc.passes import run_pipeline
+
+    inputs = list(inputs)
+    single = isinstance(outputs, Variable)
+    outputs = [outputs] if single else [as_variable(o) for o in outputs]
+    fgraph = FunctionGraph(inputs, outputs, _check_updates(updates))
+    _check_inputs(fgraph)
+    optimized, reports = run_pipeline(fgraph, optimize)
+    program = compile_program(optimized, backend)
+    return Function(fgraph, optimized, program, reports, backend, single, name)
+
+
+def _check_updates(updates) -> list[tuple[SharedVariable, Variable]]:
+    if updates is None:
+        return []
+    pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates)
+    checked, seen = [], set()
+    for var, value in pairs:
+        if not isinstance(var, SharedVariable):
+            raise GraphError(f"updates: only shared variables can be updated, not {var!r} (use gc.shared)")
+        if id(var) in seen:
+            raise GraphError(f"updates: {var.name or var!r} is updated twice")
+        seen.add(id(var))
+        value = as_variable(value, like=var)
+        if value.type.dtype != var.type.dtype or value.type.shape != var.type.shape:
+            raise GraphError(
+                f"updates: the new value of {describe(var)} has type {value.type}; it must keep "
+                f"{var.type} (cast with gc.cast or fix the expression){where_built(value.origin)}"
+            )
+        checked.append((var, value))
+    return checked
+
+
+def _check_inputs(fgraph: FunctionGraph) -> None:
+    seen: set[int] = set()
+    for v in fgraph.inputs:
+        if not isinstance(v, Variable):
+            raise InputError(f"inputs must be symbolic Variables (gc.tensor), got {v!r}")
+        if v.owner is not None or isinstance(v, (Constant, SharedVariable)):
+            raise InputError(
+                f"{v!r} cannot be an input: inputs are gc.tensor/scalar/vector/matrix variables "
+                "(shared variables are read implicitly)"
+            )
+        if id(v) in seen:
+            raise InputError(f"{v!r} appears twice in the inputs")
+        seen.add(id(v))
+    for leaf in graph_inputs(fgraph.roots):
+        if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in seen:
+            names = ", ".join(repr(v.name) for v in fgraph.inputs)
+            raise InputError(f"the outputs depend on input {leaf!r}, which is not among the inputs [{names}]")
+
+
+class Function:
+    """A compiled graph. Call it with one array per input; it returns one array, or a tuple for several outputs."""
+
+    def __init__(self, fgraph, optimized, program, reports, backend, single, name):
+        self.fgraph = fgraph
+        self.optimized = optimized
+        self.program = program
+        self.reports = reports
+        self.backend = backend
+        self.name = name
+        self._single = single
+        self._checks = [_InputCheck(v, i) for i, v in enumerate(fgraph.inputs)]
+        self._shared = optimized.shared
+        self._updated = [var for var, _ in optimized.updates]
+
+    @property
+    def source(self) -> str | None:
+        """The generated source (Python for the numpy backend, LLVM IR for llvm); None for interp."""
+        return getattr(self.program, "source", None)
+
+    def report(self, file=None) -> str:
+        """What each pass did: nodes before/after and the rewrites that fired."""
+        text = "\n".join(str(r) for r in self.reports) or "no passes ran"
+        if file is not None:
+            print(text, file=file)
+        return text
+
+    def __repr__(self) -> str:
+        names = ", ".join(v.name or "?" for v in self.fgraph.inputs)
+        return f"<graphc.Function{' ' + self.name if self.name else ''}({names}) backend={self.backend}>"
+
+    def __call__(self, *args):
+        if len(args) != len(self._checks):
+            names = ", ".join(c.name for c in self._checks)
+            raise InputError(f"expected {len(self._checks)} inputs ({names}), got {len(args)}")
+        sizes: dict[sympy.Symbol, int] = {}
+        arrays = [check(arg, sizes) for check, arg in zip(self._checks, args, strict=True)]
+        shared_values = [s._value for s in self._shared]
+        outputs, new_values = self.program(arrays, shared_values, sizes)
+        outputs = [_owned(o, arrays, shared_values) for o in outputs]
+        for var, value in zip(self._updated, new_values, strict=True):
+            value = _owned(value, arrays, shared_values)
+            if value.shape != var._value.shape:
+                raise ShapeError(f"update of {describe(var)} produced shape {value.shape}")
+            var._value = value
+        return outputs[0] if self._single else tuple(outputs)
+
+
+def _owned(value, arrays, shared_values) -> np.ndarray:
+    """A result the caller may keep and mutate: never a view of an input, a shared value or a constant."""
+    value = np.asarray(value)
+    if not value.flags.owndata or not value.flags.writeable or any(value is a for a in arrays):
+        return value.copy()
+    if any(value is s for s in shared_values):
+        return value.copy()
+    return value
+
+
+class _InputCheck:
+    """Converts one argument and checks it against its input's type, binding symbolic sizes."""
+
+    def __init__(self, var: Variable, position: int):
+        self.var = var
+        self.name = var.name or f"input {position}"
+        self.dtype = var.type.dtype
+        self.shape = var.type.shape
+        self.ndim = var.type.ndim
+
+    def __call__(self, arg, sizes: dict) -> np.ndarray:
+        if isinstance(arg, np.ndarray):
+            if arg.dtype != self.dtype:
+                if not np.can_cast(arg.dtype, self.dtype, casting="safe"):
+                    raise DTypeError(
+                        f"{self.name}: expected {self.dtype.name}, got {arg.dtype.name}; converting would lose "
+                        f"precision (use arr.astype({self.dtype.name!r}))"
+                    )
+                arg = arg.astype(self.dtype)
+        else:
+            try:
+                raw = np.asarray(arg)
+            except Exception as exc:
+                raise InputError(f"{self.name}: cannot convert {type(arg).__name__} to an array") from exc
+            if raw.dtype.kind not in "biuf" or not np.can_cast(raw.dtype, self.dtype, casting="same_kind"):
+                raise DTypeError(f"{self.name}: expected {self.dtype.name}, got {raw.dtype.name} values")
+            arg = raw.astype(self.dtype)
+        if arg.ndim != self.ndim:
+            raise ShapeError(
+                f"{self.name}: expected {self.ndim} dimensions with shape {shape_str(self.shape)}, got shape "
+                f"{arg.shape}"
+            )
+        for axis, (want, got) in enumerate(zip(self.shape, arg.shape, strict=True)):
+            if isinstance(want, int):
+                if want != got:
+                    raise ShapeError(
+                        f"{self.name}: expected shape {shape_str(self.shape)}, got {arg.shape} "
+                        f"(dimension {axis} is {got}, not {want})"
+                    )
+            elif isinstance(want, sympy.Symbol):
+                bound = sizes.setdefault(want, got)
+                if bound != got:
+                    raise ShapeError(
+                        f"{self.name}: dimension {axis} is '{want}' = {got}, but '{want}' = {bound} from an "
+                        "earlier input"
+                    )
+            else:
+                value = want.subs(sizes)
+                if value.is_Integer and int(value) != got:
+                    raise ShapeError(f"{self.name}: dimension {axis} must be {want} = {value}, got {got}")
+        return arg

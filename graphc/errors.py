@@ -1,0 +1,38 @@
+"""The exceptions graphc raises. Owns the error hierarchy and the 'built at file:line' suffix; knows no ops."""
+
+from __future__ import annotations
+
+
+class GraphcError(Exception):
+    """Base class of every error graphc raises on purpose."""
+
+
+class ShapeError(GraphcError, ValueError):
+    """Shapes that do not fit: at build time (broadcasting, matmul) or at call time (symbolic sizes)."""
+
+
+class DTypeError(GraphcError, TypeError):
+    """A dtype that an op or a compiled function cannot take."""
+
+
+# The issue text names it `TypeError_`; keep both spellings importable.
+TypeError_ = DTypeError
+
+
+class InputError(GraphcError, ValueError):
+    """Bad arguments to a compiled function: arity, unknown inputs, values that cannot be converted."""
+
+
+class GraphError(GraphcError, ValueError):
+    """A malformed graph: cycles, updates of non-shared variables, disconnected gradients."""
+
+
+class BackendError(GraphcError, ValueError):
+    """An unknown backend or one that cannot run here."""
+
+
+def where_built(origin: tuple[str, int] | None) -> str:
+    """The suffix every error about a node carries: where the user built it."""
+    if origin is None:
+        return ""
+    return f"\n  built at {origin[0]}:{origin[1]}"

@@ -1,0 +1,136 @@
+"""FunctionGraph: what gc.function compiles (inputs, outputs, updates) and the rebuild primitive passes use.
+
+Graphs are never edited in place: `replace` and `rebuild` make new nodes downstream of a change, so the user's
+graph (and every earlier stage, for drawing) stays as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .errors import GraphError
+from .graph import Constant, Node, SharedVariable, Variable, apply, origin_scope, toposort
+
+
+class FunctionGraph:
+    """Explicit inputs, outputs, and (shared variable, new value) updates, plus the shared variables read."""
+
+    def __init__(
+        self,
+        inputs: Sequence[Variable],
+        outputs: Sequence[Variable],
+        updates: Sequence[tuple[SharedVariable, Variable]] = (),
+    ):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.updates = list(updates)
+        self._nodes: list[Node] | None = None
+
+    # -- structure --------------------------------------------------------------------------------------------
+    @property
+    def roots(self) -> list[Variable]:
+        """Everything computed: the outputs, then the new values of the updated shared variables."""
+        return self.outputs + [value for _, value in self.updates]
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The nodes in topological order (cached; a FunctionGraph never changes after it is made)."""
+        if self._nodes is None:
+            self._nodes = toposort(self.roots)
+        return self._nodes
+
+    @property
+    def shared(self) -> list[SharedVariable]:
+        """The shared variables read or updated, in first-use order (the order backends take them in)."""
+        seen: set[int] = set()
+        found: list[SharedVariable] = []
+
+        def add(v: Variable) -> None:
+            if isinstance(v, SharedVariable) and id(v) not in seen:
+                seen.add(id(v))
+                found.append(v)
+
+        for node in self.nodes:
+            for v in node.inputs:
+                add(v)
+        for v in self.roots:
+            add(v)
+        for var, _ in self.updates:
+            add(var)
+        return found
+
+    @property
+    def constants(self) -> list[Constant]:
+        seen: dict[int, Constant] = {}
+        for node in self.nodes:
+            for v in node.inputs:
+                if isinstance(v, Constant):
+                    seen.setdefault(id(v), v)
+        for v in self.roots:
+            if isinstance(v, Constant):
+                seen.setdefault(id(v), v)
+        return list(seen.values())
+
+    def clients(self) -> dict[int, list[tuple[Node | None, int]]]:
+        """id(variable) -> [(node using it, input position)]; (None, k) marks root k (an output or update)."""
+        uses: dict[int, list[tuple[Node | None, int]]] = {}
+        for node in self.nodes:
+            for pos, v in enumerate(node.inputs):
+                uses.setdefault(id(v), []).append((node, pos))
+        for k, v in enumerate(self.roots):
+            uses.setdefault(id(v), []).append((None, k))
+        return uses
+
+    def with_roots(self, roots: Sequence[Variable]) -> FunctionGraph:
+        """The same inputs and shared variables with new outputs and update values (same order as `roots`)."""
+        n = len(self.outputs)
+        return FunctionGraph(
+            self.inputs, roots[:n], [(var, new) for (var, _), new in zip(self.updates, roots[n:], strict=True)]
+        )
+
+    # -- rebuilding -------------------------------------------------------------------------------------------
+    def rebuild(self, rule: Callable[[Node, list[Variable]], Sequence[Variable] | None]) -> FunctionGraph:
+        """One linear walk: each node, with its inputs already rebuilt, is offered to `rule`.
+
+        `rule(node, new_inputs)` returns replacement outputs (one per node output) or None to keep the node
+        (rebuilt only if an input changed). Replacements take the node's origin, so errors still point at the
+        user's line.
+        """
+        mapping: dict[int, Variable] = {}
+        for node in self.nodes:
+            new_inputs = [mapping.get(id(v), v) for v in node.inputs]
+            with origin_scope(node.origin):
+                replaced = rule(node, new_inputs)
+                if replaced is None and any(a is not b for a, b in zip(new_inputs, node.inputs, strict=True)):
+                    replaced = _as_tuple(apply(node.op, new_inputs, origin=node.origin, **node.params))
+            if replaced is None:
+                continue
+            replaced = _as_tuple(replaced)
+            if len(replaced) != len(node.outputs):
+                raise GraphError(f"a rewrite of {node!r} gave {len(replaced)} outputs for {len(node.outputs)}")
+            for old, new in zip(node.outputs, replaced, strict=True):
+                if new is not old:
+                    _check_same_type(old, new, node)
+                    mapping[id(old)] = new
+        return self.with_roots([mapping.get(id(v), v) for v in self.roots])
+
+    def replace(self, substitutions: dict[Variable, Variable]) -> FunctionGraph:
+        """A new graph where each key variable is replaced by its value (types must match)."""
+        by_id = {id(k): v for k, v in substitutions.items()}
+
+        def rule(node: Node, new_inputs: list[Variable]):
+            if any(id(out) in by_id for out in node.outputs):
+                return [by_id.get(id(out), out) for out in node.outputs]
+            return None
+
+        graph = self.rebuild(rule)
+        return graph.with_roots([by_id.get(id(v), v) for v in graph.roots])
+
+
+def _as_tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _check_same_type(old: Variable, new: Variable, node: Node) -> None:
+    if old.type.dtype != new.type.dtype or old.type.ndim != new.type.ndim:
+        raise GraphError(f"a rewrite of {node!r} changed the type {old.type} into {new.type}")

@@ -1,0 +1,1 @@
+"""Deep-learning layer: activations, losses, layers, initialisers, regularisers (graph-building helpers)."""
