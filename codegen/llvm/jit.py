@@ -204,6 +204,10 @@ class JitEngine:
     ) -> JitLibrary:
         """Link precompiled object code (e.g. from the cache) and return a library exposing ``exports``."""
         exports = list(exports)
+        if b"graphc_blas_" in obj:  # e.g. a cached object from another process: BLAS symbols must resolve
+            from . import blas
+
+            blas.register_symbols()
         builder = llvm.JITLibraryBuilder().add_object_img(bytes(obj)).add_current_process()
         for sym, addr in _SYMBOLS.items():
             builder.import_symbol(sym, addr)
