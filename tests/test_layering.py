@@ -1,0 +1,59 @@
+"""The dependency rule of DESIGN.md, checked by parsing imports: the core imports neither passes nor codegen
+(except the driver and the lazy facade), passes import only the core, codegen imports only the core."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {"graphc": ROOT / "graphc", "graphc.passes": ROOT / "passes", "graphc.codegen": ROOT / "codegen"}
+# Modules allowed to reach across: the driver ties the three together; the facade loads lazily.
+DRIVERS = {"graphc/compile.py", "graphc/__init__.py"}
+FORBIDDEN = {
+    "graphc": ("graphc.passes", "graphc.codegen"),
+    "graphc.passes": ("graphc.codegen",),
+    "graphc.codegen": ("graphc.passes",),
+}
+
+
+def _imports(path: Path, package: str) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the file's package
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                names.append(f"{base}.{node.module}" if node.module else base)
+            elif node.module:
+                names.append(node.module)
+    return names
+
+
+def _module_package(root_pkg: str, root: Path, path: Path) -> str:
+    rel = path.relative_to(root).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    else:
+        parts = parts[:-1]
+    return ".".join([root_pkg, *parts])
+
+
+def test_no_forbidden_imports():
+    problems = []
+    for pkg, root in PACKAGES.items():
+        for path in sorted(root.rglob("*.py")):
+            rel = str(path.relative_to(ROOT))
+            if rel in DRIVERS:
+                continue
+            for name in _imports(path, _module_package(pkg, root, path)):
+                for bad in FORBIDDEN[pkg]:
+                    if name == bad or name.startswith(bad + "."):
+                        problems.append(f"{rel} imports {name}")
+                if pkg == "graphc" and (name == "passes" or name == "codegen" or name.startswith(("passes.", "codegen."))):
+                    problems.append(f"{rel} imports {name} (use graphc.passes / graphc.codegen)")
+    assert not problems, "\n".join(problems)
