@@ -49,7 +49,7 @@ class Variable:
     """A value in the graph: an input, a constant, a shared (persistent) value, or the output of a Node."""
 
     __slots__ = ("type", "name", "owner", "index", "id", "__weakref__")
-    __array_priority__ = 1000  # numpy arrays defer to our operators: np_array * x builds a node
+    __array_ufunc__ = None  # NumPy defers to our reflected operators: np_array * x builds a node
 
     def __init__(self, type: Type, name: str | None = None, owner: Node | None = None, index: int = 0):
         self.type = type
