@@ -40,7 +40,9 @@ class ScalarFunction:
         self.expr = sympy.sympify(expr)
         stray = self.expr.free_symbols - set(self.symbols)
         if stray:
-            raise GraphcError(f"elementwise {name!r}: the expression uses unknown symbols {sorted(map(str, stray))}")
+            raise GraphcError(
+                f"elementwise {name!r}: the expression uses unknown symbols {sorted(map(str, stray))}"
+            )
         self.key = f"{re.sub(r'[^0-9a-zA-Z_]', '_', name)}_{next(_keys)}"
         self._fn = sympy.lambdify(self.symbols, self.expr, modules=_NUMPY_FUNCS)
         self._partials: dict[int, ScalarFunction] = {}
@@ -106,6 +108,8 @@ def elementwise(name: str, definition: Callable[..., sympy.Expr] | sympy.Expr, a
         expr = definition(*symbols)
     else:
         if args is None:
-            raise GraphcError(f"elementwise {name!r}: give `args`, the symbols of the expression in call order")
+            raise GraphcError(
+                f"elementwise {name!r}: give `args`, the symbols of the expression in call order"
+            )
         symbols, expr = tuple(args), definition
     return ScalarFunction(name, symbols, expr)

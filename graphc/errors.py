@@ -1,4 +1,4 @@
-"""The exceptions graphc raises. Owns the error hierarchy and the 'built at file:line' suffix; knows no ops."""
+"""Owns the error hierarchy and the 'built at file:line' suffix; knows no ops."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ class FunctionGraph:
         self.updates = list(updates)
         self._nodes: list[Node] | None = None
 
-    # -- structure --------------------------------------------------------------------------------------------
+    # -- structure -------------------------------------------------------------------------------------------
     @property
     def roots(self) -> list[Variable]:
         """Everything computed: the outputs, then the new values of the updated shared variables."""
@@ -85,10 +85,12 @@ class FunctionGraph:
         """The same inputs and shared variables with new outputs and update values (same order as `roots`)."""
         n = len(self.outputs)
         return FunctionGraph(
-            self.inputs, roots[:n], [(var, new) for (var, _), new in zip(self.updates, roots[n:], strict=True)]
+            self.inputs,
+            roots[:n],
+            [(var, new) for (var, _), new in zip(self.updates, roots[n:], strict=True)],
         )
 
-    # -- rebuilding -------------------------------------------------------------------------------------------
+    # -- rebuilding ------------------------------------------------------------------------------------------
     def rebuild(self, rule: Callable[[Node, list[Variable]], Sequence[Variable] | None]) -> FunctionGraph:
         """One linear walk: each node, with its inputs already rebuilt, is offered to `rule`.
 
@@ -107,7 +109,9 @@ class FunctionGraph:
                 continue
             replaced = _as_tuple(replaced)
             if len(replaced) != len(node.outputs):
-                raise GraphError(f"a rewrite of {node!r} gave {len(replaced)} outputs for {len(node.outputs)}")
+                raise GraphError(
+                    f"a rewrite of {node!r} gave {len(replaced)} outputs for {len(node.outputs)}"
+                )
             for old, new in zip(node.outputs, replaced, strict=True):
                 if new is not old:
                     _check_same_type(old, new, node)

@@ -58,7 +58,7 @@ class Variable:
         self.index = index
         self.id = next(_ids)
 
-    # -- introspection ----------------------------------------------------------------------------------------
+    # -- introspection ---------------------------------------------------------------------------------------
     @property
     def dtype(self) -> np.dtype:
         return self.type.dtype
@@ -81,7 +81,7 @@ class Variable:
 
     def __bool__(self):
         raise GraphcError(
-            f"{self!r} is symbolic and has no truth value; use gc.where(cond, a, b) for a choice inside the graph"
+            f"{self!r} is symbolic and has no truth value; use gc.where(cond, a, b) inside the graph"
         )
 
     def __hash__(self) -> int:
@@ -93,7 +93,7 @@ class Variable:
     def __len__(self):
         raise GraphcError(f"{self!r} is symbolic; use x.shape[0] for its (possibly symbolic) length")
 
-    # Operators (x + y, x @ W, x[1:], x.T, x.sum(), ...) are attached by graphc.tensor, which owns the builders.
+    # Operators (x + y, x @ W, x[1:], x.T, x.sum(), ...) are attached by graphc.tensor (it owns the builders).
 
 
 class Constant(Variable):
@@ -115,7 +115,7 @@ class Constant(Variable):
 
 
 class SharedVariable(Variable):
-    """A persistent value shared between compiled functions and updated by them (parameters, optimiser state)."""
+    """A persistent value that compiled functions read and update (parameters, optimiser state)."""
 
     __slots__ = ("_value",)
 
@@ -139,7 +139,8 @@ class SharedVariable(Variable):
         if value.dtype != self._value.dtype:
             if not np.can_cast(value.dtype, self._value.dtype, casting="same_kind"):
                 raise DTypeError(
-                    f"set_value of {self.name or 'a shared variable'}: expected {self._value.dtype}, got {value.dtype}"
+                    f"set_value of {self.name or 'a shared variable'}: expected {self._value.dtype}, "
+                    f"got {value.dtype}"
                 )
             value = value.astype(self._value.dtype)
             copy = False
@@ -179,7 +180,7 @@ def apply(op: Op, inputs: Sequence[Variable], origin: Origin | None = None, **pa
     return node.outputs[0] if len(node.outputs) == 1 else node.outputs
 
 
-# --- iterative walks ---------------------------------------------------------------------------------------------
+# --- iterative walks ----------------------------------------------------------------------------------------
 def toposort(outputs: Iterable[Variable], stop: Iterable[Variable] = ()) -> list[Node]:
     """Nodes needed for `outputs`, each after its inputs' nodes (iterative DFS: no recursion limit).
 

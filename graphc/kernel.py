@@ -36,7 +36,9 @@ class Kernel:
     input_dtypes: tuple[str, ...]
     instrs: tuple[Instr, ...]
     outputs: tuple[int, ...]
-    reductions: tuple[tuple[Op, tuple[int, ...], bool] | None, ...]  # per output: (op, axes, keepdims) or None
+    reductions: tuple[
+        tuple[Op, tuple[int, ...], bool] | None, ...
+    ]  # per output: (op, axes, keepdims) or None
 
     @property
     def n_inputs(self) -> int:

@@ -34,7 +34,7 @@ def symbol(name: str) -> sympy.Symbol:
 
 
 def as_dim(d) -> Dim:
-    """Normalise one dimension: ints stay ints, strings become symbols, integer-valued sympy values become ints."""
+    """Normalise one dimension: ints stay ints, names become symbols, integer sympy values become ints."""
     if isinstance(d, (bool, np.bool_)):
         raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
     if isinstance(d, (int, np.integer)):
