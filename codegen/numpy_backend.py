@@ -77,8 +77,10 @@ def _index(index) -> str:
         if item is None:
             parts.append("None")
         elif isinstance(item, slice):
-            parts.append(":".join("" if v is None else str(v) for v in (item.start, item.stop, item.step)).rstrip(":")
-                         or ":")
+            # start:stop, plus :step only when given (stripping colons would turn `1:` into the int `1`)
+            text = ("" if item.start is None else str(item.start)) + ":"
+            text += "" if item.stop is None else str(item.stop)
+            parts.append(text if item.step is None else f"{text}:{item.step}")
         else:
             parts.append(str(item))
     return ", ".join(parts) + ("," if len(parts) == 1 else "")
