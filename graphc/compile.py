@@ -111,6 +111,12 @@ class Function:
         self._fresh = bool(getattr(program, "fresh_outputs", False))
 
     @property
+    def stages(self) -> list[tuple[str, FunctionGraph]]:
+        """The graph as given, then after each pass: [("input", g), ("canonicalize", g), ..., ("dce", g)]."""
+        after = [(r.name, r.graph) for r in self.reports if getattr(r, "graph", None) is not None]
+        return [("input", self.fgraph), *after]
+
+    @property
     def source(self) -> str | None:
         """The generated source (Python for the numpy backend, LLVM IR for llvm); None for interp."""
         return getattr(self.program, "source", None)

@@ -16,7 +16,7 @@ import scipy.special
 import sympy
 
 from .errors import DTypeError, ShapeError
-from .types import Type, broadcast_shapes, dims_equal, shape_str
+from .types import DTYPES, Type, broadcast_shapes, dims_equal, shape_str
 
 
 class Op(enum.Enum):
@@ -152,6 +152,11 @@ def _getitem(x, index):
     return x[index_to_python(index)]
 
 
+def _one_or_tuple(results: tuple):
+    """IMPL returns a bare array for a single-output node, a tuple only for several outputs."""
+    return results[0] if len(results) == 1 else results
+
+
 def index_to_python(index: tuple) -> tuple:
     """The normalised index of a GETITEM node back as a NumPy index tuple."""
     out = []
@@ -216,7 +221,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.LOG_SOFTMAX: _log_softmax,
     Op.LOGSUMEXP: _logsumexp,
     Op.ONE_HOT: _one_hot,
-    Op.FUSED: lambda *xs, kernel: kernel.evaluate(xs),
+    Op.FUSED: lambda *xs, kernel: _one_or_tuple(kernel.evaluate(xs)),
 }
 """Reference semantics: IMPL[op](*input_arrays, **params) -> array (a tuple for multi-output ops).
 
@@ -254,7 +259,13 @@ def _elementwise_types(op, inputs, params):
         dtype = params["fn"].result_dtype(tuple(v.type.dtype.name for v in inputs))
     else:
         param_items = tuple(sorted(params.items()))
-        dtype = _numpy_result_dtype(op, tuple(v.type.dtype.name for v in inputs), param_items)
+        operands = " and ".join(describe(v) for v in inputs)
+        try:
+            dtype = _numpy_result_dtype(op, tuple(v.type.dtype.name for v in inputs), param_items)
+        except TypeError as exc:  # NumPy refuses some bool math (-b, a - b): say so in graphc's terms
+            raise DTypeError(f"{op.value} cannot take {operands}: {exc}") from None
+        if dtype.name not in DTYPES:  # NumPy gives float16 for math on bools; graphc has no float16
+            raise DTypeError(f"{op.value} cannot take {operands}; cast first, e.g. gc.cast(x, 'float32')")
     return (Type(dtype, shape),)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -15,10 +16,13 @@ class PassReport:
     nodes_before: int
     nodes_after: int
     rewrites: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    graph: FunctionGraph | None = field(default=None, repr=False, compare=False)  # the graph after this pass
 
     def __str__(self) -> str:
         fired = ", ".join(f"{k}×{v}" for k, v in sorted(self.rewrites.items())) or "nothing fired"
-        return f"{self.name:<14} {self.nodes_before:>6} -> {self.nodes_after:<6} nodes  {fired}"
+        ms = f"{1000 * self.seconds:7.1f} ms"
+        return f"{self.name:<14} {self.nodes_before:>6} -> {self.nodes_after:<6} nodes {ms}  {fired}"
 
 
 Pass = Callable[[FunctionGraph], tuple[FunctionGraph, dict[str, int]]]
@@ -26,8 +30,27 @@ Pass = Callable[[FunctionGraph], tuple[FunctionGraph, dict[str, int]]]
 
 
 def fast_pipeline() -> list[tuple[str, Pass]]:
-    """The default pipeline, in order (filled in as passes land)."""
-    return []
+    """The default pipeline, in order. Each pass is one linear walk over the graph."""
+    from .canonicalize import canonicalize
+    from .cse import cse
+    from .dce import dce
+    from .fold import constant_fold
+    from .fusion import fuse_elementwise
+    from .stabilize import stabilize
+
+    return [
+        ("canonicalize", canonicalize),  # x+0, x*1, --x, transpose(transpose), x**2 -> x*x, (x*2)*3 -> x*6
+        ("constant_fold", constant_fold),  # constant subexpressions -> constants (bounded size)
+        ("stabilize", stabilize),  # log(softmax) -> log_softmax, log(1+x) -> log1p, exp(x)-1 -> expm1, ...
+        ("cse", cse),  # merge structurally equal nodes (the backward graph reuses forward values)
+        ("fusion", fuse_elementwise),  # maximal elementwise regions (+ a trailing reduction) -> FUSED kernels
+        ("dce", dce),  # no-op updates, unread kernel outputs
+    ]
+
+
+def stages(fgraph: FunctionGraph, reports: Sequence[PassReport]) -> list[tuple[str, FunctionGraph]]:
+    """[("input", graph as given), (pass name, graph after it), ...]: what gc.viz draws for each stage."""
+    return [("input", fgraph)] + [(r.name, r.graph) for r in reports if r.graph is not None]
 
 
 def run_pipeline(fgraph: FunctionGraph, optimize: str | Sequence) -> tuple[FunctionGraph, list[PassReport]]:
@@ -38,10 +61,20 @@ def run_pipeline(fgraph: FunctionGraph, optimize: str | Sequence) -> tuple[Funct
     elif isinstance(optimize, str):
         raise GraphcError(f"unknown optimize level {optimize!r}; use 'fast', 'none' or a list of passes")
     else:
-        passes = [(getattr(p, "__name__", str(p)), p) if callable(p) else p for p in optimize]
+        known = dict(fast_pipeline())
+        passes = []
+        for p in optimize:  # a pass function, a (name, pass) pair, or the name of a pass of the fast pipeline
+            if isinstance(p, str):
+                if p not in known:
+                    raise GraphcError(f"unknown pass {p!r}; the passes are {', '.join(known)}")
+                p = (p, known[p])
+            passes.append((getattr(p, "__name__", str(p)), p) if callable(p) else tuple(p))
     reports = []
     for name, run in passes:
         before = len(fgraph.nodes)
+        start = time.perf_counter()
         fgraph, fired = run(fgraph)
-        reports.append(PassReport(name, before, len(fgraph.nodes), dict(fired)))
+        after = len(fgraph.nodes)  # the toposort is part of the pass's cost
+        seconds = time.perf_counter() - start
+        reports.append(PassReport(name, before, after, dict(fired), seconds, fgraph))
     return fgraph, reports

@@ -1,0 +1,325 @@
+"""Elementwise fusion: maximal connected elementwise regions (and a trailing SUM/MAX) become one FUSED node
+whose body is a graphc.kernel.Kernel. Imports only the graphc core; knows nothing of codegen.
+
+Grouping is one walk in topological order with union-find. Each elementwise node starts a group and merges
+with the groups of the elementwise nodes that produce its inputs, when
+- shapes allow it: every value a kernel hands out has the iteration shape, so a group of a smaller shape
+  (a scalar `lr * 0.1` feeding a matrix update) joins only if none of its values is needed outside;
+- no cycle appears: a merge is refused if a path leaves the two groups and comes back into them. The walk
+  keeps, per group, a heap of the nodes outside it that read its values; when all of them come after the
+  consumer in topological order no path can come back (the common case, O(log n)); otherwise a depth-first
+  search over the nodes in between decides, within CYCLE_CHECK_BUDGET steps (refusing when it runs out keeps
+  the pass linear and is always safe: fusing less never changes results);
+- a reduced value (SUM or MAX of a group value of the full shape, same float dtype) joins as a trailing
+  reduction: an output of the kernel, never an input of another instruction.
+Groups of one elementwise node are left alone. A value used outside its group is an output of the kernel.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+
+import numpy as np
+
+from graphc.fgraph import FunctionGraph
+from graphc.graph import Constant, Node, Variable, apply, origin_scope
+from graphc.kernel import Instr, Kernel
+from graphc.ops import ELEMENTWISE, Op
+from graphc.types import broadcast_shapes, dims_equal
+
+TRAILING = frozenset({Op.SUM, Op.MAX})
+CYCLE_CHECK_BUDGET = 256
+
+
+def _same_shape(a: tuple, b: tuple) -> bool:
+    return a == b or (len(a) == len(b) and all(dims_equal(x, y) for x, y in zip(a, b, strict=True)))
+
+
+class _Group:
+    __slots__ = ("members", "reductions", "shape", "outside")
+
+    def __init__(self, node: Node, readers: list[Node], order: dict[int, int]):
+        self.members = [node]
+        self.reductions: list[Node] = []
+        self.shape = node.outputs[0].type.shape
+        # (topological index, tie-breaker, node) of nodes that read our values; may hold stale entries of
+        # nodes that joined the group since (dropped lazily)
+        self.outside = [(order[id(r)], id(r), r) for r in readers]
+        heapq.heapify(self.outside)
+
+
+class _Grouping:
+    """Union-find over groups of nodes, built in one topological walk."""
+
+    def __init__(self, fgraph: FunctionGraph):
+        self.nodes = fgraph.nodes
+        self.order = {id(n): i for i, n in enumerate(self.nodes)}
+        self.readers: dict[int, list[Node]] = {}
+        for node in self.nodes:
+            for v in node.inputs:
+                self.readers.setdefault(id(v), []).append(node)
+        self.roots = {id(v) for v in fgraph.roots}
+        self.parent: dict[int, int] = {}  # id(node) -> id(node) towards its group's representative
+        self.groups: dict[int, _Group] = {}  # representative id -> group
+
+    def find(self, node_id: int) -> int | None:
+        if node_id not in self.parent:
+            return None
+        root = node_id
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[node_id] != root:  # path compression
+            self.parent[node_id], node_id = root, self.parent[node_id]
+        return root
+
+    def node_readers(self, node: Node) -> list[Node]:
+        return [r for out in node.outputs for r in self.readers.get(id(out), ())]
+
+    def run(self) -> None:
+        for node in self.nodes:
+            if node.op in ELEMENTWISE and len(node.outputs) == 1:
+                self.parent[id(node)] = id(node)
+                self.groups[id(node)] = _Group(
+                    node, self.order[id(node)], self.node_readers(node), self.order
+                )
+                for v in dict.fromkeys(node.inputs):
+                    if v.owner is not None and id(v.owner) in self.parent and v.owner.op not in TRAILING:
+                        a, b = self.find(id(v.owner)), self.find(id(node))
+                        if a != b:
+                            self.try_merge(a, b, self.order[id(node)])
+            elif node.op in TRAILING:
+                self.try_reduction(node)
+
+    def try_reduction(self, node: Node) -> None:
+        (v,) = node.inputs
+        if v.owner is None or v.owner.op in TRAILING or id(v.owner) not in self.parent:
+            return
+        if v.type.dtype.kind != "f" or node.outputs[0].type.dtype != v.type.dtype:
+            return
+        g = self.find(id(v.owner))
+        group = self.groups[g]
+        if not _same_shape(v.type.shape, group.shape):
+            return
+        # The reduction reads only `v`, a value of the group, so no path can leave the group and enter it.
+        self.parent[id(node)] = g
+        group.reductions.append(node)
+        for r in self.node_readers(node):
+            heapq.heappush(group.outside, (self.order[id(r)], id(r), r))
+
+    def try_merge(self, a: int, b: int, limit: int) -> bool:
+        """Merge producer group a into consumer group b (b holds the node at topological index `limit`)."""
+        ga, gb = self.groups[a], self.groups[b]
+        if not _same_shape(ga.shape, gb.shape):
+            if ga.reductions or not self._internal(ga, {a, b}):
+                return False
+            if not _same_shape(broadcast_shapes(ga.shape, gb.shape), gb.shape):
+                return False
+        for r in ga.reductions + gb.reductions:  # a reduced value is never read inside its own kernel
+            if any(self.find(id(reader)) in (a, b) for reader in self.node_readers(r)):
+                return False
+        if self._may_cycle(ga, gb, {a, b}, limit):
+            return False
+        big, small = (
+            (a, b) if len(ga.members) + len(ga.outside) >= len(gb.members) + len(gb.outside) else (b, a)
+        )
+        gbig, gsmall = self.groups[big], self.groups.pop(small)
+        self.parent[small] = big
+        gbig.members += gsmall.members
+        gbig.reductions += gsmall.reductions
+        gbig.shape = gb.shape
+        for entry in gsmall.outside:
+            heapq.heappush(gbig.outside, entry)
+        return True
+
+    def _internal(self, group: _Group, reps: set[int]) -> bool:
+        """Every value of `group` is read only inside the two groups being merged (none is an output)."""
+        if len(group.members) > CYCLE_CHECK_BUDGET:
+            return False
+        for m in group.members:
+            if id(m.outputs[0]) in self.roots:
+                return False
+            if any(self.find(id(r)) not in reps for r in self.node_readers(m)):
+                return False
+        return True
+
+    def _may_cycle(self, ga: _Group, gb: _Group, reps: set[int], limit: int) -> bool:
+        starts: list[Node] = []
+        budget = CYCLE_CHECK_BUDGET
+        for group in (ga, gb):
+            while group.outside and self.find(group.outside[0][1]) in reps:
+                heapq.heappop(group.outside)  # joined one of the two groups: not outside any more
+            if not group.outside or group.outside[0][0] >= limit:
+                continue  # every outside reader comes after all members: no path can come back
+            for index, node_id, node in group.outside:
+                budget -= 1
+                if budget <= 0:
+                    return True
+                if index < limit and self.find(node_id) not in reps:
+                    starts.append(node)
+        # Depth-first search forwards from the outside readers, over nodes before `limit` only (a path into
+        # the groups must end at a member, and every member comes at or before `limit`).
+        seen: set[int] = set()
+        stack = starts
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            budget -= 1
+            if budget <= 0:
+                return True
+            for r in self.node_readers(node):
+                if self.find(id(r)) in reps:
+                    return True
+                if self.order[id(r)] < limit:
+                    stack.append(r)
+        return False
+
+
+def _inline_constant(v: Variable) -> bool:
+    """Scalar constants become kernel instructions; other constants are kernel inputs."""
+    return (
+        isinstance(v, Constant) and v.value.ndim == 0 and (v.value.dtype.kind != "f" or np.isfinite(v.value))
+    )
+
+
+class _Fused:
+    """One group's kernel: which variables it reads and which old variables its outputs replace."""
+
+    def __init__(self, members: list[Node], reductions: list[Node], grouping: _Grouping):
+        inside = {id(m.outputs[0]) for m in members}
+        group_ids = {id(m) for m in members} | {id(r) for r in reductions}
+        self.inputs: list[Variable] = []
+        seen: set[int] = set()
+        for m in members:
+            for v in m.inputs:
+                if id(v) not in inside and id(v) not in seen and not _inline_constant(v):
+                    seen.add(id(v))
+                    self.inputs.append(v)
+        values = {id(v): i for i, v in enumerate(self.inputs)}
+        instrs: list[Instr] = []
+        constants: dict[tuple, int] = {}
+
+        def constant(c: Constant) -> int:
+            key = (c.value.dtype.str, c.value.tobytes())
+            if key not in constants:
+                constants[key] = len(self.inputs) + len(instrs)
+                instrs.append(Instr(None, (), (("value", c.value.item()),), c.value.dtype.name))
+            return constants[key]
+
+        for m in members:
+            args = tuple(values[id(v)] if id(v) in values else constant(v) for v in m.inputs)
+            values[id(m.outputs[0])] = len(self.inputs) + len(instrs)
+            instrs.append(Instr(m.op, args, m.param_key, m.outputs[0].type.dtype.name))
+        outputs, reductions_out, self.replaces = [], [], []
+        for m in members:
+            out = m.outputs[0]
+            readers = grouping.node_readers(m)
+            if id(out) in grouping.roots or any(id(r) not in group_ids for r in readers):
+                outputs.append(values[id(out)])
+                reductions_out.append(None)
+                self.replaces.append(out)
+        for r in reductions:
+            outputs.append(values[id(r.inputs[0])])
+            reductions_out.append((r.op, r.params["axis"], r.params["keepdims"]))
+            self.replaces.append(r.outputs[0])
+        self.kernel = Kernel(
+            tuple(v.type.dtype.name for v in self.inputs),
+            tuple(instrs),
+            tuple(outputs),
+            tuple(reductions_out),
+        )
+        self.origin = max([*members, *reductions], key=lambda n: grouping.order[id(n)]).origin
+        self.ok = self._types_agree()
+
+    def _types_agree(self) -> bool:
+        """The kernel's types are the replaced values' types (else the group is left unfused)."""
+        try:
+            types = self.kernel.output_types(self.inputs)
+        except Exception:  # noqa: BLE001 - any disagreement means: do not fuse this group
+            return False
+        return all(
+            t.dtype == v.type.dtype and _same_shape(t.shape, v.type.shape)
+            for t, v in zip(types, self.replaces, strict=True)
+        )
+
+
+def fuse_elementwise(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]:
+    """Group elementwise regions into FUSED nodes; reports kernels made, nodes fused, trailing reductions."""
+    grouping = _Grouping(fgraph)
+    grouping.run()
+    fused: dict[int, _Fused] = {}
+    for rep, group in grouping.groups.items():
+        if len(group.members) + len(group.reductions) < 2:
+            continue
+        members = sorted(group.members, key=lambda n: grouping.order[id(n)])
+        candidate = _Fused(members, group.reductions, grouping)
+        if candidate.ok:
+            fused[rep] = candidate
+    fired: Counter[str] = Counter()
+    for f in fused.values():
+        fired["fused_kernel"] += 1
+        fired["fused_node"] += len(f.kernel.instrs) - sum(1 for i in f.kernel.instrs if i.op is None)
+        fired["trailing_reduction"] += sum(1 for r in f.kernel.reductions if r is not None)
+    if not fused:
+        return fgraph, {}
+    unit_of = {}
+    for node in grouping.nodes:
+        rep = grouping.find(id(node))
+        if rep in fused:
+            unit_of[id(node)] = rep
+    return _rebuild(fgraph, fused, unit_of), {k: v for k, v in fired.items() if v}
+
+
+def _rebuild(fgraph: FunctionGraph, fused: dict[int, _Fused], unit_of: dict[int, int]) -> FunctionGraph:
+    """The graph with each group replaced by its FUSED node: an iterative DFS over units (node or group)."""
+    mapping: dict[int, Variable] = {}
+    done: set = set()
+
+    def unit(node: Node):
+        rep = unit_of.get(id(node))
+        return ("group", rep) if rep is not None else ("node", node)
+
+    def key(u) -> tuple:
+        return (u[0], u[1] if u[0] == "group" else id(u[1]))
+
+    def deps(u) -> list[Variable]:
+        return fused[u[1]].inputs if u[0] == "group" else list(u[1].inputs)
+
+    def build(u) -> None:
+        if u[0] == "group":
+            f = fused[u[1]]
+            inputs = [mapping.get(id(v), v) for v in f.inputs]
+            built = apply(Op.FUSED, inputs, origin=f.origin, kernel=f.kernel)
+            built = built if isinstance(built, tuple) else (built,)
+            for old, new in zip(f.replaces, built, strict=True):
+                mapping[id(old)] = new
+            return
+        node = u[1]
+        inputs = [mapping.get(id(v), v) for v in node.inputs]
+        if all(a is b for a, b in zip(inputs, node.inputs, strict=True)):
+            return
+        with origin_scope(node.origin):
+            built = apply(node.op, inputs, origin=node.origin, **node.params)
+        built = built if isinstance(built, tuple) else (built,)
+        for old, new in zip(node.outputs, built, strict=True):
+            mapping[id(old)] = new
+
+    for root in fgraph.roots:
+        if root.owner is None or key(unit(root.owner)) in done:
+            continue
+        stack = [(unit(root.owner), iter(deps(unit(root.owner))))]
+        while stack:
+            u, pending = stack[-1]
+            for v in pending:
+                if v.owner is not None and key(unit(v.owner)) not in done:
+                    child = unit(v.owner)
+                    stack.append((child, iter(deps(child))))
+                    break
+            else:
+                stack.pop()
+                if key(u) not in done:
+                    done.add(key(u))
+                    build(u)
+    return fgraph.with_roots([mapping.get(id(v), v) for v in fgraph.roots])

@@ -1,0 +1,391 @@
+"""Local rewrite rules as data: small named `local_*` rows, each with its math. Imports only the graphc core.
+
+A rule is `fn(node, inputs) -> Variable | None`: given a single-output node and its (already rewritten)
+inputs, it returns an equal value built from other nodes, or None where it does not apply. A rule never
+changes the dtype or the shape of the value it replaces (`keeps_type` guards every replacement).
+
+NaN/Inf policy (the choice the issue asks us to document):
+- x*0 -> 0 and x-x -> 0 fire only for integer dtypes: for floats inf*0 and inf-inf are NaN, so they would
+  change results.
+- x+0 -> x may turn x = -0.0 into -0.0 where the graph gave +0.0; zeros compare equal, so we accept it.
+- exp(log x) -> x assumes x is in the domain of log (x >= 0), as PyTensor and most compilers do; for x < 0
+  the unoptimised graph gives NaN and the rewritten one gives x.
+- Chained constants are reassociated ((x*2)*3 -> x*6): results agree to rounding, not bit for bit.
+- The stabilising rules exist to replace Inf/NaN by the right finite value (log(sigmoid(-1000)) = -1000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from graphc.graph import Constant, Node, Variable, apply
+from graphc.ops import IMPL, Op
+from graphc.tensor import broadcast_to, mul, neg, reshape, sqrt, sum_, transpose, true_divide
+from graphc.types import dims_equal
+
+RuleFn = Callable[[Node, list[Variable]], Variable | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    op: Op
+    fn: RuleFn
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+def const_value(v: Variable) -> np.ndarray | None:
+    return v.value if isinstance(v, Constant) else None
+
+
+def is_const(v: Variable, c: float) -> bool:
+    """v is a constant whose every element equals c."""
+    value = const_value(v)
+    return value is not None and value.size > 0 and bool(np.all(value == c))
+
+
+def scalar_const(v: Variable) -> float | None:
+    """The single value of a constant whose elements are all equal (a scalar in disguise), else None."""
+    value = const_value(v)
+    if value is None or value.size == 0 or value.dtype.kind == "b":
+        return None
+    first = value.flat[0]
+    return first.item() if bool(np.all(value == first)) else None
+
+
+def same_shape(a: Variable, b: Variable) -> bool:
+    sa, sb = a.type.shape, b.type.shape
+    return len(sa) == len(sb) and all(dims_equal(x, y) for x, y in zip(sa, sb, strict=True))
+
+
+def keeps_type(new: Variable | None, node: Node) -> Variable | None:
+    """`new` if it has exactly the dtype and shape of the node's output, else None (the rule fails)."""
+    out = node.outputs[0]
+    if new is None or new.type.dtype != out.type.dtype or not same_shape(new, out):
+        return None
+    return new
+
+
+def const_like(value, like: Variable) -> Constant:
+    return Constant(np.asarray(value, dtype=like.type.dtype))
+
+
+def filled(value, node: Node) -> Variable:
+    """A constant with the node output's dtype, broadcast to its (possibly symbolic) shape."""
+    out = node.outputs[0]
+    return broadcast_to(const_like(value, out), out.type.shape)
+
+
+def split_const(inputs: list[Variable], commutative: bool = True) -> tuple[Variable, Variable] | None:
+    """(x, c) for a binary node with one constant operand c (on the right, or either side if commutative)."""
+    a, b = inputs
+    if isinstance(b, Constant) and not isinstance(a, Constant):
+        return a, b
+    if commutative and isinstance(a, Constant) and not isinstance(b, Constant):
+        return b, a
+    return None
+
+
+def owner_op(v: Variable) -> Op | None:
+    return v.owner.op if v.owner is not None else None
+
+
+def is_int(v: Variable) -> bool:
+    return v.type.dtype.kind in "iu"
+
+
+# --- canonicalisation ---------------------------------------------------------------------------------------
+def _identity_operand(unit: float, commutative: bool) -> RuleFn:
+    def rule(node, inputs):
+        pair = split_const(inputs, commutative)
+        if pair is None or not is_const(pair[1], unit):
+            return None
+        return keeps_type(pair[0], node)
+
+    return rule
+
+
+def _mul_zero(node, inputs):
+    pair = split_const(inputs)
+    if pair is None or not is_const(pair[1], 0) or not is_int(node.outputs[0]):
+        return None
+    return keeps_type(filled(0, node), node)
+
+
+def _mul_minus_one(node, inputs):
+    pair = split_const(inputs)
+    if pair is None or not is_const(pair[1], -1) or node.outputs[0].type.dtype.kind == "b":
+        return None
+    return keeps_type(neg(pair[0]), node)
+
+
+def _sub_self(node, inputs):
+    x, y = inputs
+    if x is not y or not is_int(node.outputs[0]):
+        return None
+    return keeps_type(filled(0, node), node)
+
+
+def _zero_sub(node, inputs):
+    x, y = inputs
+    if not is_const(x, 0) or isinstance(y, Constant):
+        return None
+    return keeps_type(neg(y), node)
+
+
+def _inverse_pair(inner: Op) -> RuleFn:
+    def rule(node, inputs):
+        (x,) = inputs
+        return keeps_type(x.owner.inputs[0], node) if owner_op(x) is inner else None
+
+    return rule
+
+
+def _transpose_transpose(node, inputs):
+    (x,) = inputs
+    if owner_op(x) is not Op.TRANSPOSE:
+        return None
+    inner = x.owner.params["perm"]
+    perm = tuple(
+        inner[p] for p in node.params["perm"]
+    )  # y = x.T(inner); y.T(outer)[i] = x axis inner[outer[i]]
+    return keeps_type(transpose(x.owner.inputs[0], perm), node)
+
+
+def _reshape_reshape(node, inputs):
+    (x,) = inputs
+    if owner_op(x) is not Op.RESHAPE:
+        return None
+    return keeps_type(reshape(x.owner.inputs[0], node.params["shape"]), node)
+
+
+def _reduce_size_one_axes(node, inputs):
+    (x,) = inputs
+    axes = node.params["axis"]
+    if not all(isinstance(x.type.shape[a], int) and x.type.shape[a] == 1 for a in axes):
+        return None
+    return keeps_type(reshape(x, node.outputs[0].type.shape), node)
+
+
+def _sum_of_broadcast(node, inputs):
+    """sum(broadcast_to(x, S), A) = sum(x, A) * (product of S over the axes of A that x broadcasts)."""
+    (b,) = inputs
+    if owner_op(b) is not Op.BROADCAST_TO:
+        return None
+    x = b.owner.inputs[0]
+    target = b.type.shape
+    padded = (1,) * (len(target) - x.type.ndim) + tuple(x.type.shape)
+    axes, count, reduce_real = node.params["axis"], 1, False
+    for i, (d, s) in enumerate(zip(padded, target, strict=True)):
+        if i in axes:
+            if isinstance(d, int) and d == 1:
+                if not isinstance(s, int):
+                    return None  # a symbolic count: leave it to the runtime
+                count *= s
+            else:
+                reduce_real = True
+        elif not dims_equal(d, s):
+            return None  # a kept axis is broadcast: no saving
+    base = reshape(x, padded)
+    if reduce_real:
+        base = sum_(base, axis=axes, keepdims=node.params["keepdims"])
+    else:
+        base = reshape(base, node.outputs[0].type.shape)
+    if count != 1:
+        base = mul(base, const_like(count, base))
+    return keeps_type(base, node)
+
+
+_POWERS: dict[float, Callable[[Variable], Variable]] = {
+    1.0: lambda x: x,
+    2.0: lambda x: mul(x, x),
+    3.0: lambda x: mul(mul(x, x), x),
+    4.0: lambda x: (lambda sq: mul(sq, sq))(mul(x, x)),
+    -1.0: lambda x: true_divide(const_like(1, x), x),
+    -2.0: lambda x: true_divide(const_like(1, x), mul(x, x)),
+    0.5: lambda x: sqrt(x),
+    -0.5: lambda x: true_divide(const_like(1, x), sqrt(x)),
+}
+
+
+def _pow_small_constant(node, inputs):
+    x, k = inputs
+    exponent = scalar_const(k)
+    if exponent is None or isinstance(x, Constant) or float(exponent) not in _POWERS:
+        return None
+    if (exponent < 0 or exponent == 0.5) and x.type.dtype.kind != "f":
+        return None  # int ** negative is an error in NumPy; sqrt of an int changes the dtype
+    return keeps_type(_POWERS[float(exponent)](x), node)
+
+
+def _merge_constant_chain(op: Op) -> RuleFn:
+    """(x op c1) op c2 -> x op (c1 op c2) for an associative, commutative op, all in one dtype."""
+
+    def rule(node, inputs):
+        pair = split_const(inputs)
+        if pair is None:
+            return None
+        inner, c2 = pair
+        if owner_op(inner) is not op:
+            return None
+        inner_pair = split_const(list(inner.owner.inputs))
+        if inner_pair is None:
+            return None
+        x, c1 = inner_pair
+        dtype = node.outputs[0].type.dtype
+        if not all(v.type.dtype == dtype for v in (x, c1, c2, inner)):
+            return None
+        with np.errstate(all="ignore"):
+            combined = np.asarray(IMPL[op](c1.value, c2.value))
+        if combined.dtype != dtype:
+            return None
+        return keeps_type(apply(op, (x, Constant(combined))), node)
+
+    return rule
+
+
+CANONICALIZE: list[Rule] = [
+    Rule("local_add_zero", Op.ADD, _identity_operand(0, True)),  # x + 0 -> x
+    Rule("local_sub_zero", Op.SUB, _identity_operand(0, False)),  # x - 0 -> x
+    Rule("local_zero_sub", Op.SUB, _zero_sub),  # 0 - x -> -x
+    Rule("local_sub_self", Op.SUB, _sub_self),  # x - x -> 0 (integers only)
+    Rule("local_mul_one", Op.MUL, _identity_operand(1, True)),  # x * 1 -> x
+    Rule("local_mul_zero", Op.MUL, _mul_zero),  # x * 0 -> 0 (integers only)
+    Rule("local_mul_minus_one", Op.MUL, _mul_minus_one),  # x * -1 -> -x
+    Rule("local_div_one", Op.DIV, _identity_operand(1, False)),  # x / 1 -> x
+    Rule("local_neg_neg", Op.NEG, _inverse_pair(Op.NEG)),  # --x -> x
+    Rule("local_exp_log", Op.EXP, _inverse_pair(Op.LOG)),  # exp(log x) -> x (x >= 0)
+    Rule("local_log_exp", Op.LOG, _inverse_pair(Op.EXP)),  # log(exp x) -> x
+    Rule("local_transpose_transpose", Op.TRANSPOSE, _transpose_transpose),  # (x^T1)^T2 -> x^(T1∘T2)
+    Rule(
+        "local_reshape_reshape", Op.RESHAPE, _reshape_reshape
+    ),  # reshape(reshape(x, s1), s2) -> reshape(x, s2)
+    Rule("local_sum_of_broadcast", Op.SUM, _sum_of_broadcast),  # sum(broadcast_to(x)) -> sum(x) * count
+    *[
+        Rule("local_reduce_size_one", op, _reduce_size_one_axes)  # sum(x[.., 1, ..], axis=1) -> reshape(x)
+        for op in (Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD)
+    ],
+    Rule("local_pow_small_constant", Op.POW, _pow_small_constant),  # x**2 -> x*x, x**-1 -> 1/x, x**.5 -> sqrt
+    Rule("local_mul_constant_chain", Op.MUL, _merge_constant_chain(Op.MUL)),  # (x*c1)*c2 -> x*(c1*c2)
+    Rule("local_add_constant_chain", Op.ADD, _merge_constant_chain(Op.ADD)),  # (x+c1)+c2 -> x+(c1+c2)
+]
+"""The canonicalising rules, tried in this order on each node."""
+
+
+# --- numerical stabilisation --------------------------------------------------------------------------------
+def _log_softmax(node, inputs):
+    (s,) = inputs
+    if owner_op(s) is not Op.SOFTMAX:
+        return None
+    return keeps_type(apply(Op.LOG_SOFTMAX, s.owner.inputs, axis=s.owner.params["axis"]), node)
+
+
+def _log_sigmoid(node, inputs):
+    (s,) = inputs
+    if owner_op(s) is not Op.SIGMOID:
+        return None
+    x = s.owner.inputs[0]
+    minus_x = x.owner.inputs[0] if owner_op(x) is Op.NEG else neg(x)  # log(sigmoid(-y)) -> -softplus(y)
+    return keeps_type(neg(apply(Op.SOFTPLUS, (minus_x,))), node)
+
+
+def _one_minus(v: Variable) -> Variable | None:
+    """y where v = 1 - y (or v = -y + 1), else None."""
+    if owner_op(v) is Op.SUB and is_const(v.owner.inputs[0], 1) and same_shape(v, v.owner.inputs[1]):
+        return v.owner.inputs[1]
+    return None
+
+
+def _log_one_minus_sigmoid(node, inputs):
+    (v,) = inputs
+    s = _one_minus(v)
+    if s is None or owner_op(s) is not Op.SIGMOID:
+        return None
+    return keeps_type(neg(apply(Op.SOFTPLUS, s.owner.inputs)), node)
+
+
+def _log1p_minus_sigmoid(node, inputs):
+    (v,) = inputs
+    if owner_op(v) is not Op.NEG or owner_op(v.owner.inputs[0]) is not Op.SIGMOID:
+        return None
+    return keeps_type(neg(apply(Op.SOFTPLUS, v.owner.inputs[0].owner.inputs)), node)
+
+
+def _log_one_plus(node, inputs):
+    (v,) = inputs
+    if owner_op(v) is not Op.ADD:
+        return None
+    pair = split_const(list(v.owner.inputs))
+    if pair is None or not is_const(pair[1], 1) or not same_shape(pair[0], v):
+        return None
+    return keeps_type(apply(Op.LOG1P, (pair[0],)), node)
+
+
+def _log1p_exp(node, inputs):
+    (v,) = inputs
+    if owner_op(v) is not Op.EXP:
+        return None
+    return keeps_type(apply(Op.SOFTPLUS, v.owner.inputs), node)
+
+
+def _exp_minus_one(node, inputs):
+    if node.op is Op.SUB:
+        e, c = inputs
+        if not is_const(c, 1):
+            return None
+    else:
+        pair = split_const(inputs)
+        if pair is None or not is_const(pair[1], -1):
+            return None
+        e = pair[0]
+    if owner_op(e) is not Op.EXP:
+        return None
+    return keeps_type(apply(Op.EXPM1, e.owner.inputs), node)
+
+
+def _log_sum_exp(node, inputs):
+    (s,) = inputs
+    if owner_op(s) is not Op.SUM or owner_op(s.owner.inputs[0]) is not Op.EXP:
+        return None
+    x = s.owner.inputs[0].owner.inputs[0]
+    if x.type.dtype.kind != "f":
+        return None
+    return keeps_type(apply(Op.LOGSUMEXP, (x,), **s.owner.params), node)
+
+
+def _softmax_by_hand(node, inputs):
+    """exp(x) / sum(exp(x), axis=a, keepdims=True), with the same exp node, is softmax(x, a)."""
+    e, s = inputs
+    if owner_op(e) is not Op.EXP or owner_op(s) is not Op.SUM or s.owner.inputs[0] is not e:
+        return None
+    axis, keepdims = s.owner.params["axis"], s.owner.params["keepdims"]
+    x = e.owner.inputs[0]
+    if len(axis) != 1 or not keepdims or x.type.dtype.kind != "f":
+        return None
+    return keeps_type(apply(Op.SOFTMAX, (x,), axis=axis[0]), node)
+
+
+STABILIZE: list[Rule] = [
+    Rule("local_softmax_by_hand", Op.DIV, _softmax_by_hand),  # exp(x)/sum(exp(x)) -> softmax(x)
+    Rule("local_log_softmax", Op.LOG, _log_softmax),  # log(softmax(x)) -> log_softmax(x)
+    Rule("local_log_sigmoid", Op.LOG, _log_sigmoid),  # log(sigmoid(x)) -> -softplus(-x)
+    Rule("local_log_one_minus_sigmoid", Op.LOG, _log_one_minus_sigmoid),  # log(1-sigmoid(x)) -> -softplus(x)
+    Rule("local_log_one_plus", Op.LOG, _log_one_plus),  # log(1+x) -> log1p(x)
+    Rule("local_log_sum_exp", Op.LOG, _log_sum_exp),  # log(sum(exp(x))) -> logsumexp(x)
+    Rule("local_log1p_exp", Op.LOG1P, _log1p_exp),  # log1p(exp(x)) -> softplus(x)
+    Rule("local_log1p_minus_sigmoid", Op.LOG1P, _log1p_minus_sigmoid),  # log1p(-sigmoid(x)) -> -softplus(x)
+    Rule("local_expm1", Op.SUB, _exp_minus_one),  # exp(x) - 1 -> expm1(x)
+    Rule("local_expm1", Op.ADD, _exp_minus_one),  # exp(x) + -1 -> expm1(x)
+]
+"""The stabilising rules: each replaces an expression that overflows or cancels by an op that does not."""
+
+
+def table(rules: list[Rule]) -> dict[Op, list[Rule]]:
+    """Rules grouped by the op they match, keeping their order."""
+    by_op: dict[Op, list[Rule]] = {}
+    for rule in rules:
+        by_op.setdefault(rule.op, []).append(rule)
+    return by_op
