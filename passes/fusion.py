@@ -80,9 +80,7 @@ class _Grouping:
         for node in self.nodes:
             if node.op in ELEMENTWISE and len(node.outputs) == 1:
                 self.parent[id(node)] = id(node)
-                self.groups[id(node)] = _Group(
-                    node, self.order[id(node)], self.node_readers(node), self.order
-                )
+                self.groups[id(node)] = _Group(node, self.node_readers(node), self.order)
                 for v in dict.fromkeys(node.inputs):
                     if v.owner is not None and id(v.owner) in self.parent and v.owner.op not in TRAILING:
                         a, b = self.find(id(v.owner)), self.find(id(node))
