@@ -12,12 +12,17 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
-from .errors import DTypeError, GraphcError, ShapeError
-from .graph import Constant, SharedVariable, Variable, apply
+from .errors import DTypeError, GraphcError, ShapeError, where_built
+from .graph import Constant, SharedVariable, Variable, _user_origin, apply
 from .ops import Op, describe
 from .types import Type, as_dtype, as_shape, dim_product, dims_equal, shape_str
 
 PyScalar = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def _here() -> str:
+    """The 'built at file:line' suffix for errors raised before a node exists (bad axes, indices)."""
+    return where_built(_user_origin())
 
 
 # --- leaves ------------------------------------------------------------------------------------------------------
@@ -67,10 +72,10 @@ def as_variable(x, like: Variable | None = None) -> Variable:
             dtype = np.result_type(like.type.dtype, x)
             return Constant(np.asarray(x, dtype=dtype if dtype.name != "bool" or isinstance(x, bool) else None))
         except OverflowError as exc:
-            raise DTypeError(f"the Python scalar {x!r} does not fit {describe(like)}") from exc
+            raise DTypeError(f"the Python scalar {x!r} does not fit {describe(like)}{_here()}") from exc
     if isinstance(x, (list, tuple, np.ndarray, np.generic, *PyScalar)):
         return constant(x)
-    raise GraphcError(f"cannot use {type(x).__name__} {x!r} as a graph value")
+    raise GraphcError(f"cannot use {type(x).__name__} {x!r} as a graph value{_here()}")
 
 
 def _pair(a, b) -> tuple[Variable, Variable]:
@@ -132,7 +137,10 @@ def where(cond, a, b) -> Variable:
 def cast(x, dtype) -> Variable:
     """Convert x to `dtype` (float→int truncates, as NumPy's astype)."""
     x = as_variable(x)
-    dtype = as_dtype(dtype)
+    try:
+        dtype = as_dtype(dtype)
+    except DTypeError as exc:
+        raise DTypeError(f"cast of {describe(x)}: {exc}{_here()}") from None
     if x.type.dtype == dtype:
         return x
     return apply(Op.CAST, (x,), dtype=dtype)
@@ -146,10 +154,10 @@ def normalize_axes(x: Variable, axis, what: str) -> tuple[int, ...]:
     out = []
     for a in axes:
         if not -x.type.ndim <= a < max(x.type.ndim, 1) or (x.type.ndim == 0 and a not in (0, -1)):
-            raise ShapeError(f"{what}: axis {a} is out of range for {describe(x)}")
+            raise ShapeError(f"{what}: axis {a} is out of range for {describe(x)}{_here()}")
         out.append(int(a) % max(x.type.ndim, 1))
     if len(set(out)) != len(out):
-        raise ShapeError(f"{what}: repeated axis in {axis} for {describe(x)}")
+        raise ShapeError(f"{what}: repeated axis in {axis} for {describe(x)}{_here()}")
     return tuple(sorted(out)) if x.type.ndim else ()
 
 
@@ -201,7 +209,9 @@ def dot(a, b) -> Variable:
     """np.dot for vectors and matrices (inner product, matrix-vector, matrix-matrix)."""
     a, b = as_variable(a), as_variable(b)
     if a.type.ndim > 2 or b.type.ndim > 2:
-        raise ShapeError(f"dot takes vectors and matrices; use matmul for {describe(a)} and {describe(b)}")
+        raise ShapeError(
+            f"dot takes vectors and matrices; use matmul for {describe(a)} and {describe(b)}{_here()}"
+        )
     if a.type.ndim == 0 or b.type.ndim == 0:
         return mul(a, b)
     return matmul(a, b)
@@ -221,14 +231,16 @@ def reshape(x, shape) -> Variable:
     x = as_variable(x)
     shape = (shape,) if isinstance(shape, (int, str, sympy.Basic)) else tuple(shape)
     if sum(1 for d in shape if isinstance(d, int) and d == -1) > 1:
-        raise ShapeError(f"reshape of {describe(x)}: only one dimension can be -1, got {shape}")
+        raise ShapeError(f"reshape of {describe(x)}: only one dimension can be -1, got {shape}{_here()}")
     if any(isinstance(d, int) and d == -1 for d in shape):
         known = dim_product(as_shape(d for d in shape if not (isinstance(d, int) and d == -1)))
         missing = sympy.simplify(sympy.sympify(dim_product(x.type.shape)) / sympy.sympify(known))
         if missing.is_Integer or (missing.is_integer and not missing.is_Rational):
             shape = tuple(missing if isinstance(d, int) and d == -1 else d for d in shape)
         else:
-            raise ShapeError(f"reshape: cannot reshape {describe(x)} to {shape}: sizes do not divide")
+            raise ShapeError(
+                f"reshape: cannot reshape {describe(x)} to {shape}: sizes do not divide{_here()}"
+            )
     shape = as_shape(shape)
     if len(shape) == x.type.ndim and all(dims_equal(a, b) for a, b in zip(shape, x.type.shape, strict=True)):
         return x
@@ -257,7 +269,9 @@ def squeeze(x, axis=None) -> Variable:
         axes = list(normalize_axes(x, axis, "squeeze"))
         for a in axes:
             if x.type.shape[a] != 1:
-                raise ShapeError(f"squeeze: axis {a} of {describe(x)} has size {x.type.shape[a]}, not 1")
+                raise ShapeError(
+                    f"squeeze: axis {a} of {describe(x)} has size {x.type.shape[a]}, not 1{_here()}"
+                )
     return reshape(x, tuple(d for i, d in enumerate(x.type.shape) if i not in axes))
 
 
@@ -294,7 +308,7 @@ def normalize_index(x: Variable, index) -> tuple:
         )
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
     if n_real > x.type.ndim:
-        raise ShapeError(f"too many indices ({n_real}) for {describe(x)}")
+        raise ShapeError(f"too many indices ({n_real}) for {describe(x)}{_here()}")
     out: list[tuple] = []
     for item in index:
         if item is Ellipsis:
@@ -306,7 +320,7 @@ def normalize_index(x: Variable, index) -> tuple:
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             out.append(("int", int(item)))
         else:
-            raise GraphcError(f"unsupported index {item!r} for {describe(x)}")
+            raise GraphcError(f"unsupported index {item!r} for {describe(x)}{_here()}")
     real = sum(1 for i in out if i[0] != "newaxis")
     out.extend(("slice", None, None, None) for _ in range(x.type.ndim - real))
     return tuple(out)
