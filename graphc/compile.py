@@ -88,6 +88,18 @@ def _check_inputs(fgraph: FunctionGraph) -> None:
         if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in seen:
             names = ", ".join(repr(v.name) for v in fgraph.inputs)
             raise InputError(f"the outputs depend on input {leaf!r}, which is not among the inputs [{names}]")
+    # Every named size a value uses must be read off some input's shape at call time.
+    bound = {d for v in fgraph.inputs for d in v.type.shape if isinstance(d, sympy.Symbol)}
+    for node in fgraph.nodes:
+        for out in node.outputs:
+            unknown = out.type.symbols - bound
+            if unknown:
+                names = ", ".join(sorted(map(str, unknown)))
+                given = ", ".join(describe(v) for v in fgraph.inputs) or "none"
+                raise ShapeError(
+                    f"{node.op.value} makes a value of shape {shape_str(out.type.shape)}, but no input's "
+                    f"shape gives the size {names} (inputs: {given}){where_built(node.origin)}"
+                )
 
 
 class Function:
