@@ -304,7 +304,8 @@ def normalize_index(x: Variable, index) -> tuple:
     index = index if isinstance(index, tuple) else (index,)
     if any(isinstance(i, Variable) or isinstance(i, (list, np.ndarray)) for i in index):
         raise GraphcError(
-            "only basic indexing (ints, slices, None, ...) is supported; use gc.one_hot or gc.where for the rest"
+            f"only basic indexing (ints, slices, None, ...) is supported, not {index!r} for {describe(x)}; "
+            f"use gc.one_hot or gc.where for the rest{_here()}"
         )
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
     if n_real > x.type.ndim:
