@@ -151,8 +151,9 @@ class Function:
         outputs, new_values = self.program(args, [s._value for s in self._shared], sizes)
         if not self._fresh:
             shared_values = [s._value for s in self._shared]
-            outputs = [_owned(o, args, shared_values) for o in outputs]
-            new_values = [_owned(v, args, shared_values) for v in new_values]
+            taken: list[np.ndarray] = []  # results handed out so far: no two may share a buffer
+            outputs = [_owned(o, args, shared_values, taken) for o in outputs]
+            new_values = [_owned(v, args, shared_values, taken) for v in new_values]
         if new_values:
             self._apply_updates(new_values)
         return outputs[0] if self._single else tuple(outputs)
@@ -200,13 +201,15 @@ def _fast_checker(checks: list[_InputCheck]):
     return env["fast_check"]
 
 
-def _owned(value, arrays, shared_values) -> np.ndarray:
-    """A result the caller may keep and mutate: never a view of an input, a shared value or a constant."""
+def _owned(value, arrays, shared_values, taken: list) -> np.ndarray:
+    """A result the caller may keep and mutate: never a view of an input, a shared value, a constant or
+    another result (the same variable as two outputs, or as an output and an update, gives two arrays)."""
     value = np.asarray(value)
     if not value.flags.owndata or not value.flags.writeable or any(value is a for a in arrays):
-        return value.copy()
-    if any(value is s for s in shared_values):
-        return value.copy()
+        value = value.copy()
+    elif any(value is s for s in shared_values) or any(value is t for t in taken):
+        value = value.copy()
+    taken.append(value)
     return value
 
 
