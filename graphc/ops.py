@@ -247,24 +247,27 @@ def _numpy_result_dtype(op: Op, dtypes: tuple[str, ...], param_items: tuple) -> 
 
 
 def _elementwise_types(op, inputs, params):
-    verb = "combine" if op is not Op.WHERE else "select with"
-    shape = broadcast_shapes(
-        *(v.type.shape for v in inputs), what=f"{op.value}: {verb} " + " and ".join(describe(v) for v in inputs)
-    )
-    if op in LOGICAL and any(v.type.dtype.name != "bool" for v in inputs):
+    try:  # messages are built only on failure: this runs for every node a pass rebuilds
+        shape = broadcast_shapes(*(v.type.shape for v in inputs))
+    except ShapeError:
+        verb = "combine" if op is not Op.WHERE else "select with"
+        what = f"{op.value}: {verb} " + " and ".join(describe(v) for v in inputs)
+        shape = broadcast_shapes(*(v.type.shape for v in inputs), what=what)
+    if op in LOGICAL and any(v.type.dtype.kind != "b" for v in inputs):
         raise DTypeError(f"{op.value} takes bool inputs, got " + ", ".join(describe(v) for v in inputs))
-    if op is Op.WHERE and inputs[0].type.dtype.name != "bool":
+    if op is Op.WHERE and inputs[0].type.dtype.kind != "b":
         raise DTypeError(f"where: the condition {describe(inputs[0])} must be bool (compare first, e.g. x > 0)")
     if op is Op.SCALAR_FN:
         dtype = params["fn"].result_dtype(tuple(v.type.dtype.name for v in inputs))
     else:
         param_items = tuple(sorted(params.items()))
-        operands = " and ".join(describe(v) for v in inputs)
         try:
-            dtype = _numpy_result_dtype(op, tuple(v.type.dtype.name for v in inputs), param_items)
+            dtype = _numpy_result_dtype(op, tuple(v.type.dtype for v in inputs), param_items)  # dtypes hash fast
         except TypeError as exc:  # NumPy refuses some bool math (-b, a - b): say so in graphc's terms
+            operands = " and ".join(describe(v) for v in inputs)
             raise DTypeError(f"{op.value} cannot take {operands}: {exc}") from None
         if dtype.name not in DTYPES:  # NumPy gives float16 for math on bools; graphc has no float16
+            operands = " and ".join(describe(v) for v in inputs)
             raise DTypeError(f"{op.value} cannot take {operands}; cast first, e.g. gc.cast(x, 'float32')")
     return (Type(dtype, shape),)
 

@@ -12,6 +12,7 @@ from .errors import DTypeError, ShapeError
 
 DTYPES = ("float32", "float64", "int32", "int64", "bool")
 FLOAT_DTYPES = ("float32", "float64")
+_SUPPORTED = frozenset(np.dtype(d) for d in DTYPES)
 
 Dim = int | sympy.Expr
 """A dimension: an int, or a sympy expression of named sizes (``n``, ``n - 2``) known at call time."""
@@ -19,6 +20,8 @@ Dim = int | sympy.Expr
 
 def as_dtype(dtype) -> np.dtype:
     """Normalise a dtype spelling ('float32', np.float32, np.dtype) to one of the supported NumPy dtypes."""
+    if isinstance(dtype, np.dtype) and dtype in _SUPPORTED:  # fast path: dtype.name is slow in NumPy
+        return dtype
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
@@ -75,6 +78,8 @@ def is_static(shape: Sequence[Dim]) -> bool:
 def dims_equal(a: Dim, b: Dim) -> bool:
     if isinstance(a, int) and isinstance(b, int):
         return a == b
+    if a == b:  # structurally equal (the common case): no need to expand
+        return True
     return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
 
 
