@@ -189,11 +189,14 @@ def _sum_of_broadcast(node, inputs):
                 reduce_real = True
         elif not dims_equal(d, s):
             return None  # a kept axis is broadcast: no saving
-    base = reshape(x, padded)
-    if reduce_real:
-        base = sum_(base, axis=axes, keepdims=node.params["keepdims"])
+    lead = len(target) - x.type.ndim  # axes broadcast_to put in front of x
+    keepdims = node.params["keepdims"]
+    if reduce_real and not keepdims and all(i in axes for i in range(lead)):
+        base = sum_(x, axis=tuple(a - lead for a in axes if a >= lead))
+    elif reduce_real:
+        base = sum_(reshape(x, padded), axis=axes, keepdims=keepdims)
     else:
-        base = reshape(base, node.outputs[0].type.shape)
+        base = reshape(x, node.outputs[0].type.shape)
     if count != 1:
         base = mul(base, const_like(count, base))
     return keeps_type(base, node)
