@@ -1,0 +1,232 @@
+"""Elementwise fusion: maximal groups, values used outside stay kernel outputs, no cycles, every kernel
+output has the iteration shape, trailing SUM/MAX reductions, results equal to the unfused graph everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.fgraph import FunctionGraph
+from graphc.ops import ELEMENTWISE, Op
+from graphc.passes.fusion import fuse_elementwise
+from graphc.types import broadcast_shapes
+
+
+def fused_nodes(fgraph):
+    return [n for n in fgraph.nodes if n.op is Op.FUSED]
+
+
+def adjacent_unfused(fgraph) -> list:
+    """Pairs of plain elementwise nodes where one reads the other: what fusion must not leave behind."""
+    return [
+        (v.owner, n)
+        for n in fgraph.nodes
+        if n.op in ELEMENTWISE
+        for v in n.inputs
+        if v.owner is not None and v.owner.op in ELEMENTWISE
+    ]
+
+
+def check_kernel_shapes(fgraph) -> None:
+    """Every plain kernel output has the iteration shape (the broadcast of the kernel's inputs)."""
+    for node in fused_nodes(fgraph):
+        kernel = node.params["kernel"]
+        full = broadcast_shapes(*(v.type.shape for v in node.inputs))
+        for out, red in zip(node.outputs, kernel.reductions, strict=True):
+            if red is None:
+                assert out.type.shape == full, (out.type, full)
+
+
+def same_results(inputs, outputs, args, backend, updates=None):
+    want = gc.function(inputs, outputs, backend="interp", optimize="none")(*args)
+    f = gc.function(inputs, outputs, backend=backend)
+    got = f(*args)
+    for g, w in zip(
+        got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,), strict=True
+    ):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-300)
+    return f
+
+
+X = gc.tensor("x", ("n", 4))
+B = gc.tensor("b", (4,))
+W = gc.tensor("w", (4, 4))
+
+
+def test_a_chain_becomes_one_kernel(backend, rng):
+    y = gc.tanh(gc.exp(X * 0.5) + B) * gc.sigmoid(X) - 1.5
+    f = same_results([X, B], y, [rng.normal(size=(3, 4)), rng.normal(size=4)], backend)
+    (node,) = f.optimized.nodes
+    assert node.op is Op.FUSED and node.inputs == (X, B)
+    ops = [i.op for i in node.params["kernel"].instrs]
+    assert ops.count(None) == 2 and {Op.MUL, Op.EXP, Op.ADD, Op.TANH, Op.SIGMOID, Op.SUB} <= set(ops)
+    assert {"fused_kernel": 1, "fused_node": 7}.items() <= dict(f.reports[-2].rewrites).items()
+
+
+def test_a_value_used_outside_stays_an_output(backend, rng):
+    e = gc.exp(X) * 2.0
+    y = (e + 1.0) @ W  # the kernel's result and e, read again below, leave the group
+    z = gc.tanh(e) * y.sum()
+    f = same_results([X, W], [y, z], [rng.normal(size=(3, 4)), rng.normal(size=(4, 4))], backend)
+    first = fused_nodes(f.optimized)[0]
+    assert len(first.outputs) == 2  # e + 1 (read by the matmul) and e (read by tanh, in another kernel)
+    assert not adjacent_unfused(f.optimized)
+    check_kernel_shapes(f.optimized)
+
+
+def test_sibling_consumers_join_one_kernel(backend, rng):
+    e = gc.exp(X)
+    f = same_results([X], [e * 2.0, e + 1.0, gc.sqrt(e)], [rng.normal(size=(2, 4))], backend)
+    (node,) = f.optimized.nodes
+    assert node.op is Op.FUSED and len(node.outputs) == 3
+
+
+def test_groups_never_make_cycles(backend, rng):
+    """b -> transpose -> c and b -> c: fusing b with c would make the kernel wait for itself."""
+    x = gc.tensor("x", (4, 4))
+    b = gc.exp(x) + 1.0
+    c = (b * gc.transpose(b)) - 2.0
+    f = same_results([x], c, [rng.normal(size=(4, 4))], backend)
+    kernels = fused_nodes(f.optimized)
+    assert len(kernels) == 2  # {exp, add} and {mul, sub}, with the transpose between them
+    transpose = next(n for n in f.optimized.nodes if n.op is Op.TRANSPOSE)
+    assert transpose.inputs[0].owner is kernels[0] and kernels[1].inputs[0].owner is kernels[0]
+
+
+def test_a_long_detour_is_found(backend, rng):
+    """The path that leaves the group and comes back goes through several non-elementwise nodes."""
+    x = gc.tensor("x", (4, 4))
+    a = gc.exp(x)
+    detour = gc.transpose(gc.reshape(gc.transpose(a)[::-1], (16,))[::-1].reshape((4, 4)))
+    y = gc.sin(a) * detour
+    f = same_results([x], y, [rng.normal(size=(4, 4))], backend)
+    (kernel,) = fused_nodes(f.optimized)  # {exp, sin}; the mul waits for the detour, so it cannot join
+    ops = [i.op for i in kernel.params["kernel"].instrs]
+    assert Op.EXP in ops and Op.MUL not in ops and Op.MUL in [n.op for n in f.optimized.nodes]
+
+
+def test_smaller_intermediates_are_internal_only(backend, rng):
+    s = B * 2.0 + 1.0  # shape (4,): may live inside an (n, 4) kernel only if nothing else reads it
+    inside = same_results([X, B], gc.exp(X) * s, [rng.normal(size=(3, 4)), rng.normal(size=4)], backend)
+    (node,) = inside.optimized.nodes
+    assert node.op is Op.FUSED and node.inputs == (X, B)
+    outside = same_results([X, B], [gc.exp(X) * s, s], [rng.normal(size=(3, 4)), rng.normal(size=4)], backend)
+    check_kernel_shapes(outside.optimized)
+    small, big = sorted(fused_nodes(outside.optimized), key=lambda n: len(n.outputs[0].type.shape))
+    assert small.outputs[0].type.shape == (4,) and big.inputs == (X, small.outputs[0])
+
+
+def test_trailing_reductions(backend, rng):
+    y = gc.sum(gc.exp(X) * B, axis=1)
+    m = gc.max(gc.tanh(X) + 1.0, axis=0, keepdims=True)
+    f = same_results([X, B], [y, m], [rng.normal(size=(3, 4)), rng.normal(size=4)], backend)
+    kernels = fused_nodes(f.optimized)
+    assert len(kernels) == 2 and len(f.optimized.nodes) == 2
+    reductions = sorted(
+        (k.params["kernel"].reductions[0][0].value, k.params["kernel"].reductions[0][1:]) for k in kernels
+    )
+    assert reductions == [("max", ((0,), True)), ("sum", ((1,), False))]
+
+
+def test_reductions_that_cannot_trail(backend, rng):
+    i = gc.tensor("i", (3, 4), dtype="int32")
+    y = gc.sum(i * 2, axis=1)  # int32 sums to int64: the kernel's output would change dtype
+    z = gc.mean(gc.exp(X) * 2.0, axis=1)  # MEAN is not a kernel reduction
+    s = gc.sum(gc.exp(X) * 2.0, axis=1, keepdims=True)
+    u = gc.exp(s) + X  # a reduced value read inside the same elementwise region is a kernel input, not a loop
+    f = same_results(
+        [i, X], [y, z, u], [rng.integers(-3, 3, (3, 4)).astype("int32"), rng.normal(size=(3, 4))], backend
+    )
+    ops = [n.op for n in f.optimized.nodes]
+    assert Op.SUM in ops and Op.MEAN in ops
+    check_kernel_shapes(f.optimized)
+
+
+def test_single_nodes_stay_plain():
+    graph, fired = fuse_elementwise(FunctionGraph([X], [gc.exp(X) @ W]))
+    assert fired == {} and [n.op for n in graph.nodes] == [Op.EXP, Op.MATMUL]
+
+
+def test_fused_kernels_are_shape_polymorphic(backend, rng):
+    f = gc.function([X, B], gc.sum(gc.exp(X) * B + 1.0, axis=1), backend=backend)
+    for n in (1, 5, 17):
+        x, b = rng.normal(size=(n, 4)), rng.normal(size=4)
+        np.testing.assert_allclose(f(x, b), (np.exp(x) * b + 1.0).sum(axis=1))
+
+
+def test_float32_kernels_stay_float32(backend, rng):
+    x = gc.tensor("x", ("n", 4), dtype="float32")
+    f = gc.function([x], gc.sum(gc.tanh(x) * 0.5 + 1.0, axis=1), backend=backend)
+    kernel = fused_nodes(f.optimized)[0].params["kernel"]
+    assert all(i.dtype == "float32" for i in kernel.instrs)
+    arg = rng.normal(size=(3, 4)).astype("float32")
+    got = f(arg)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, (np.tanh(arg) * 0.5 + 1.0).sum(axis=1), rtol=1e-6)
+
+
+def test_numpy_lowering_is_one_block_reusing_buffers(rng):
+    f = gc.function([X], gc.exp(X) * 2.0 + gc.sin(X) - 3.0)
+    (node,) = f.optimized.nodes
+    assert node.op is Op.FUSED
+    assert "out=" in f.source and f.source.count("# fused") == 1
+
+
+def test_user_elementwise_functions_fuse(backend, rng):
+    import sympy
+
+    swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
+    f = same_results([X], swish(X * 2.0) + 1.0, [rng.normal(size=(3, 4))], backend)
+    (node,) = f.optimized.nodes
+    assert Op.SCALAR_FN in [i.op for i in node.params["kernel"].instrs]
+
+
+def _mlp_by_hand():
+    """Fig. 6.11's MLP (no biases) with its gradient written out by hand (Alg. 6.4), as gc.grad makes it."""
+    x = gc.tensor("X", ("n", 5))
+    t = gc.tensor("T", ("n", 3))
+    w1 = gc.shared(np.linspace(-1, 1, 20).reshape(5, 4), name="W1")
+    w2 = gc.shared(np.linspace(1, -1, 12).reshape(4, 3), name="W2")
+    lam = 1e-2
+    u1 = x @ w1
+    h = gc.relu(u1)
+    u2 = h @ w2
+    nll = -gc.sum(t * gc.log_softmax(u2)) / 4.0
+    cost = nll + lam * (gc.sum(gc.square(w1)) + gc.sum(gc.square(w2)))
+    g_u2 = (gc.softmax(u2) - t) / 4.0
+    g_w2 = h.T @ g_u2 + 2.0 * lam * w2
+    g_h = g_u2 @ w2.T
+    g_u1 = gc.where(u1 > 0.0, g_h, 0.0 * g_h)
+    g_w1 = x.T @ g_u1 + 2.0 * lam * w1
+    return [x, t], cost, {w1: w1 - 0.1 * g_w1, w2: w2 - 0.1 * g_w2}
+
+
+def test_mlp_by_hand_fuses_and_matches(backend, rng):
+    inputs, cost, updates = _mlp_by_hand()
+    args = [rng.normal(size=(4, 5)), np.eye(3)[rng.integers(0, 3, 4)]]
+    start = {w: w.get_value() for w in updates}
+    plain = gc.function(inputs, cost, updates=updates, backend="interp", optimize="none")
+    want = plain(*args)
+    want_w = {w: w.get_value() for w in updates}
+    for w, v in start.items():
+        w.set_value(v)
+    f = gc.function(inputs, cost, updates=updates, backend=backend)
+    np.testing.assert_allclose(f(*args), want, rtol=1e-12)
+    for w in updates:
+        np.testing.assert_allclose(w.get_value(), want_w[w], rtol=1e-12)
+    assert not adjacent_unfused(f.optimized)
+    check_kernel_shapes(f.optimized)
+    assert fused_nodes(f.optimized)
+    report = f.report()
+    assert "fusion" in report and "fused_kernel" in report
+
+
+@pytest.mark.parametrize("blocks", [1, 4])
+def test_deep_elementwise_chains_fuse_without_recursion(blocks):
+    y = X
+    for _ in range(500 * blocks):
+        y = gc.tanh(y) * 0.9 + 0.01
+    graph, fired = fuse_elementwise(FunctionGraph([X], [y]))
+    assert [n.op for n in graph.nodes] == [Op.FUSED] and fired["fused_node"] == 1500 * blocks
