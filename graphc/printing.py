@@ -33,7 +33,7 @@ def debugprint(obj, file=None, origins: bool = False) -> str:
         stack = [(root, 0)]
         while stack:
             var, depth = stack.pop()
-            pad = "  " * depth + ("└ " if depth else "")
+            pad = _indent(depth) + ("└ " if depth else "")
             node = var.owner
             if node is None:
                 lines.append(pad + _label(var))
@@ -48,11 +48,21 @@ def debugprint(obj, file=None, origins: bool = False) -> str:
                 where = f"  @ {os.path.basename(node.origin[0])}:{node.origin[1]}"
             lines.append(f"{pad}#{ids[id(node)]} {node.op.value}{extra} -> {_label(var)}{where}")
             if node.op is Op.FUSED:
-                lines.extend("  " * (depth + 1) + "| " + text for text in node.params["kernel"].describe())
+                lines.extend(_indent(depth + 1) + "| " + text for text in node.params["kernel"].describe())
             stack.extend((inp, depth + 1) for inp in reversed(node.inputs))
     text = "\n".join(lines)
     print(text, file=file or sys.stdout)
     return text
+
+
+MAX_INDENT = 32
+"""Deeper levels print their depth instead of more spaces: a 100k-node chain stays linear in size."""
+
+
+def _indent(depth: int) -> str:
+    if depth <= MAX_INDENT:
+        return "  " * depth
+    return "  " * MAX_INDENT + f"[{depth}] "
 
 
 def _params(node) -> str:
