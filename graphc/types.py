@@ -150,6 +150,9 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
     """A dimension's value once the call binds the named sizes."""
     if isinstance(d, int):
         return d
+    known = sizes.get(d)  # a bare named size: a dict lookup, ~100x cheaper than a sympy substitution
+    if known is not None:
+        return known
     value = sympy.sympify(d).subs(sizes)
     if not value.is_Integer:
         raise ShapeError(f"the size {d} is not known from the inputs' shapes (got {value})")
