@@ -38,6 +38,8 @@ def symbol(name: str) -> sympy.Symbol:
 
 def as_dim(d) -> Dim:
     """Normalise one dimension: ints stay ints, names become symbols, integer sympy values become ints."""
+    if (type(d) is int and d >= 0) or type(d) is sympy.Symbol:  # fast path: already normal (every new Type)
+        return d
     if isinstance(d, (bool, np.bool_)):
         raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
     if isinstance(d, (int, np.integer)):
