@@ -133,6 +133,16 @@ class Function:
         """The generated source (Python for the numpy backend, LLVM IR for llvm); None for interp."""
         return getattr(self.program, "source", None)
 
+    @property
+    def llvm_ir(self) -> str | None:
+        """The optimised LLVM IR of the llvm backend's native code; None for other backends."""
+        return getattr(self.program, "llvm_ir", None)
+
+    @property
+    def asm(self) -> str | None:
+        """The host assembly of the llvm backend's native code; None for other backends."""
+        return getattr(self.program, "asm", None)
+
     def report(self, file=None) -> str:
         """What each pass did: nodes before/after and the rewrites that fired."""
         text = "\n".join(str(r) for r in self.reports) or "no passes ran"

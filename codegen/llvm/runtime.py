@@ -1,0 +1,160 @@
+"""The Python side of an llvm-compiled function: sizes, output allocation, one ctypes call. Knows no graph ops.
+
+Per call the generated ``run`` reads the named sizes, evaluates the few sizes that are not polynomials of them,
+allocates the outputs with ``np.empty`` (fresh each call: the caller owns them; intermediates live in the native
+arena), packs everything into one tuple and calls the native entry once. ctypes releases the GIL for the call.
+The entry reads each array's data pointer from the tuple (CPython tuple and NumPy array layouts, verified at
+import); inputs were already checked by ``gc.function`` (dtype, rank, sizes, C-contiguity), so native code only
+sees valid memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import numpy as np
+import sympy
+from sympy.printing.pycode import pycode
+
+from graphc.errors import BackendError
+
+from . import cache, jit
+
+TUPLE_ITEMS_OFFSET = 24  # PyTupleObject: refcount, type, size, then ob_item[]
+ARRAY_DATA_OFFSET = 16  # PyArrayObject: refcount, type, then char *data
+
+
+def _layout_ok() -> bool:
+    a, b = np.zeros(3), np.ones(2, np.int32)
+    t = (a, b)
+    items = [ctypes.c_void_p.from_address(id(t) + TUPLE_ITEMS_OFFSET + 8 * k).value for k in range(2)]
+    if items != [id(a), id(b)]:
+        return False
+    return all(ctypes.c_void_p.from_address(id(x) + ARRAY_DATA_OFFSET).value == x.ctypes.data for x in t)
+
+
+LAYOUT_OK = _layout_ok()
+
+
+def num_threads() -> int:
+    """GRAPHC_NUM_THREADS, else the CPUs this process may run on."""
+    value = os.environ.get("GRAPHC_NUM_THREADS")
+    if value:
+        return max(1, int(value))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class LlvmProgram:
+    """``program(arrays, shared_values, sizes) -> (outputs, new_shared_values)``; ``source`` is the LLVM IR."""
+
+    fresh_outputs = True  # every output is a new array the entry wrote: gc.function need not copy
+
+    def __init__(self, fgraph, lowerer, ir_text: str):
+        if not LAYOUT_OK:
+            raise BackendError("the llvm backend does not support this Python/NumPy object layout")
+        self.source = ir_text
+        engine = jit.default_engine()
+        self.library = cache.compile_cached(engine, ir_text, exports=["graphc_entry"], name="graphc")
+        n_dims = 1 + len(lowerer.symbols) + len(lowerer.derived)
+        proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * n_dims))
+        self._entry = proto(self.library.address("graphc_entry"))
+        self._messages = lowerer.messages
+        self._llvm_ir: str | None = None
+        self._asm: str | None = None
+        self._run = _make_runner(fgraph, lowerer, self._entry, self._fail)
+
+    def __call__(self, arrays, shared_values, sizes):
+        return self._run(arrays, shared_values, sizes)
+
+    def _fail(self, status: int):
+        if status == 1:
+            raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
+        exc, message = self._messages[status - 2]
+        raise exc(message)
+
+    @property
+    def llvm_ir(self) -> str:
+        """The optimised LLVM IR (recomputed from ``source`` if the code came from the on-disk cache)."""
+        if self._llvm_ir is None:
+            try:
+                self._llvm_ir = self.library.llvm_ir
+            except ValueError:
+                self._llvm_ir = jit.default_engine().optimize(self.source, "graphc")[0]
+        return self._llvm_ir
+
+    @property
+    def asm(self) -> str:
+        """Host assembly of the optimised module."""
+        if self._asm is None:
+            self._asm = jit.host_target_machine().emit_assembly(jit.parse_ir(self.llvm_ir))
+        return self._asm
+
+
+def _make_runner(fgraph, lowerer, entry, fail):
+    """Generate ``run(arrays, shared, sizes)`` for this program (no per-call loops or dict building)."""
+    env: dict = {
+        "empty": np.empty,
+        "ENTRY": entry,
+        "fail": fail,
+        "math": __import__("math"),
+        "NT": num_threads(),
+    }
+    names = {}
+    lines = []
+    for k, sym in enumerate(_all_symbols(fgraph, lowerer)):
+        env[f"S{k}"] = sym
+        names[sym] = sympy.Symbol(f"s{k}", integer=True)
+        lines.append(f"s{k} = sizes[S{k}]")
+
+    def py(d) -> str:
+        if isinstance(d, int | np.integer):
+            return str(int(d))
+        expr = sympy.sympify(d).xreplace(names)
+        return expr.name if isinstance(expr, sympy.Symbol) else f"int({pycode(expr)})"
+
+    for k, expr in enumerate(lowerer.derived):
+        lines.append(f"d{k} = {py(expr)}")
+    outs = []
+    for k, var in enumerate(fgraph.roots):
+        env[f"T{k}"] = var.type.dtype
+        shape = ", ".join(py(d) for d in var.type.shape)
+        lines.append(f"o{k} = empty(({shape}{',' if len(var.type.shape) == 1 else ''}), T{k})")
+        outs.append(f"o{k}")
+    for k, c in enumerate(lowerer.big_constants):
+        env[f"C{k}"] = np.ascontiguousarray(c.value)
+    consts = "".join(f"C{k}, " for k in range(len(lowerer.big_constants)))
+    dims = ", ".join(["NT"] + [f"s{lowerer_index}" for lowerer_index in _symbol_slots(lowerer, names)]
+                     + [f"d{k}" for k in range(len(lowerer.derived))])  # fmt: skip
+    pack = f"(*arrays, *shared, {consts}{''.join(o + ', ' for o in outs)})"
+    lines.append(f"status = ENTRY({pack}, {dims})")
+    lines.append("if status:\n        fail(status)")
+    n_out = len(fgraph.outputs)
+    lines.append(f"return [{', '.join(outs[:n_out])}], [{', '.join(outs[n_out:])}]")
+    src = "def run(arrays, shared, sizes):\n" + "".join(f"    {line}\n" for line in lines)
+    exec(compile(src, "<graphc llvm runner>", "exec"), env)  # noqa: S102 - generated from our own types
+    run = env["run"]
+    run.source = src
+    return run
+
+
+def _all_symbols(fgraph, lowerer) -> list:
+    found = list(lowerer.symbols)
+    for var in list(fgraph.inputs) + list(fgraph.roots):
+        for s in sorted(var.type.symbols, key=str):
+            if s not in found:
+                found.append(s)
+    for expr in lowerer.derived:
+        for s in sorted(expr.free_symbols, key=str):
+            if s not in found:
+                found.append(s)
+    return found
+
+
+def _symbol_slots(lowerer, names) -> list[int]:
+    """Indices (into the s-variables) of the symbols the IR reads, in its dims-slot order."""
+    order = list(names)
+    return [order.index(sym) for sym in lowerer.symbols]
