@@ -246,6 +246,9 @@ def _numpy_result_dtype(op: Op, dtypes: tuple[str, ...], param_items: tuple) -> 
     return np.asarray(out).dtype
 
 
+_SUPPORTED_DTYPES = frozenset(np.dtype(d) for d in DTYPES)  # compared by object: dtype.name is slow
+
+
 def _elementwise_types(op, inputs, params):
     try:  # messages are built only on failure: this runs for every node a pass rebuilds
         shape = broadcast_shapes(*(v.type.shape for v in inputs))
@@ -266,7 +269,7 @@ def _elementwise_types(op, inputs, params):
         except TypeError as exc:  # NumPy refuses some bool math (-b, a - b): say so in graphc's terms
             operands = " and ".join(describe(v) for v in inputs)
             raise DTypeError(f"{op.value} cannot take {operands}: {exc}") from None
-        if dtype.name not in DTYPES:  # NumPy gives float16 for math on bools; graphc has no float16
+        if dtype not in _SUPPORTED_DTYPES:  # NumPy gives float16 for math on bools; graphc has no float16
             operands = " and ".join(describe(v) for v in inputs)
             raise DTypeError(f"{op.value} cannot take {operands}; cast first, e.g. gc.cast(x, 'float32')")
     return (Type(dtype, shape),)
@@ -288,7 +291,7 @@ def _reduction_types(op, inputs, params):
     if op is Op.LOGSUMEXP:
         return (Type(_float_dtype(op, x), shape),)
     param_items = (("axis", tuple(range(min(1, x.type.ndim)))), ("keepdims", False))
-    dtype = _numpy_result_dtype(op, (x.type.dtype.name,), param_items)
+    dtype = _numpy_result_dtype(op, (x.type.dtype,), param_items)
     return (Type(dtype, shape),)
 
 
@@ -302,7 +305,7 @@ def _matmul_types(op, inputs, params):
     a, b = inputs
     if a.type.ndim == 0 or b.type.ndim == 0:
         raise ShapeError(f"matmul: cannot multiply a scalar: {describe(a)} @ {describe(b)}; use *")
-    if a.type.dtype.name == "bool" or b.type.dtype.name == "bool":
+    if a.type.dtype.kind == "b" or b.type.dtype.kind == "b":
         raise DTypeError(f"matmul: bool operands are not supported: {describe(a)} @ {describe(b)}")
     ashape = (1,) + a.type.shape if a.type.ndim == 1 else a.type.shape
     bshape = b.type.shape + (1,) if b.type.ndim == 1 else b.type.shape

@@ -13,6 +13,7 @@ from .errors import DTypeError, ShapeError
 DTYPES = ("float32", "float64", "int32", "int64", "bool")
 FLOAT_DTYPES = ("float32", "float64")
 _SUPPORTED = frozenset(np.dtype(d) for d in DTYPES)
+_BY_NAME = {d: np.dtype(d) for d in DTYPES}
 
 Dim = int | sympy.Expr
 """A dimension: an int, or a sympy expression of named sizes (``n``, ``n - 2``) known at call time."""
@@ -22,6 +23,8 @@ def as_dtype(dtype) -> np.dtype:
     """Normalise a dtype spelling ('float32', np.float32, np.dtype) to one of the supported NumPy dtypes."""
     if isinstance(dtype, np.dtype) and dtype in _SUPPORTED:  # fast path: dtype.name is slow in NumPy
         return dtype
+    if isinstance(dtype, str) and dtype in _BY_NAME:
+        return _BY_NAME[dtype]
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:

@@ -34,7 +34,7 @@ def apply_rules(fgraph: FunctionGraph, rules: list[Rule]) -> tuple[FunctionGraph
             return None
         # Values made inside a rule have larger ids than everything that existed before (ids only grow and an
         # ancestor is always made before its descendants), which tells new nodes from old ones cheaply.
-        mark = max(v.id for v in (*node.outputs, *inputs))
+        mark = max(node.outputs[-1].id, max(v.id for v in inputs)) if inputs else node.outputs[-1].id
         result, current, current_inputs = None, node, inputs
         for _ in range(MAX_REWRITES_PER_NODE):
             match = first_match(current, current_inputs)

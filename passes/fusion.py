@@ -26,9 +26,14 @@ from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, Node, Variable, apply, origin_scope
 from graphc.kernel import Instr, Kernel
 from graphc.ops import ELEMENTWISE, Op
-from graphc.types import broadcast_shapes, dims_equal
+from graphc.types import DTYPES, broadcast_shapes, dims_equal
 
 TRAILING = frozenset({Op.SUM, Op.MAX})
+_NAMES = {np.dtype(d): d for d in DTYPES}  # np.dtype.name is slow (Python-level) in NumPy 2
+
+
+def _name(dtype: np.dtype) -> str:
+    return _NAMES.get(dtype) or dtype.name
 CYCLE_CHECK_BUDGET = 256
 
 
@@ -203,13 +208,13 @@ class _Fused:
             key = (c.value.dtype.str, c.value.tobytes())
             if key not in constants:
                 constants[key] = len(self.inputs) + len(instrs)
-                instrs.append(Instr(None, (), (("value", c.value.item()),), c.value.dtype.name))
+                instrs.append(Instr(None, (), (("value", c.value.item()),), _name(c.value.dtype)))
             return constants[key]
 
         for m in members:
             args = tuple(values[id(v)] if id(v) in values else constant(v) for v in m.inputs)
             values[id(m.outputs[0])] = len(self.inputs) + len(instrs)
-            instrs.append(Instr(m.op, args, m.param_key, m.outputs[0].type.dtype.name))
+            instrs.append(Instr(m.op, args, m.param_key, _name(m.outputs[0].type.dtype)))
         outputs, reductions_out, self.replaces = [], [], []
         for m in members:
             out = m.outputs[0]
@@ -223,7 +228,7 @@ class _Fused:
             reductions_out.append((r.op, r.params["axis"], r.params["keepdims"]))
             self.replaces.append(r.outputs[0])
         self.kernel = Kernel(
-            tuple(v.type.dtype.name for v in self.inputs),
+            tuple(_name(v.type.dtype) for v in self.inputs),
             tuple(instrs),
             tuple(outputs),
             tuple(reductions_out),

@@ -43,8 +43,12 @@ def const_value(v: Variable) -> np.ndarray | None:
 
 def is_const(v: Variable, c: float) -> bool:
     """v is a constant whose every element equals c."""
-    value = const_value(v)
-    return value is not None and value.size > 0 and bool(np.all(value == c))
+    if not isinstance(v, Constant):
+        return False
+    value = v.value
+    if value.size == 1:  # the common case, without NumPy's reduction machinery
+        return value.item() == c
+    return value.size > 0 and bool(np.all(value == c))
 
 
 def scalar_const(v: Variable) -> float | None:
