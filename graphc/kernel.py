@@ -7,6 +7,14 @@ Contract shared by the fusion pass (which builds kernels) and every backend (whi
 - every output has the iteration shape, then optionally one trailing reduction (SUM or MAX over `axes`,
   with `keepdims`) — `reductions[i]` is None for a plain elementwise output i;
 - an instruction with op None is a scalar constant (params: value); dtypes are explicit per value.
+
+What the fusion pass (graphc.passes.fusion) guarantees on top (clarifications, not changes):
+- a constant's value is a finite Python bool/int/float of its dtype (non-finite or non-scalar constants
+  come in as kernel inputs); other instructions carry their node's `param_key` (CAST: dtype, SCALAR_FN: fn);
+- intermediate values may have a smaller shape than the iteration shape (a (4,) value broadcast against an
+  (n, 4) one inside the kernel), but no such value is ever an output;
+- the same value id may be an output twice: once plain, once with a trailing reduction;
+- a reduced output's dtype is the reduced value's dtype (only float SUM/MAX are fused).
 """
 
 from __future__ import annotations
