@@ -221,7 +221,11 @@ _POWERS: dict[float, Callable[[Variable], Variable]] = {
 def _pow_small_constant(node, inputs):
     x, k = inputs
     exponent = scalar_const(k)
-    if exponent is None or isinstance(x, Constant) or float(exponent) not in _POWERS:
+    if exponent is None or isinstance(x, Constant):
+        return None
+    if exponent == 0:  # x**0 is 1 for every x, NaN and inf included (IEEE pow, NumPy)
+        return keeps_type(filled(1, node), node)
+    if float(exponent) not in _POWERS:
         return None
     if (exponent < 0 or exponent == 0.5) and x.type.dtype.kind != "f":
         return None  # int ** negative is an error in NumPy; sqrt of an int changes the dtype
@@ -275,7 +279,7 @@ CANONICALIZE: list[Rule] = [
         Rule("local_reduce_size_one", op, _reduce_size_one_axes)  # sum(x[.., 1, ..], axis=1) -> reshape(x)
         for op in (Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD)
     ],
-    Rule("local_pow_small_constant", Op.POW, _pow_small_constant),  # x**2 -> x*x, x**-1 -> 1/x, x**.5 -> sqrt
+    Rule("local_pow_small_constant", Op.POW, _pow_small_constant),  # x**2 -> x*x, x**-1 -> 1/x, x**0 -> 1
     Rule("local_mul_constant_chain", Op.MUL, _merge_constant_chain(Op.MUL)),  # (x*c1)*c2 -> x*(c1*c2)
     Rule("local_add_constant_chain", Op.ADD, _merge_constant_chain(Op.ADD)),  # (x+c1)+c2 -> x+(c1+c2)
 ]

@@ -104,6 +104,7 @@ CASES = [
     ("local_pow_small_constant", [X], lambda x: x**0.5, True),
     ("local_pow_small_constant", [X], lambda x: x**-0.5, True),
     ("local_pow_small_constant", [X], lambda x: x**1.0, True),
+    ("local_pow_small_constant", [X], lambda x: x**0.0, True),
     ("local_pow_small_constant", [IX], lambda i: i**2, True),
     ("local_pow_small_constant", [X], lambda x: x**2.5, False),
     ("local_pow_small_constant", [X], lambda x: 2.0**x, False),
