@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphc.errors import ShapeError
 from graphc.graph import Constant, Node, Variable, apply
-from graphc.ops import IMPL, Op
+from graphc.ops import ELEMENTWISE, IMPL, Op
 from graphc.tensor import broadcast_to, mul, neg, reshape, sqrt, sum_, transpose, true_divide
-from graphc.types import dims_equal
+from graphc.types import broadcast_shapes, dims_equal
 
 RuleFn = Callable[[Node, list[Variable]], Variable | None]
 
@@ -258,6 +259,24 @@ def _merge_constant_chain(op: Op) -> RuleFn:
     return rule
 
 
+def _drop_broadcast(node, inputs):
+    """Elementwise ops broadcast by themselves: broadcast_to(x, S) + y -> x + y where the result keeps its
+    shape. (Gradients of sum and mean are full of these; left alone they would split fusion groups.)"""
+    new = [v.owner.inputs[0] if owner_op(v) is Op.BROADCAST_TO else v for v in inputs]
+    if all(a is b for a, b in zip(new, inputs, strict=True)):
+        return None
+    try:
+        shape = broadcast_shapes(*(v.type.shape for v in new))
+    except ShapeError:
+        return None
+    out = node.outputs[0]
+    if len(shape) != out.type.ndim or not all(
+        dims_equal(a, b) for a, b in zip(shape, out.type.shape, strict=True)
+    ):
+        return None  # the broadcast was what gave the result its shape
+    return keeps_type(apply(node.op, new, **node.params), node)
+
+
 CANONICALIZE: list[Rule] = [
     Rule("local_add_zero", Op.ADD, _identity_operand(0, True)),  # x + 0 -> x
     Rule("local_sub_zero", Op.SUB, _identity_operand(0, False)),  # x - 0 -> x
@@ -282,6 +301,10 @@ CANONICALIZE: list[Rule] = [
     Rule("local_pow_small_constant", Op.POW, _pow_small_constant),  # x**2 -> x*x, x**-1 -> 1/x, x**0 -> 1
     Rule("local_mul_constant_chain", Op.MUL, _merge_constant_chain(Op.MUL)),  # (x*c1)*c2 -> x*(c1*c2)
     Rule("local_add_constant_chain", Op.ADD, _merge_constant_chain(Op.ADD)),  # (x+c1)+c2 -> x+(c1+c2)
+    *[
+        Rule("local_drop_broadcast", op, _drop_broadcast)  # broadcast_to(x, S) * y -> x * y (same shape)
+        for op in sorted(ELEMENTWISE, key=lambda o: o.value)
+    ],
 ]
 """The canonicalising rules, tried in this order on each node."""
 

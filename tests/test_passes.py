@@ -112,6 +112,10 @@ CASES = [
     ("local_mul_constant_chain", [X], lambda x: 3.0 * (2.0 * x), True),
     ("local_mul_constant_chain", [F32], lambda f: (f * 2.0) * 3.0, True),
     ("local_mul_constant_chain", [X], lambda x: (x * 2.0) * x, False),
+    ("local_drop_broadcast", [X, V], lambda x, v: gc.broadcast_to(v, ("n", 3)) * x, True),
+    ("local_drop_broadcast", [X], lambda x: gc.broadcast_to(gc.sum(x), ("n", 3)) - x, True),
+    ("local_drop_broadcast", [X], lambda x: gc.exp(gc.broadcast_to(gc.sum(x), ("n", 3))), False),
+    ("local_drop_broadcast", [V], lambda v: gc.broadcast_to(v, (2, 3)) * v, False),  # it makes the shape
     ("local_add_constant_chain", [X], lambda x: (x + 2.0) + 3.0, True),
     ("local_add_constant_chain", [IX], lambda i: (i + 2) + gc.constant(3.0), False),  # int then float
 ]
