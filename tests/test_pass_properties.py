@@ -56,7 +56,19 @@ def graphs(draw):
     for _ in range(draw(st.integers(1, 8))):
         kind = draw(
             st.sampled_from(
-                ["unary", "binary", "binary", "const", "chain", "pow", "reduce", "again", "shape"]
+                [
+                    "unary",
+                    "binary",
+                    "binary",
+                    "const",
+                    "chain",
+                    "pow",
+                    "reduce",
+                    "again",
+                    "shape",
+                    "detour",
+                    "binary",
+                ]
             )
         )
         a = draw(st.sampled_from(pool[-2:] if draw(st.booleans()) else pool))  # recent values: deeper graphs
@@ -75,6 +87,8 @@ def graphs(draw):
         elif kind == "chain":  # (a op c1) op c2: constants to merge
             c1, c2 = draw(st.sampled_from(CONSTANTS[1:])), draw(st.sampled_from(CONSTANTS[1:]))
             value = (a * c1) * c2 if draw(st.booleans()) else (c1 + a) + c2
+        elif kind == "detour":  # a non-elementwise node between elementwise ones: fusion must not make cycles
+            value = (a[::-1] if a.type.ndim else gc.reshape(a, (1,))) * 1.5
         elif kind == "shape":  # transpose of transpose; sum over a broadcast
             if a.type.ndim == 2:
                 value = gc.transpose(gc.transpose(a)) * 2.0
