@@ -2,8 +2,9 @@
 
 Two nodes are equal when they have the same op, the same params (`Node.param_key`) and the same inputs by
 identity once earlier merges are applied (for commutative ops, in either order); constants are equal by dtype,
-shape and value (bitwise, so 0.0 and -0.0 stay apart and NaN equals NaN). One linear walk with a hash table.
-After CSE a backward graph built by gc.grad reuses the forward values it recomputed (fig. 6.9).
+shape and value (bitwise, so 0.0 and -0.0 stay apart and NaN equals NaN); equal array constants become one.
+One linear walk with a hash table. After CSE a backward graph built by gc.grad reuses the forward values it
+recomputed (fig. 6.9).
 """
 
 from __future__ import annotations
@@ -28,18 +29,23 @@ def cse(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]:
     seen: dict[tuple, tuple[Variable, ...]] = {}
 
     def canonical(v: Variable) -> Variable:
-        if not isinstance(v, Constant):
+        """Equal array constants become one object (memory); scalars are compared by value in `key_of` only,
+        since swapping one scalar object for another would rebuild everything downstream for nothing."""
+        if not isinstance(v, Constant) or v.value.ndim == 0:
             return v
         first = constants.setdefault(constant_key(v), v)
         if first is not v:
             fired["merge_constant"] += 1
         return first
 
+    def key_of(v: Variable):
+        return constant_key(v) if isinstance(v, Constant) else id(v)
+
     def merge(node: Node, inputs: list[Variable]):
         inputs = [canonical(v) for v in inputs]
-        ids = tuple(id(v) for v in inputs)
+        ids = tuple(key_of(v) for v in inputs)
         if node.op in COMMUTATIVE:
-            ids = tuple(sorted(ids))
+            ids = tuple(sorted(ids, key=lambda k: (isinstance(k, tuple), k)))  # ids first, then constant keys
         try:
             key = (node.op, node.param_key, ids)
             hash(key)
