@@ -26,7 +26,6 @@ from .scalar import I8, I32, I64, constant, memory_type
 from .views import View, const
 
 I8P = I8.as_pointer()
-PARALLEL_WORK = 1 << 18  # elements x cost above which a loop is split across threads
 ALIGN = 64
 
 
@@ -253,14 +252,7 @@ class Lowerer:
             b.call(fn, [ptr_array, info, const(0), outer])
             return
         work = b.mul(self.product(loop_dims), const(spec.cost))
-        big = b.and_(
-            b.icmp_signed(">=", work, const(PARALLEL_WORK)), b.icmp_signed(">", self.nthreads, const(1))
-        )
-        with b.if_else(big) as (then, otherwise):
-            with then:
-                b.call(kernels.get_parallel(self.module), [fn, ptr_array, info, outer, self.nthreads])
-            with otherwise:
-                b.call(fn, [ptr_array, info, const(0), outer])
+        b.call(kernels.get_runner(self.module), [fn, ptr_array, info, outer, work, self.nthreads])
 
     def copy(self, src: View, dest: View) -> None:
         """dest[...] = src (broadcast to dest's shape, converted to dest's dtype)."""
@@ -322,20 +314,41 @@ class Lowerer:
         self._python_entry()
 
     def _python_entry(self) -> None:
-        """``graphc_entry(tuple, nthreads, sizes...)``: data pointers read from the tuple's arrays (see runtime)."""
-        n_dims = 1 + len(self.symbols) + len(self.derived)
-        fn = ir.Function(self.module, ir.FunctionType(I32, [I8P] + [I64] * n_dims), "graphc_entry")
+        """``graphc_entry(tuple, extra sizes...)``: data pointers, and the sizes the inputs' shapes give, are read
+        from the tuple's arrays (layouts checked in runtime); Python passes only sizes no input shape holds."""
+        from .runtime import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
+
+        self.binding: dict = {}
+        for pos, var in enumerate(self.fg.inputs):
+            for axis, d in enumerate(var.type.shape):
+                if isinstance(d, sympy.Symbol):
+                    self.binding.setdefault(d, (pos, axis))
+        self.arg_exprs = [s for s in self.symbols if s not in self.binding] + list(self.derived)
+        fn = ir.Function(self.module, ir.FunctionType(I32, [I8P] + [I64] * len(self.arg_exprs)), "graphc_entry")
+        threads = ir.GlobalVariable(self.module, I64, name="graphc_nthreads")
+        threads.initializer = const(1)
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         ptrs = b.alloca(I8P, size=const(max(1, self.n_pointers)))
-        dims = b.alloca(I64, size=const(n_dims))
-        from .runtime import ARRAY_DATA_OFFSET, TUPLE_ITEMS_OFFSET
+        dims = b.alloca(I64, size=const(1 + len(self.symbols) + len(self.derived)))
+
+        def item(k: int, offset: int) -> ir.Value:
+            obj = b.load(b.bitcast(b.gep(fn.args[0], [const(TUPLE_ITEMS_OFFSET + 8 * k)]), I8P.as_pointer()))
+            return b.load(b.bitcast(b.gep(obj, [const(offset)]), I8P.as_pointer()))
 
         for k in range(self.n_pointers):
-            item = b.load(b.bitcast(b.gep(fn.args[0], [const(TUPLE_ITEMS_OFFSET + 8 * k)]), I8P.as_pointer()))
-            data = b.load(b.bitcast(b.gep(item, [const(ARRAY_DATA_OFFSET)]), I8P.as_pointer()))
-            b.store(data, b.gep(ptrs, [const(k)]))
-        for k, arg in enumerate(fn.args[1:]):
-            b.store(arg, b.gep(dims, [const(k)]))
+            b.store(item(k, ARRAY_DATA_OFFSET), b.gep(ptrs, [const(k)]))
+        values = [b.load(threads)]
+        args = iter(fn.args[1:])
+        for sym in self.symbols:
+            if sym in self.binding:
+                pos, axis = self.binding[sym]
+                shape = b.bitcast(item(pos, ARRAY_DIMS_OFFSET), I64.as_pointer())
+                values.append(b.load(b.gep(shape, [const(axis)])))
+            else:
+                values.append(next(args))
+        values.extend(args)
+        for k, value in enumerate(values):
+            b.store(value, b.gep(dims, [const(k)]))
         b.ret(b.call(self.main, [ptrs, dims]))
 
 
@@ -352,4 +365,4 @@ def compile_graph(fgraph):
         raise BackendError(f"llvm backend: internal error while compiling: {exc}") from exc
 
 
-__all__ = ["Lowerer", "compile_graph", "PARALLEL_WORK"]
+__all__ = ["Lowerer", "compile_graph"]

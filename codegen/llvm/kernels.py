@@ -37,6 +37,7 @@ from .scalar import (
 I8P = I8.as_pointer()
 KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [I8P.as_pointer(), I64.as_pointer(), I64, I64])
 MAX_THREADS = 16
+PARALLEL_WORK = 1 << 18  # elements x cost above which a loop is split across threads
 _TRANSCENDENTAL = {
     Op.EXP,
     Op.LOG,
@@ -94,6 +95,7 @@ def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str) -> ir.Function:
 
     fn = ir.Function(module, KERNEL_TYPE, name)
     fn.linkage = "internal"
+    fn.attributes.add("noinline")  # shared by many call sites: inlining each would multiply compile time
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ptrs, info, lo, hi = fn.args
     args = [b.bitcast(b.load(b.gep(ptrs, [ir.Constant(I64, k)])), t) for k, t in enumerate(ptr_types)]
@@ -207,6 +209,31 @@ def identity(op: Op, dtype) -> float | int | bool:
 
 
 # --- running a kernel on several threads ----------------------------------------------------------------------
+def get_runner(module: ir.Module) -> ir.Function:
+    """``void graphc.run(kernel, ptrs, info, n, work, nthreads)``: the kernel on [0, n), split across threads
+    when ``work`` (elements x cost) is large enough to pay for starting them."""
+    if "graphc.run" in module.globals:
+        return module.globals["graphc.run"]
+    par = get_parallel(module)
+    i64p = I64.as_pointer()
+    fn = ir.Function(
+        module, ir.FunctionType(ir.VoidType(), [KERNEL_TYPE.as_pointer(), I8P.as_pointer(), i64p, I64, I64, I64]),
+        "graphc.run",
+    )  # fmt: skip
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    kern, ptrs, info, n, work, nt = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    big = b.and_(b.icmp_signed(">=", work, ir.Constant(I64, PARALLEL_WORK)), b.icmp_signed(">", nt, ir.Constant(I64, 1)))
+    with b.if_else(big) as (then, otherwise):
+        with then:
+            b.call(par, [kern, ptrs, info, n, nt])
+        with otherwise:
+            b.call(kern, [ptrs, info, ir.Constant(I64, 0), n])
+    b.ret_void()
+    return fn
+
+
 _CTX = ir.LiteralStructType([KERNEL_TYPE.as_pointer(), I8P.as_pointer(), I64.as_pointer(), I64, I64])
 
 
@@ -228,6 +255,7 @@ def get_parallel(module: ir.Module) -> ir.Function:
         "graphc.par",
     )
     fn.linkage = "internal"
+    fn.attributes.add("noinline")
     kern, ptrs, info, n, nt = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     nt = b.select(b.icmp_signed(">", nt, ir.Constant(I64, MAX_THREADS)), ir.Constant(I64, MAX_THREADS), nt)
@@ -269,4 +297,4 @@ def _trampoline(module: ir.Module) -> ir.Function:
     return fn
 
 
-__all__ = ["I1", "KERNEL_TYPE", "LoopSpec", "combine", "get_kernel", "get_parallel", "identity"]
+__all__ = ["KERNEL_TYPE", "LoopSpec", "combine", "get_kernel", "get_parallel", "get_runner", "identity"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from llvmlite import ir
 
 from graphc.errors import ShapeError
 from graphc.kernel import Instr
@@ -383,11 +384,28 @@ def _matmul(lw, node, ins):
         pc = loops.strided_gep(b, c2.ptr, idx, c2.strides[:-2])
         ta, lda = _ld(b, a2)
         tb, ldb = _ld(b, b2)
-        blas.emit_matmul(b, pa.type.pointee, pa, pb, pc, m, n, k, trans_a=ta, trans_b=tb, lda=lda, ldb=ldb,
-                         ldc=_at_least(b, n, const(1)))  # fmt: skip
+        gemm = _gemm(lw.module, pa.type.pointee, ta, tb)
+        b.call(gemm, [m, n, k, pa, lda, pb, ldb, pc, _at_least(b, n, const(1))])
     for t in temps:
         lw.release(t)
     return [dest]
+
+
+def _gemm(module: ir.Module, ty: ir.Type, trans_a: bool, trans_b: bool) -> ir.Function:
+    """``graphc.gemm.<t>.<NT>(m, n, k, a, lda, b, ldb, c, ldc)``: one small function per variant, so each
+    matmul in the entry is a single call (the BLAS argument slots would otherwise bloat it)."""
+    name = f"graphc.gemm.{'f32' if isinstance(ty, ir.FloatType) else 'f64'}.{'NT'[trans_a]}{'NT'[trans_b]}"
+    if name in module.globals:
+        return module.globals[name]
+    tp = ty.as_pointer()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, I64, tp, I64, tp, I64, tp, I64]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    m, n, k, a, lda, b_, ldb, c, ldc = fn.args
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    blas.emit_matmul(builder, ty, a, b_, c, m, n, k, trans_a=trans_a, trans_b=trans_b, lda=lda, ldb=ldb, ldc=ldc)
+    builder.ret_void()
+    return fn
 
 
 def _vector_as_matrix(v: View, axis: int) -> View:

@@ -22,7 +22,8 @@ from graphc.errors import BackendError
 from . import cache, jit
 
 TUPLE_ITEMS_OFFSET = 24  # PyTupleObject: refcount, type, size, then ob_item[]
-ARRAY_DATA_OFFSET = 16  # PyArrayObject: refcount, type, then char *data
+ARRAY_DATA_OFFSET = 16  # PyArrayObject: refcount, type, then char *data, int nd, npy_intp *dimensions
+ARRAY_DIMS_OFFSET = 32
 
 
 def _layout_ok() -> bool:
@@ -31,7 +32,13 @@ def _layout_ok() -> bool:
     items = [ctypes.c_void_p.from_address(id(t) + TUPLE_ITEMS_OFFSET + 8 * k).value for k in range(2)]
     if items != [id(a), id(b)]:
         return False
-    return all(ctypes.c_void_p.from_address(id(x) + ARRAY_DATA_OFFSET).value == x.ctypes.data for x in t)
+    for x in t:
+        if ctypes.c_void_p.from_address(id(x) + ARRAY_DATA_OFFSET).value != x.ctypes.data:
+            return False
+        dims = ctypes.c_void_p.from_address(id(x) + ARRAY_DIMS_OFFSET).value
+        if (ctypes.c_int64 * x.ndim).from_address(dims)[:] != list(x.shape):
+            return False
+    return True
 
 
 LAYOUT_OK = _layout_ok()
@@ -58,9 +65,10 @@ class LlvmProgram:
             raise BackendError("the llvm backend does not support this Python/NumPy object layout")
         self.source = ir_text
         engine = jit.default_engine()
-        self.library = cache.compile_cached(engine, ir_text, exports=["graphc_entry"], name="graphc")
-        n_dims = 1 + len(lowerer.symbols) + len(lowerer.derived)
-        proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * n_dims))
+        exports = ["graphc_entry", "graphc_nthreads"]
+        self.library = cache.compile_cached(engine, ir_text, exports=exports, name="graphc")
+        ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
+        proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * len(lowerer.arg_exprs)))
         self._entry = proto(self.library.address("graphc_entry"))
         self._messages = lowerer.messages
         self._llvm_ir: str | None = None
@@ -96,19 +104,17 @@ class LlvmProgram:
 
 def _make_runner(fgraph, lowerer, entry, fail):
     """Generate ``run(arrays, shared, sizes)`` for this program (no per-call loops or dict building)."""
-    env: dict = {
-        "empty": np.empty,
-        "ENTRY": entry,
-        "fail": fail,
-        "math": __import__("math"),
-        "NT": num_threads(),
-    }
+    env: dict = {"empty": np.empty, "ENTRY": entry, "fail": fail, "math": __import__("math")}
     names = {}
     lines = []
     for k, sym in enumerate(_all_symbols(fgraph, lowerer)):
-        env[f"S{k}"] = sym
         names[sym] = sympy.Symbol(f"s{k}", integer=True)
-        lines.append(f"s{k} = sizes[S{k}]")
+        if sym in lowerer.binding:  # reading a shape is cheaper than hashing a sympy Symbol
+            pos, axis = lowerer.binding[sym]
+            lines.append(f"s{k} = arrays[{pos}].shape[{axis}]")
+        else:
+            env[f"S{k}"] = sym
+            lines.append(f"s{k} = sizes[S{k}]")
 
     def py(d) -> str:
         if isinstance(d, int | np.integer):
@@ -116,8 +122,6 @@ def _make_runner(fgraph, lowerer, entry, fail):
         expr = sympy.sympify(d).xreplace(names)
         return expr.name if isinstance(expr, sympy.Symbol) else f"int({pycode(expr)})"
 
-    for k, expr in enumerate(lowerer.derived):
-        lines.append(f"d{k} = {py(expr)}")
     outs = []
     for k, var in enumerate(fgraph.roots):
         env[f"T{k}"] = var.type.dtype
@@ -127,10 +131,9 @@ def _make_runner(fgraph, lowerer, entry, fail):
     for k, c in enumerate(lowerer.big_constants):
         env[f"C{k}"] = np.ascontiguousarray(c.value)
     consts = "".join(f"C{k}, " for k in range(len(lowerer.big_constants)))
-    dims = ", ".join(["NT"] + [f"s{lowerer_index}" for lowerer_index in _symbol_slots(lowerer, names)]
-                     + [f"d{k}" for k in range(len(lowerer.derived))])  # fmt: skip
+    extra = "".join(f", {py(expr)}" for expr in lowerer.arg_exprs)
     pack = f"(*arrays, *shared, {consts}{''.join(o + ', ' for o in outs)})"
-    lines.append(f"status = ENTRY({pack}, {dims})")
+    lines.append(f"status = ENTRY({pack}{extra})")
     lines.append("if status:\n        fail(status)")
     n_out = len(fgraph.outputs)
     lines.append(f"return [{', '.join(outs[:n_out])}], [{', '.join(outs[n_out:])}]")
@@ -152,9 +155,3 @@ def _all_symbols(fgraph, lowerer) -> list:
             if s not in found:
                 found.append(s)
     return found
-
-
-def _symbol_slots(lowerer, names) -> list[int]:
-    """Indices (into the s-variables) of the symbols the IR reads, in its dims-slot order."""
-    order = list(names)
-    return [order.index(sym) for sym in lowerer.symbols]
