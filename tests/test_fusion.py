@@ -230,3 +230,15 @@ def test_deep_elementwise_chains_fuse_without_recursion(blocks):
         y = gc.tanh(y) * 0.9 + 0.01
     graph, fired = fuse_elementwise(FunctionGraph([X], [y]))
     assert [n.op for n in graph.nodes] == [Op.FUSED] and fired["fused_node"] == 1500 * blocks
+
+
+def test_a_kernel_of_constants_only(backend):
+    """Without constant folding a kernel may read no input at all: its iteration shape is ()."""
+    v = gc.vector("v")
+    f = gc.function(
+        [v], [gc.exp(gc.constant(2.0)) + 1.0, v * 2.0 + 1.0], optimize=[fuse_elementwise], backend=backend
+    )
+    assert [n.op for n in f.optimized.nodes] == [Op.FUSED, Op.FUSED]
+    a, b = f(np.ones(3))
+    np.testing.assert_allclose(a, np.exp(2.0) + 1.0)
+    np.testing.assert_allclose(b, [3.0, 3.0, 3.0])
