@@ -1,0 +1,294 @@
+"""Reverse-mode autodiff (symbol to symbol, book §6.5, fig. 6.10). Owns the driver; knows nothing of codegen.
+
+    >>> import graphc as gc
+    >>> w = gc.vector("w")
+    >>> gw = gc.grad(gc.sum(gc.tanh(w) ** 2), w)      # a Variable in the same graph as w
+
+`grad` walks the cost's graph once, in reverse topological order, over the nodes that lie on a path from a
+`wrt` variable to the cost (Alg. 6.5/6.6's pruning), calls each node's rule in VJP_RULES (graphc.passes.vjp_rules)
+and sums the contributions of a value's several consumers. The result is more graph, built next to the forward
+graph: it reuses the forward values (fig. 6.9) and can be compiled, drawn, optimised and differentiated again.
+
+Rules about what carries a gradient:
+- only float values do: integer and boolean inputs and results (labels, argmax, comparisons) get none;
+- a `wrt` variable that no float path joins to the cost is *disconnected*: an error naming it
+  (`disconnected="raise"`, the default) or a zero gradient (`disconnected="zero"`); an integer `wrt` is
+  disconnected by this rule (its zero gradient is float64);
+- `stop_gradient(x)` is x in the forward pass and a disconnection in the backward pass;
+- a FUSED node (made by the fusion pass inside gc.function) cannot be differentiated: differentiate first,
+  then compile.
+Backward nodes inherit the origin (file:line) of the forward node they differentiate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from graphc.errors import DTypeError, GraphcError, GraphError, ShapeError, where_built
+from graphc.graph import Constant, Variable, origin_scope, toposort
+from graphc.ops import Op, describe
+from graphc.tensor import add, as_variable, broadcast_to, cast, concatenate, mul, reshape, sum_
+from graphc.types import Type, dims_equal, is_static
+
+from .vjp_rules import STOP_GRADIENT, VJP_RULES
+
+Wrt = Variable | Sequence[Variable]
+
+
+def grad(
+    cost: Variable | None,
+    wrt: Wrt,
+    disconnected: str = "raise",
+    known_grads: dict | None = None,
+) -> Variable | list[Variable]:
+    """The gradient of a scalar `cost` with respect to `wrt` (a Variable, or a list: then a list).
+
+    `known_grads` ({variable: its gradient}) starts the backward pass from given output gradients too (with
+    `cost=None`, from them alone): a vector-Jacobian product. `disconnected` is "raise" or "zero".
+    """
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)
+    if disconnected not in ("raise", "zero"):
+        raise GraphcError(f"grad: disconnected must be 'raise' or 'zero', not {disconnected!r}")
+    for w in wrt_list:
+        if not isinstance(w, Variable):
+            raise GraphcError(f"grad: wrt must be graph Variables, got {type(w).__name__} {w!r}")
+    seeds = _seeds(cost, known_grads)
+    found = backprop(seeds, wrt_list)
+    roots = [v for v, _ in seeds]
+    results = [_finish(w, g, disconnected, roots) for w, g in zip(wrt_list, found, strict=True)]
+    return results[0] if single else results
+
+
+def stop_gradient(x) -> Variable:
+    """x in the forward pass; no gradient flows through it (an identity elementwise node, visible in drawings)."""
+    x = as_variable(x)
+    if not x.type.is_float:  # integers carry no gradient anyway
+        return x
+    return STOP_GRADIENT(x)
+
+
+def jacobian(y, wrt: Wrt, disconnected: str = "raise") -> Variable | list[Variable]:
+    """∂y/∂x with shape y.shape + x.shape: one backward pass per element of y (y's shape must be static).
+
+    Row i is the vector-Jacobian product with the i-th basis vector (`known_grads={y: eᵢ}`), so no getitem of y is
+    built; the graph grows with y.size times the backward graph.
+    """
+    y = as_variable(y)
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)
+    if y.type.ndim == 0:
+        return grad(y, wrt, disconnected)
+    if not is_static(y.type.shape):
+        raise ShapeError(f"jacobian: the shape of {describe(y)} must be known when the graph is built")
+    size = int(np.prod(y.type.shape))
+    if not y.type.is_float:
+        rows_found = [[None] * len(wrt_list)]
+    else:
+        rows_found = []
+        for i in range(size):
+            basis = np.zeros(size, y.type.dtype)
+            basis[i] = 1
+            rows_found.append(backprop([(y, Constant(basis.reshape(y.type.shape)))], wrt_list))
+    results = []
+    for k, w in enumerate(wrt_list):
+        if all(row[k] is None for row in rows_found):  # disconnected as a whole: the user's choice applies
+            _finish(w, None, disconnected, [y])
+        rows = [_finish(w, row[k], "zero", [y]) for row in rows_found]
+        if len(rows) == 1:  # y is int-valued: every row is zero
+            rows = rows * size
+        flat = concatenate([reshape(r, (1,) + tuple(w.type.shape)) for r in rows], axis=0)
+        results.append(reshape(flat, tuple(y.type.shape) + tuple(w.type.shape)))
+    return results[0] if single else results
+
+
+def hessian(cost: Variable, wrt: Wrt, disconnected: str = "raise"):
+    """∂²cost/∂x² with shape x.shape + x.shape, as the Jacobian of the gradient (symbol to symbol, twice).
+
+    For a list [x₁, …] the result is the block list [[∂²c/∂xᵢ∂xⱼ for j] for i].
+    """
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)
+    grads = grad(cost, wrt_list, disconnected=disconnected)
+    blocks = [jacobian(g, wrt_list, disconnected="zero") for g in grads]
+    return blocks[0][0] if single else blocks
+
+
+def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Variable]:
+    """H·v without building H: the gradient of (∇cost · v), one more backward pass (Pearlmutter's trick)."""
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)
+    v_list = [v] if single else list(v)
+    if len(v_list) != len(wrt_list):
+        raise GraphcError(f"hessian_vector_product: {len(wrt_list)} variables but {len(v_list)} vectors")
+    grads = grad(cost, wrt_list)
+    total = None
+    for g, w, vec in zip(grads, wrt_list, v_list, strict=True):
+        vec = as_variable(vec, like=w)
+        if len(vec.type.shape) != len(w.type.shape) or not all(
+            dims_equal(a, b) for a, b in zip(vec.type.shape, w.type.shape, strict=True)
+        ):
+            raise ShapeError(
+                f"hessian_vector_product: v {describe(vec)} must have the shape of {describe(w)}"
+            )
+        term = sum_(mul(g, vec))
+        total = term if total is None else add(total, term)
+    return grad(total, wrt, disconnected="zero")  # a gradient linear in x has H = 0: zero, not an error
+
+
+# --- the backward walk -----------------------------------------------------------------------------------------
+def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> list[Variable | None]:
+    """Gradients of Σ <seed variable, seed gradient> with respect to each of `wrt`; None where disconnected."""
+    nodes = toposort([v for v, _ in seeds])
+    # Forward sweep: the values that depend on some wrt through float values (Alg. 6.5's pruning).
+    reach = {id(w) for w in wrt if w.type.is_float}
+    relevant = []
+    for node in nodes:
+        if _is_stop(node) or not any(id(v) in reach for v in node.inputs):
+            continue
+        floats = [id(out) for out in node.outputs if out.type.is_float]
+        if floats:
+            relevant.append(node)
+            reach.update(floats)
+    # Backward sweep: each node once, after all its consumers have added their contributions.
+    pending: dict[int, list[Variable]] = {}
+    for var, g in seeds:
+        if id(var) in reach:
+            pending.setdefault(id(var), []).append(g)
+    for node in reversed(relevant):
+        if len(node.outputs) != 1:
+            raise GraphcError(_no_rule(node))
+        out = node.outputs[0]
+        contributions = pending.get(id(out))
+        if not contributions:
+            continue
+        rule = VJP_RULES.get(node.op)
+        if rule is None:
+            raise GraphcError(_no_rule(node))
+        with origin_scope(node.origin):
+            g = _total(contributions)
+            pending[id(out)] = [g]  # out may be a wrt variable too: keep its total
+            cotangents = rule(g, out, *node.inputs, **node.params)
+            if len(cotangents) != len(node.inputs):
+                raise GraphcError(f"the VJP rule of {node.op.value} gave {len(cotangents)} gradients "
+                                  f"for {len(node.inputs)} inputs{where_built(node.origin)}")  # fmt: skip
+            for inp, ct in zip(node.inputs, cotangents, strict=True):
+                if ct is not None and id(inp) in reach:
+                    pending.setdefault(id(inp), []).append(fit(ct, inp.type))
+    results = []
+    for w in wrt:
+        contributions = pending.get(id(w)) if id(w) in reach else None
+        if contributions:
+            with origin_scope(w.origin):
+                results.append(_total(contributions))
+        else:
+            results.append(None)
+    return results
+
+
+def fit(ct: Variable, t: Type) -> Variable:
+    """Undo broadcasting once, for every rule: sum the axes the forward pass broadcast, then match t."""
+    if ct.type.dtype != t.dtype:
+        ct = cast(ct, t.dtype)
+    shape, target = ct.type.shape, t.shape
+    if _same(shape, target):
+        return ct
+    lead = len(shape) - len(target)
+    if lead >= 0:
+        axes = list(range(lead)) + [
+            lead + i for i, d in enumerate(target) if _one(d) and not _one(shape[lead + i])
+        ]
+        if axes:
+            ct = sum_(ct, axis=axes, keepdims=True)
+            ct = reshape(ct, ct.type.shape[lead:])
+    if not _same(ct.type.shape, target):  # a cotangent smaller than its input (e.g. a scalar): broadcast it
+        ct = broadcast_to(ct, target)
+    return ct
+
+
+def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
+    seeds = []
+    if cost is not None:
+        cost = as_variable(cost)
+        if cost.type.ndim != 0:
+            raise GraphcError(
+                f"grad: the cost must be a scalar, got {describe(cost)}{where_built(cost.origin)}; "
+                f"reduce it first (e.g. cost.sum() or cost.mean()), or use gc.jacobian(y, x) for the derivative "
+                f"of every element"
+            )
+        if not cost.type.is_float:
+            raise DTypeError(f"grad: the cost {describe(cost)} is not a float value, so it has no gradient")
+        seeds.append((cost, Constant(np.ones((), cost.type.dtype))))
+    for var, g in (known_grads or {}).items():
+        if not isinstance(var, Variable):
+            raise GraphcError(f"grad: known_grads keys must be graph Variables, got {var!r}")
+        g = as_variable(g, like=var)
+        if not var.type.is_float:
+            raise DTypeError(
+                f"grad: known_grads gives a gradient for {describe(var)}, which is not a float value"
+            )
+        if not _same(g.type.shape, var.type.shape):
+            raise ShapeError(f"grad: the known gradient {describe(g)} must have the shape of {describe(var)}")
+        seeds.append((var, fit(g, var.type)))
+    if not seeds:
+        raise GraphcError("grad: give a cost, or known_grads to start the backward pass from")
+    return seeds
+
+
+def _finish(w: Variable, g: Variable | None, disconnected: str, roots: list[Variable]) -> Variable:
+    if g is not None:
+        return g
+    dtype = w.type.dtype if w.type.is_float else np.dtype("float64")
+    if disconnected == "zero":
+        return broadcast_to(Constant(np.zeros((), dtype)), w.type.shape)
+    if not w.type.is_float:
+        why = f"it is {w.type.dtype.name}: integer and boolean values carry no gradient"
+    elif id(w) in _all_values(roots):
+        why = ("the cost depends on it only through values that carry no gradient (integer or boolean "
+               "results such as argmax or comparisons, gc.stop_gradient, sign)")  # fmt: skip
+    else:
+        why = "the cost does not depend on it"
+    what = ", ".join(describe(r) for r in roots)
+    raise GraphError(
+        f"grad: {describe(w)} is disconnected from {what}: {why}{where_built(w.origin)}. "
+        f"Pass disconnected='zero' to get a zero gradient instead."
+    )
+
+
+def _all_values(roots: list[Variable]) -> set[int]:
+    ids = {id(r) for r in roots}
+    for node in toposort(roots):
+        ids.update(id(v) for v in node.inputs)
+    return ids
+
+
+def _total(contributions: list[Variable]) -> Variable:
+    """The sum of a value's gradient contributions (fan-out), as a balanced tree of adds."""
+    while len(contributions) > 1:
+        pairs = [add(a, b) for a, b in zip(contributions[::2], contributions[1::2], strict=False)]
+        contributions = pairs + ([contributions[-1]] if len(contributions) % 2 else [])
+    return contributions[0]
+
+
+def _is_stop(node) -> bool:
+    return node.op is Op.SCALAR_FN and node.params["fn"] is STOP_GRADIENT
+
+
+def _no_rule(node) -> str:
+    if node.op is Op.FUSED:
+        return ("cannot differentiate a fused kernel: fusion happens inside gc.function, after gc.grad; "
+                f"call gc.grad on the graph you built, then compile{where_built(node.origin)}")  # fmt: skip
+    return f"no gradient rule (VJP_RULES) for {node.op.value}{where_built(node.origin)}"
+
+
+def _one(d) -> bool:
+    return isinstance(d, int) and d == 1
+
+
+def _same(a, b) -> bool:
+    return len(a) == len(b) and all(dims_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+__all__ = ["grad", "jacobian", "hessian", "hessian_vector_product", "stop_gradient", "backprop", "fit"]

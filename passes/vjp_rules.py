@@ -1,0 +1,316 @@
+"""The gradient (VJP) rules: VJP_RULES, one row per Op. Imports only the graphc core; knows nothing of codegen.
+
+Each rule is ``rule(g, out, *inputs, **params) -> one cotangent per input`` (None: no gradient flows to that
+input), where ``g`` is the gradient of the cost with respect to ``out``, the node's output. Rules build ordinary
+graph nodes, so a gradient can be compiled, drawn and differentiated again.
+
+Conventions the driver (graphc.passes.autodiff) provides, so that no rule mentions them:
+- a cotangent may have the output's (broadcast) shape: the driver sums broadcast axes away and reshapes to the
+  input's shape; it also casts to the input's dtype (float32 parameters get float32 gradients);
+- integer and boolean inputs never receive a gradient (the driver does not ask for one).
+
+Rules reuse forward values where the book does (fig. 6.9: store, don't recompute): exp' = out, tanh' = 1 - out²,
+sigmoid' = out·(1 - out), softmax's Jacobian-vector product from out. Every elementwise op with a sympy
+definition (graphc.ops.SCALAR_DEFS) also has a *derived* rule (g · ∂f/∂xᵢ as a SCALAR_FN node built from
+sympy's derivative); hand-written rows override it where they reuse forward values or are more stable.
+
+Non-differentiable points (the choice the course asks us to make and keep):
+- relu'(0) = 0 and |x|'(0) = 0;
+- ties in maximum/minimum and in the max/min reductions share the gradient evenly among the tied values
+  (a valid subgradient, and the same choice for gc.maximum(x, y) and gc.max(gc.stack([x, y])));
+- piecewise-constant ops (sign, comparisons, argmax, one_hot, logical ops) pass no gradient (None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+import sympy
+
+from graphc.elementwise import ScalarFunction
+from graphc.graph import Constant, Variable, apply
+from graphc.ops import COMPARISONS, LOGICAL, SCALAR_DEFS, Op
+from graphc.tensor import (
+    broadcast_to,
+    cast,
+    concatenate,
+    eq,
+    exp,
+    getitem,
+    gt,
+    log,
+    matmul,
+    reshape,
+    sigmoid,
+    sum_,
+    transpose,
+    where,
+)
+from graphc.types import is_static
+
+VJPRule = Callable[..., tuple[Variable | None, ...]]
+
+
+# --- helpers: shapes of reductions and indexing ----------------------------------------------------------------
+def keep(g: Variable, axis: tuple[int, ...], keepdims: bool, x: Variable) -> Variable:
+    """g (a reduction's output gradient) with the reduced axes back as size 1: broadcasts against x."""
+    if keepdims:
+        return g
+    return reshape(g, tuple(1 if i in axis else d for i, d in enumerate(x.type.shape)))
+
+
+def spread(g: Variable, axis, keepdims, x: Variable) -> Variable:
+    """A reduction's output gradient copied to every element it reduced (the sum's VJP)."""
+    return broadcast_to(keep(g, axis, keepdims, x), x.type.shape)
+
+
+def count(x: Variable, axis: tuple[int, ...]):
+    """How many elements a reduction over `axis` combines: an int, or a scalar node for symbolic sizes."""
+    dims = [x.type.shape[a] for a in axis]
+    if is_static(dims):
+        return int(np.prod(dims, dtype=np.int64))
+    ones = broadcast_to(Constant(np.ones((), x.type.dtype)), tuple(dims))
+    return sum_(ones)
+
+
+def zeros(shape, dtype) -> Variable:
+    return broadcast_to(Constant(np.zeros((), dtype)), shape)
+
+
+def as_float(mask: Variable, like: Variable) -> Variable:
+    return cast(mask, like.type.dtype)
+
+
+def swap_last(x: Variable) -> Variable:
+    """Transpose the last two axes (the matrix transpose of a batch of matrices)."""
+    perm = tuple(range(x.type.ndim - 2)) + (x.type.ndim - 1, x.type.ndim - 2)
+    return transpose(x, perm)
+
+
+def tie_share(x: Variable, extreme: Variable, total: Variable) -> Variable:
+    """1/k where x equals the extreme value shared by k tied values, else 0 (the even tie split)."""
+    hit = as_float(eq(x, extreme), x)
+    return hit / total
+
+
+# --- rules that need more than one line ---------------------------------------------------------------------------
+def maximum_vjp(g, out, x, y):
+    hx, hy = as_float(eq(x, out), out), as_float(eq(y, out), out)  # both 1 at a tie: split evenly
+    return g * hx / (hx + hy), g * hy / (hx + hy)
+
+
+def pow_vjp(g, out, x, y):
+    """d xʸ = y·xʸ⁻¹ dx + xʸ·log(x) dy; a constant exponent (x**2) gets no gradient and y - 1 is folded now."""
+    if isinstance(y, Constant):
+        return g * y * x ** Constant(y.value - 1), None
+    return g * y * x ** (y - 1.0), g * out * log(x)
+
+
+def extreme_vjp(g, out, x, axis, keepdims):
+    """max/min reduction: the gradient goes to the extreme value, split evenly among ties."""
+    out_k = keep(out, axis, keepdims, x)
+    hit = as_float(eq(x, out_k), x)
+    return (keep(g, axis, keepdims, x) * hit / sum_(hit, axis=axis, keepdims=True),)
+
+
+def prod_vjp(g, out, x, axis, keepdims):
+    """∂/∂xᵢ Π xⱼ = Π_{j≠i} xⱼ, exact with zeros: the product of the non-zero entries, where it applies."""
+    is_zero = eq(x, 0.0)
+    nonzero = where(is_zero, 1.0, x)
+    p = apply(Op.PROD, (nonzero,), axis=axis, keepdims=True)  # product of the non-zero entries
+    n_zero = sum_(as_float(is_zero, x), axis=axis, keepdims=True)
+    at_zero = where(eq(n_zero, 1.0), p, 0.0)  # the single zero gets the product of the others
+    elsewhere = where(eq(n_zero, 0.0), p / nonzero, 0.0)  # with a zero elsewhere, the product is 0 anyway
+    return (keep(g, axis, keepdims, x) * where(is_zero, at_zero, elsewhere),)
+
+
+def matmul_vjp(g, out, a, b):
+    """∇A = G·Bᵀ, ∇B = Aᵀ·G (book §6.5.9), with vectors promoted to matrices as np.matmul does."""
+    if a.type.ndim == 1 and b.type.ndim == 1:  # inner product: g is a scalar
+        return g * b, g * a
+    a2 = reshape(a, (1,) + a.type.shape) if a.type.ndim == 1 else a
+    b2 = reshape(b, b.type.shape + (1,)) if b.type.ndim == 1 else b
+    g2 = g
+    if a.type.ndim == 1:  # the output lost axis -2
+        g2 = reshape(g2, g2.type.shape[:-1] + (1,) + g2.type.shape[-1:] if b.type.ndim > 1 else g2.type.shape)
+    if b.type.ndim == 1:  # the output lost axis -1
+        g2 = reshape(g2, g2.type.shape + (1,))
+    ga, gb = matmul(g2, swap_last(b2)), matmul(swap_last(a2), g2)
+    if a.type.ndim == 1:
+        ga = getitem(ga, (..., 0, slice(None)))
+    if b.type.ndim == 1:
+        gb = getitem(gb, (..., 0))
+    return ga, gb  # batch dimensions that were broadcast are summed away by the driver
+
+
+def transpose_vjp(g, out, x, perm):
+    return (transpose(g, tuple(int(i) for i in np.argsort(perm))),)
+
+
+def _slice_positions(dim, item):
+    """(first position, step, count) of the entries an index item selects along an axis of size `dim`."""
+    if item[0] == "int":
+        return (item[1] + dim if item[1] < 0 else item[1]), 1, 1
+    start, stop, step = item[1:]
+    if isinstance(dim, int):
+        r = range(dim)[slice(start, stop, step)]
+        return (r.start, r.step, len(r)) if len(r) else (0, 1, 0)
+    if step not in (None, 1):  # graphc only slices symbolic sizes with a positive step; strided: not yet
+        raise NotImplementedError(f"the gradient of a strided slice of the symbolic dimension {dim}")
+    lo = 0 if start is None else (dim + start if start < 0 else start)
+    hi = dim if stop is None else (dim + stop if stop < 0 else stop)
+    return lo, 1, hi - lo
+
+
+def getitem_vjp(g, out, x, index):
+    """Scatter g back into zeros of x's shape: undo new axes and ints, then pad each sliced axis with zeros."""
+    g_dims, shape = iter(g.type.shape), []  # g's shape with new axes dropped and int-indexed axes back as 1
+    for item in index:
+        if item[0] == "newaxis":
+            next(g_dims)
+        elif item[0] == "int":
+            shape.append(1)
+        else:
+            shape.append(next(g_dims))
+    g = reshape(g, tuple(shape))
+    real = [item for item in index if item[0] != "newaxis"]
+    for axis, (item, dim) in enumerate(zip(real, x.type.shape, strict=True)):
+        if item == ("slice", None, None, None):
+            continue
+        first, step, n = _slice_positions(dim, item)
+        if n == 0:
+            return (zeros(x.type.shape, g.type.dtype),)
+        if step < 0:  # the selection runs backwards: reverse it, then it starts at its lowest position
+            g = getitem(g, (slice(None),) * axis + (slice(None, None, -1),))
+            first, step = first + (n - 1) * step, -step
+        if step > 1:  # interleave step-1 zeros after each selected entry, then drop the trailing ones
+            shape = g.type.shape
+            g = reshape(g, shape[: axis + 1] + (1,) + shape[axis + 1 :])
+            gap = zeros(shape[: axis + 1] + (step - 1,) + shape[axis + 1 :], g.type.dtype)
+            g = reshape(concatenate([g, gap], axis=axis + 1), shape[:axis] + (n * step,) + shape[axis + 1 :])
+            g = getitem(g, (slice(None),) * axis + (slice(0, (n - 1) * step + 1),))
+        g = pad(g, axis, first, dim - first - ((n - 1) * step + 1))
+    return (g,)
+
+
+def pad(g: Variable, axis: int, before, after) -> Variable:
+    """Zeros before and after g along `axis` (sizes may be symbolic)."""
+    parts = []
+    for size, part in ((before, None), (0, g), (after, None)):
+        if part is not None:
+            parts.append(part)
+        elif not (isinstance(size, int) and size == 0) and sympy.sympify(size) != 0:
+            shape = g.type.shape[:axis] + (size,) + g.type.shape[axis + 1 :]
+            parts.append(zeros(shape, g.type.dtype))
+    return concatenate(parts, axis=axis)
+
+
+def concatenate_vjp(g, out, *xs, axis):
+    """Each input gets its slice of g; a slice bound is counted from whichever end has only static sizes."""
+    sizes = [x.type.shape[axis] for x in xs]
+    grads = []
+    for i in range(len(xs)):
+        start = _offset(sizes[:i], sizes[i:])
+        stop = _offset(sizes[: i + 1], sizes[i + 1 :])
+        grads.append(getitem(g, (slice(None),) * axis + (slice(start, stop),)))
+    return tuple(grads)
+
+
+def _offset(before, after):
+    if is_static(before):
+        return sum(before)
+    if is_static(after):
+        return -sum(after) if sum(after) else None
+    raise NotImplementedError("the gradient of a concatenation with two symbolic sizes around one piece")
+
+
+def scalar_fn_vjp(g, out, *xs, fn: ScalarFunction):
+    """g · ∂f/∂xᵢ, each partial derivative itself an elementwise function (sympy derives it once)."""
+    if fn is STOP_GRADIENT:
+        return (None,)
+    grads = []
+    for i in range(len(xs)):
+        d = fn.partial(i)
+        grads.append(None if d.expr == 0 else g * d(*xs))
+    return tuple(grads)
+
+
+@cache
+def _derived(op: Op, i: int) -> ScalarFunction:
+    symbols, expr = SCALAR_DEFS[op]
+    return ScalarFunction(f"d{op.value}_d{symbols[i]}", symbols, sympy.diff(expr, symbols[i]))
+
+
+def derived_rule(op: Op) -> VJPRule:
+    """The VJP of an elementwise op from its sympy definition: g · ∂f/∂xᵢ (a SCALAR_FN node per input)."""
+
+    def rule(g, out, *xs):
+        return tuple(g * _derived(op, i)(*xs) for i in range(len(xs)))
+
+    rule.__name__ = f"derived_{op.value}_vjp"
+    return rule
+
+
+STOP_GRADIENT = ScalarFunction("stop_gradient", (sympy.Symbol("x", real=True),), sympy.Symbol("x", real=True))
+"""The identity, as an elementwise function whose VJP is no gradient (gc.stop_gradient builds it)."""
+
+no_grad = lambda g, out, *xs, **params: (None,) * len(xs)  # noqa: E731 - piecewise constant: no gradient
+
+
+# --- the table -----------------------------------------------------------------------------------------------------
+# Each rule: (g, out, *inputs, **params) -> one cotangent per input, in the output's (or the input's) shape.
+VJP_RULES: dict[Op, VJPRule] = {
+    **{op: derived_rule(op) for op in SCALAR_DEFS},  # sin, cos, log1p, abs: sympy's derivative as is
+    # elementwise, unary
+    Op.NEG: lambda g, out, x: (-g,),
+    Op.EXP: lambda g, out, x: (g * out,),  # d exp = exp: reuse the forward value
+    Op.EXPM1: lambda g, out, x: (g * (out + 1.0),),
+    Op.LOG: lambda g, out, x: (g / x,),
+    Op.SQRT: lambda g, out, x: (g * 0.5 / out,),
+    Op.TANH: lambda g, out, x: (g * (1.0 - out * out),),
+    Op.SIGMOID: lambda g, out, x: (g * out * (1.0 - out),),
+    Op.SOFTPLUS: lambda g, out, x: (g * sigmoid(x),),  # sympy's eˣ/(1 + eˣ) overflows to inf/inf
+    Op.RELU: lambda g, out, x: (where(gt(x, 0.0), g, 0.0),),  # subgradient 0 at 0
+    Op.CAST: lambda g, out, x, dtype: (g,),  # the driver casts back to x's dtype
+    Op.SIGN: no_grad,
+    **{op: no_grad for op in COMPARISONS | LOGICAL},
+    # elementwise, binary and ternary
+    Op.ADD: lambda g, out, x, y: (g, g),
+    Op.SUB: lambda g, out, x, y: (g, -g),
+    Op.MUL: lambda g, out, x, y: (g * y, g * x),
+    Op.DIV: lambda g, out, x, y: (g / y, -g * out / y),
+    Op.POW: pow_vjp,
+    Op.MAXIMUM: maximum_vjp,
+    Op.MINIMUM: maximum_vjp,  # same rule: the gradient goes to whichever input equals the output
+    Op.WHERE: lambda g, out, c, x, y: (None, where(c, g, 0.0), where(c, 0.0, g)),
+    Op.SCALAR_FN: scalar_fn_vjp,
+    # reductions
+    Op.SUM: lambda g, out, x, axis, keepdims: (spread(g, axis, keepdims, x),),
+    Op.MEAN: lambda g, out, x, axis, keepdims: (spread(g, axis, keepdims, x) / count(x, axis),),
+    Op.MAX: extreme_vjp,
+    Op.MIN: extreme_vjp,
+    Op.PROD: prod_vjp,
+    Op.ARGMAX: no_grad,
+    Op.LOGSUMEXP: lambda g, out, x, axis, keepdims: (
+        keep(g, axis, keepdims, x) * exp(x - keep(out, axis, keepdims, x)),  # softmax over the axes
+    ),
+    # linear algebra and shapes
+    Op.MATMUL: matmul_vjp,
+    Op.TRANSPOSE: transpose_vjp,
+    Op.RESHAPE: lambda g, out, x, shape: (reshape(g, x.type.shape),),
+    Op.BROADCAST_TO: lambda g, out, x, shape: (g,),  # the driver sums the broadcast axes away
+    Op.GETITEM: getitem_vjp,
+    Op.CONCATENATE: concatenate_vjp,
+    # compound ops
+    Op.SOFTMAX: lambda g, out, x, axis: (out * (g - sum_(g * out, axis=axis, keepdims=True)),),
+    Op.LOG_SOFTMAX: lambda g, out, x, axis: (g - exp(out) * sum_(g, axis=axis, keepdims=True),),
+    Op.ONE_HOT: no_grad,  # labels are integers
+}
+"""VJP_RULES[op](g, out, *inputs, **params) -> cotangents. FUSED has none: fusion runs after differentiation."""
+
+HAND_WRITTEN = frozenset(op for op in SCALAR_DEFS if VJP_RULES[op].__name__ != f"derived_{op.value}_vjp")
+"""Elementwise ops whose sympy-derived rule is overridden by a hand-written one (tests compare the two)."""
+
+__all__ = ["VJP_RULES", "STOP_GRADIENT", "HAND_WRITTEN", "derived_rule"]
