@@ -55,6 +55,9 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.LOG_SOFTMAX: lambda a, p: f"log_softmax({a[0]}, axis={p['axis']})",
     Op.LOGSUMEXP: lambda a, p: f"logsumexp({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})",
     Op.ONE_HOT: lambda a, p: f"(({a[0]})[..., None] == np.arange({p['depth']})).astype(np.{p['dtype'].name})",
+    Op.RANDOM_UNIFORM: lambda a, p: (
+        f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"
+    ),
 }
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
 
@@ -103,6 +106,7 @@ RUNTIME = {
     "softmax": IMPL[Op.SOFTMAX],
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
+    "random_uniform": IMPL[Op.RANDOM_UNIFORM],
 }
 
 

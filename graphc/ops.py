@@ -77,6 +77,8 @@ class Op(enum.Enum):
     LOG_SOFTMAX = "log_softmax"  # params: axis
     LOGSUMEXP = "logsumexp"  # params: axis (tuple), keepdims
     ONE_HOT = "one_hot"  # params: depth, dtype
+    # counter-based random numbers (dropout, noise); params: shape, seed, dtype; input: an int64 counter
+    RANDOM_UNIFORM = "random_uniform"
     # a fused elementwise kernel; params: kernel (a graphc.kernel.Kernel)
     FUSED = "fused"
 
@@ -146,6 +148,41 @@ def _logsumexp(x, axis, keepdims):
 
 def _one_hot(labels, depth, dtype):
     return (labels[..., None] == np.arange(depth)).astype(dtype)
+
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def random_uniform(counter, shape, seed, dtype):
+    """U[0, 1) numbers depending only on (seed, counter, flat C-order index): the same bits on every backend.
+
+    The exact integer hash (all arithmetic on uint64, wrapping; mix = splitmix64's finaliser
+    z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31):
+        key = mix(uint64(seed) ^ mix(uint64(counter)))
+        z_i = mix(key + (i + 1) * 0x9E3779B97F4A7C15)          for flat index i = 0 .. size-1
+        float64: u_i = (z_i >> 11) * 2**-53;  float32: u_i = float32((z_i >> 40) * 2**-24)
+    Both are exact in their dtype and lie in [0, 1). A caller advances `counter` (e.g. through a shared
+    variable's update) to get fresh numbers each step.
+    """
+    with np.errstate(over="ignore"):
+        c = np.asarray(counter).astype(np.int64).astype(np.uint64).reshape(1)
+        key = _mix64(np.asarray([seed], dtype=np.int64).astype(np.uint64) ^ _mix64(c))
+        size = int(np.prod(shape, dtype=np.int64))
+        i = np.arange(1, size + 1, dtype=np.uint64)
+        z = _mix64(key + i * np.uint64(0x9E3779B97F4A7C15))
+    dtype = np.dtype(dtype)
+    if dtype == np.float32:
+        u = ((z >> np.uint64(40)).astype(np.float64) * 2.0**-24).astype(np.float32)
+    else:
+        u = (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return u.reshape(tuple(shape))
 
 
 def _getitem(x, index):
@@ -221,6 +258,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.LOG_SOFTMAX: _log_softmax,
     Op.LOGSUMEXP: _logsumexp,
     Op.ONE_HOT: _one_hot,
+    Op.RANDOM_UNIFORM: random_uniform,
     Op.FUSED: lambda *xs, kernel: _one_or_tuple(kernel.evaluate(xs)),
 }
 """Reference semantics: IMPL[op](*input_arrays, **params) -> array (a tuple for multi-output ops).
@@ -385,6 +423,15 @@ def _one_hot_types(op, inputs, params):
     return (Type(params["dtype"], labels.type.shape + (params["depth"],)),)
 
 
+def _random_uniform_types(op, inputs, params):
+    (counter,) = inputs
+    if counter.type.dtype.kind not in "iu" or counter.type.ndim != 0:
+        raise DTypeError(f"random_uniform: the counter must be an integer scalar, got {describe(counter)}")
+    if np.dtype(params["dtype"]).kind != "f":
+        raise DTypeError(f"random_uniform: dtype must be float32 or float64, not {params['dtype']}")
+    return (Type(params["dtype"], params["shape"]),)
+
+
 def _fused_types(op, inputs, params):
     return params["kernel"].output_types(inputs)
 
@@ -402,6 +449,7 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.SOFTMAX: _softmax_types,
     Op.LOG_SOFTMAX: _softmax_types,
     Op.ONE_HOT: _one_hot_types,
+    Op.RANDOM_UNIFORM: _random_uniform_types,
     Op.FUSED: _fused_types,
 }
 """SHAPE_RULES[op](op, input_variables, params) -> output Types; raises ShapeError/DTypeError naming inputs."""
@@ -419,6 +467,7 @@ ARITY: dict[Op, int | None] = {
     Op.SOFTMAX: 1,
     Op.LOG_SOFTMAX: 1,
     Op.ONE_HOT: 1,
+    Op.RANDOM_UNIFORM: 1,
     Op.CONCATENATE: None,
     Op.SCALAR_FN: None,
     Op.FUSED: None,

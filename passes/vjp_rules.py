@@ -307,6 +307,7 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.SOFTMAX: lambda g, out, x, axis: (out * (g - sum_(g * out, axis=axis, keepdims=True)),),
     Op.LOG_SOFTMAX: lambda g, out, x, axis: (g - exp(out) * sum_(g, axis=axis, keepdims=True),),
     Op.ONE_HOT: no_grad,  # labels are integers
+    Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. FUSED has none: fusion runs after differentiation."""
 
