@@ -3,7 +3,7 @@ reference semantics (graphc.ops.IMPL). Knows nothing of codegen.
 
 Bounded: a result of more than MAX_FOLD_ELEMENTS elements is not folded, and neither is a result that would be
 larger than its inputs put together unless it is small (folding broadcast_to(0.0, (1000, 1000)) would turn a
-scalar into a megabyte constant). Random ops, were there any, must never be folded: list them in NEVER_FOLD.
+scalar into a megabyte constant). Random ops are never folded (NEVER_FOLD).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from graphc.types import is_static
 
 MAX_FOLD_ELEMENTS = 100_000
 SMALL_FOLD_ELEMENTS = 4096  # results this small are folded even where they grow
-NEVER_FOLD: frozenset[Op] = frozenset()  # random ops go here (graphc has none yet)
+# Random ops are never folded: a constant counter today is a shared counter tomorrow, and a folded sample
+# would bake one draw of numbers into the graph (it is a pure function of its counter, so CSE may merge it).
+NEVER_FOLD: frozenset[Op] = frozenset({Op.RANDOM_UNIFORM})
 
 
 def _size(shape) -> int:

@@ -185,6 +185,14 @@ def test_fold_is_bounded():
     assert constant_fold(FunctionGraph([], [small]))[1] == {"fold_broadcast_to": 1}
 
 
+def test_fold_never_samples_random_numbers():
+    noise = gc.graph.apply(
+        Op.RANDOM_UNIFORM, [gc.constant(np.int64(3))], shape=(2, 3), seed=7, dtype=np.dtype("f8")
+    )
+    graph, fired = constant_fold(FunctionGraph([], [noise * 2.0]))
+    assert fired == {} and [n.op for n in graph.nodes] == [Op.RANDOM_UNIFORM, Op.MUL]
+
+
 def test_fold_keeps_symbolic_shapes():
     y = gc.broadcast_to(gc.constant(1.0), ("n", 3)) + X
     assert constant_fold(FunctionGraph([X], [y]))[1] == {}
