@@ -10,7 +10,7 @@ import argparse
 
 import numpy as np
 import scipy.special
-from common import PYTENSOR_MODE, best_time, copy_bandwidth, peer, table
+from common import pytensor_mode, best_time, copy_bandwidth, peer, table
 
 import graphc as gc
 
@@ -46,7 +46,7 @@ def peers(dtype):
 
         x, y, z = (ptt.vector(n, dtype=dtype) for n in "xyz")
         expr = ptt.sigmoid(x * y + z) * ptt.tanh(y) + ptt.log1p(ptt.exp(-abs(z)))
-        found["PyTensor"] = pt.function([x, y, z], expr, mode=PYTENSOR_MODE)
+        found["PyTensor"] = pt.function([x, y, z], expr, mode=pytensor_mode())
     return found
 
 

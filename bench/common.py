@@ -56,4 +56,10 @@ def table(title: str, header: list[str], rows: list[list]) -> str:
 
 # PyTensor 3 defaults to its numba backend, which needs an older llvmlite than graphc's; its C backend (CVM)
 # needs only a C compiler.
-PYTENSOR_MODE = "CVM"
+os.environ.setdefault("PYTENSOR_FLAGS", "linker=cvm")
+
+
+def pytensor_mode():
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="cvm", optimizer="fast_run")

@@ -37,7 +37,8 @@ from .scalar import (
 I8P = I8.as_pointer()
 KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [I8P.as_pointer(), I64.as_pointer(), I64, I64])
 MAX_THREADS = 16
-PARALLEL_WORK = 1 << 18  # elements x cost above which a loop is split across threads
+PARALLEL_WORK = 1 << 21  # elements x cost above which a loop is split across threads (starting one costs
+# ~20 us, and BLAS worker threads may still be spinning on the other core after a matmul)
 _TRANSCENDENTAL = {
     Op.EXP,
     Op.LOG,
