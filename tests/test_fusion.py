@@ -242,3 +242,50 @@ def test_a_kernel_of_constants_only(backend):
     a, b = f(np.ones(3))
     np.testing.assert_allclose(a, np.exp(2.0) + 1.0)
     np.testing.assert_allclose(b, [3.0, 3.0, 3.0])
+
+
+def _fig_6_11():
+    """Fig. 6.11: U1 = X W1, H = relu(U1), U2 = H W2, J = cross_entropy(U2, y) + λ(Σ sqr(W1) + Σ sqr(W2))."""
+    x = gc.tensor("X", ("n", 5))
+    y = gc.tensor("y", ("n", 3))
+    w1 = gc.shared(np.linspace(-1, 1, 20).reshape(5, 4), name="W1")
+    w2 = gc.shared(np.linspace(1, -1, 12).reshape(4, 3), name="W2")
+    u1 = gc.matmul(x, w1)
+    h = gc.relu(u1)
+    u2 = gc.matmul(h, w2)
+    j_mle = gc.mean(-gc.sum(y * gc.log(gc.softmax(u2)), axis=1))
+    j = j_mle + 1e-2 * (gc.sum(gc.square(w1)) + gc.sum(gc.square(w2)))
+    g1, g2 = gc.grad(j, [w1, w2])
+    return [x, y], [j, g1, g2], (w1, w2)
+
+
+def test_fig_6_11_mlp_with_its_gradient(backend, rng):
+    inputs, outputs, _ = _fig_6_11()
+    args = [rng.normal(size=(6, 5)), np.eye(3)[rng.integers(0, 3, 6)]]
+    want = gc.function(inputs, outputs, backend="interp", optimize="none")(*args)
+    f = gc.function(inputs, outputs, backend=backend)
+    for got, ref in zip(f(*args), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    report = f.report()
+    lines = {line.split()[0]: line.split() for line in report.splitlines()}
+    assert list(lines) == ["canonicalize", "constant_fold", "stabilize", "cse", "fusion", "dce"]
+    for r in f.reports:  # nodes before and after each pass, as the report prints them
+        assert lines[r.name][1:4] == [str(r.nodes_before), "->", str(r.nodes_after)]
+    counts = {r.name: (r.nodes_before, r.nodes_after) for r in f.reports}
+    assert counts["fusion"][1] < counts["fusion"][0] and counts["canonicalize"][0] == len(f.fgraph.nodes)
+    assert "local_log_softmax" in report
+    assert not adjacent_unfused(f.optimized)
+    check_kernel_shapes(f.optimized)
+
+
+def test_after_cse_the_backward_graph_shares_forward_values():
+    inputs, outputs, (w1, _) = _fig_6_11()
+    f = gc.function(inputs, outputs)
+    graph = dict(f.stages)["cse"]
+    keys = [(n.op, n.param_key, tuple(id(v) for v in n.inputs)) for n in graph.nodes]
+    assert len(keys) == len(set(keys))  # no two structurally equal nodes are left
+    assert any(k.startswith("merge_") for k in f.reports[3].rewrites)  # and gc.grad had made some
+    # relu's gradient reads the forward U1 = X W1 itself, not a recomputed copy
+    (u1,) = [n for n in graph.nodes if n.op is Op.MATMUL and w1 in n.inputs]
+    mask = [n for n in graph.nodes if n.op is Op.GT]
+    assert mask and all(n.inputs[0] is u1.outputs[0] for n in mask)
