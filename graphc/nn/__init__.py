@@ -1,1 +1,55 @@
-"""Deep-learning layer: activations, losses, layers, initialisers, regularisers (graph-building helpers)."""
+"""Deep-learning layer: activations, losses, layers, initialisers, regularisers (graph-building helpers).
+
+Everything here builds ordinary graph nodes from the graphc core (no passes, no codegen), so any model can be
+differentiated with gc.grad, compiled on every backend, printed and drawn.
+
+    >>> import numpy as np, graphc as gc
+    >>> x, y = gc.matrix("x", ("n", 4)), gc.vector("y", dtype="int64")
+    >>> layer = gc.nn.Dense(4, 3, rng=np.random.default_rng(0))
+    >>> J = gc.nn.softmax_cross_entropy(layer(x), y) + 1e-4 * gc.nn.l2_penalty(layer.weights)
+"""
+
+from . import init
+from .activations import (
+    abs_rectify,
+    elu,
+    generalized_relu,
+    hard_tanh,
+    leaky_relu,
+    linear,
+    log_softmax,
+    maxout,
+    prelu,
+    rbf,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    softsign,
+    step,
+    tanh,
+)
+from .conv import avg_pool2d, conv1d, conv2d, conv_output_size, max_pool2d, pad2d
+from .layers import Dense, dense, dropout, dropout_with_mask, gaussian_noise, weight_noise
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse,
+    softmax_cross_entropy,
+    sum_squared_error,
+)
+from .norm import BatchNorm, LayerNorm, batch_norm, layer_norm
+from .random import Mode, random_normal, random_uniform
+from .regularize import l1_penalty, l2_penalty, label_smoothing
+from .rnn import SimpleRNN, rnn_step
+
+__all__ = [
+    "init", "abs_rectify", "elu", "generalized_relu", "hard_tanh", "leaky_relu", "linear", "log_softmax",
+    "maxout", "prelu", "rbf", "relu", "sigmoid", "softmax", "softplus", "softsign", "step", "tanh",
+    "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d",
+    "Dense", "dense", "dropout", "dropout_with_mask", "gaussian_noise", "weight_noise",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse", "softmax_cross_entropy",
+    "sum_squared_error", "BatchNorm", "LayerNorm", "batch_norm", "layer_norm", "Mode", "random_normal",
+    "random_uniform", "l1_penalty", "l2_penalty", "label_smoothing", "SimpleRNN", "rnn_step",
+]  # fmt: skip

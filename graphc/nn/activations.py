@@ -1,0 +1,107 @@
+"""Hidden and output units of chapter 6.3 as graph builders. Knows the graphc core only (no passes, no codegen).
+
+    >>> import graphc as gc
+    >>> h = gc.nn.leaky_relu(gc.vector("z"), alpha=0.1)
+
+Non-differentiable points follow the course: the derivative of a rectifier at 0 is its left-hand one (relu'(0) = 0,
+leaky'(0) = alpha); ties inside max (maxout) share the gradient evenly (the autodiff driver's documented choice).
+"""
+
+from __future__ import annotations
+
+from graphc.graph import Variable
+from graphc.tensor import (
+    abs_,
+    as_variable,
+    clip,
+    exp,
+    expm1,
+    gt,
+    log_softmax,
+    max_,
+    minimum,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    softmax,
+    softplus,
+    sum_,
+    tanh,
+    where,
+)
+
+__all__ = [
+    "sigmoid", "tanh", "relu", "leaky_relu", "generalized_relu", "prelu", "abs_rectify", "elu", "softplus",
+    "hard_tanh", "softsign", "maxout", "rbf", "softmax", "log_softmax", "step", "linear",
+]  # fmt: skip
+
+
+def linear(x) -> Variable:
+    """The identity unit (a linear output layer)."""
+    return as_variable(x)
+
+
+def generalized_relu(x, alpha) -> Variable:
+    """max(0, x) + alpha·min(0, x); `alpha` a number or a (learned) Variable broadcasting against x."""
+    x = as_variable(x)
+    return where(gt(x, 0), x, alpha * x)
+
+
+def leaky_relu(x, alpha: float = 0.01) -> Variable:
+    """Leaky ReLU: x for x > 0, alpha·x otherwise (the course uses both 0.01 and 0.1)."""
+    return generalized_relu(x, alpha)
+
+
+def prelu(x, alpha: Variable) -> Variable:
+    """Parametric ReLU: alpha is a shared variable (e.g. one per unit) learned with the other parameters."""
+    return generalized_relu(x, alpha)
+
+
+def abs_rectify(x) -> Variable:
+    """Absolute-value rectification |x| (generalised ReLU with alpha = -1; |x|'(0) = 0)."""
+    return abs_(as_variable(x))
+
+
+def elu(x, alpha: float = 1.0) -> Variable:
+    """x if x ≥ 0 else alpha·(eˣ − 1). expm1 sees min(x, 0), so the unused branch never overflows."""
+    x = as_variable(x)
+    return where(gt(x, 0), x, alpha * expm1(minimum(x, 0)))
+
+
+def hard_tanh(x) -> Variable:
+    """max(−1, min(1, x))."""
+    return clip(as_variable(x), -1, 1)
+
+
+def softsign(x) -> Variable:
+    """x / (1 + |x|), derivative 1 / (1 + |x|)²."""
+    x = as_variable(x)
+    return x / (1 + abs_(x))
+
+
+def step(x) -> Variable:
+    """The perceptron's step: 1 where x > 0 else 0 (no gradient)."""
+    x = as_variable(x)
+    return where(gt(x, 0), 1 + 0 * x, 0 * x) if x.type.is_float else gt(x, 0)
+
+
+def maxout(z, k: int) -> Variable:
+    """g(z)ᵢ = max over group i of k consecutive pieces of the last axis (its size must be a multiple of k)."""
+    z = as_variable(z)
+    units = z.type.shape[-1]
+    if not isinstance(units, int) or units % k:
+        raise ValueError(f"maxout: the last axis ({units}) must be a known multiple of k = {k}")
+    grouped = reshape(z, tuple(z.type.shape[:-1]) + (units // k, k))
+    return max_(grouped, axis=-1)
+
+
+def rbf(x, W, sigma) -> Variable:
+    """Radial basis units hᵢ = exp(−‖W[:, i] − x‖² / σᵢ²) for x of shape (n, d), W (d, units), σ (units,)."""
+    x, W = as_variable(x), as_variable(W)
+    diff = reshape(x, tuple(x.type.shape) + (1,)) - W  # (n, d, units)
+    return exp(-sum_(diff * diff, axis=-2) / (sigma * sigma))
+
+
+# re-exported core units: sigmoid, tanh, relu, softplus, softmax, log_softmax, sign
+_ = (sigmoid, tanh, relu, softplus, softmax, log_softmax, sign)

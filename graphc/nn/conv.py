@@ -1,0 +1,159 @@
+"""Convolution and pooling (chapter 9) as composites of existing ops: zero padding by concatenation, im2col from
+strided basic slices, one matrix product. Gradients come from gc.grad; every backend runs them. Knows the core only.
+
+    >>> import numpy as np, graphc as gc
+    >>> x = gc.tensor("x", ("n", 1, 5, 5))                      # NCHW
+    >>> k = gc.shared(np.zeros((2, 1, 3, 3)), name="k")         # OIHW: 2 filters over 1 input channel
+    >>> y = gc.nn.conv2d(x, k, stride=1, padding="same")         # (n, 2, 5, 5)
+
+Deep learning's "convolution" is cross-correlation S(i, j) = Σₘₙ I(i + m, j + n) K(m, n) (no flip, the default);
+`flip=True` gives true convolution (the kernel rotated by 180°). Height and width must be known ints; the batch
+size may be symbolic.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from graphc.graph import Variable
+from graphc.tensor import (
+    add,
+    as_variable,
+    broadcast_to,
+    concatenate,
+    max_,
+    reshape,
+    stack,
+    transpose,
+)
+
+__all__ = ["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "pad2d", "conv_output_size"]
+
+
+def _pair(v, what: str) -> tuple[int, int]:
+    if isinstance(v, int):
+        return v, v
+    a, b = v
+    if not (isinstance(a, int) and isinstance(b, int)):
+        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
+    return a, b
+
+
+def _static_hw(x: Variable, what: str) -> tuple[int, int]:
+    h, w = x.type.shape[-2], x.type.shape[-1]
+    if x.type.ndim != 4 or not isinstance(h, int) or not isinstance(w, int):
+        raise ValueError(f"{what}: the input must be NCHW with known H and W, got shape {x.type.shape}")
+    return h, w
+
+
+def _padding(padding, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int]):
+    """((top, bottom), (left, right)) zero padding for "valid", "same" (output ⌈in/stride⌉), an int or a pair."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        out = []
+        for n, k, s in zip(size, kernel, stride, strict=True):
+            total = max((math.ceil(n / s) - 1) * s + k - n, 0)
+            out.append((total // 2, total - total // 2))  # the extra row/column at the end, as TensorFlow
+        return tuple(out)
+    ph, pw = _pair(padding, "padding")
+    return (ph, ph), (pw, pw)
+
+
+def pad2d(x, padding) -> Variable:
+    """Zero padding of the last two axes: `padding` = ((top, bottom), (left, right)) or an int."""
+    x = as_variable(x)
+    (top, bottom), (left, right) = ((padding, padding), (padding, padding)) if isinstance(padding, int) else padding
+
+    def zeros(shape):
+        return broadcast_to(as_variable(0, like=x), shape)
+
+    n, c, h, w = x.type.shape
+    if left or right:
+        parts = ([zeros((n, c, h, left))] if left else []) + [x] + ([zeros((n, c, h, right))] if right else [])
+        x = concatenate(parts, axis=3)
+        w = w + left + right
+    if top or bottom:
+        parts = ([zeros((n, c, top, w))] if top else []) + [x] + ([zeros((n, c, bottom, w))] if bottom else [])
+        x = concatenate(parts, axis=2)
+    return x
+
+
+def conv_output_size(n: int, k: int, stride: int) -> int:
+    """Output length of a valid window sweep: ⌊(n − k)/stride⌋ + 1."""
+    return (n - k) // stride + 1
+
+
+def _windows(x: Variable, kernel, stride) -> tuple[list[Variable], int, int]:
+    """The kh·kw strided slices of x (one per kernel offset, row-major), each of shape (n, c, out_h, out_w)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    h, w = _static_hw(x, "window")
+    oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"a {kh}×{kw} window does not fit a {h}×{w} input")
+    slices = [x[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+              for i in range(kh) for j in range(kw)]  # fmt: skip
+    return slices, oh, ow
+
+
+def conv2d(x, w, stride=1, padding="valid", flip: bool = False) -> Variable:
+    """2-D cross-correlation (or true convolution with flip=True) of NCHW x with OIHW kernels w.
+
+    stride: int or (vertical, horizontal); padding: "valid", "same", an int or (ph, pw). Each output channel sums
+    one kernel per input channel. Built as im2col (strided slices) and one (n·oh·ow, c·kh·kw) @ (c·kh·kw, o) product.
+    """
+    x, w = as_variable(x), as_variable(w)
+    if w.type.ndim != 4 or not all(isinstance(d, int) for d in w.type.shape):
+        raise ValueError(f"conv2d: kernels must be OIHW with known sizes, got shape {w.type.shape}")
+    o, c, kh, kw = w.type.shape
+    if x.type.ndim != 4 or x.type.shape[1] != c:
+        raise ValueError(f"conv2d: input {x.type.shape} must be NCHW with {c} channels (the kernels' I)")
+    stride = _pair(stride, "stride")
+    x = pad2d(x, _padding(padding, _static_hw(x, "conv2d"), (kh, kw), stride))
+    slices, oh, ow = _windows(x, (kh, kw), stride)
+    if flip:  # true convolution: offset (i, j) meets kernel entry (kh−1−i, kw−1−j)
+        slices = slices[::-1]
+    cols = stack(slices, axis=-1)  # (n, c, oh, ow, kh·kw)
+    cols = reshape(transpose(cols, (0, 2, 3, 1, 4)), (-1, c * kh * kw))  # rows: output pixels
+    out = cols @ transpose(reshape(w, (o, c * kh * kw)))  # (n·oh·ow, o)
+    return transpose(reshape(out, (x.type.shape[0], oh, ow, o)), (0, 3, 1, 2))
+
+
+def conv1d(x, w, stride: int = 1, padding="valid", flip: bool = False) -> Variable:
+    """1-D convolution for sequences: x (n, c, length), w (o, c, k) (conv2d with height 1)."""
+    x, w = as_variable(x), as_variable(w)
+    n, c, length = x.type.shape
+    o, _, k = w.type.shape
+    x = reshape(x, (n, c, 1, length))
+    if padding == "same":  # pad the sequence axis only
+        total = max((math.ceil(length / stride) - 1) * stride + k - length, 0)
+        x, pad = pad2d(x, ((0, 0), (total // 2, total - total // 2))), "valid"
+    else:
+        pad = "valid" if padding == "valid" else (0, int(padding))
+    y = conv2d(x, reshape(w, (o, c, 1, k)), stride=(1, stride), padding=pad, flip=flip)
+    return reshape(y, (n, o, y.type.shape[-1]))
+
+
+def max_pool2d(x, size=2, stride=None, padding=0) -> Variable:
+    """Max over size×size (or (kh, kw)) windows moved by `stride` (default: the size; smaller overlaps).
+
+    Padding, if any, is with zeros (use it after non-negative units such as ReLU)."""
+    x = as_variable(x)
+    kernel = _pair(size, "size")
+    stride = _pair(stride if stride is not None else kernel, "stride")
+    if padding:
+        x = pad2d(x, padding)
+    slices, _, _ = _windows(x, kernel, stride)
+    return max_(stack(slices, axis=-1), axis=-1)
+
+
+def avg_pool2d(x, size=2, stride=None, padding=0) -> Variable:
+    """Mean over size×size windows moved by `stride` (default: the size); zero padding counts in the mean."""
+    x = as_variable(x)
+    kernel = _pair(size, "size")
+    stride = _pair(stride if stride is not None else kernel, "stride")
+    if padding:
+        x = pad2d(x, padding)
+    slices, _, _ = _windows(x, kernel, stride)
+    return functools.reduce(add, slices) * (1.0 / (kernel[0] * kernel[1]))

@@ -1,0 +1,94 @@
+"""Dense layers, dropout and noise (chapters 6 and 7). Knows the graphc core only.
+
+    >>> import numpy as np, graphc as gc
+    >>> layer = gc.nn.Dense(4, 3, rng=np.random.default_rng(0), name="h1")
+    >>> h = gc.nn.relu(layer(gc.matrix("x", ("n", 4))))
+    >>> [p.name for p in layer.params], [w.name for w in layer.weights]
+    (['h1.W', 'h1.b'], ['h1.W'])
+
+Layers keep their parameters in shared variables; `.params` is what an optimiser updates, `.weights` what norm
+penalties see (weights, not biases: the course's default).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.graph import Variable
+from graphc.tensor import as_variable, cast, lt, matmul, shared
+
+from . import init as initializers
+from .random import Mode
+
+__all__ = ["Dense", "dense", "dropout", "dropout_with_mask", "gaussian_noise", "weight_noise"]
+
+INITIALISERS = {
+    "glorot": lambda m, n, rng, dtype: initializers.glorot_uniform(m, n, rng, dtype),
+    "uniform": lambda m, n, rng, dtype: initializers.uniform((m, n), rng, dtype),
+    "orthogonal": lambda m, n, rng, dtype: initializers.orthogonal((m, n), rng, dtype=dtype),
+    "normal": lambda m, n, rng, dtype: initializers.normal((m, n), rng, dtype=dtype),
+}
+
+
+def dense(x, W, b=None) -> Variable:
+    """The affine map x @ W + b (W of shape (inputs, outputs))."""
+    out = matmul(as_variable(x), W)
+    return out if b is None else out + b
+
+
+class Dense:
+    """A fully connected layer: W (n_in, n_out) from `init` ("glorot", "uniform", "orthogonal", "normal" or an
+    array), b = 0."""
+
+    def __init__(self, n_in: int, n_out: int, rng=None, init="glorot", dtype="float64", name: str = "dense",
+                 bias: bool = True):  # fmt: skip
+        rng = rng if rng is not None else np.random.default_rng(0)
+        value = INITIALISERS[init](n_in, n_out, rng, dtype) if isinstance(init, str) else np.asarray(init, dtype)
+        self.W = shared(value, name=f"{name}.W")
+        self.b = shared(np.zeros(n_out, dtype), name=f"{name}.b") if bias else None
+        self.weights = [self.W]
+        self.params = [self.W] + ([self.b] if bias else [])
+
+    def __call__(self, x) -> Variable:
+        return dense(x, self.W, self.b)
+
+
+def dropout_with_mask(x, mask, keep: float) -> Variable:
+    """Inverted dropout with a given 0/1 mask: x·mask/keep (for gradient checks and teaching)."""
+    x = as_variable(x)
+    return x * cast(as_variable(mask), x.type.dtype) * (1.0 / keep)
+
+
+def dropout(x, keep: float, mode: Mode, scaling: str = "inverted") -> Variable:
+    """Dropout keeping each unit with probability `keep` (course: 0.8 for inputs, 0.5 for hidden units).
+
+    scaling="inverted" (default): training multiplies kept units by 1/keep, evaluation is the identity;
+    scaling="weight": training keeps units unscaled, evaluation multiplies by keep (the weight scaling rule).
+    """
+    x = as_variable(x)
+    if not 0 < keep <= 1:
+        raise ValueError(f"dropout: keep must be in (0, 1], got {keep}")
+    if scaling not in ("inverted", "weight"):
+        raise ValueError(f"dropout: scaling must be 'inverted' or 'weight', not {scaling!r}")
+    if not mode.training:
+        return x if scaling == "inverted" else x * keep
+    if keep == 1:
+        return x
+    mask = lt(mode.uniform(x.type.shape, x.type.dtype), keep)
+    return dropout_with_mask(x, mask, keep) if scaling == "inverted" else x * cast(mask, x.type.dtype)
+
+
+def gaussian_noise(x, std: float, mode: Mode) -> Variable:
+    """x + N(0, std²) noise in training (inputs or hidden units); x in evaluation."""
+    x = as_variable(x)
+    if not mode.training or std == 0:
+        return x
+    return x + std * mode.normal(x.type.shape, x.type.dtype)
+
+
+def weight_noise(W, eta: float, mode: Mode) -> Variable:
+    """W + ε_W with ε_W ~ N(0, ηI) in training (noise on the weights, redrawn every step); W in evaluation."""
+    W = as_variable(W)
+    if not mode.training or eta == 0:
+        return W
+    return W + float(np.sqrt(eta)) * mode.normal(W.type.shape, W.type.dtype)

@@ -1,0 +1,89 @@
+"""Batch and layer normalisation (chapter 8.7.1). Knows the graphc core only.
+
+    >>> import graphc as gc
+    >>> bn = gc.nn.BatchNorm(4, name="bn1")
+    >>> train, test = gc.nn.Mode(training=True), gc.nn.Mode(training=False)
+    >>> x = gc.matrix("x", ("n", 4))
+    >>> y_train, y_test = bn(x, train), bn(x, test)    # train.updates now also refreshes the running statistics
+
+Variances use 1/N (the course writes 1/(N−1) in one place and 1/N elsewhere; 1/N is what normalising a batch by its
+own statistics means, and what the running averages store too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.graph import Variable
+from graphc.tensor import as_variable, mean, reshape, shared, sqrt
+
+from .random import Mode
+
+__all__ = ["BatchNorm", "LayerNorm", "batch_norm", "layer_norm"]
+
+
+def _normalise(x: Variable, axes: tuple[int, ...], eps: float) -> tuple[Variable, Variable, Variable]:
+    mu = mean(x, axis=axes, keepdims=True)
+    centred = x - mu
+    var = mean(centred * centred, axis=axes, keepdims=True)
+    return centred / sqrt(var + eps), mu, var
+
+
+def batch_norm(x, gamma, beta, axes=(0,), eps: float = 1e-5) -> Variable:
+    """(x − μ)/√(σ² + ε)·γ + β with μ, σ² over the batch axes (1/N), γ and β broadcasting against x."""
+    x = as_variable(x)
+    xhat, _, _ = _normalise(x, tuple(axes), eps)
+    return gamma * xhat + beta
+
+
+def layer_norm(x, gamma, beta, eps: float = 1e-5) -> Variable:
+    """Normalise each example over its features (the last axis), then γ·x̂ + β."""
+    x = as_variable(x)
+    xhat, _, _ = _normalise(x, (x.type.ndim - 1,), eps)
+    return gamma * xhat + beta
+
+
+class BatchNorm:
+    """Batch normalisation for (n, features) or NCHW (n, channels, h, w) inputs, with learned γ (1) and β (0).
+
+    Training mode normalises with the batch's statistics and adds running-average updates
+    (r ← momentum·r + (1 − momentum)·batch statistic) to `mode.updates`; evaluation mode uses the running ones.
+    """
+
+    def __init__(self, n_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype="float64",
+                 name: str = "bn"):  # fmt: skip
+        self.n, self.momentum, self.eps = n_features, momentum, eps
+        self.gamma = shared(np.ones(n_features, dtype), name=f"{name}.gamma")
+        self.beta = shared(np.zeros(n_features, dtype), name=f"{name}.beta")
+        self.running_mean = shared(np.zeros(n_features, dtype), name=f"{name}.running_mean")
+        self.running_var = shared(np.ones(n_features, dtype), name=f"{name}.running_var")
+        self.params = [self.gamma, self.beta]
+        self.weights: list = []  # γ and β are not penalised
+
+    def __call__(self, x, mode: Mode) -> Variable:
+        x = as_variable(x)
+        axes = (0,) if x.type.ndim == 2 else (0, 2, 3)
+        shape = (1, self.n) if x.type.ndim == 2 else (1, self.n, 1, 1)
+        gamma, beta = reshape(self.gamma, shape), reshape(self.beta, shape)
+        if not mode.training:
+            rm, rv = reshape(self.running_mean, shape), reshape(self.running_var, shape)
+            return gamma * ((x - rm) / sqrt(rv + self.eps)) + beta
+        xhat, mu, var = _normalise(x, axes, self.eps)
+        m = self.momentum
+        mode.add_update(self.running_mean, m * self.running_mean + (1 - m) * reshape(mu, (self.n,)))
+        mode.add_update(self.running_var, m * self.running_var + (1 - m) * reshape(var, (self.n,)))
+        return gamma * xhat + beta
+
+
+class LayerNorm:
+    """Layer normalisation over the last axis with learned γ (1) and β (0); the same in both modes."""
+
+    def __init__(self, n_features: int, eps: float = 1e-5, dtype="float64", name: str = "ln"):
+        self.eps = eps
+        self.gamma = shared(np.ones(n_features, dtype), name=f"{name}.gamma")
+        self.beta = shared(np.zeros(n_features, dtype), name=f"{name}.beta")
+        self.params = [self.gamma, self.beta]
+        self.weights: list = []
+
+    def __call__(self, x, mode: Mode | None = None) -> Variable:
+        return layer_norm(x, self.gamma, self.beta, self.eps)

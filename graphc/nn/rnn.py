@@ -1,0 +1,53 @@
+"""A simple recurrent network (chapter 10), unrolled in the graph over a fixed-length sequence. Knows the core only.
+
+    >>> import numpy as np, graphc as gc
+    >>> rnn = gc.nn.SimpleRNN(3, 8, rng=np.random.default_rng(0))
+    >>> xs = gc.tensor("xs", ("n", 5, 3))                   # (batch, time, features)
+    >>> hs, h_last = rnn(xs)                                 # hs: (n, 5, 8)
+
+hₜ = tanh(xₜ Wˣ + hₜ₋₁ Wʰ + b), with the same Wˣ, Wʰ, b at every step (weights shared across time). gc.grad then
+back-propagates through time over the unrolled graph; clip the gradients (gc.optim.clip_by_norm) when ‖Wʰ‖ makes
+them explode (Wᵗ = V diag(λ)ᵗ V⁻¹ grows like the largest |λ|ᵗ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.graph import Variable
+from graphc.tensor import as_variable, broadcast_to, shared, stack, tanh
+
+from . import init as initializers
+
+__all__ = ["SimpleRNN", "rnn_step"]
+
+
+def rnn_step(x_t, h_prev, Wx, Wh, b) -> Variable:
+    """One tanh cell: tanh(xₜ Wˣ + hₜ₋₁ Wʰ + b)."""
+    return tanh(x_t @ Wx + h_prev @ Wh + b)
+
+
+class SimpleRNN:
+    """A tanh RNN layer: Wˣ (n_in, n_hidden) Glorot, Wʰ (n_hidden, n_hidden) orthogonal × `gain`, b = 0."""
+
+    def __init__(self, n_in: int, n_hidden: int, rng=None, gain: float = 1.0, dtype="float64", name: str = "rnn"):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.n_hidden = n_hidden
+        self.Wx = shared(initializers.glorot_uniform(n_in, n_hidden, rng, dtype), name=f"{name}.Wx")
+        self.Wh = shared(initializers.orthogonal((n_hidden, n_hidden), rng, gain, dtype), name=f"{name}.Wh")
+        self.b = shared(np.zeros(n_hidden, dtype), name=f"{name}.b")
+        self.params = [self.Wx, self.Wh, self.b]
+        self.weights = [self.Wx, self.Wh]
+
+    def __call__(self, xs, h0=None) -> tuple[Variable, Variable]:
+        """xs: (n, T, n_in) with T a known int. Returns (all hidden states (n, T, n_hidden), the last one)."""
+        xs = as_variable(xs)
+        n, steps = xs.type.shape[0], xs.type.shape[1]
+        if not isinstance(steps, int):
+            raise ValueError(f"SimpleRNN: the sequence length must be a known int, got {steps}")
+        h = h0 if h0 is not None else broadcast_to(as_variable(0, like=xs), (n, self.n_hidden))
+        states = []
+        for t in range(steps):
+            h = rnn_step(xs[:, t, :], h, self.Wx, self.Wh, self.b)
+            states.append(h)
+        return stack(states, axis=1), h
