@@ -27,6 +27,7 @@ from .views import View, const
 
 I8P = I8.as_pointer()
 ALIGN = 64
+OPTNONE_NODES = 64  # graphs with this many nodes get an unoptimised (fast to compile) entry function
 
 
 class Buffer:
@@ -47,6 +48,11 @@ class Lowerer:
             self.module, ir.FunctionType(I32, [I8P.as_pointer(), I64.as_pointer()]), "graphc.main"
         )
         self.main.linkage = "internal"
+        if len(fgraph.nodes) >= OPTNONE_NODES:
+            # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising and
+            # instruction-selecting it dominated compile time while gaining nothing; kernels stay at O3.
+            self.main.attributes.add("noinline")
+            self.main.attributes.add("optnone")
         self.ptrs_arg, self.dims_arg = self.main.args
         entry = self.main.append_basic_block("entry")
         self.first_check = self.main.append_basic_block("checks")

@@ -75,8 +75,10 @@ class LlvmProgram:
         self._llvm_ir: str | None = None
         self._asm: str | None = None
         self._run = _make_runner(fgraph, lowerer, self._entry, self._fail)
+        # Calling the program calls the generated runner directly (no extra Python frame per call).
+        self.__class__ = type("LlvmProgram", (LlvmProgram,), {"__call__": staticmethod(self._run)})
 
-    def __call__(self, arrays, shared_values, sizes):
+    def __call__(self, arrays, shared_values, sizes):  # replaced per instance by the generated runner
         return self._run(arrays, shared_values, sizes)
 
     def _fail(self, status: int):
