@@ -1,0 +1,141 @@
+"""A small training loop, `gc.train`, with a tqdm progress bar, a history, and early stopping (Alg. 7.1).
+Knows shared variables and Python callables only: no passes, no codegen.
+
+    >>> import numpy as np, graphc as gc
+    >>> w = gc.shared(np.zeros(2), name="w")
+    >>> x, y = gc.matrix("x", ("n", 2)), gc.vector("y")
+    >>> J = gc.nn.mse(x @ w, y)
+    >>> step = gc.function([x, y], J, updates=gc.optim.sgd(J, [w], lr=0.1))
+    >>> X, Y = np.eye(2), np.array([1.0, 2.0])
+    >>> history = gc.train(step, [(X, Y)], epochs=50, progress=False)
+    >>> round(float(history.loss[-1]), 4)
+    0.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .graph import SharedVariable
+
+__all__ = ["train", "History", "EarlyStopping", "minibatches"]
+
+
+@dataclass
+class History:
+    """Per-epoch mean training loss, validation values, and where early stopping ended."""
+
+    loss: list[float] = field(default_factory=list)
+    val: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
+
+    def plot(self, path: str | None = None):
+        """Loss curves with matplotlib (if installed); saved to `path` if given. Returns the figure or None."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return None
+        fig, ax = plt.subplots()
+        ax.plot(self.loss, label="training loss")
+        if self.val:
+            ax.plot(self.val, label="validation")
+        if self.best_epoch is not None:
+            ax.axvline(self.best_epoch, linestyle=":", color="gray", label="best (restored)")
+        ax.set_xlabel("epoch")
+        ax.legend()
+        if path:
+            fig.savefig(path)
+        return fig
+
+
+class EarlyStopping:
+    """Algorithm 7.1: evaluate every `every` epochs; keep the best parameters θ* and epoch i*; stop after
+    `patience` evaluations without improvement and restore θ*.
+
+    `params` are the shared variables to snapshot and restore.
+    """
+
+    def __init__(self, params: Sequence[SharedVariable], patience: int = 5, every: int = 1, min_delta: float = 0.0):
+        self.params, self.patience, self.every, self.min_delta = list(params), patience, every, min_delta
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.best_values: list[np.ndarray] | None = None
+        self.bad = 0
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Record a validation value; True when training should stop."""
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.bad = value, epoch, 0
+            self.best_values = [p.get_value() for p in self.params]
+            return False
+        self.bad += 1
+        return self.bad >= self.patience
+
+    def restore(self) -> None:
+        if self.best_values is not None:
+            for p, v in zip(self.params, self.best_values, strict=True):
+                p.set_value(v)
+
+
+def minibatches(*arrays: np.ndarray, batch_size: int, rng: np.random.Generator | None = None) -> Callable:
+    """A `batches` callable for gc.train: shuffled (with rng) minibatches of the arrays, new order each epoch."""
+
+    def batches(epoch: int):
+        n = len(arrays[0])
+        order = rng.permutation(n) if rng is not None else np.arange(n)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield tuple(a[idx] for a in arrays)
+
+    return batches
+
+
+def train(
+    step_fn: Callable,
+    batches: Iterable | Callable[[int], Iterable],
+    epochs: int = 1,
+    validate: Callable[[], float] | None = None,
+    early_stopping: EarlyStopping | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> History:
+    """Run `step_fn(*batch)` over `batches` for `epochs` epochs; returns a History.
+
+    batches: a re-iterable (list of tuples) or a function of the epoch returning an iterable of tuples.
+    step_fn returns the loss (or a tuple whose first item is the loss). validate() returns a number to
+    minimise (e.g. validation loss or error), recorded each epoch; early_stopping uses it (Alg. 7.1).
+    """
+    from tqdm.auto import tqdm
+
+    history = History()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        total, count = 0.0, 0
+        for batch in batches(epoch) if callable(batches) else batches:
+            out = step_fn(*batch)
+            out = out[0] if isinstance(out, (tuple, list)) else out
+            total += float(out)
+            count += 1
+        history.loss.append(total / max(count, 1))
+        shown = {"loss": f"{history.loss[-1]:.4f}"}
+        if validate is not None:
+            history.val.append(float(validate()))
+            shown["val"] = f"{history.val[-1]:.4f}"
+        bar.set_postfix(shown)
+        if early_stopping is not None and validate is not None and (epoch + 1) % early_stopping.every == 0:
+            if early_stopping.update(epoch, history.val[-1]):
+                history.stopped_epoch = epoch
+                break
+    bar.close()
+    if early_stopping is not None:
+        early_stopping.restore()
+        history.best_epoch = early_stopping.best_epoch
+    return history
