@@ -7,7 +7,7 @@ Knows shared variables and Python callables only: no passes, no codegen.
     >>> J = gc.nn.mse(x @ w, y)
     >>> step = gc.function([x, y], J, updates=gc.optim.sgd(J, [w], lr=0.1))
     >>> X, Y = np.eye(2), np.array([1.0, 2.0])
-    >>> history = gc.train(step, [(X, Y)], epochs=50, progress=False)
+    >>> history = gc.train(step, [(X, Y)], epochs=200, progress=False)
     >>> round(float(history.loss[-1]), 4)
     0.0
 """
