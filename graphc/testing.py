@@ -49,10 +49,10 @@ def check_grad(
 ) -> GradCheckResult:
     """Check gc.grad against central differences; raise GradientCheckError naming the worst entry.
 
-    `fn_or_graph` is either a Python function building a scalar cost from Variables (one per input array; float
-    inputs become float64 Variables, integer/bool ones stay as they are and are not differentiated), or a pair
-    (cost, wrt) of an existing graph; then `inputs` gives the values of `wrt` in order, or is a dict from
-    Variables (wrt and any other inputs) to values (shared variables default to their current value).
+    `fn_or_graph` is either a Python function building a scalar cost from Variables (one per input array;
+    float inputs become float64 Variables, integer/bool ones stay as they are and are not differentiated), or
+    a pair (cost, wrt) of an existing graph; then `inputs` gives the values of `wrt` in order, or is a dict
+    from Variables (wrt and any other inputs) to values (shared variables default to their current value).
 
     eps: the finite-difference step (default 1e-6 in float64, 1e-3 for float32 graphs).
     tol: the tolerance on |symbolic - numeric| / (1 + |numeric|) (default 1e-5 in float64, 1e-2 in float32).
@@ -97,7 +97,8 @@ def check_grad(
             _check_entries(wrt, base, symbolic, cost_at, eps, tol, limit=None)
             raise GradientCheckError(
                 f"check_grad: the gradient is wrong along a random direction: symbolic {predicted:.8g}, "
-                f"numeric {numeric:.8g} (error {error:.3g} > tol {tol:.3g}; no single entry is off by that much)"
+                f"numeric {numeric:.8g} (error {error:.3g} > tol {tol:.3g}; "
+                f"no single entry is off by that much)"
             )
     entries = sum(int(np.size(base[w])) for w in wrt)
     if entries <= max_entries:

@@ -5,9 +5,10 @@
     >>> gw = gc.grad(gc.sum(gc.tanh(w) ** 2), w)      # a Variable in the same graph as w
 
 `grad` walks the cost's graph once, in reverse topological order, over the nodes that lie on a path from a
-`wrt` variable to the cost (Alg. 6.5/6.6's pruning), calls each node's rule in VJP_RULES (graphc.passes.vjp_rules)
-and sums the contributions of a value's several consumers. The result is more graph, built next to the forward
-graph: it reuses the forward values (fig. 6.9) and can be compiled, drawn, optimised and differentiated again.
+`wrt` variable to the cost (Alg. 6.5/6.6's pruning), calls each node's rule in VJP_RULES
+(graphc.passes.vjp_rules) and sums the contributions of a value's several consumers. The result is more graph,
+built next to the forward graph: it reuses the forward values (fig. 6.9) and can be compiled, drawn, optimised
+and differentiated again.
 
 Rules about what carries a gradient:
 - only float values do: integer and boolean inputs and results (labels, argmax, comparisons) get none;
@@ -63,7 +64,7 @@ def grad(
 
 
 def stop_gradient(x) -> Variable:
-    """x in the forward pass; no gradient flows through it (an identity elementwise node, visible in drawings)."""
+    """x in the forward pass; no gradient flows through it (an identity elementwise node, drawn as such)."""
     x = as_variable(x)
     if not x.type.is_float:  # integers carry no gradient anyway
         return x
@@ -71,10 +72,10 @@ def stop_gradient(x) -> Variable:
 
 
 def jacobian(y, wrt: Wrt, disconnected: str = "raise") -> Variable | list[Variable]:
-    """∂y/∂x with shape y.shape + x.shape: one backward pass per element of y (y's shape must be static).
+    """∂y/∂x, of shape y.shape + x.shape: one backward pass per element of y (y's shape must be static).
 
-    Row i is the vector-Jacobian product with the i-th basis vector (`known_grads={y: eᵢ}`), so no getitem of y is
-    built; the graph grows with y.size times the backward graph.
+    Row i is the vector-Jacobian product with the i-th basis vector (`known_grads={y: eᵢ}`), so no getitem of
+    y is built; the graph grows with y.size times the backward graph.
     """
     y = as_variable(y)
     single = isinstance(wrt, Variable)
@@ -138,9 +139,9 @@ def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Varia
     return grad(total, wrt, disconnected="zero")  # a gradient linear in x has H = 0: zero, not an error
 
 
-# --- the backward walk -----------------------------------------------------------------------------------------
+# --- the backward walk --------------------------------------------------------------------------------------
 def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> list[Variable | None]:
-    """Gradients of Σ <seed variable, seed gradient> with respect to each of `wrt`; None where disconnected."""
+    """Gradients of Σ <seed variable, seed gradient> with respect to each of `wrt` (None: disconnected)."""
     nodes = toposort([v for v, _ in seeds])
     # Forward sweep: the values that depend on some wrt through float values (Alg. 6.5's pruning).
     reach = {id(w) for w in wrt if w.type.is_float}
@@ -214,9 +215,9 @@ def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
         cost = as_variable(cost)
         if cost.type.ndim != 0:
             raise GraphcError(
-                f"grad: the cost must be a scalar, got {describe(cost)}{where_built(cost.origin)}; "
-                f"reduce it first (e.g. cost.sum() or cost.mean()), or use gc.jacobian(y, x) for the derivative "
-                f"of every element"
+                f"grad: the cost must be a scalar, got {describe(cost)}; reduce it first (e.g. cost.sum() or "
+                f"cost.mean()), or use gc.jacobian(y, x) for the derivative of every element"
+                f"{where_built(cost.origin)}"
             )
         if not cost.type.is_float:
             raise DTypeError(f"grad: the cost {describe(cost)} is not a float value, so it has no gradient")
@@ -252,8 +253,8 @@ def _finish(w: Variable, g: Variable | None, disconnected: str, roots: list[Vari
         why = "the cost does not depend on it"
     what = ", ".join(describe(r) for r in roots)
     raise GraphError(
-        f"grad: {describe(w)} is disconnected from {what}: {why}{where_built(w.origin)}. "
-        f"Pass disconnected='zero' to get a zero gradient instead."
+        f"grad: {describe(w)} is disconnected from {what}: {why}. "
+        f"Pass disconnected='zero' to get a zero gradient instead.{where_built(w.origin)}"
     )
 
 

@@ -1,18 +1,20 @@
-"""The gradient (VJP) rules: VJP_RULES, one row per Op. Imports only the graphc core; knows nothing of codegen.
+"""The gradient (VJP) rules: VJP_RULES, one row per Op. Imports only the graphc core; knows no codegen.
 
 Each rule is ``rule(g, out, *inputs, **params) -> one cotangent per input`` (None: no gradient flows to that
-input), where ``g`` is the gradient of the cost with respect to ``out``, the node's output. Rules build ordinary
-graph nodes, so a gradient can be compiled, drawn and differentiated again.
+input), where ``g`` is the gradient of the cost with respect to ``out``, the node's output. Rules build
+ordinary graph nodes, so a gradient can be compiled, drawn and differentiated again.
 
 Conventions the driver (graphc.passes.autodiff) provides, so that no rule mentions them:
 - a cotangent may have the output's (broadcast) shape: the driver sums broadcast axes away and reshapes to the
   input's shape; it also casts to the input's dtype (float32 parameters get float32 gradients);
 - integer and boolean inputs never receive a gradient (the driver does not ask for one).
 
-Rules reuse forward values where the book does (fig. 6.9: store, don't recompute): exp' = out, tanh' = 1 - out²,
-sigmoid' = out·(1 - out), softmax's Jacobian-vector product from out. Every elementwise op with a sympy
-definition (graphc.ops.SCALAR_DEFS) also has a *derived* rule (g · ∂f/∂xᵢ as a SCALAR_FN node built from
-sympy's derivative); hand-written rows override it where they reuse forward values or are more stable.
+Rules reuse forward values where the book does (fig. 6.9: store, don't recompute): exp' = out,
+tanh' = 1 - out², sigmoid' = out·(1 - out), softmax's Jacobian-vector product from out. Every elementwise op
+with a sympy definition (graphc.ops.SCALAR_DEFS) also has a *derived* rule (g · ∂f/∂xᵢ as a SCALAR_FN node
+built from sympy's derivative): the fallback for an op without a hand-written row, and the reference the tests
+compare the hand-written rows with. Hand-written rows reuse forward values, use native ops (cos, sign) that
+fuse and vectorise, and avoid overflow (softplus' = sigmoid, not eˣ/(1 + eˣ)).
 
 Non-differentiable points (the choice the course asks us to make and keep):
 - relu'(0) = 0 and |x|'(0) = 0;
@@ -36,6 +38,7 @@ from graphc.tensor import (
     broadcast_to,
     cast,
     concatenate,
+    cos,
     eq,
     exp,
     getitem,
@@ -44,6 +47,8 @@ from graphc.tensor import (
     matmul,
     reshape,
     sigmoid,
+    sign,
+    sin,
     sum_,
     transpose,
     where,
@@ -53,7 +58,7 @@ from graphc.types import is_static
 VJPRule = Callable[..., tuple[Variable | None, ...]]
 
 
-# --- helpers: shapes of reductions and indexing ----------------------------------------------------------------
+# --- helpers: shapes of reductions and indexing -------------------------------------------------------------
 def keep(g: Variable, axis: tuple[int, ...], keepdims: bool, x: Variable) -> Variable:
     """g (a reduction's output gradient) with the reduced axes back as size 1: broadcasts against x."""
     if keepdims:
@@ -95,14 +100,14 @@ def tie_share(x: Variable, extreme: Variable, total: Variable) -> Variable:
     return hit / total
 
 
-# --- rules that need more than one line ---------------------------------------------------------------------------
+# --- rules that need more than one line ---------------------------------------------------------------------
 def maximum_vjp(g, out, x, y):
     hx, hy = as_float(eq(x, out), out), as_float(eq(y, out), out)  # both 1 at a tie: split evenly
     return g * hx / (hx + hy), g * hy / (hx + hy)
 
 
 def pow_vjp(g, out, x, y):
-    """d xʸ = y·xʸ⁻¹ dx + xʸ·log(x) dy; a constant exponent (x**2) gets no gradient and y - 1 is folded now."""
+    """d xʸ = y·xʸ⁻¹ dx + xʸ·log(x) dy; a constant exponent (x**2) gets none, and y - 1 is folded now."""
     if isinstance(y, Constant):
         return g * y * x ** Constant(y.value - 1), None
     return g * y * x ** (y - 1.0), g * out * log(x)
@@ -165,7 +170,7 @@ def _slice_positions(dim, item):
 
 
 def getitem_vjp(g, out, x, index):
-    """Scatter g back into zeros of x's shape: undo new axes and ints, then pad each sliced axis with zeros."""
+    """Scatter g back into zeros of x's shape: undo new axes and ints, then pad each sliced axis."""
     g_dims, shape = iter(g.type.shape), []  # g's shape with new axes dropped and int-indexed axes back as 1
     for item in index:
         if item[0] == "newaxis":
@@ -259,12 +264,16 @@ STOP_GRADIENT = ScalarFunction("stop_gradient", (sympy.Symbol("x", real=True),),
 no_grad = lambda g, out, *xs, **params: (None,) * len(xs)  # noqa: E731 - piecewise constant: no gradient
 
 
-# --- the table -----------------------------------------------------------------------------------------------------
+# --- the table ----------------------------------------------------------------------------------------------
 # Each rule: (g, out, *inputs, **params) -> one cotangent per input, in the output's (or the input's) shape.
 VJP_RULES: dict[Op, VJPRule] = {
-    **{op: derived_rule(op) for op in SCALAR_DEFS},  # sin, cos, log1p, abs: sympy's derivative as is
+    **{op: derived_rule(op) for op in SCALAR_DEFS},  # the fallback; every row below overrides it
     # elementwise, unary
     Op.NEG: lambda g, out, x: (-g,),
+    Op.ABS: lambda g, out, x: (g * sign(x),),  # subgradient 0 at 0
+    Op.SIN: lambda g, out, x: (g * cos(x),),
+    Op.COS: lambda g, out, x: (-g * sin(x),),
+    Op.LOG1P: lambda g, out, x: (g / (x + 1.0),),
     Op.EXP: lambda g, out, x: (g * out,),  # d exp = exp: reuse the forward value
     Op.EXPM1: lambda g, out, x: (g * (out + 1.0),),
     Op.LOG: lambda g, out, x: (g / x,),
@@ -309,7 +318,7 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.ONE_HOT: no_grad,  # labels are integers
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
 }
-"""VJP_RULES[op](g, out, *inputs, **params) -> cotangents. FUSED has none: fusion runs after differentiation."""
+"""VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""
 
 HAND_WRITTEN = frozenset(op for op in SCALAR_DEFS if VJP_RULES[op].__name__ != f"derived_{op.value}_vjp")
 """Elementwise ops whose sympy-derived rule is overridden by a hand-written one (tests compare the two)."""
