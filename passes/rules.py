@@ -402,6 +402,38 @@ def _softmax_by_hand(node, inputs):
     return keeps_type(apply(Op.SOFTMAX, (x,), axis=axis[0]), node)
 
 
+# Ops whose result is positive in exact arithmetic: 0 or inf only by under/overflow. Dividing by such a value
+# and multiplying back (what the gradient of log(softmax(x)) does) turns that underflow into 0/0 = NaN.
+_POSITIVE = frozenset({Op.SOFTMAX, Op.SIGMOID, Op.EXP})
+
+
+def _divided_by(d: Variable, s: Variable) -> Variable | None:
+    """a where d = a / s and s is a positive op's result, else None."""
+    if owner_op(d) is Op.DIV and d.owner.inputs[1] is s and owner_op(s) in _POSITIVE:
+        return d.owner.inputs[0]
+    return None
+
+
+def _mul_div_cancel(node, inputs):
+    a, b = inputs
+    for d, s in ((a, b), (b, a)):
+        num = _divided_by(d, s)
+        if num is not None:  # a may be smaller than a/s (1/s where the gradient starts): broadcast it back
+            return keeps_type(broadcast_to(num, node.outputs[0].type.shape), node)
+    return None
+
+
+def _softmax_grad_cancel(node, inputs):
+    """s * (a/s - b) -> a - s*b: the softmax gradient through log, without 0/0 where s underflows."""
+    a, b = inputs
+    for t, s in ((a, b), (b, a)):
+        if owner_op(t) is Op.SUB:
+            num = _divided_by(t.owner.inputs[0], s)
+            if num is not None:
+                return keeps_type(apply(Op.SUB, (num, apply(Op.MUL, (s, t.owner.inputs[1])))), node)
+    return None
+
+
 STABILIZE: list[Rule] = [
     Rule("local_softmax_by_hand", Op.DIV, _softmax_by_hand),  # exp(x)/sum(exp(x)) -> softmax(x)
     Rule("local_log_softmax", Op.LOG, _log_softmax),  # log(softmax(x)) -> log_softmax(x)
@@ -413,6 +445,8 @@ STABILIZE: list[Rule] = [
     Rule("local_log1p_minus_sigmoid", Op.LOG1P, _log1p_minus_sigmoid),  # log1p(-sigmoid(x)) -> -softplus(x)
     Rule("local_expm1", Op.SUB, _exp_minus_one),  # exp(x) - 1 -> expm1(x)
     Rule("local_expm1", Op.ADD, _exp_minus_one),  # exp(x) + -1 -> expm1(x)
+    Rule("local_mul_div_cancel", Op.MUL, _mul_div_cancel),  # (a / s) * s -> a, s = softmax, sigmoid, exp
+    Rule("local_softmax_grad_cancel", Op.MUL, _softmax_grad_cancel),  # s * (a/s - b) -> a - s*b
 ]
 """The stabilising rules: each replaces an expression that overflows or cancels by an op that does not."""
 

@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import scipy.special
 
 import graphc as gc
 from graphc.fgraph import FunctionGraph
@@ -244,6 +245,34 @@ def test_stable_at_plus_minus_1000(rule, build, ref, dtype, backend):
     with np.errstate(all="ignore"):
         plain = gc.function([z], out, backend=backend, optimize="none")(LOGITS.astype(dtype))
     assert not np.all(np.isfinite(plain))  # the unoptimised form really does overflow
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradients_stable_at_plus_minus_1000(dtype, backend):
+    """The gradients of log(softmax) cross-entropy and of log(sigmoid), as gc.grad writes them, divide by an
+    underflowed softmax/sigmoid; stabilize cancels the division: softmax - y and 1 - sigmoid, finite."""
+    z = gc.tensor("z", (2, 3), dtype=dtype)
+    y = gc.tensor("y", (2, 3), dtype=dtype)
+    (g_ce,) = gc.grad(-gc.sum(y * gc.log(gc.softmax(z))), [z])
+    (g_ls,) = gc.grad(gc.sum(gc.log(gc.sigmoid(z))), [z])
+    f = gc.function([z, y], [g_ce, g_ls], backend=backend)
+    assert {"local_softmax_grad_cancel", "local_mul_div_cancel"} <= set(fired_in(f))
+    labels = np.eye(3)[[1, 0]]
+    got_ce, got_ls = f(LOGITS.astype(dtype), labels.astype(dtype))
+    softmax = np.exp(_log_softmax64(LOGITS))
+    np.testing.assert_allclose(got_ce, softmax * labels.sum(axis=1, keepdims=True) - labels, atol=1e-6)
+    np.testing.assert_allclose(got_ls, 1.0 - scipy.special.expit(LOGITS), atol=1e-6)
+    with np.errstate(all="ignore"):
+        plain = gc.function([z, y], [g_ce, g_ls], backend=backend, optimize="none")
+        assert not any(np.all(np.isfinite(p)) for p in plain(LOGITS.astype(dtype), labels.astype(dtype)))
+
+
+def test_division_cancels_only_for_positive_ops():
+    x = gc.vector("x")
+    assert stabilize(FunctionGraph([x], [(2.0 / x) * x]))[1] == {}  # x may be 0: 2/0*0 is NaN, keep it
+    assert stabilize(FunctionGraph([x], [(2.0 / gc.exp(x)) * gc.exp(x)]))[1] == {}  # two exp nodes: not one s
+    e = gc.exp(x)
+    assert stabilize(FunctionGraph([x], [(2.0 / e) * e]))[1] == {"local_mul_div_cancel": 1}
 
 
 def test_log1p_and_expm1_are_accurate_near_zero(backend):
