@@ -1,0 +1,132 @@
+"""Convolution and pooling: against a direct NumPy loop, on every backend, with gradient checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.testing import check_grad
+
+
+def reference_conv2d(x, w, stride=(1, 1), pad=((0, 0), (0, 0)), flip=False):
+    """The textbook sum S(i, j) = Σ_c Σ_m Σ_n I(c, i·s + m, j·s + n) K(c, m, n), written as loops."""
+    if flip:
+        w = w[:, :, ::-1, ::-1]
+    x = np.pad(x, ((0, 0), (0, 0), pad[0], pad[1]))
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh, ow = (h - kh) // stride[0] + 1, (wd - kw) // stride[1] + 1
+    out = np.zeros((n, o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, :, i * stride[0] : i * stride[0] + kh, j * stride[1] : j * stride[1] + kw]
+            out[:, :, i, j] = np.einsum("nchw,ochw->no", patch, w)
+    return out
+
+
+CASES = [
+    # (input shape, kernel shape, stride, padding, expected numpy padding, flip)
+    ((2, 1, 5, 5), (1, 1, 3, 3), 1, "valid", ((0, 0), (0, 0)), False),
+    ((2, 3, 6, 7), (4, 3, 2, 3), (2, 1), "valid", ((0, 0), (0, 0)), False),
+    ((1, 2, 5, 6), (3, 2, 3, 2), 1, "same", ((1, 1), (0, 1)), False),
+    ((2, 2, 7, 7), (2, 2, 3, 3), 2, "same", ((1, 1), (1, 1)), True),
+    ((1, 1, 4, 5), (2, 1, 2, 2), 1, (1, 2), ((1, 1), (2, 2)), True),
+]
+
+
+@pytest.mark.parametrize("xshape, wshape, stride, padding, pad, flip", CASES)
+def test_conv2d_matches_loops(backend, rng, xshape, wshape, stride, padding, pad, flip):
+    xv, wv = rng.standard_normal(xshape), rng.standard_normal(wshape)
+    x, w = gc.tensor("x", ("n",) + xshape[1:]), gc.tensor("w", wshape)
+    out = gc.function([x, w], gc.nn.conv2d(x, w, stride=stride, padding=padding, flip=flip), backend=backend)(xv, wv)
+    s = (stride, stride) if isinstance(stride, int) else stride
+    np.testing.assert_allclose(out, reference_conv2d(xv, wv, s, pad, flip), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("xshape, wshape, stride, padding, pad, flip", CASES[1:4])
+def test_conv2d_gradients(rng, xshape, wshape, stride, padding, pad, flip):
+    xv, wv = rng.standard_normal(xshape), rng.standard_normal(wshape)
+    check_grad(lambda x, w: gc.sum(gc.tanh(gc.nn.conv2d(x, w, stride, padding, flip))), [xv, wv])
+
+
+def test_conv2d_gradient_on_llvm_backend(rng):
+    pytest.importorskip("llvmlite")
+    xv, wv = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    check_grad(lambda x, w: gc.sum(gc.nn.conv2d(x, w, 2, "same") ** 2), [xv, wv], backend="llvm")
+
+
+def test_conv_equals_toeplitz_product(rng):
+    """1-D convolution is multiplication by a Toeplitz matrix; so are its gradients (transposed)."""
+    length, k = 9, 3
+    kernel = rng.standard_normal(k)
+    T = np.zeros((length - k + 1, length))
+    for i in range(length - k + 1):
+        T[i, i : i + k] = kernel
+    x = gc.tensor("x", (1, 1, length))
+    y = gc.nn.conv1d(x, gc.constant(kernel.reshape(1, 1, k)))
+    g = gc.tensor("g", (1, 1, length - k + 1))
+    (gx,) = gc.grad(None, [x], known_grads={y: g})
+    xv, gv = rng.standard_normal((1, 1, length)), rng.standard_normal((1, 1, length - k + 1))
+    out, back = gc.function([x, g], [y, gx])(xv, gv)
+    np.testing.assert_allclose(out[0, 0], T @ xv[0, 0])
+    np.testing.assert_allclose(back[0, 0], T.T @ gv[0, 0])
+
+
+def test_conv1d_same_and_stride(backend, rng):
+    xv, wv = rng.standard_normal((2, 3, 10)), rng.standard_normal((4, 3, 3))
+    x = gc.tensor("x", ("n", 3, 10))
+    same, strided = gc.function(
+        [x], [gc.nn.conv1d(x, gc.constant(wv), padding="same"), gc.nn.conv1d(x, gc.constant(wv), stride=2)],
+        backend=backend,
+    )(xv)  # fmt: skip
+    assert same.shape == (2, 4, 10) and strided.shape == (2, 4, 4)
+    ref = reference_conv2d(xv[:, :, None, :], wv[:, :, None, :], (1, 1), ((0, 0), (1, 1)))[:, :, 0]
+    np.testing.assert_allclose(same, ref)
+    np.testing.assert_allclose(strided, reference_conv2d(xv[:, :, None], wv[:, :, None], (1, 2))[:, :, 0])
+
+
+def test_translation_equivariance(rng):
+    img, k = rng.standard_normal((1, 1, 12, 12)), rng.standard_normal((1, 1, 3, 3))
+    x = gc.tensor("x", (1, 1, 12, 12))
+    f = gc.function([x], gc.nn.conv2d(x, gc.constant(k)))
+    shifted = np.roll(img, (2, 1), axis=(2, 3))
+    np.testing.assert_allclose(f(shifted)[..., 3:, 2:], np.roll(f(img), (2, 1), axis=(2, 3))[..., 3:, 2:])
+
+
+@pytest.mark.parametrize("size, stride", [(2, None), (3, 1), ((2, 3), (1, 2))])
+def test_pooling_matches_numpy_and_gradients(backend, rng, size, stride):
+    xv = rng.permutation(2 * 3 * 6 * 7).reshape(2, 3, 6, 7).astype(np.float64) / 10  # distinct: no max ties
+    x = gc.tensor("x", ("n", 3, 6, 7))
+    mx, avg = gc.function([x], [gc.nn.max_pool2d(x, size, stride), gc.nn.avg_pool2d(x, size, stride)],
+                          backend=backend)(xv)  # fmt: skip
+    kh, kw = (size, size) if isinstance(size, int) else size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if isinstance(stride, int) else stride)
+    oh, ow = (6 - kh) // sh + 1, (7 - kw) // sw + 1
+    windows = np.stack(
+        [xv[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw].reshape(2, 3, -1) for i in range(oh) for j in range(ow)],
+        axis=2,
+    ).reshape(2, 3, oh, ow, kh * kw)
+    np.testing.assert_allclose(mx, windows.max(-1))
+    np.testing.assert_allclose(avg, windows.mean(-1))
+    if backend == "numpy":
+        check_grad(lambda v: gc.sum(gc.nn.max_pool2d(v, size, stride) ** 2), [xv])
+        check_grad(lambda v: gc.sum(gc.nn.avg_pool2d(v, size, stride) ** 2), [xv])
+
+
+def test_max_pool_gradient_goes_to_the_max():
+    x = gc.tensor("x", (1, 1, 4, 4))
+    pool = np.array([[10, 12, 8, 7], [4, 11, 5, 9], [18, 13, 7, 7], [3, 15, 2, 2]], np.float64)
+    g = gc.function([x], gc.grad(gc.sum(gc.nn.max_pool2d(x, 2)), x))(pool[None, None])[0, 0]
+    expected = np.zeros((4, 4))
+    expected[0, 1] = expected[1, 3] = expected[2, 0] = 1.0
+    expected[2, 2] = expected[2, 3] = 0.5  # a tie (7, 7): the gradient is shared evenly
+    np.testing.assert_array_equal(g, expected)
+
+
+def test_conv_errors():
+    x = gc.tensor("x", ("n", 2, 5, 5))
+    with pytest.raises(ValueError, match="channels"):
+        gc.nn.conv2d(x, gc.tensor("w", (1, 3, 3, 3)))
+    with pytest.raises(ValueError, match="does not fit"):
+        gc.nn.max_pool2d(x, 6)
