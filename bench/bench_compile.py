@@ -37,7 +37,9 @@ def graphc_compile(layers: int, backend: str) -> float:
             grads.append(gc.transpose(hs[i]) @ ga)
             g = ga @ gc.transpose(ws[i])
         grads = grads[::-1]
-    f = gc.function([x], cost, updates={w: w - 0.01 * g for w, g in zip(ws, grads, strict=True)}, backend=backend)
+    f = gc.function(
+        [x], cost, updates={w: w - 0.01 * g for w, g in zip(ws, grads, strict=True)}, backend=backend
+    )
     elapsed = time.perf_counter() - start
     f(np.ones((BATCH, WIDTH)))
     return elapsed
@@ -74,7 +76,9 @@ def pytensor_compile(pt, layers: int) -> float:
         h = ptt.tanh(h @ w)
     cost = (h * h).sum()
     grads = pt.grad(cost, ws)
-    pt.function([x], cost, updates=[(w, w - 0.01 * g) for w, g in zip(ws, grads, strict=True)], mode=pytensor_mode())
+    pt.function(
+        [x], cost, updates=[(w, w - 0.01 * g) for w, g in zip(ws, grads, strict=True)], mode=pytensor_mode()
+    )
     return time.perf_counter() - start
 
 
@@ -83,7 +87,10 @@ def main() -> None:
     jax, pt = peer("jax"), peer("pytensor")
     graphc_compile(2, "llvm")  # first use of llvmlite in this process (target init) is not a compile
     for layers in (10, 100):
-        cells = {"graphc llvm": graphc_compile(layers, "llvm"), "graphc numpy": graphc_compile(layers, "numpy")}
+        cells = {
+            "graphc llvm": graphc_compile(layers, "llvm"),
+            "graphc numpy": graphc_compile(layers, "numpy"),
+        }
         if jax is not None:
             cells["JAX jit"] = jax_compile(jax, layers)
         if pt is not None:

@@ -4,13 +4,15 @@ f = sigmoid(x*y + z) * tanh(y) + log1p(exp(-|z|)) on 10^6 and 10^7 float32/float
 Run: python bench/bench_elementwise.py [--sizes 1000000 10000000]
 """
 
+# ruff: noqa: B023 - timing lambdas are called inside the loop iteration that defines them
+
 from __future__ import annotations
 
 import argparse
 
 import numpy as np
 import scipy.special
-from common import pytensor_mode, best_time, copy_bandwidth, peer, table
+from common import best_time, copy_bandwidth, peer, pytensor_mode, table
 
 import graphc as gc
 
@@ -31,7 +33,9 @@ def peers(dtype):
     if jax is not None:
         jax.config.update("jax_enable_x64", True)
         jnp = jax.numpy
-        jf = jax.jit(lambda x, y, z: jax.nn.sigmoid(x * y + z) * jnp.tanh(y) + jnp.log1p(jnp.exp(-jnp.abs(z))))
+        jf = jax.jit(
+            lambda x, y, z: jax.nn.sigmoid(x * y + z) * jnp.tanh(y) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+        )
         found["JAX jit"] = lambda x, y, z: jf(x, y, z).block_until_ready()
     torch = peer("torch")
     if torch is not None:
@@ -65,7 +69,11 @@ def main() -> None:
             bound = 4 * n * np.dtype(dtype).itemsize / bandwidth  # 3 reads + 1 write
             t_llvm = best_time(lambda: f_llvm(x, y, z))
             t_np = best_time(lambda: numpy_f(x, y, z))
-            row = {"graphc llvm": t_llvm, "NumPy": t_np, "graphc numpy": best_time(lambda: f_np_backend(x, y, z))}
+            row = {
+                "graphc llvm": t_llvm,
+                "NumPy": t_np,
+                "graphc numpy": best_time(lambda: f_np_backend(x, y, z)),
+            }
             for name, fn in others.items():
                 if isinstance(fn, tuple):
                     fn, conv = fn
@@ -73,10 +81,20 @@ def main() -> None:
                     row[name] = best_time(lambda fn=fn, a=a, b=b, c=c: fn(a, b, c))
                 else:
                     row[name] = best_time(lambda fn=fn: fn(x, y, z))
-            np.testing.assert_allclose(f_llvm(x, y, z), numpy_f(x, y, z), rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
+            np.testing.assert_allclose(
+                f_llvm(x, y, z), numpy_f(x, y, z), rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6
+            )
             cells = [f"{k} {v * 1e3:.2f}" for k, v in row.items()]
-            rows.append([dtype, f"{n:.0e}", f"{bound * 1e3:.2f}", f"{t_llvm / bound:.2f}x", f"{t_np / t_llvm:.1f}x",
-                         "; ".join(cells)])  # fmt: skip
+            rows.append(
+                [
+                    dtype,
+                    f"{n:.0e}",
+                    f"{bound * 1e3:.2f}",
+                    f"{t_llvm / bound:.2f}x",
+                    f"{t_np / t_llvm:.1f}x",
+                    "; ".join(cells),
+                ]
+            )
     table(
         f"Fused elementwise (ms; copy bandwidth {bandwidth / 1e9:.1f} GB/s)",
         ["dtype", "n", "bandwidth bound", "llvm / bound", "NumPy / llvm", "times (ms)"],

@@ -5,10 +5,12 @@ Sizes: large = batch 256, 784-512-10 float32; small = batch 32, 64-64-10 float64
 Run: python bench/bench_mlp.py
 """
 
+# ruff: noqa: B023 - timing lambdas are called inside the loop iteration that defines them
+
 from __future__ import annotations
 
 import numpy as np
-from common import pytensor_mode, best_time, peer, table
+from common import best_time, peer, pytensor_mode, table
 
 import graphc as gc
 
@@ -123,7 +125,9 @@ def pytensor_step(pt, x0, y0, w1_0, w2_0):
     t = ptt.cast(ptt.eq(y[:, None], ptt.arange(w2_0.shape[1])[None, :]), x0.dtype.name)  # one-hot: C ops only
     cost = -(t * logp).sum() / x0.shape[0] + LAM * ((w1**2).sum() + (w2**2).sum())
     g1, g2 = pt.grad(cost, [w1, w2])
-    dt = x0.dtype.name  # PyTensor upcasts float32 - python float to float64: cast back (graphc does not need to)
+    dt = (
+        x0.dtype.name
+    )  # PyTensor upcasts float32 - python float to float64: cast back (graphc does not need to)
     updates = [(w1, ptt.cast(w1 - EPS * g1, dt)), (w2, ptt.cast(w2 - EPS * g2, dt))]
     f = pt.function([x, y], cost, updates=updates, mode=pytensor_mode())
     return lambda: f(x0, y0)
@@ -131,8 +135,10 @@ def pytensor_step(pt, x0, y0, w1_0, w2_0):
 
 def main() -> None:
     rows = []
-    for label, sizes, dtype in (("large: 256, 784-512-10", (256, 784, 512, 10), "float32"),
-                                ("small: 32, 64-64-10", (32, 64, 64, 10), "float64")):  # fmt: skip
+    for label, sizes, dtype in (
+        ("large: 256, 784-512-10", (256, 784, 512, 10), "float32"),
+        ("small: 32, 64-64-10", (32, 64, 64, 10), "float64"),
+    ):
         x, y, w1, w2 = data(*sizes, dtype)
         results = {}
         f_llvm, _ = graphc_step(x, y, w1, w2, "llvm")
@@ -154,9 +160,20 @@ def main() -> None:
             results["PyTensor (C)"] = best_time(pytensor_step(pt, x, y, w1, w2))
         best_peer = min(v for k, v in results.items() if not k.startswith("graphc"))
         cells = "; ".join(f"{k} {v * 1e6:.0f}" for k, v in results.items())
-        rows.append([label, dtype, f"{results['graphc llvm'] * 1e6:.0f}",
-                     f"{best_peer / results['graphc llvm']:.2f}x", cells])  # fmt: skip
-    table("One SGD step of the fig. 6.11 MLP (µs)", ["size", "dtype", "graphc llvm", "best other / llvm", "all (µs)"], rows)
+        rows.append(
+            [
+                label,
+                dtype,
+                f"{results['graphc llvm'] * 1e6:.0f}",
+                f"{best_peer / results['graphc llvm']:.2f}x",
+                cells,
+            ]
+        )
+    table(
+        "One SGD step of the fig. 6.11 MLP (µs)",
+        ["size", "dtype", "graphc llvm", "best other / llvm", "all (µs)"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks: best-of timing, optional peers, a Markdown table. Not used by graphc itself."""
+"""Shared helpers for the benchmarks: best-of timing, optional peers, a Markdown table (not graphc)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""llvm-backend specific behaviour: packed SIMD, shape polymorphism, threads, the on-disk cache across processes,
+"""llvm-backend specific behaviour: packed SIMD, shape polymorphism, threads, the on-disk cache across
+processes,
 bad input (errors, never a crash), transcendental accuracy through the backend, clear compile-time errors.
 
 Op-by-op parity with the interpreter is in the shared suites (the `backend` fixture includes "llvm")."""

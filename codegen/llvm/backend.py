@@ -1,7 +1,10 @@
-"""The llvm backend: lowers a whole FunctionGraph into ONE native entry point. Owns the Lowerer; imports only the core.
+"""The llvm backend: lowers a whole FunctionGraph into ONE native entry point. Owns the Lowerer; imports only
+the core.
 
-The entry ``i32 graphc_entry(PyObject* arrays_tuple, i64 nthreads, i64 size...)`` reads each array's data pointer
-(inputs, shared values, large constants, then the output buffers Python allocated), computes every intermediate
+The entry ``i32 graphc_entry(PyObject* arrays_tuple, i64 nthreads, i64 size...)`` reads each array's data
+pointer
+(inputs, shared values, large constants, then the output buffers Python allocated), computes every
+intermediate
 in a single malloc'd arena (buffers of equal size are reused once dead), and returns 0 or an error code that
 Python turns into an exception. Kernels depend on rank, dtype and broadcast pattern only; sizes are run-time
 values, so a new batch size never recompiles. Node lowerings live in ``nodes`` (table ``lower.LLVM_RULES``).
@@ -31,7 +34,7 @@ OPTNONE_NODES = 64  # graphs with this many nodes get an unoptimised (fast to co
 
 
 class Buffer:
-    """Memory that views alias: an arena slot (reusable once no live variable views it) or an external array."""
+    """Memory views alias: an arena slot (reusable once no live variable views it) or an external array."""
 
     def __init__(self, offset=None, key=None):
         self.offset, self.key, self.live = offset, key, 0
@@ -73,7 +76,8 @@ class Lowerer:
         self.nthreads = self.eb.load(self.eb.gep(self.dims_arg, [const(0)]), name="nthreads")
         self._layout_pointers()
 
-    # --- sizes ------------------------------------------------------------------------------------------------
+    # --- sizes
+    # ------------------------------------------------------------------------------------------------
     def dim(self, d) -> ir.Value:
         """The run-time value of a dimension (int, symbol, or expression of symbols), computed once."""
         if isinstance(d, int | np.integer):
@@ -126,7 +130,8 @@ class Lowerer:
             acc = views._mul(self.eb, acc, d)
         return acc
 
-    # --- buffers ----------------------------------------------------------------------------------------------
+    # --- buffers
+    # ----------------------------------------------------------------------------------------------
     def _layout_pointers(self) -> None:
         fg = self.fg
         self.big_constants = [c for c in fg.constants if c.value.ndim > 0]
@@ -204,9 +209,10 @@ class Lowerer:
             self.pool[buffer.key].append(buffer.offset)
             buffer.key = None  # released once
 
-    # --- checks -----------------------------------------------------------------------------------------------
+    # --- checks
+    # -----------------------------------------------------------------------------------------------
     def check(self, condition, exc: type, message: str) -> None:
-        """Before any work: ``condition(builder)`` (i1, true = fine) or return an error code -> ``exc(message)``."""
+        """Before any work: ``condition(builder)`` (i1, true = fine), else error code -> ``exc(message)``."""
         code = 2 + len(self.messages)
         self.messages.append((exc, message))
         ok = condition(self.cb)
@@ -216,9 +222,10 @@ class Lowerer:
         ir.IRBuilder(fail).ret(ir.Constant(I32, code))
         self.cb.position_at_end(nxt)
 
-    # --- loops ------------------------------------------------------------------------------------------------
+    # --- loops
+    # ------------------------------------------------------------------------------------------------
     def loop(self, instrs, inputs: list[View], outputs: list[tuple[int, View, Op | None]], shape) -> None:
-        """Run a scalar body over ``shape``: inputs broadcast, outputs (already of that shape) stored/reduced."""
+        """Run a scalar body over ``shape``: inputs broadcast; outputs (of that shape) stored or reduced."""
         shape = tuple(shape)
         dims = [self.dim(d) for d in shape]
         inputs = [views.broadcast(v, shape, dims) for v in inputs]
@@ -240,9 +247,14 @@ class Lowerer:
                 if st[a] is None
             ]
         spec = kernels.LoopSpec(
-            tuple(v.dtype.name for v in inputs), tuple(instrs), tuple(vid for vid, _, _ in outputs),
-            tuple(v.dtype.name for _, v, _ in outputs), tuple(red for _, _, red in outputs), rank, tuple(strides),
-        )  # fmt: skip
+            tuple(v.dtype.name for v in inputs),
+            tuple(instrs),
+            tuple(vid for vid, _, _ in outputs),
+            tuple(v.dtype.name for _, v, _ in outputs),
+            tuple(red for _, _, red in outputs),
+            rank,
+            tuple(strides),
+        )
         fn = kernels.get_kernel(self.module, spec, self.kernel_memo)
         with self.eb.goto_entry_block():
             ptr_array = self.eb.alloca(I8P, size=const(len(operands)))
@@ -267,7 +279,8 @@ class Lowerer:
     def fill(self, dest: View, value) -> None:
         self.loop((Instr(None, (), (("value", value),), dest.dtype.name),), [], [(0, dest, None)], dest.shape)
 
-    # --- the walk ---------------------------------------------------------------------------------------------
+    # --- the walk
+    # ---------------------------------------------------------------------------------------------
     def lower(self) -> None:
         fg = self.fg
         uses: dict[int, int] = defaultdict(int)
@@ -320,8 +333,9 @@ class Lowerer:
         self._python_entry()
 
     def _python_entry(self) -> None:
-        """``graphc_entry(tuple, extra sizes...)``: data pointers, and the sizes the inputs' shapes give, are read
-        from the tuple's arrays (layouts checked in runtime); Python passes only sizes no input shape holds."""
+        """``graphc_entry(tuple, extra sizes...)``: data pointers, and the sizes the inputs' shapes give, are
+        read
+        from the tuple's arrays (layouts checked in runtime); Python passes only sizes no input holds."""
         from .runtime import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
 
         self.binding: dict = {}
@@ -330,7 +344,9 @@ class Lowerer:
                 if isinstance(d, sympy.Symbol):
                     self.binding.setdefault(d, (pos, axis))
         self.arg_exprs = [s for s in self.symbols if s not in self.binding] + list(self.derived)
-        fn = ir.Function(self.module, ir.FunctionType(I32, [I8P] + [I64] * len(self.arg_exprs)), "graphc_entry")
+        fn = ir.Function(
+            self.module, ir.FunctionType(I32, [I8P] + [I64] * len(self.arg_exprs)), "graphc_entry"
+        )
         threads = ir.GlobalVariable(self.module, I64, name="graphc_nthreads")
         threads.initializer = const(1)
         b = ir.IRBuilder(fn.append_basic_block("entry"))

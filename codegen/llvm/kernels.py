@@ -1,9 +1,11 @@
 """Loop kernels: one LLVM function per (body, rank, dtypes, static strides), plus the two-thread splitter.
 
-A kernel is ``void k(i8** ptrs, i64* info, i64 lo, i64 hi)``: it runs its scalar body (a graphc.kernel-style list
+A kernel is ``void k(i8** ptrs, i64* info, i64 lo, i64 hi)``: it runs its scalar body (a graphc.kernel-style
+list
 of `Instr`) at every point of a rank-r iteration space whose outermost index goes from ``lo`` to ``hi``.
 ``info`` holds the r sizes, then the strides that are not known statically. Strides that are 0 (broadcast) or
-1 (contiguous) are constants in the IR, so the inner loop vectorises. Knows op dtypes and scalar rules, not graphs.
+1 (contiguous) are constants in the IR, so the inner loop vectorises. Knows op dtypes and scalar rules, not
+graphs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from graphc.ops import Op
 
 from . import loops
 from .scalar import (
-    I1,
     I8,
     I32,
     I64,
@@ -209,7 +210,8 @@ def identity(op: Op, dtype) -> float | int | bool:
     return -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min)
 
 
-# --- running a kernel on several threads ----------------------------------------------------------------------
+# --- running a kernel on several threads
+# ----------------------------------------------------------------------
 def get_runner(module: ir.Module) -> ir.Function:
     """``void graphc.run(kernel, ptrs, info, n, work, nthreads)``: the kernel on [0, n), split across threads
     when ``work`` (elements x cost) is large enough to pay for starting them."""
@@ -218,14 +220,18 @@ def get_runner(module: ir.Module) -> ir.Function:
     par = get_parallel(module)
     i64p = I64.as_pointer()
     fn = ir.Function(
-        module, ir.FunctionType(ir.VoidType(), [KERNEL_TYPE.as_pointer(), I8P.as_pointer(), i64p, I64, I64, I64]),
+        module,
+        ir.FunctionType(ir.VoidType(), [KERNEL_TYPE.as_pointer(), I8P.as_pointer(), i64p, I64, I64, I64]),
         "graphc.run",
-    )  # fmt: skip
+    )
     fn.linkage = "internal"
     fn.attributes.add("noinline")
     kern, ptrs, info, n, work, nt = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    big = b.and_(b.icmp_signed(">=", work, ir.Constant(I64, PARALLEL_WORK)), b.icmp_signed(">", nt, ir.Constant(I64, 1)))
+    big = b.and_(
+        b.icmp_signed(">=", work, ir.Constant(I64, PARALLEL_WORK)),
+        b.icmp_signed(">", nt, ir.Constant(I64, 1)),
+    )
     with b.if_else(big) as (then, otherwise):
         with then:
             b.call(par, [kern, ptrs, info, n, nt])

@@ -1,8 +1,10 @@
-"""The LLVM lowering table LLVM_RULES: one row per Op (the completeness test checks it). Knows ops, not graphs.
+"""The LLVM lowering table LLVM_RULES: one row per Op (the completeness test checks it). Knows ops, not
+graphs.
 
 Elementwise ops map to scalar rules ``rule(s, *args)`` (``scalar.SCALAR_RULES``: the IR for one element, run
 inside a vectorised loop); every other op maps to a node rule ``rule(lowerer, node, input_views)``
-(``nodes.NODE_RULES``: reductions, BLAS matmul, views, softmax, ...). A missing row is a NotImplementedError at
+(``nodes.NODE_RULES``: reductions, BLAS matmul, views, softmax, ...). A missing row is a NotImplementedError
+at
 compile time naming the op.
 """
 

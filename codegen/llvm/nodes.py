@@ -1,4 +1,5 @@
-"""Node lowerings of the llvm backend (NODE_RULES): everything that is not a scalar rule. Knows ops, not graphs.
+"""Node lowerings of the llvm backend (NODE_RULES): everything that is not a scalar rule. Knows ops, not
+graphs.
 
 Each rule is ``rule(lowerer, node, input_views) -> output views``. Elementwise work, reductions, softmax and
 logsumexp are all expressed as scalar bodies (`Instr` lists) run by `Lowerer.loop`, so they share one
@@ -6,8 +7,6 @@ vectorised, thread-split loop emitter; matmul calls BLAS; shape ops return views
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 from llvmlite import ir
@@ -17,8 +16,9 @@ from graphc.kernel import Instr
 from graphc.ops import Op
 from graphc.types import broadcast_shapes
 
-from . import blas, loops, views
+from . import loops, views
 from .kernels import identity
+from .matmul import matmul
 from .scalar import F64, I64, constant, convert, load_value, store_value
 from .views import View, const
 
@@ -31,7 +31,8 @@ def _const(value, dtype) -> Instr:
     return Instr(None, (), (("value", value),), np.dtype(dtype).name)
 
 
-# --- elementwise and fused -------------------------------------------------------------------------------------
+# --- elementwise and fused
+# -------------------------------------------------------------------------------------
 def elementwise_node(lw, node, ins: list[View]) -> list[View]:
     out = node.outputs[0]
     body = (Instr(node.op, tuple(range(len(ins))), node.param_key, out.type.dtype.name),)
@@ -51,7 +52,8 @@ def _fused(lw, node, ins):
 
 
 def run_kernel(lw, instrs, ins, outs, shape, mean=False) -> list[View]:
-    """One loop over ``shape`` for all outputs; ``outs`` = (value id, destination, (op, axes, keepdims) | None).
+    """One loop over ``shape`` for all outputs; ``outs`` = (value id, destination, (op, axes, keepdims) |
+    None).
 
     Reductions accumulate in place, in float64 for float32 sums (and for means, divided at the end).
     """
@@ -67,8 +69,11 @@ def run_kernel(lw, instrs, ins, outs, shape, mean=False) -> list[View]:
         lw.fill(acc, identity(op, acc_dtype))
         if op in (Op.MAX, Op.MIN):
             count = lw.product([dims[a] for a in axes])
-            lw.check(lambda b, c=count: b.icmp_signed("!=", c, const(0)), ValueError,
-                     f"zero-size array to reduction operation {op.value} which has no identity")  # fmt: skip
+            lw.check(
+                lambda b, c=count: b.icmp_signed("!=", c, const(0)),
+                ValueError,
+                f"zero-size array to reduction operation {op.value} which has no identity",
+            )
         spread = acc if keepdims else views.insert_axes(acc, axes)
         loop_outs.append((vid, views.broadcast(spread, shape, dims), op))
         if acc is not dest:
@@ -106,7 +111,8 @@ def _reduction(lw, node, ins):
     return run_kernel(lw, (), ins, [(0, lw.output_buffer(out), red)], x.shape, mean=node.op is Op.MEAN)
 
 
-# --- softmax family: max pass, sum-of-exp pass, output pass ------------------------------------------------------
+# --- softmax family: max pass, sum-of-exp pass, output pass
+# ------------------------------------------------------
 def _max_shift(lw, x: View, axes, finite_only: bool) -> View:
     """m = max(x over axes, keepdims) (with -inf/inf/NaN maxima replaced by 0 for logsumexp)."""
     mshape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
@@ -115,9 +121,12 @@ def _max_shift(lw, x: View, axes, finite_only: bool) -> View:
     if finite_only:  # m = where(|m| < inf, m, 0)
         d = x.dtype.name
         body = (
-            _instr(Op.ABS, (0,), d), _const(np.inf, d), _instr(Op.LT, (1, 2), "bool"), _const(0, d),
+            _instr(Op.ABS, (0,), d),
+            _const(np.inf, d),
+            _instr(Op.LT, (1, 2), "bool"),
+            _const(0, d),
             _instr(Op.WHERE, (3, 0, 4), d),
-        )  # fmt: skip
+        )
         m2 = lw.temp(x.dtype, mshape)
         lw.loop(body, [m], [(5, m2, None)], mshape)
         lw.release(m)
@@ -166,7 +175,8 @@ def _logsumexp(lw, node, ins):
     return [dest]
 
 
-# --- shape ops: views ------------------------------------------------------------------------------------------
+# --- shape ops: views
+# ------------------------------------------------------------------------------------------
 def _transpose(lw, node, ins):
     return [views.transpose(ins[0], node.params["perm"])]
 
@@ -210,16 +220,22 @@ def _getitem(lw, node, ins):
             i = const(item[1])
             if item[1] < 0:
                 i = eb.add(n, i)
-            lw.check(lambda b, i=i, n=n: b.and_(b.icmp_signed(">=", i, const(0)), b.icmp_signed("<", i, n)),
-                     IndexError, f"index {item[1]} is out of bounds for axis {axis} of the input to getitem")  # fmt: skip
+            lw.check(
+                lambda b, i=i, n=n: b.and_(b.icmp_signed(">=", i, const(0)), b.icmp_signed("<", i, n)),
+                IndexError,
+                f"index {item[1]} is out of bounds for axis {axis} of the input to getitem",
+            )
             offset = eb.add(offset, eb.mul(i, stride))
             contig = contig and not seen_slice
         else:
             start, step, length = _slice(lw, x.shape[axis], n, *item[1:])
             want = lw.dim(out.type.shape[k])
-            lw.check(lambda b, a=length, w=want: b.icmp_signed("==", a, w), ShapeError,
-                     f"slice {item[1]}:{item[2]}:{item[3]} of axis {axis} does not have the length its type says "
-                     f"({out.type.shape[k]}): the input is too short")  # fmt: skip
+            lw.check(
+                lambda b, a=length, w=want: b.icmp_signed("==", a, w),
+                ShapeError,
+                f"slice {item[1]}:{item[2]}:{item[3]} of axis {axis} does not have the length its type says "
+                f"({out.type.shape[k]}): the input is too short",
+            )
             offset = eb.add(offset, eb.mul(start, stride))
             dims.append(want)
             strides.append(eb.mul(stride, const(step)) if step != 1 else stride)
@@ -269,9 +285,16 @@ def _concatenate(lw, node, ins):
     for v in ins:
         ptr = lw.b.gep(dest.ptr, [lw.eb.mul(start, dest.strides[axis])])
         part = View(
-            ptr, dest.dtype, v.shape, tuple(v.dims), dest.strides, dest.sstrides,
-            axis == 0 or all(s == 1 for s in v.shape[:axis]), None, dest.buffer,
-        )  # fmt: skip
+            ptr,
+            dest.dtype,
+            v.shape,
+            tuple(v.dims),
+            dest.strides,
+            dest.sstrides,
+            axis == 0 or all(s == 1 for s in v.shape[:axis]),
+            None,
+            dest.buffer,
+        )
         lw.copy(v, part)
         start = lw.eb.add(start, v.dims[axis])
     return [dest]
@@ -338,7 +361,7 @@ def _argmax(lw, node, ins):
 
 
 def _argmax_better(b, dtype, value, best):
-    """True where ``value`` replaces the running best: larger, or the first NaN (NumPy keeps the first NaN)."""
+    """True where ``value`` replaces the running best: larger, or the first NaN (as NumPy)."""
     if dtype.kind == "f":
         larger = b.fcmp_ordered(">", value, best)
         first_nan = b.and_(b.fcmp_unordered("uno", value, value), b.fcmp_ordered("ord", best, best))
@@ -346,107 +369,6 @@ def _argmax_better(b, dtype, value, best):
     if dtype.kind == "b":
         return b.icmp_unsigned(">", value, best)
     return b.icmp_signed(">", value, best)
-
-
-# --- matmul ----------------------------------------------------------------------------------------------------
-def _matmul(lw, node, ins):
-    a, bm = ins
-    out = node.outputs[0]
-    dtype = out.type.dtype
-    dest = lw.output_buffer(out)
-    # vectors become (1, k) / (k, 1) matrices; contiguous ones stay dense ("C") for BLAS
-    a2 = _vector_as_matrix(a, 0) if a.ndim == 1 else a
-    b2 = _vector_as_matrix(bm, 1) if bm.ndim == 1 else bm
-    batch_shape = tuple(dest.shape[: max(0, len(dest.shape) - (a.ndim > 1) - (bm.ndim > 1))])
-    if dtype.kind != "f":
-        _matmul_loops(lw, a2, b2, dest, batch_shape)
-        return [dest]
-    temps = []
-    operands = []
-    for v in (a2, b2):
-        if v.dtype != dtype or v.mat is None:
-            t = lw.temp(dtype, v.shape)
-            lw.copy(v, t)
-            temps.append(t)
-            v = t
-        operands.append(v)
-    a2, b2 = operands
-    c2 = views.contiguous(lw.eb, dest.ptr, dtype, batch_shape + (a2.shape[-2], b2.shape[-1]),
-                          [lw.dim(d) for d in batch_shape] + [a2.dims[-2], b2.dims[-1]], dest.buffer)  # fmt: skip
-    batch_dims = [lw.dim(d) for d in batch_shape]
-    abat = views.broadcast(_batch(a2), batch_shape, batch_dims)
-    bbat = views.broadcast(_batch(b2), batch_shape, batch_dims)
-    b = lw.b
-    m, k, n = a2.dims[-2], a2.dims[-1], b2.dims[-1]
-    with loops.loop_nest(b, batch_dims, name="batch") as idx:
-        pa = loops.strided_gep(b, a2.ptr, idx, abat.strides)
-        pb = loops.strided_gep(b, b2.ptr, idx, bbat.strides)
-        pc = loops.strided_gep(b, c2.ptr, idx, c2.strides[:-2])
-        ta, lda = _ld(b, a2)
-        tb, ldb = _ld(b, b2)
-        gemm = _gemm(lw.module, pa.type.pointee, ta, tb)
-        b.call(gemm, [m, n, k, pa, lda, pb, ldb, pc, _at_least(b, n, const(1))])
-    for t in temps:
-        lw.release(t)
-    return [dest]
-
-
-def _gemm(module: ir.Module, ty: ir.Type, trans_a: bool, trans_b: bool) -> ir.Function:
-    """``graphc.gemm.<t>.<NT>(m, n, k, a, lda, b, ldb, c, ldc)``: one small function per variant, so each
-    matmul in the entry is a single call (the BLAS argument slots would otherwise bloat it)."""
-    name = f"graphc.gemm.{'f32' if isinstance(ty, ir.FloatType) else 'f64'}.{'NT'[trans_a]}{'NT'[trans_b]}"
-    if name in module.globals:
-        return module.globals[name]
-    tp = ty.as_pointer()
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, I64, tp, I64, tp, I64, tp, I64]), name)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
-    m, n, k, a, lda, b_, ldb, c, ldc = fn.args
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    blas.emit_matmul(builder, ty, a, b_, c, m, n, k, trans_a=trans_a, trans_b=trans_b, lda=lda, ldb=ldb, ldc=ldc)
-    builder.ret_void()
-    return fn
-
-
-def _vector_as_matrix(v: View, axis: int) -> View:
-    m = views.insert_axes(v, (axis,))
-    return replace(m, mat="C" if v.contig else None)
-
-
-def _batch(v: View) -> View:
-    """The batch axes of a matrix view, as a view (for broadcasting the strides)."""
-    return View(
-        v.ptr, v.dtype, v.shape[:-2], v.dims[:-2], v.strides[:-2], v.sstrides[:-2], False, None, v.buffer
-    )
-
-
-def _at_least(b, x, y):
-    return b.select(b.icmp_signed(">", x, y), x, y)
-
-
-def _ld(b, v: View):
-    """(transposed?, leading dimension) of a dense matrix view; ld is at least the row length BLAS requires."""
-    if v.mat == "C":
-        return False, _at_least(b, _at_least(b, v.strides[-2], v.dims[-1]), const(1))
-    return True, _at_least(b, _at_least(b, v.strides[-1], v.dims[-2]), const(1))
-
-
-def _matmul_loops(lw, a: View, bm: View, dest: View, batch_shape) -> None:
-    """Integer matmul: C[..., i, j] = sum_p A[..., i, p] B[..., p, j] as one reduction loop."""
-    m, k, n = a.shape[-2], a.shape[-1], bm.shape[-1]
-    shape = tuple(batch_shape) + (m, n, k)
-    dims = [lw.dim(d) for d in shape]
-    nb = len(batch_shape)
-    abat = views.broadcast(_batch(a), batch_shape, dims[:nb])
-    bbat = views.broadcast(_batch(bm), batch_shape, dims[:nb])
-    zero = const(0)
-    av = views.restride(a, shape, dims, abat.strides + (a.strides[-2], zero, a.strides[-1]),
-                        abat.sstrides + (a.sstrides[-2], 0, a.sstrides[-1]))  # fmt: skip
-    bv = views.restride(bm, shape, dims, bbat.strides + (zero, bm.strides[-1], bm.strides[-2]),
-                        bbat.sstrides + (0, bm.sstrides[-1], bm.sstrides[-2]))  # fmt: skip
-    c = views.contiguous(lw.eb, dest.ptr, dest.dtype, shape[:-1], dims[:-1], dest.buffer)
-    body = (_instr(Op.MUL, (0, 1), dest.dtype),)
-    run_kernel(lw, body, [av, bv], [(2, c, (Op.SUM, (len(shape) - 1,), False))], shape)
 
 
 def _u64(value: int) -> ir.Constant:
@@ -493,7 +415,7 @@ NODE_RULES = {
     Op.MIN: _reduction,
     Op.PROD: _reduction,
     Op.ARGMAX: _argmax,
-    Op.MATMUL: _matmul,
+    Op.MATMUL: matmul,
     Op.TRANSPOSE: _transpose,
     Op.RESHAPE: _reshape,
     Op.BROADCAST_TO: _broadcast_to,

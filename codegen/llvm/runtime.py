@@ -1,10 +1,14 @@
-"""The Python side of an llvm-compiled function: sizes, output allocation, one ctypes call. Knows no graph ops.
+"""The Python side of an llvm-compiled function: sizes, output allocation, one ctypes call. Knows no graph
+ops.
 
-Per call the generated ``run`` reads the named sizes, evaluates the few sizes that are not polynomials of them,
-allocates the outputs with ``np.empty`` (fresh each call: the caller owns them; intermediates live in the native
+Per call the generated ``run`` reads the named sizes, evaluates the few sizes that are not polynomials of
+them,
+allocates the outputs with ``np.empty`` (fresh each call: the caller owns them; intermediates live in the
+native
 arena), packs everything into one tuple and calls the native entry once. ctypes releases the GIL for the call.
 The entry reads each array's data pointer from the tuple (CPython tuple and NumPy array layouts, verified at
-import); inputs were already checked by ``gc.function`` (dtype, rank, sizes, C-contiguity), so native code only
+import); inputs were already checked by ``gc.function`` (dtype, rank, sizes, C-contiguity), so native code
+only
 sees valid memory.
 """
 
@@ -57,7 +61,7 @@ def num_threads() -> int:
 
 
 class LlvmProgram:
-    """``program(arrays, shared_values, sizes) -> (outputs, new_shared_values)``; ``source`` is the LLVM IR."""
+    """``program(arrays, shared_values, sizes) -> (outputs, new_shared_values)``; ``source``: LLVM IR."""
 
     fresh_outputs = True  # every output is a new array the entry wrote: gc.function need not copy
 
@@ -69,7 +73,9 @@ class LlvmProgram:
         exports = ["graphc_entry", "graphc_nthreads"]
         self.library = cache.compile_cached(engine, ir_text, exports=exports, name="graphc")
         ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
-        proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * len(lowerer.arg_exprs)))
+        proto = ctypes.CFUNCTYPE(
+            ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * len(lowerer.arg_exprs))
+        )
         self._entry = proto(self.library.address("graphc_entry"))
         self._messages = lowerer.messages
         self._llvm_ir: str | None = None
@@ -132,7 +138,8 @@ def _make_runner(fgraph, lowerer, entry, fail):
         env[f"T{k}"] = var.type.dtype
         shape = ", ".join(py(d) for d in var.type.shape) + ("," if len(var.type.shape) == 1 else "")
         # Reuse last call's output array when nobody else references it any more (refcount: PREV, the local,
-        # the call's argument): the caller dropped it, so no returned buffer is ever overwritten. Large outputs
+        # the call's argument): the caller dropped it, so no returned buffer is ever overwritten. Large
+        # outputs
         # then skip the page faults of fresh memory.
         lines.append(f"o{k} = PREV[{k}]")
         lines.append(f"if o{k} is None or refs(o{k}) != 3 or o{k}.shape != ({shape}):")

@@ -1,9 +1,12 @@
 """Scalar (per-element) IR of every elementwise op: SCALAR_RULES, dtype conversion, user sympy functions.
 
 Elementwise rows are scalar rules ``rule(s, *args) -> ir.Value`` run inside a loop body (``s`` is a `Scalar`:
-the builder plus the dtype the op computes in); the loop around them, and every non-elementwise row (reductions,
-matmul, views, softmax, ...), live in ``codegen.llvm.nodes`` and are collected here so that LLVM_RULES covers every
-op (see ``lower.LLVM_RULES``). Knows the graph IR's ops and dtypes, not the graph itself. No fast-math flags: NaN/Inf behave as in NumPy.
+the builder plus the dtype the op computes in); the loop around them, and every non-elementwise row
+(reductions,
+matmul, views, softmax, ...), live in ``codegen.llvm.nodes`` and are collected here so that LLVM_RULES covers
+every
+op (see ``lower.LLVM_RULES``). Knows the graph IR's ops and dtypes, not the graph itself. No fast-math flags:
+NaN/Inf behave as in NumPy.
 """
 
 from __future__ import annotations
@@ -258,7 +261,8 @@ def rule_dtype(op: Op, arg_dtypes: list, out_dtype) -> np.dtype:
     return np.dtype(out_dtype)
 
 
-# --- user elementwise functions: sympy expression -> IR ---------------------------------------------------------
+# --- user elementwise functions: sympy expression -> IR
+# ---------------------------------------------------------
 _SYMPY_MATH = {
     sympy.exp: "exp",
     sympy.log: "log",
@@ -277,7 +281,7 @@ _RELATIONS = {
 
 
 def emit_sympy(s: Scalar, fn, args) -> ir.Value:
-    """Lower the ScalarFunction's sympy expression in dtype ``s.dtype`` (post-order walk, shared subterms once)."""
+    """Lower the ScalarFunction's sympy expression in ``s.dtype`` (post-order walk, shared terms once)."""
     if not s.float:
         raise NotImplementedError(
             f"elementwise {fn.name!r}: the llvm backend computes user functions in float only"

@@ -2,7 +2,8 @@
 
 A `View` is what every lowering receives and returns: a typed data pointer, run-time sizes and strides (in
 elements), and what is known statically about them (strides that are 0 or constant, C-contiguity, whether the
-last two axes form a dense matrix BLAS can read). Transposes, broadcasts, reshapes of contiguous data and basic
+last two axes form a dense matrix BLAS can read). Transposes, broadcasts, reshapes of contiguous data and
+basic
 slicing are new Views of the same buffer: no copies.
 """
 
@@ -47,9 +48,16 @@ def contiguous(b: ir.IRBuilder, ptr, dtype, shape, dims, buffer=None) -> View:
         sstride = sstride * d if isinstance(sstride, int) and isinstance(d, int) else None
         stride = _mul(b, stride, dim)
     return View(
-        ptr, np.dtype(dtype), tuple(shape), tuple(dims), tuple(reversed(strides)), tuple(reversed(sstrides)),
-        True, "C" if len(shape) >= 2 else None, buffer,
-    )  # fmt: skip
+        ptr,
+        np.dtype(dtype),
+        tuple(shape),
+        tuple(dims),
+        tuple(reversed(strides)),
+        tuple(reversed(sstrides)),
+        True,
+        "C" if len(shape) >= 2 else None,
+        buffer,
+    )
 
 
 def _mul(builder: ir.IRBuilder, a, b):
@@ -69,14 +77,20 @@ def transpose(v: View, perm) -> View:
     if n >= 2 and v.mat is not None and set(perm[-2:]) == {n - 2, n - 1}:
         mat = v.mat if perm[-2:] == (n - 2, n - 1) else ("F" if v.mat == "C" else "C")
     return View(
-        v.ptr, v.dtype, tuple(v.shape[p] for p in perm), tuple(v.dims[p] for p in perm),
-        tuple(v.strides[p] for p in perm), tuple(v.sstrides[p] for p in perm),
-        v.contig and perm == tuple(range(n)), mat, v.buffer,
-    )  # fmt: skip
+        v.ptr,
+        v.dtype,
+        tuple(v.shape[p] for p in perm),
+        tuple(v.dims[p] for p in perm),
+        tuple(v.strides[p] for p in perm),
+        tuple(v.sstrides[p] for p in perm),
+        v.contig and perm == tuple(range(n)),
+        mat,
+        v.buffer,
+    )
 
 
 def broadcast(v: View, shape, dims) -> View:
-    """NumPy broadcasting of ``v`` to ``shape`` (static) with run-time ``dims``: new or size-1 axes get stride 0."""
+    """NumPy broadcasting of ``v`` to ``shape`` with run-time ``dims``: new or size-1 axes get stride 0."""
     lead = len(shape) - v.ndim
     strides, sstrides = [], []
     for axis, target in enumerate(shape):
@@ -90,9 +104,14 @@ def broadcast(v: View, shape, dims) -> View:
     same = tuple(shape) == tuple(v.shape)
     keeps_matrix = v.ndim >= 2 and len(shape) >= 2 and tuple(shape[-2:]) == tuple(v.shape[-2:])
     return replace(
-        v, shape=tuple(shape), dims=tuple(dims), strides=tuple(strides), sstrides=tuple(sstrides),
-        contig=v.contig and same, mat=v.mat if keeps_matrix else None,
-    )  # fmt: skip
+        v,
+        shape=tuple(shape),
+        dims=tuple(dims),
+        strides=tuple(strides),
+        sstrides=tuple(sstrides),
+        contig=v.contig and same,
+        mat=v.mat if keeps_matrix else None,
+    )
 
 
 def insert_axes(v: View, axes) -> View:
@@ -112,6 +131,11 @@ def insert_axes(v: View, axes) -> View:
 def restride(v: View, shape, dims, strides, sstrides) -> View:
     """A view of the same data with explicit axes (used by matmul-as-reduction)."""
     return replace(
-        v, shape=tuple(shape), dims=tuple(dims), strides=tuple(strides), sstrides=tuple(sstrides),
-        contig=False, mat=None,
-    )  # fmt: skip
+        v,
+        shape=tuple(shape),
+        dims=tuple(dims),
+        strides=tuple(strides),
+        sstrides=tuple(sstrides),
+        contig=False,
+        mat=None,
+    )
