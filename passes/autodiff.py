@@ -19,6 +19,14 @@ Rules about what carries a gradient:
 - a FUSED node (made by the fusion pass inside gc.function) cannot be differentiated: differentiate first,
   then compile.
 Backward nodes inherit the origin (file:line) of the forward node they differentiate.
+
+Elementwise functions a user declares from a sympy expression are differentiated by sympy (each partial
+derivative is again such a function, so it can be differentiated again):
+
+    >>> import sympy
+    >>> swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
+    >>> g = gc.grad(gc.sum(swish(w)), w)          # g · ∂swish/∂x: a SCALAR_FN node of sympy's derivative
+    >>> g2 = gc.grad(gc.sum(g), w)                # and its derivative, derived again
 """
 
 from __future__ import annotations
@@ -201,12 +209,18 @@ def fit(ct: Variable, t: Type) -> Variable:
         axes = list(range(lead)) + [
             lead + i for i, d in enumerate(target) if _one(d) and not _one(shape[lead + i])
         ]
-        if axes:
-            ct = sum_(ct, axis=axes, keepdims=True)
-            ct = reshape(ct, ct.type.shape[lead:])
+        if axes == list(range(lead)):  # only leading axes: one plain sum
+            ct = sum_(ct, axis=axes) if axes else ct
+        else:
+            ct = reshape(sum_(ct, axis=axes, keepdims=True), _kept(shape, axes, lead))
     if not _same(ct.type.shape, target):  # a cotangent smaller than its input (e.g. a scalar): broadcast it
         ct = broadcast_to(ct, target)
     return ct
+
+
+def _kept(shape, axes, lead) -> tuple:
+    """The shape after summing `axes` with keepdims, then dropping the `lead` leading axes."""
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))[lead:]
 
 
 def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
