@@ -6,10 +6,11 @@ with the groups of the elementwise nodes that produce its inputs, when
 - shapes allow it: every value a kernel hands out has the iteration shape, so a group of a smaller shape
   (a scalar `lr * 0.1` feeding a matrix update) joins only if none of its values is needed outside;
 - no cycle appears: a merge is refused if a path leaves the two groups and comes back into them. The walk
-  keeps, per group, a heap of the nodes outside it that read its values; when all of them come after the
-  consumer in topological order no path can come back (the common case, O(log n)); otherwise a depth-first
-  search over the nodes in between decides, within CYCLE_CHECK_BUDGET steps (refusing when it runs out keeps
-  the pass linear and is always safe: fusing less never changes results);
+  keeps, per group, a heap of the nodes outside it that read its values and one of those that feed it; when
+  every reader comes after every feeder in topological order no path can come back (the common case,
+  O(log n)); otherwise a depth-first search over the nodes in between decides, within CYCLE_CHECK_BUDGET
+  steps (refusing when it runs out keeps the pass linear and is always safe: fusing less never changes
+  results);
 - a reduced value (SUM or MAX of a group value of the full shape, same float dtype) joins as a trailing
   reduction: an output of the kernel, never an input of another instruction.
 Groups of one elementwise node are left alone. A value used outside its group is an output of the kernel.
@@ -34,6 +35,8 @@ _NAMES = {np.dtype(d): d for d in DTYPES}  # np.dtype.name is slow (Python-level
 
 def _name(dtype: np.dtype) -> str:
     return _NAMES.get(dtype) or dtype.name
+
+
 CYCLE_CHECK_BUDGET = 256
 
 
@@ -42,16 +45,24 @@ def _same_shape(a: tuple, b: tuple) -> bool:
 
 
 class _Group:
-    __slots__ = ("members", "reductions", "shape", "outside")
+    __slots__ = ("members", "reductions", "shape", "outside", "producers")
 
     def __init__(self, node: Node, readers: list[Node], order: dict[int, int]):
         self.members = [node]
         self.reductions: list[Node] = []
         self.shape = node.outputs[0].type.shape
-        # (topological index, tie-breaker, node) of nodes that read our values; may hold stale entries of
-        # nodes that joined the group since (dropped lazily)
+        # Both heaps may hold stale entries of nodes that joined the group since (dropped lazily).
+        # (topological index, tie-breaker, node) of the nodes that read our values: a min-heap
         self.outside = [(order[id(r)], id(r), r) for r in readers]
         heapq.heapify(self.outside)
+        # (-topological index, tie-breaker, node) of the nodes that make our inputs: a max-heap
+        self.producers: list = []
+        self.add_producers(node, order)
+
+    def add_producers(self, node: Node, order: dict[int, int]) -> None:
+        for v in node.inputs:
+            if v.owner is not None:
+                heapq.heappush(self.producers, (-order[id(v.owner)], id(v.owner), v.owner))
 
 
 class _Grouping:
@@ -109,6 +120,7 @@ class _Grouping:
         group.reductions.append(node)
         for r in self.node_readers(node):
             heapq.heappush(group.outside, (self.order[id(r)], id(r), r))
+        group.add_producers(node, self.order)
 
     def try_merge(self, a: int, b: int, limit: int) -> bool:
         """Merge producer group a into consumer group b (b holds the node at topological index `limit`)."""
@@ -133,6 +145,8 @@ class _Grouping:
         gbig.shape = gb.shape
         for entry in gsmall.outside:
             heapq.heappush(gbig.outside, entry)
+        for entry in gsmall.producers:
+            heapq.heappush(gbig.producers, entry)
         return True
 
     def _internal(self, group: _Group, reps: set[int]) -> bool:
@@ -147,13 +161,22 @@ class _Grouping:
         return True
 
     def _may_cycle(self, ga: _Group, gb: _Group, reps: set[int], limit: int) -> bool:
+        """Whether a path leaves the two groups and comes back: from a node outside that reads a member
+        (index >= lo) to a node outside that feeds a member (index <= hi). None can exist when hi < lo."""
+        for group in (ga, gb):
+            for heap in (group.outside, group.producers):
+                while heap and self.find(heap[0][1]) in reps:
+                    heapq.heappop(heap)  # joined one of the two groups: not outside any more
+        lo = min((g.outside[0][0] for g in (ga, gb) if g.outside), default=limit)
+        hi = max((-g.producers[0][0] for g in (ga, gb) if g.producers), default=-1)
+        if lo >= limit or hi < lo:
+            return False  # the common case, decided in O(log n)
+        limit = min(limit, hi + 1)  # a path back ends at a producer, so it never passes hi
         starts: list[Node] = []
         budget = CYCLE_CHECK_BUDGET
         for group in (ga, gb):
-            while group.outside and self.find(group.outside[0][1]) in reps:
-                heapq.heappop(group.outside)  # joined one of the two groups: not outside any more
             if not group.outside or group.outside[0][0] >= limit:
-                continue  # every outside reader comes after all members: no path can come back
+                continue
             for index, node_id, node in group.outside:
                 budget -= 1
                 if budget <= 0:
@@ -161,7 +184,7 @@ class _Grouping:
                 if index < limit and self.find(node_id) not in reps:
                     starts.append(node)
         # Depth-first search forwards from the outside readers, over nodes before `limit` only (a path into
-        # the groups must end at a member, and every member comes at or before `limit`).
+        # the groups ends at a producer of a member, and no producer comes at or after `limit`).
         seen: set[int] = set()
         stack = starts
         while stack:
