@@ -141,6 +141,16 @@ def test_slice_shorter_than_its_type_is_an_error():
         f(np.zeros(2))
 
 
+def test_negative_derived_size_is_an_error():
+    x = gc.tensor("x", ("n", 2), "float64")
+    inner = x[2:] @ gc.transpose(x[2:])  # (n - 2, n - 2): no BLAS call with a negative size
+    f = gc.function([x], (inner * 2.0).sum(), backend="llvm")
+    a = np.arange(8.0).reshape(4, 2)
+    assert float(f(a)) == pytest.approx(2 * (a[2:] @ a[2:].T).sum())
+    with pytest.raises(ShapeError):
+        f(np.ones((1, 2)))
+
+
 def _ulps(got, want64):
     """Max error of ``got`` in units of the last place of its dtype, against a float64 reference."""
     with np.errstate(over="ignore"):

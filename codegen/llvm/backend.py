@@ -18,7 +18,7 @@ import numpy as np
 import sympy
 from llvmlite import ir
 
-from graphc.errors import BackendError
+from graphc.errors import BackendError, ShapeError
 from graphc.graph import Constant
 from graphc.kernel import Instr
 from graphc.ops import ELEMENTWISE, Op
@@ -91,6 +91,12 @@ class Lowerer:
         if value is None:
             self.derived.append(d)
             value = self._slot(len(self.symbols) + len(self.derived))
+        if not isinstance(d, sympy.Symbol):  # e.g. n - 2 with n = 1: refuse before any loop or BLAS call
+            self.check(
+                lambda b, v=value: b.icmp_signed(">=", v, const(0)),
+                ShapeError,
+                f"the size {d} is negative for these inputs",
+            )
         self.dim_memo[d] = value
         return value
 
