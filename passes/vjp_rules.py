@@ -261,7 +261,10 @@ def derived_rule(op: Op) -> VJPRule:
 STOP_GRADIENT = ScalarFunction("stop_gradient", (sympy.Symbol("x", real=True),), sympy.Symbol("x", real=True))
 """The identity, as an elementwise function whose VJP is no gradient (gc.stop_gradient builds it)."""
 
-no_grad = lambda g, out, *xs, **params: (None,) * len(xs)  # noqa: E731 - piecewise constant: no gradient
+
+def no_grad(g, out, *xs, **params):
+    """Piecewise-constant ops and integer results: no gradient flows to any input."""
+    return (None,) * len(xs)
 
 
 # --- the table ----------------------------------------------------------------------------------------------
