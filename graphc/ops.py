@@ -352,7 +352,11 @@ def _matmul_types(op, inputs, params):
             f"matmul: cannot multiply {describe(a)} by {describe(b)}: "
             f"inner dimensions {ashape[-1]} vs {bshape[-2]}"
         )
-    batch = broadcast_shapes(ashape[:-2], bshape[:-2], what=f"matmul batch dimensions of {describe(a)} and {describe(b)}")
+    try:  # the message only on failure: passes rebuild many matmuls
+        batch = broadcast_shapes(ashape[:-2], bshape[:-2])
+    except ShapeError:
+        what = f"matmul batch dimensions of {describe(a)} and {describe(b)}"
+        batch = broadcast_shapes(ashape[:-2], bshape[:-2], what=what)
     shape = batch + ((ashape[-2],) if a.type.ndim > 1 else ()) + ((bshape[-1],) if b.type.ndim > 1 else ())
     return (Type(np.result_type(a.type.dtype, b.type.dtype), shape),)
 
