@@ -1,5 +1,5 @@
-"""The canonicalising rules as data (small named `local_*` rows, each with its math) and the helpers every rule
-table uses; the stabilising rows live in passes/stabilize.py. Imports only the graphc core.
+"""The canonicalising rules as data (small named `local_*` rows, each with its math) and the helpers every
+rule table uses; the stabilising rows live in passes/stabilize.py. Imports only the graphc core.
 
 A rule is `fn(node, inputs) -> Variable | None`: given a single-output node and its (already rewritten)
 inputs, it returns an equal value built from other nodes, or None where it does not apply. A rule never
