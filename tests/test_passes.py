@@ -410,7 +410,7 @@ def _wide_graph(blocks: int) -> FunctionGraph:
 
 def test_pipeline_scales_linearly():
     """4x the nodes must cost well under 16x the time (a quadratic pass); the ratio is ~4 when linear.
-    Small and large runs alternate and the best of each counts, so a burst of load elsewhere cannot fake it."""
+    Small and large runs alternate and the best of each counts: a burst of load elsewhere cannot fake it."""
     graphs = {150: _wide_graph(150), 600: _wide_graph(600)}
     best = dict.fromkeys(graphs, float("inf"))
     for _ in range(2):
