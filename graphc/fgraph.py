@@ -125,6 +125,10 @@ class FunctionGraph:
         def rule(node: Node, new_inputs: list[Variable]):
             if any(id(out) in by_id for out in node.outputs):
                 return [by_id.get(id(out), out) for out in node.outputs]
+            # leaves (inputs, shared variables, constants) have no node: swap them where they are used
+            swapped = [by_id.get(id(v), v) if v.owner is None else v for v in new_inputs]
+            if any(a is not b for a, b in zip(swapped, new_inputs, strict=True)):
+                return _as_tuple(apply(node.op, swapped, origin=node.origin, **node.params))
             return None
 
         graph = self.rebuild(rule)

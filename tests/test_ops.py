@@ -550,6 +550,15 @@ CASES += [
         A((2, 3), I32, 0, 2),
     ),
     C("one_hot_int", lambda t: gc.one_hot(t, 5, I64), lambda t: np.eye(5, dtype=I64)[t], A((4,), I64, 0, 4)),
+    # random_uniform's reference is its own documented hash; here every backend must give the same bits
+    C(
+        "random_uniform",
+        lambda c: gc.nn.random_uniform(c, (3, 4), 7) + gc.nn.random_uniform(c, (4,), 8, F32),
+        lambda c: (
+            gc.ops.random_uniform(c, (3, 4), 7, F64) + gc.ops.random_uniform(c, (4,), 8, F32)
+        ),
+        A((), I64, 0, 100),
+    ),
     C(
         "one_hot_symbolic",
         lambda t: gc.one_hot(t, 3) * 2.0,

@@ -1,0 +1,194 @@
+"""Each optimiser against a hand-written NumPy version of the book's pseudocode, for several steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.special
+
+import graphc as gc
+
+RNG = np.random.default_rng(42)
+A = RNG.standard_normal((12, 4))
+Y = (RNG.random(12) < 0.5).astype(np.float64)
+W0 = RNG.standard_normal(4) * 0.5
+STEPS = 6
+
+
+def cost_graph(w):
+    """Logistic regression plus 0.05‖w‖² (non-quadratic: the gradient changes every step)."""
+    z = gc.constant(A) @ w
+    return gc.sum(gc.softplus(z) - gc.constant(Y) * z) + 0.05 * gc.sum(w * w)
+
+
+def np_grad(w):
+    return A.T @ (scipy.special.expit(A @ w) - Y) + 0.1 * w
+
+
+def run_graphc(make_updates, backend="numpy", steps=STEPS):
+    w = gc.shared(W0.copy(), name="w")
+    J = cost_graph(w)
+    step = gc.function([], J, updates=make_updates(J, w), backend=backend)
+    trajectory = []
+    for _ in range(steps):
+        step()
+        trajectory.append(w.get_value())
+    return np.array(trajectory)
+
+
+def book_sgd(lr, lr_end=None, tau=None):
+    w, out = W0.copy(), []
+    for k in range(STEPS):
+        eps = lr if tau is None else ((1 - k / tau) * lr + (k / tau) * lr_end if k <= tau else lr_end)
+        w = w - eps * np_grad(w)
+        out.append(w)
+    return np.array(out)
+
+
+def book_momentum(lr, alpha, nesterov=False):
+    w, v, out = W0.copy(), np.zeros(4), []
+    for _ in range(STEPS):
+        g = np_grad(w + alpha * v) if nesterov else np_grad(w)  # Alg. 8.3: interim point θ + αv
+        v = alpha * v - lr * g
+        w = w + v
+        out.append(w)
+    return np.array(out)
+
+
+def book_adagrad(lr, delta=1e-7):
+    w, r, out = W0.copy(), np.zeros(4), []
+    for _ in range(STEPS):
+        g = np_grad(w)
+        r = r + g * g
+        w = w - lr / (delta + np.sqrt(r)) * g
+        out.append(w)
+    return np.array(out)
+
+
+def book_rmsprop(lr, rho, delta=1e-6):
+    w, r, out = W0.copy(), np.zeros(4), []
+    for _ in range(STEPS):
+        g = np_grad(w)
+        r = rho * r + (1 - rho) * g * g
+        w = w - lr / (delta + np.sqrt(r)) * g
+        out.append(w)
+    return np.array(out)
+
+
+def book_adam(lr=0.001, rho1=0.9, rho2=0.999, delta=1e-8):
+    w, s, r, out = W0.copy(), np.zeros(4), np.zeros(4), []
+    for t in range(1, STEPS + 1):
+        g = np_grad(w)
+        s = rho1 * s + (1 - rho1) * g
+        r = rho2 * r + (1 - rho2) * g * g
+        w = w - lr * (s / (1 - rho1**t)) / (delta + np.sqrt(r / (1 - rho2**t)))
+        out.append(w)
+    return np.array(out)
+
+
+CASES = [
+    ("sgd", lambda J, w: gc.optim.sgd(J, [w], lr=0.1), book_sgd(0.1)),
+    ("sgd_decay", lambda J, w: gc.optim.sgd(J, [w], lr=0.2, lr_end=0.02, tau=3), book_sgd(0.2, 0.02, 3)),
+    ("momentum", lambda J, w: gc.optim.momentum(J, [w], lr=0.05, alpha=0.9), book_momentum(0.05, 0.9)),
+    ("nesterov", lambda J, w: gc.optim.nesterov(J, [w], lr=0.05, alpha=0.9), book_momentum(0.05, 0.9, True)),
+    ("adagrad", lambda J, w: gc.optim.adagrad(J, [w], lr=0.1), book_adagrad(0.1)),
+    ("rmsprop", lambda J, w: gc.optim.rmsprop(J, [w], lr=0.01, rho=0.9), book_rmsprop(0.01, 0.9)),
+    ("adam", lambda J, w: gc.optim.adam(J, [w]), book_adam()),
+    ("adam_lr", lambda J, w: gc.optim.adam(J, [w], lr=0.05, rho1=0.8, rho2=0.99), book_adam(0.05, 0.8, 0.99)),
+]
+
+
+@pytest.mark.parametrize("name, make, expected", CASES, ids=[c[0] for c in CASES])
+def test_matches_book_pseudocode(backend, name, make, expected):
+    np.testing.assert_allclose(run_graphc(make, backend), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_nesterov_differs_from_momentum():
+    assert not np.allclose(book_momentum(0.05, 0.9), book_momentum(0.05, 0.9, True))
+
+
+def test_clipping_by_norm_and_value():
+    def by_norm(J, w):
+        return gc.optim.sgd(gc.optim.clip_by_norm(gc.grad(J, [w]), 0.5), [w], lr=0.1)
+
+    def by_value(J, w):
+        return gc.optim.sgd(gc.optim.clip_by_value(gc.grad(J, [w]), 0.3), [w], lr=0.1)
+
+    w1, w2, expect1, expect2 = W0.copy(), W0.copy(), [], []
+    for _ in range(STEPS):
+        g = np_grad(w1)
+        norm = np.linalg.norm(g)
+        w1 = w1 - 0.1 * (g * 0.5 / norm if norm > 0.5 else g)
+        expect1.append(w1)
+        w2 = w2 - 0.1 * np.clip(np_grad(w2), -0.3, 0.3)
+        expect2.append(w2)
+    np.testing.assert_allclose(run_graphc(by_norm), expect1, rtol=1e-10)
+    np.testing.assert_allclose(run_graphc(by_value), expect2, rtol=1e-10)
+
+
+def test_float32_parameters_stay_float32():
+    w = gc.shared(W0.astype(np.float32), name="w")
+    J = gc.sum(gc.softplus(gc.constant(A.astype(np.float32)) @ w))
+    for make in (gc.optim.sgd, gc.optim.momentum, gc.optim.adagrad, gc.optim.rmsprop, gc.optim.adam):
+        updates = make(J, [w])
+        assert updates[w].type.dtype == np.float32, make.__name__
+    updates = gc.optim.sgd(J, [w], lr=0.1, lr_end=0.01, tau=10)
+    assert updates[w].type.dtype == np.float32
+
+
+def test_newton_solves_a_quadratic_in_one_step():
+    Q = RNG.standard_normal((4, 4))
+    H = Q @ Q.T + np.eye(4)
+    b = RNG.standard_normal(4)
+    w = gc.shared(np.zeros(4), name="w")
+    J = 0.5 * gc.sum(w * (gc.constant(H) @ w)) - gc.sum(gc.constant(b) * w)
+    gc.optim.Newton(J, [w]).step()
+    np.testing.assert_allclose(w.get_value(), np.linalg.solve(H, b), rtol=1e-10)
+    w.set_value(np.ones(4))
+    gc.optim.Newton(J, [w], damping=0.5).step()
+    g = H @ np.ones(4) - b
+    np.testing.assert_allclose(w.get_value(), np.ones(4) - np.linalg.solve(H + 0.5 * np.eye(4), g), rtol=1e-10)
+
+
+def test_newton_on_logistic_regression_matches_numpy():
+    w = gc.shared(W0.copy(), name="w")
+    newton = gc.optim.Newton(cost_graph(w), [w])
+    v = W0.copy()
+    for _ in range(3):
+        newton.step()
+        p = scipy.special.expit(A @ v)
+        H = A.T @ (A * (p * (1 - p))[:, None]) + 0.1 * np.eye(4)
+        v = v - np.linalg.solve(H, np_grad(v))
+        np.testing.assert_allclose(w.get_value(), v, rtol=1e-9)
+
+
+@pytest.mark.parametrize("beta", ["fletcher-reeves", "polak-ribiere"])
+def test_conjugate_gradient_against_numpy(beta):
+    """On a quadratic with exact line search both β give the linear CG: exact in n steps."""
+    Q = RNG.standard_normal((5, 5))
+    H = Q @ Q.T + 0.5 * np.eye(5)
+    b = RNG.standard_normal(5)
+    w = gc.shared(np.zeros(5), name="w")
+    J = 0.5 * gc.sum(w * (gc.constant(H) @ w)) - gc.sum(gc.constant(b) * w)
+    cg = gc.optim.ConjugateGradient(J, [w], beta=beta)
+    theta, rho, g_prev = np.zeros(5), None, None
+    for _ in range(3):  # the book's Alg. 8.9 with the closed-form line search of a quadratic
+        g = H @ theta - b
+        if g_prev is None:
+            rho = -g
+        else:
+            beta_k = (g @ g if beta == "fletcher-reeves" else (g - g_prev) @ g) / (g_prev @ g_prev)
+            rho = -g + beta_k * rho
+        theta = theta + (-(g @ rho) / (rho @ H @ rho)) * rho
+        g_prev = g
+        cg.step()
+        np.testing.assert_allclose(w.get_value(), theta, rtol=1e-5, atol=1e-7)
+    for _ in range(2):
+        cg.step()
+    np.testing.assert_allclose(w.get_value(), np.linalg.solve(H, b), rtol=1e-5)
+
+
+def test_conjugate_gradient_rejects_unknown_beta():
+    w = gc.shared(np.zeros(2), name="w")
+    with pytest.raises(ValueError, match="beta"):
+        gc.optim.ConjugateGradient(gc.sum(w * w), [w], beta="hestenes")
