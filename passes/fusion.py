@@ -45,7 +45,7 @@ def _same_shape(a: tuple, b: tuple) -> bool:
 
 
 class _Group:
-    __slots__ = ("members", "reductions", "shape", "outside", "producers")
+    __slots__ = ("members", "reductions", "shape", "outside", "producers", "banned")
 
     def __init__(self, node: Node, readers: list[Node], order: dict[int, int]):
         self.members = [node]
@@ -58,6 +58,11 @@ class _Group:
         # (-topological index, tie-breaker, node) of the nodes that make our inputs: a max-heap
         self.producers: list = []
         self.add_producers(node, order)
+        self.banned: set[int] = set()  # ids of the nodes that read one of our reductions: never members
+
+    @property
+    def size(self) -> int:
+        return len(self.members) + len(self.outside) + len(self.producers) + len(self.banned)
 
     def add_producers(self, node: Node, order: dict[int, int]) -> None:
         for v in node.inputs:
@@ -120,6 +125,7 @@ class _Grouping:
         group.reductions.append(node)
         for r in self.node_readers(node):
             heapq.heappush(group.outside, (self.order[id(r)], id(r), r))
+            group.banned.add(id(r))
         group.add_producers(node, self.order)
 
     def try_merge(self, a: int, b: int, limit: int) -> bool:
@@ -130,15 +136,16 @@ class _Grouping:
                 return False
             if not _same_shape(broadcast_shapes(ga.shape, gb.shape), gb.shape):
                 return False
-        for r in ga.reductions + gb.reductions:  # a reduced value is never read inside its own kernel
-            if any(self.find(id(reader)) in (a, b) for reader in self.node_readers(r)):
-                return False
+        big, small = (a, b) if ga.size >= gb.size else (b, a)  # small-to-large: n log n in all
+        gbig, gsmall = self.groups[big], self.groups[small]
+        # A reduced value is never read inside its own kernel: look from the smaller group's side only.
+        if any(id(m) in gbig.banned for m in gsmall.members) or any(
+            self.find(x) == big for x in gsmall.banned
+        ):
+            return False
         if self._may_cycle(ga, gb, {a, b}, limit):
             return False
-        big, small = (
-            (a, b) if len(ga.members) + len(ga.outside) >= len(gb.members) + len(gb.outside) else (b, a)
-        )
-        gbig, gsmall = self.groups[big], self.groups.pop(small)
+        del self.groups[small]
         self.parent[small] = big
         gbig.members += gsmall.members
         gbig.reductions += gsmall.reductions
@@ -147,6 +154,7 @@ class _Grouping:
             heapq.heappush(gbig.outside, entry)
         for entry in gsmall.producers:
             heapq.heappush(gbig.producers, entry)
+        gbig.banned |= gsmall.banned
         return True
 
     def _internal(self, group: _Group, reps: set[int]) -> bool:

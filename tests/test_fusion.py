@@ -289,3 +289,41 @@ def test_after_cse_the_backward_graph_shares_forward_values():
     (u1,) = [n for n in graph.nodes if n.op is Op.MATMUL and w1 in n.inputs]
     mask = [n for n in graph.nodes if n.op is Op.GT]
     assert mask and all(n.inputs[0] is u1.outputs[0] for n in mask)
+
+
+def _chain_with_side_reads(steps: int) -> FunctionGraph:
+    """One long elementwise chain whose every value is also reduced and every 7th also transposed: a single
+    group that collects thousands of reductions, outputs and outside readers."""
+    y, outs = X, []
+    for i in range(steps):
+        y = gc.tanh(y) * 0.9
+        outs.append(gc.sum(y, axis=1))
+        if i % 7 == 0:
+            outs.append(gc.transpose(y))
+    return FunctionGraph([X], [y, *outs])
+
+
+def test_fusion_scales_linearly_on_one_huge_group():
+    """Merging, cycle checks and reduction bookkeeping stay n log n when one group gets huge."""
+    import time
+
+    best = {}
+    for steps in (1000, 4000, 1000, 4000):
+        graph = _chain_with_side_reads(steps)
+        assert len(graph.nodes) > 3 * steps  # the toposort, outside the timing
+        start = time.perf_counter()
+        fused, fired = fuse_elementwise(graph)
+        assert len(fused.nodes) < steps  # includes the new graph's toposort
+        best[steps] = min(best.get(steps, float("inf")), time.perf_counter() - start)
+        assert fired == {"fused_kernel": 1, "fused_node": 2 * steps, "trailing_reduction": steps}
+    assert best[4000] / best[1000] < 9, best
+
+
+def test_one_huge_group_computes_the_same(backend, rng):
+    graph = _chain_with_side_reads(30)
+    arg = rng.normal(size=(3, 4))
+    want = gc.function([X], graph.outputs, backend="interp", optimize="none")(arg)
+    f = gc.function([X], graph.outputs, backend=backend)
+    assert len(fused_nodes(f.optimized)) == 1
+    for got, ref in zip(f(arg), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
