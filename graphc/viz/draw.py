@@ -1,0 +1,147 @@
+"""A Scene as graphviz DOT: the book's style (values as circles, operations on the arrows, inputs at the bottom)
+and the ops style (operations as boxes, values with dtype and shape). Knows graphviz and the Scene only."""
+
+from __future__ import annotations
+
+import html
+
+import graphviz
+
+from graphc.types import shape_str
+
+from .names import html_label, plain
+from .scene import Drawn, Scene
+
+FONT = "DejaVu Serif"
+MONO = "DejaVu Sans Mono"
+BACKWARD_COLOR = "#c0392b"
+BACKWARD_FILL = "#fdecea"
+LEAF_FILL = "#ececec"
+
+KIND_ATTRS = {
+    "input": {"shape": "ellipse", "style": "filled", "fillcolor": LEAF_FILL},
+    "parameter": {"shape": "ellipse", "style": "filled", "fillcolor": LEAF_FILL, "peripheries": "2"},
+    "constant": {"shape": "box", "style": "rounded,filled", "fillcolor": "white", "fontsize": "11",
+                 "height": "0.3", "width": "0.3", "fontname": FONT},
+    "output": {"shape": "ellipse", "style": "filled,bold", "fillcolor": "white", "penwidth": "2.2"},
+    "gradient": {"shape": "ellipse", "style": "filled,bold", "fillcolor": "white", "penwidth": "2.2"},
+    "value": {"shape": "ellipse", "style": "filled", "fillcolor": "white"},
+    "elided": {"shape": "ellipse", "style": "dashed"},
+}  # fmt: skip
+KIND_WORDS = {
+    "input": "grey ellipse: input",
+    "parameter": "double ring: parameter (shared)",
+    "constant": "box: constant",
+    "output": "bold: output",
+    "gradient": "bold red: gradient",
+    "elided": "dashed: not drawn (max_depth)",
+}
+
+
+def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None = None, dpi=None) -> str:
+    book = style == "book"
+    g = graphviz.Digraph("graphc")
+    g.attr(rankdir="BT" if book else "TB", nodesep="0.3", ranksep="0.4", fontname=FONT)
+    if dpi is not None:
+        g.attr(dpi=str(dpi))
+    if title:
+        g.attr(label=title, labelloc="t", fontsize="16")
+    g.attr("node", fontname=f"{FONT} Italic" if book else FONT, fontsize="14", height="0.42", width="0.42",
+           margin="0.04,0.02")  # fmt: skip
+    g.attr("edge", fontname=FONT, fontsize="12", arrowsize="0.7")
+    ids: dict[int, str] = {}
+    for v in scene.leaves:
+        _variable(g, scene, v, ids, book)
+    for k, op in enumerate(scene.ops):
+        if op.kernel is not None:
+            with g.subgraph(name=f"cluster_{k}") as c:
+                c.attr(label="fused kernel", style="dashed,rounded", color="#7f8c8d", fontname=MONO,
+                       fontsize="10")  # fmt: skip
+                _operation(c, g, scene, op, k, ids, book)
+                body = "\\l".join(line.replace("\\", "\\\\") for line in op.kernel) + "\\l"
+                c.node(
+                    f"kernel{k}",
+                    body,
+                    shape="note",
+                    fontname=MONO,
+                    fontsize="10",
+                    margin="0.2,0.06",
+                    **{"class": "kernel"},
+                )
+        else:
+            _operation(g, g, scene, op, k, ids, book)
+    for var, value in scene.updates:
+        if id(var) in ids and id(value) in ids:
+            g.edge(ids[id(value)], ids[id(var)], label=f"{plain(scene.names.get(id(var), '?'))} ←",
+                   style="dashed", color=BACKWARD_COLOR, fontcolor=BACKWARD_COLOR, constraint="false",
+                   **{"class": "update"})  # fmt: skip
+    if legend or (legend is None and scene.has_backward):
+        _legend(g, scene)
+    return g.source
+
+
+def _variable(g, scene: Scene, v, ids: dict[int, str], book: bool) -> None:
+    vid = f"v{len(ids)}"
+    ids[id(v)] = vid
+    kind = scene.kinds.get(id(v), "value")
+    backward = id(v) in scene.backward_vars
+    name = scene.names.get(id(v), "?")
+    attrs = dict(KIND_ATTRS[kind])
+    if backward:
+        attrs.update(color=BACKWARD_COLOR, fontcolor=BACKWARD_COLOR)
+        if kind != "constant":
+            attrs["fillcolor"] = BACKWARD_FILL
+    attrs["class"] = f"{'backward' if backward else 'forward'} {kind}"
+    attrs["tooltip"] = f"{plain(name)}: {v.type.dtype.name}{shape_str(v.type.shape)}"
+    if book:
+        label = html_label(name)
+    else:
+        text = html_label(name)
+        text = text[1:-1] if text.startswith("<") else html.escape(text)
+        kind_font = 'POINT-SIZE="10" FACE="' + MONO + '"'
+        label = (
+            f"<{text}<BR/><FONT {kind_font}>{v.type.dtype.name}{html.escape(shape_str(v.type.shape))}</FONT>>"
+        )
+    g.node(vid, label, **attrs)
+
+
+def _operation(g, top, scene: Scene, op: Drawn, k: int, ids: dict[int, str], book: bool) -> None:
+    """Nodes go into `g` (a fused kernel's cluster), edges into `top`: an edge written inside a cluster would
+    pull its other end (an input) into the cluster too."""
+    for v in op.outputs:
+        _variable(g, scene, v, ids, book)
+    colour = {"color": BACKWARD_COLOR, "fontcolor": BACKWARD_COLOR} if op.backward else {}
+    cls = {"class": "backward" if op.backward else "forward"}
+    sources = [ids[id(v)] for v in op.inputs]
+    if book and not op.as_box:
+        out = ids[id(op.outputs[0])]
+        if not sources:  # an op with no inputs (random numbers): its name on the value itself
+            g.node(out, xlabel=op.label)
+        label_at = (len(sources) - 1) // 2  # the middle arrow carries the name, as the book writes it
+        for i, src in enumerate(sources):
+            extra = {"label": f" {op.label} "} if i == label_at else {}
+            top.edge(src, out, **extra, **colour, **cls)
+        return
+    box = f"op{k}"
+    text = op.label if book else op.box
+    if op.size > 1:
+        text = f"{text}\n({op.size} ops)"
+    fill = BACKWARD_FILL if op.backward else "#f7f7f7"
+    g.node(box, text, shape="box", style="rounded,filled", fillcolor=fill, fontname=FONT, fontsize="12",
+           **colour, **{"class": f"op {cls['class']}"})  # fmt: skip
+    several = len(sources) > 1 and not book
+    for i, src in enumerate(sources):
+        top.edge(src, box, **({"label": str(i)} if several else {}), **colour, **cls)
+    for v in op.outputs:
+        top.edge(box, ids[id(v)], **colour, **cls)
+
+
+def _legend(g, scene: Scene) -> None:
+    present = [k for k in KIND_WORDS if k in set(scene.kinds.values())]
+    rows = [
+        '<TR><TD BGCOLOR="white">forward</TD>'
+        f'<TD BGCOLOR="{BACKWARD_FILL}"><FONT COLOR="{BACKWARD_COLOR}">backward (gradient)</FONT></TD></TR>'
+    ]
+    rows += [f'<TR><TD COLSPAN="2" ALIGN="LEFT">{html.escape(KIND_WORDS[k])}</TD></TR>' for k in present]
+    table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>"
+    g.node("legend", f"<{table}>", shape="plaintext", fontname=FONT, fontsize="10", **{"class": "legend"})
