@@ -66,8 +66,11 @@ class Lowerer:
             ir.IRBuilder(self.body_block),
         )
         self.arena_slot = self.eb.alloca(I8P, name="arena")
+        self.arena = self.b.load(self.arena_slot, name="arena.base")  # stored by the alloc block
         self.arena_total = const(0)
         self.pool: dict = defaultdict(list)
+        self.size_memo: dict = {}
+        self.scratch: dict = {}  # (element type, count) -> alloca reused by every kernel call (calls are sequential)
         self.symbols: list = []  # dims slots 1.. (slot 0 is the thread count)
         self.derived: list = []  # sympy expressions Python evaluates (non-polynomial sizes)
         self.dim_memo: dict = {}
@@ -199,12 +202,13 @@ class Lowerer:
         if self.pool[key]:
             offset = self.pool[key].pop()
         else:
-            size = self.eb.mul(self.product(dims), const(dtype.itemsize))
-            aligned = self.eb.and_(self.eb.add(size, const(ALIGN - 1)), const(-ALIGN))
+            if key not in self.size_memo:
+                size = views._mul(self.eb, self.product(dims), const(dtype.itemsize))
+                self.size_memo[key] = self.eb.and_(self.eb.add(size, const(ALIGN - 1)), const(-ALIGN))
+            aligned = self.size_memo[key]
             offset = self.arena_total
             self.arena_total = self.eb.add(self.arena_total, aligned)
-        base = self.b.load(self.arena_slot)
-        ptr = self.b.bitcast(self.b.gep(base, [offset]), memory_type(dtype).as_pointer())
+        ptr = self.b.bitcast(self.b.gep(self.arena, [offset]), memory_type(dtype).as_pointer())
         return views.contiguous(self.eb, ptr, dtype, shape, dims, Buffer(offset, key))
 
     def _unref(self, buffer) -> None:
@@ -262,9 +266,8 @@ class Lowerer:
             tuple(strides),
         )
         fn = kernels.get_kernel(self.module, spec, self.kernel_memo)
-        with self.eb.goto_entry_block():
-            ptr_array = self.eb.alloca(I8P, size=const(len(operands)))
-            info = self.eb.alloca(I64, size=const(max(1, rank + len(runtime))))
+        ptr_array = self._scratch(I8P, len(operands))
+        info = self._scratch(I64, rank + len(runtime))
         b = self.b
         for k, v in enumerate(operands):
             b.store(b.bitcast(v.ptr, I8P), b.gep(ptr_array, [const(k)]))
@@ -277,6 +280,14 @@ class Lowerer:
             return
         work = b.mul(self.product(loop_dims), const(spec.cost))
         b.call(kernels.get_runner(self.module), [fn, ptr_array, info, outer, work, self.nthreads])
+
+    def _scratch(self, ty: ir.Type, count: int) -> ir.Value:
+        """An entry-block array of at least ``count`` elements, shared by all kernel calls of that size class."""
+        size = 8 if count <= 8 else 64 if count <= 64 else count
+        if (str(ty), size) not in self.scratch:
+            with self.eb.goto_entry_block():
+                self.scratch[str(ty), size] = self.eb.alloca(ty, size=const(size))
+        return self.scratch[str(ty), size]
 
     def copy(self, src: View, dest: View) -> None:
         """dest[...] = src (broadcast to dest's shape, converted to dest's dtype)."""

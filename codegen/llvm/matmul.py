@@ -54,9 +54,9 @@ def matmul(lw, node, ins):
     b = lw.b
     m, k, n = a2.dims[-2], a2.dims[-1], b2.dims[-1]
     with loops.loop_nest(b, batch_dims, name="batch") as idx:
-        pa = loops.strided_gep(b, a2.ptr, idx, abat.strides)
-        pb = loops.strided_gep(b, b2.ptr, idx, bbat.strides)
-        pc = loops.strided_gep(b, c2.ptr, idx, c2.strides[:-2])
+        pa = loops.strided_gep(b, a2.ptr, idx, abat.strides) if idx else a2.ptr
+        pb = loops.strided_gep(b, b2.ptr, idx, bbat.strides) if idx else b2.ptr
+        pc = loops.strided_gep(b, c2.ptr, idx, c2.strides[:-2]) if idx else c2.ptr
         ta, lda = _ld(b, a2)
         tb, ldb = _ld(b, b2)
         gemm = _gemm(lw.module, pa.type.pointee, ta, tb)
@@ -98,6 +98,8 @@ def _batch(v: View) -> View:
 
 
 def _at_least(b, x, y):
+    if isinstance(x, ir.Constant) and isinstance(y, ir.Constant):
+        return const(max(x.constant, y.constant))
     return b.select(b.icmp_signed(">", x, y), x, y)
 
 

@@ -61,13 +61,18 @@ def contiguous(b: ir.IRBuilder, ptr, dtype, shape, dims, buffer=None) -> View:
 
 
 def _mul(builder: ir.IRBuilder, a, b):
+    """a * b in the entry block, each distinct product emitted once (big graphs repeat the same strides)."""
     if isinstance(a, ir.Constant) and isinstance(b, ir.Constant):
         return const(a.constant * b.constant)
     if isinstance(a, ir.Constant) and a.constant == 1:
         return b
     if isinstance(b, ir.Constant) and b.constant == 1:
         return a
-    return builder.mul(a, b)
+    memo = builder.__dict__.setdefault("_graphc_products", {})
+    key = tuple(v.constant if isinstance(v, ir.Constant) else id(v) for v in (a, b))
+    if key not in memo:
+        memo[key] = (builder.mul(a, b), a, b)  # a, b kept alive so their ids stay unique
+    return memo[key][0]
 
 
 def transpose(v: View, perm) -> View:
