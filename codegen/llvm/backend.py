@@ -70,7 +70,7 @@ class Lowerer:
         self.arena_total = const(0)
         self.pool: dict = defaultdict(list)
         self.size_memo: dict = {}
-        self.scratch: dict = {}  # (element type, count) -> alloca reused by every kernel call (calls are sequential)
+        self.scratch: dict = {}  # (type, size) -> alloca shared by all kernel calls (they run one by one)
         self.symbols: list = []  # dims slots 1.. (slot 0 is the thread count)
         self.derived: list = []  # sympy expressions Python evaluates (non-polynomial sizes)
         self.dim_memo: dict = {}
@@ -282,7 +282,7 @@ class Lowerer:
         b.call(kernels.get_runner(self.module), [fn, ptr_array, info, outer, work, self.nthreads])
 
     def _scratch(self, ty: ir.Type, count: int) -> ir.Value:
-        """An entry-block array of at least ``count`` elements, shared by all kernel calls of that size class."""
+        """An entry-block array of at least ``count`` elements, shared by kernel calls of that size class."""
         size = 8 if count <= 8 else 64 if count <= 64 else count
         if (str(ty), size) not in self.scratch:
             with self.eb.goto_entry_block():
