@@ -130,6 +130,8 @@ def clip(x, low, high) -> Variable:
 def where(cond, a, b) -> Variable:
     """Elementwise choice: a where cond else b (NumPy broadcasting over all three)."""
     cond = as_variable(cond)
+    if not isinstance(a, Variable) and not isinstance(b, Variable):  # where(x > 0, 1.0, 0.0): NumPy's dtypes
+        a, b = as_variable(a), as_variable(b)
     a, b = _pair(a, b)
     return apply(Op.WHERE, (cond, a, b))
 

@@ -194,6 +194,12 @@ CASES += [
         A((5,), F32),
     ),
     C(
+        "where_two_scalars",
+        lambda x: gc.where(x > 0, 1.0, -1),
+        lambda x: np.where(x > 0, 1.0, -1),
+        A((2, 3), F32),
+    ),
+    C(
         "where_int",
         lambda c, x, y: gc.where(c, x, y),
         np.where,
@@ -554,9 +560,7 @@ CASES += [
     C(
         "random_uniform",
         lambda c: gc.nn.random_uniform(c, (3, 4), 7) + gc.nn.random_uniform(c, (4,), 8, F32),
-        lambda c: (
-            gc.ops.random_uniform(c, (3, 4), 7, F64) + gc.ops.random_uniform(c, (4,), 8, F32)
-        ),
+        lambda c: gc.ops.random_uniform(c, (3, 4), 7, F64) + gc.ops.random_uniform(c, (4,), 8, F32),
         A((), I64, 0, 100),
     ),
     C(
