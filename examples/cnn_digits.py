@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> dict:
     Xtr, Xte, ytr, yte = load()
     rng = np.random.default_rng(args.seed)
     k1, k2 = conv_kernel(16, 1, 3, rng, "conv1.W"), conv_kernel(32, 16, 3, rng, "conv2.W")
-    b1, b2 = gc.shared(np.zeros((1, 16, 1, 1), np.float32), name="conv1.b"), gc.shared(
-        np.zeros((1, 32, 1, 1), np.float32), name="conv2.b"
+    b1, b2 = (
+        gc.shared(np.zeros((1, 16, 1, 1), np.float32), name="conv1.b"),
+        gc.shared(np.zeros((1, 32, 1, 1), np.float32), name="conv2.b"),
     )
     fc = gc.nn.Dense(32 * 2 * 2, 128, rng=rng, dtype="float32", name="fc")
     out = gc.nn.Dense(128, 10, rng=rng, dtype="float32", name="out")

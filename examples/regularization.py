@@ -2,9 +2,10 @@
 
     python examples/regularization.py [--backend numpy|interp|llvm] [--quick] [--plot curves.png]
 
-A wide MLP (64 → 256 → 256 → 10) trained on only 200 images overfits; L2 weight decay (weights only) and dropout
-(keep 0.8 on inputs, 0.5 on hidden units, inverted scaling, off at evaluation) narrow the train/validation gap, and
-early stopping (Alg. 7.1: patience p, best parameters restored) picks the epoch to stop at.
+A wide MLP (64 → 256 → 256 → 10) trained on only 200 images overfits; L2 weight decay (weights only) and
+dropout (keep 0.8 on inputs, 0.5 on hidden units, inverted scaling, off at evaluation) narrow the
+train/validation gap, and early stopping (Alg. 7.1: patience p, best parameters restored) picks the epoch to
+stop at.
 """
 
 from __future__ import annotations
@@ -57,9 +58,16 @@ def run(setting: str, data, epochs: int, backend: str, patience: int | None = No
     accuracy = gc.function([x, y], gc.mean(gc.cast(gc.eq(gc.argmax(eval_logits, axis=1), y), "float32")),
                            backend=backend)  # fmt: skip
     stopper = gc.training.EarlyStopping(params, patience=patience) if patience else None
-    history = gc.train(step, gc.training.minibatches(Xtr, ytr, batch_size=20, rng=rng), epochs=epochs,
-                       validate=lambda: float(loss(Xval, yval)), early_stopping=stopper, progress=False)  # fmt: skip
-    return {"history": history, "train_acc": float(accuracy(Xtr, ytr)), "val_acc": float(accuracy(Xval, yval)),
+    history = gc.train(
+        step,
+        gc.training.minibatches(Xtr, ytr, batch_size=20, rng=rng),
+        epochs=epochs,
+        validate=lambda: float(loss(Xval, yval)),
+        early_stopping=stopper,
+        progress=False,
+    )
+    return {"history": history, "train_acc": float(accuracy(Xtr, ytr)),
+            "val_acc": float(accuracy(Xval, yval)),
             "test_acc": float(accuracy(Xte, yte)), "val_loss": float(loss(Xval, yval))}  # fmt: skip
 
 

@@ -2,10 +2,11 @@
 
     python examples/rnn_sequence.py [--backend numpy|interp|llvm] [--quick]
 
-Each sequence has T steps of (value ~ U(0, 1), marker ∈ {0, 1}) with exactly two markers; the target is the sum of
-the two marked values. Predicting the mean (1.0) gives MSE ≈ 1/6; the RNN, unrolled in the graph and trained by
-back-propagation through time, must go well below. With recurrent weights scaled up (Wʰ orthogonal × 3) the
-gradient norm explodes (it grows like 3ᵗ through the linear regime); clipping by norm keeps each step bounded.
+Each sequence has T steps of (value ~ U(0, 1), marker ∈ {0, 1}) with exactly two markers; the target is the
+sum of the two marked values. Predicting the mean (1.0) gives MSE ≈ 1/6; the RNN, unrolled in the graph and
+trained by back-propagation through time, must go well below. With recurrent weights scaled up (Wʰ orthogonal
+× 3) the gradient norm explodes (it grows like 3ᵗ through the linear regime); clipping by norm keeps each step
+bounded.
 """
 
 from __future__ import annotations
@@ -64,14 +65,23 @@ def main(argv: list[str] | None = None) -> dict:
     step_clip, _ = build(args.steps, 16, 3.0, np.random.default_rng(1), 1.0, args.backend)
 
     step, evaluate = build(args.steps, 16, 1.0, np.random.default_rng(2), 1.0, args.backend)
-    history = gc.train(step, gc.training.minibatches(Xtr, ytr, batch_size=50, rng=rng), epochs=epochs,
-                       validate=lambda: float(evaluate(Xte, yte)), progress=not args.quick, desc="rnn")  # fmt: skip
+    history = gc.train(
+        step,
+        gc.training.minibatches(Xtr, ytr, batch_size=50, rng=rng),
+        epochs=epochs,
+        validate=lambda: float(evaluate(Xte, yte)),
+        progress=not args.quick,
+        desc="rnn",
+    )
     baseline = float(((yte - ytr.mean()) ** 2).mean())
     test_mse = history.val[-1]
     clipped_losses = [float(step_clip(Xtr[i : i + 50] * 4, ytr[i : i + 50])[0]) for i in range(0, 500, 50)]
     elapsed = time.perf_counter() - start
     print(f"adding problem, T={args.steps}: test MSE {test_mse:.4f} (predicting the mean: {baseline:.4f})")
-    print(f"gain-3 network with clipping stays finite: losses {clipped_losses[0]:.3f} -> {clipped_losses[-1]:.3f}")
+    print(
+        "gain-3 network with clipping stays finite: "
+        f"losses {clipped_losses[0]:.3f} -> {clipped_losses[-1]:.3f}"
+    )
     print(f"done in {elapsed:.1f} s")
     return {"test_mse": test_mse, "baseline": baseline, "big_norm": float(big_norm),
             "clipped_losses": clipped_losses, "seconds": elapsed}  # fmt: skip

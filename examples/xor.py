@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 2. training from a random start (restarts if a run lands in a dead-ReLU local minimum)
     rng = np.random.default_rng(args.seed)
-    for attempt in range(10):
+    for attempt in range(10):  # noqa: B007 - reported after the loop
         W = gc.shared(rng.uniform(-1, 1, (2, 2)), name="W")
         c = gc.shared(np.full(2, 0.1), name="c")
         w = gc.shared(rng.uniform(-1, 1, 2), name="w")
@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> dict:
         if history.loss[-1] < 1e-4:
             break
     learned = gc.function([x], xor_net(x, W, c, w, b), backend=args.backend)(X)
-    print(f"trained (attempt {attempt + 1}): MSE {history.loss[-1]:.2e}, outputs {np.round(learned, 3).tolist()}")
+    print(
+        f"trained (attempt {attempt + 1}): MSE {history.loss[-1]:.2e}, "
+        f"outputs {np.round(learned, 3).tolist()}"
+    )
     elapsed = time.perf_counter() - start
     print(f"done in {elapsed:.1f} s")
     return {"hand": hand_out, "linear_mse": float(linear), "learned": learned, "mse": history.loss[-1],

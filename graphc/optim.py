@@ -1,5 +1,5 @@
-"""Optimisers of chapter 8 as graph builders: each returns the `updates` dict for gc.function, with its state in
-named shared variables. Knows the public core API and gc.grad/gc.hessian; nothing of passes' internals or codegen.
+"""Optimisers of chapter 8 as graph builders: each returns the `updates` dict for gc.function, with its state
+in named shared variables. Knows the core and gc.grad/gc.hessian (through the facade); nothing of codegen.
 
     >>> import numpy as np, graphc as gc
     >>> w = gc.shared(np.zeros(3), name="w")
@@ -7,21 +7,22 @@ named shared variables. Knows the public core API and gc.grad/gc.hessian; nothin
     >>> J = gc.nn.mse(x @ w, y)
     >>> step = gc.function([x, y], J, updates=gc.optim.adam(J, [w], lr=0.01))
 
-The first argument is the cost (gradients are taken with gc.grad) or a list of gradients, one per parameter (to
-clip them first: `gc.optim.sgd(gc.optim.clip_by_norm(gc.grad(J, params), 1.0), params)`).
+The first argument is the cost (gradients are taken with gc.grad) or a list of gradients, one per parameter
+(to clip them first: `gc.optim.sgd(gc.optim.clip_by_norm(gc.grad(J, params), 1.0), params)`).
 
 Exact forms (the book's pseudocode; g the minibatch gradient):
 - sgd:      θ ← θ − ε_k g, ε_k = (1 − k/τ)ε₀ + (k/τ)ε_τ for k ≤ τ, ε_τ after (k counts steps from 0)
 - momentum: v ← αv − εg; θ ← θ + v
-- nesterov: v ← αv − ε∇J(θ + αv); θ ← θ + v — the gradient really is taken at the shifted point: the cost graph is
-            rebuilt with every θ replaced by θ + αv (a graph substitution) and differentiated there, so the stored
-            parameters are the book's θ (not the look-ahead reparametrisation most libraries use)
+- nesterov: v ← αv − ε∇J(θ + αv); θ ← θ + v. The gradient really is taken at the shifted point: the cost
+            graph is rebuilt with every θ replaced by θ + αv (a graph substitution) and differentiated
+            there, so the stored parameters are the book's θ (not the look-ahead reparametrisation
+            φ = θ + αv, φ ← φ + αv' − εg(φ), that most libraries store)
 - adagrad:  r ← r + g⊙g; θ ← θ − ε/(δ + √r)⊙g, δ = 1e−7
-- rmsprop:  r ← ρr + (1−ρ)g⊙g; θ ← θ − ε/(δ + √r)⊙g, δ = 1e−6. The book writes √(δ + r); we use δ + √r, like
-            AdaGrad and Adam (the difference matters only while r ≲ δ)
+- rmsprop:  r ← ρr + (1−ρ)g⊙g; θ ← θ − ε/(δ + √r)⊙g, δ = 1e−6. The book writes √(δ + r); we use δ + √r,
+            like AdaGrad and Adam (the two differ only while r ≲ δ)
 - adam:     t ← t+1; s ← ρ₁s + (1−ρ₁)g; r ← ρ₂r + (1−ρ₂)g⊙g; θ ← θ − ε (s/(1−ρ₁ᵗ)) / (δ + √(r/(1−ρ₂ᵗ)))
-Newton's method and nonlinear conjugate gradients need a linear solve or a line search: they are small drivers
-(`Newton`, `ConjugateGradient`) around compiled functions.
+Newton's method and nonlinear conjugate gradients need a linear solve or a line search: they are small
+drivers (`Newton`, `ConjugateGradient`) around compiled functions.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def _like(v, p: Variable) -> Variable:
     return cast(as_variable(v), p.type.dtype) if isinstance(v, Variable) else as_variable(v, like=p)
 
 
-def sgd(cost_or_grads: CostOrGrads, params, lr: float = 0.01, lr_end: float | None = None, tau: int = 0) -> dict:
+def sgd(
+    cost_or_grads: CostOrGrads, params, lr: float = 0.01, lr_end: float | None = None, tau: int = 0
+) -> dict:
     """θ ← θ − ε_k g with ε_k decaying linearly from lr to lr_end over tau steps (constant without tau)."""
     params = list(params)
     grads = gradients(cost_or_grads, params)
@@ -106,7 +109,9 @@ def momentum(cost_or_grads: CostOrGrads, params, lr: float = 0.01, alpha: float 
 def nesterov(cost: Variable, params, lr: float = 0.01, alpha: float = 0.9) -> dict:
     """Nesterov momentum exactly as the book writes it: the gradient at θ + αv (see the module docstring)."""
     if not isinstance(cost, Variable):
-        raise TypeError("nesterov needs the cost (its gradient is taken at shifted parameters), not gradients")
+        raise TypeError(
+            "nesterov needs the cost (its gradient is taken at shifted parameters), not gradients"
+        )
     params = list(params)
     velocities = [_state(p, "velocity") for p in params]
     shifted = {p: p + alpha * v for p, v in zip(params, velocities, strict=True)}
@@ -133,7 +138,9 @@ def adagrad(cost_or_grads: CostOrGrads, params, lr: float = 0.01, delta: float =
     return updates
 
 
-def rmsprop(cost_or_grads: CostOrGrads, params, lr: float = 0.001, rho: float = 0.9, delta: float = 1e-6) -> dict:
+def rmsprop(
+    cost_or_grads: CostOrGrads, params, lr: float = 0.001, rho: float = 0.9, delta: float = 1e-6
+) -> dict:
     """r ← ρr + (1−ρ)g⊙g; θ ← θ − ε/(δ + √r)⊙g (δ + √r, not the book's √(δ + r): see the module docstring)."""
     params = list(params)
     grads = gradients(cost_or_grads, params)
@@ -166,7 +173,7 @@ def adam(cost_or_grads: CostOrGrads, params, lr: float = 0.001, rho1: float = 0.
 
 
 def clip_by_norm(grads: Sequence[Variable], max_norm: float = 1.0) -> list[Variable]:
-    """Rescale all gradients together so that their global L2 norm is at most max_norm (g ← g·max_norm/‖g‖)."""
+    """Rescale all gradients together so that their global L2 norm is at most max_norm: g ← g·max_norm/‖g‖."""
     grads = list(grads)
     sq = None
     for g in grads:
@@ -186,8 +193,8 @@ def clip_by_value(grads: Sequence[Variable], low: float, high: float | None = No
 
 class Newton:
     """Newton's method for small problems: θ ← θ − [H + αI]⁻¹g (α = damping; α = 0 is the plain step, which
-    solves a quadratic in one step). g and H come from one compiled function (gc.grad, gc.hessian); the solve is
-    NumPy's. Parameters are flattened into one vector for H.
+    solves a quadratic in one step). g and H come from one compiled function (gc.grad, gc.hessian); the solve
+    is NumPy's. Parameters are flattened into one vector for H.
 
         opt = gc.optim.Newton(J, [w], inputs=[x, y]); opt.step(X, Y)
     """
@@ -209,7 +216,9 @@ class Newton:
         sizes = [p.get_value().size for p in self.params]
         g = np.concatenate([np.ravel(r) for r in results[1 : 1 + n]])
         blocks = results[1 + n :]
-        H = np.block([[np.reshape(blocks[i * n + j], (sizes[i], sizes[j])) for j in range(n)] for i in range(n)])
+        H = np.block(
+            [[np.reshape(blocks[i * n + j], (sizes[i], sizes[j])) for j in range(n)] for i in range(n)]
+        )
         delta = np.linalg.solve(H + self.damping * np.eye(len(g)), g)
         offset = 0
         for p, size in zip(self.params, sizes, strict=True):

@@ -35,7 +35,7 @@ class History:
     stopped_epoch: int | None = None
 
     def plot(self, path: str | None = None):
-        """Loss curves with matplotlib (if installed); saved to `path` if given. Returns the figure or None."""
+        """Loss curves with matplotlib (if installed), saved to `path` if given; the figure or None."""
         try:
             import matplotlib
 
@@ -63,7 +63,9 @@ class EarlyStopping:
     `params` are the shared variables to snapshot and restore.
     """
 
-    def __init__(self, params: Sequence[SharedVariable], patience: int = 5, every: int = 1, min_delta: float = 0.0):
+    def __init__(
+        self, params: Sequence[SharedVariable], patience: int = 5, every: int = 1, min_delta: float = 0.0
+    ):
         self.params, self.patience, self.every, self.min_delta = list(params), patience, every, min_delta
         self.best = math.inf
         self.best_epoch: int | None = None
@@ -86,7 +88,7 @@ class EarlyStopping:
 
 
 def minibatches(*arrays: np.ndarray, batch_size: int, rng: np.random.Generator | None = None) -> Callable:
-    """A `batches` callable for gc.train: shuffled (with rng) minibatches of the arrays, new order each epoch."""
+    """A `batches` callable for gc.train: minibatches of the arrays, reshuffled each epoch with rng."""
 
     def batches(epoch: int):
         n = len(arrays[0])

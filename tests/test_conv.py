@@ -39,7 +39,9 @@ CASES = [
 def test_conv2d_matches_loops(backend, rng, xshape, wshape, stride, padding, pad, flip):
     xv, wv = rng.standard_normal(xshape), rng.standard_normal(wshape)
     x, w = gc.tensor("x", ("n",) + xshape[1:]), gc.tensor("w", wshape)
-    out = gc.function([x, w], gc.nn.conv2d(x, w, stride=stride, padding=padding, flip=flip), backend=backend)(xv, wv)
+    out = gc.function([x, w], gc.nn.conv2d(x, w, stride=stride, padding=padding, flip=flip), backend=backend)(
+        xv, wv
+    )
     s = (stride, stride) if isinstance(stride, int) else stride
     np.testing.assert_allclose(out, reference_conv2d(xv, wv, s, pad, flip), rtol=1e-12, atol=1e-12)
 
@@ -104,7 +106,11 @@ def test_pooling_matches_numpy_and_gradients(backend, rng, size, stride):
     sh, sw = (kh, kw) if stride is None else ((stride, stride) if isinstance(stride, int) else stride)
     oh, ow = (6 - kh) // sh + 1, (7 - kw) // sw + 1
     windows = np.stack(
-        [xv[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw].reshape(2, 3, -1) for i in range(oh) for j in range(ow)],
+        [
+            xv[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw].reshape(2, 3, -1)
+            for i in range(oh)
+            for j in range(ow)
+        ],
         axis=2,
     ).reshape(2, 3, oh, ow, kh * kw)
     np.testing.assert_allclose(mx, windows.max(-1))

@@ -8,7 +8,13 @@ import pytest
 import graphc as gc
 
 IMAGE = np.array(
-    [[35, 40, 41, 45, 50], [40, 40, 42, 46, 52], [42, 46, 50, 55, 55], [48, 52, 56, 58, 60], [56, 60, 65, 70, 75]],
+    [
+        [35, 40, 41, 45, 50],
+        [40, 40, 42, 46, 52],
+        [42, 46, 50, 55, 55],
+        [48, 52, 56, 58, 60],
+        [56, 60, 65, 70, 75],
+    ],
     dtype=np.float64,
 )
 KERNEL = np.array([[0, 1, 0], [0, 0, 0], [0, 0, 0]], dtype=np.float64)
@@ -32,7 +38,9 @@ def test_convolution_worked_example(backend):
 def test_pooling_worked_examples(backend):
     x = gc.tensor("x", ("n", 1, 4, 4))
     f = gc.function(
-        [x], [gc.nn.max_pool2d(x, 2), gc.nn.avg_pool2d(x, 2), gc.nn.max_pool2d(x, 2, stride=1)], backend=backend
+        [x],
+        [gc.nn.max_pool2d(x, 2), gc.nn.avg_pool2d(x, 2), gc.nn.max_pool2d(x, 2, stride=1)],
+        backend=backend,
     )
     mx, avg, overlap = f(POOL[None, None])
     np.testing.assert_array_equal(mx[0, 0], [[12, 9], [18, 7]])
@@ -82,8 +90,12 @@ def test_step_by_step_backprop_example(backend):
     err, grad2 = step(np.array([0.05, 0.10]), np.array([0.01, 0.99]))
     assert round(float(err), 9) == 0.298371109
     assert round(float(grad2[0, 0]), 9) == 0.082167041
-    np.testing.assert_allclose(W2.get_value(), [[0.35891648, 0.40866619], [0.51130127, 0.56137012]], atol=5e-9)
-    np.testing.assert_allclose(W1.get_value(), [[0.14978072, 0.19956143], [0.24975114, 0.29950229]], atol=5e-9)
+    np.testing.assert_allclose(
+        W2.get_value(), [[0.35891648, 0.40866619], [0.51130127, 0.56137012]], atol=5e-9
+    )
+    np.testing.assert_allclose(
+        W1.get_value(), [[0.14978072, 0.19956143], [0.24975114, 0.29950229]], atol=5e-9
+    )
 
 
 def test_label_smoothing_numbers(backend):
@@ -119,7 +131,9 @@ def test_momentum_terminal_velocity():
 def test_similarity_dot_products(backend):
     X = gc.vector("X", 3)
     M = gc.constant(np.array([[0.3, 0.3, 0.3], [0.6, 0.2, 0.6], [-0.5, -0.3, -0.7]]))
-    np.testing.assert_allclose(gc.function([X], M @ X, backend=backend)(np.array([0.5, 0.3, 0.7])), [0.45, 0.78, -0.83])
+    np.testing.assert_allclose(
+        gc.function([X], M @ X, backend=backend)(np.array([0.5, 0.3, 0.7])), [0.45, 0.78, -0.83]
+    )
 
 
 def test_softmax_cross_entropy_gradient_is_s_minus_t():

@@ -1,4 +1,5 @@
-"""The examples run with their --quick settings and reach what they claim (in-process: no interpreter start-up)."""
+"""The examples run with their --quick settings and reach what they claim (in-process: no interpreter
+start-up)."""
 
 from __future__ import annotations
 

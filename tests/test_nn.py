@@ -39,7 +39,9 @@ def _away_from_kinks(rng, shape):
 def test_unit_forward(backend, rng, name, build, ref):
     xv = _away_from_kinks(rng, (4, 6))
     x = gc.matrix("x", ("n", 6))
-    np.testing.assert_allclose(gc.function([x], build(x), backend=backend)(xv), ref(xv), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        gc.function([x], build(x), backend=backend)(xv), ref(xv), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name, build, ref", UNITS, ids=[u[0] for u in UNITS])
@@ -122,7 +124,9 @@ def test_losses(backend, rng):
 def test_binary_cross_entropy_from_logits_is_stable():
     z, y = gc.vector("z"), gc.vector("y")
     J = gc.nn.binary_cross_entropy_with_logits(z, y, reduction="none")
-    out, g = gc.function([z, y], [J, gc.grad(gc.sum(J), z)])(np.array([1000.0, -1000.0]), np.array([0.0, 0.0]))
+    out, g = gc.function([z, y], [J, gc.grad(gc.sum(J), z)])(
+        np.array([1000.0, -1000.0]), np.array([0.0, 0.0])
+    )
     np.testing.assert_allclose(out, [1000.0, 0.0])
     np.testing.assert_allclose(g, [1.0, 0.0])
 
@@ -161,7 +165,9 @@ def test_weight_decay_update_form():
     eps, alpha = 0.1, 0.5
     step = gc.function([x], J, updates=gc.optim.sgd(J + alpha * gc.nn.l2_penalty([w]), [w], lr=eps))
     step(np.array([3.0, 4.0]))
-    np.testing.assert_allclose(w.get_value(), (1 - eps * alpha) * np.array([1.0, -2.0]) - eps * np.array([3.0, 4.0]))
+    np.testing.assert_allclose(
+        w.get_value(), (1 - eps * alpha) * np.array([1.0, -2.0]) - eps * np.array([3.0, 4.0])
+    )
 
 
 def test_dropout_train_and_eval(backend):
@@ -244,7 +250,9 @@ def test_batch_norm_nchw_and_layer_norm(rng):
     h = gc.matrix("h", ("n", 5))
     hv = rng.standard_normal((3, 5))
     out = gc.function([h], ln(h))(hv)
-    np.testing.assert_allclose(out, (hv - hv.mean(1, keepdims=True)) / np.sqrt(hv.var(1, keepdims=True) + 1e-5))
+    np.testing.assert_allclose(
+        out, (hv - hv.mean(1, keepdims=True)) / np.sqrt(hv.var(1, keepdims=True) + 1e-5)
+    )
     check_grad(lambda v: gc.sum(gc.nn.layer_norm(v, 2.0, 0.5) ** 3), [hv])
 
 

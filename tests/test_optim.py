@@ -147,7 +147,9 @@ def test_newton_solves_a_quadratic_in_one_step():
     w.set_value(np.ones(4))
     gc.optim.Newton(J, [w], damping=0.5).step()
     g = H @ np.ones(4) - b
-    np.testing.assert_allclose(w.get_value(), np.ones(4) - np.linalg.solve(H + 0.5 * np.eye(4), g), rtol=1e-10)
+    np.testing.assert_allclose(
+        w.get_value(), np.ones(4) - np.linalg.solve(H + 0.5 * np.eye(4), g), rtol=1e-10
+    )
 
 
 def test_newton_on_logistic_regression_matches_numpy():

@@ -49,7 +49,8 @@ __all__ = [
     "maxout", "prelu", "rbf", "relu", "sigmoid", "softmax", "softplus", "softsign", "step", "tanh",
     "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d",
     "Dense", "dense", "dropout", "dropout_with_mask", "gaussian_noise", "weight_noise",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse", "softmax_cross_entropy",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse",
+    "softmax_cross_entropy",
     "sum_squared_error", "BatchNorm", "LayerNorm", "batch_norm", "layer_norm", "Mode", "random_normal",
     "random_uniform", "l1_penalty", "l2_penalty", "label_smoothing", "SimpleRNN", "rnn_step",
 ]  # fmt: skip

@@ -1,10 +1,11 @@
-"""Hidden and output units of chapter 6.3 as graph builders. Knows the graphc core only (no passes, no codegen).
+"""Hidden and output units (chapter 6.3) as graph builders. Knows the graphc core only: no passes, codegen.
 
     >>> import graphc as gc
     >>> h = gc.nn.leaky_relu(gc.vector("z"), alpha=0.1)
 
-Non-differentiable points follow the course: the derivative of a rectifier at 0 is its left-hand one (relu'(0) = 0,
-leaky'(0) = alpha); ties inside max (maxout) share the gradient evenly (the autodiff driver's documented choice).
+Non-differentiable points follow the course: the derivative of a rectifier at 0 is its left-hand one (relu'(0)
+= 0, leaky'(0) = alpha); ties inside max (maxout) share the gradient evenly (the autodiff driver's documented
+choice).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def step(x) -> Variable:
 
 
 def maxout(z, k: int) -> Variable:
-    """g(z)ᵢ = max over group i of k consecutive pieces of the last axis (its size must be a multiple of k)."""
+    """g(z)ᵢ = max over group i of k consecutive pieces of the last axis (a known multiple of k)."""
     z = as_variable(z)
     units = z.type.shape[-1]
     if not isinstance(units, int) or units % k:

@@ -1,14 +1,15 @@
-"""Convolution and pooling (chapter 9) as composites of existing ops: zero padding by concatenation, im2col from
-strided basic slices, one matrix product. Gradients come from gc.grad; every backend runs them. Knows the core only.
+"""Convolution and pooling (chapter 9) as composites of existing ops: zero padding by concatenation, im2col
+from strided basic slices, one matrix product. Gradients come from gc.grad; every backend runs them. Knows the
+core only.
 
     >>> import numpy as np, graphc as gc
     >>> x = gc.tensor("x", ("n", 1, 5, 5))                      # NCHW
     >>> k = gc.shared(np.zeros((2, 1, 3, 3)), name="k")         # OIHW: 2 filters over 1 input channel
     >>> y = gc.nn.conv2d(x, k, stride=1, padding="same")         # (n, 2, 5, 5)
 
-Deep learning's "convolution" is cross-correlation S(i, j) = Σₘₙ I(i + m, j + n) K(m, n) (no flip, the default);
-`flip=True` gives true convolution (the kernel rotated by 180°). Height and width must be known ints; the batch
-size may be symbolic.
+Deep learning's "convolution" is cross-correlation S(i, j) = Σₘₙ I(i + m, j + n) K(m, n) (no flip, the
+default); `flip=True` gives true convolution (the kernel rotated by 180°). Height and width must be known
+ints; the batch size may be symbolic.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _static_hw(x: Variable, what: str) -> tuple[int, int]:
 
 
 def _padding(padding, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int]):
-    """((top, bottom), (left, right)) zero padding for "valid", "same" (output ⌈in/stride⌉), an int or a pair."""
+    """((top, bottom), (left, right)) zero padding for "valid", "same" (output ⌈in/stride⌉), an int or a
+    pair."""
     if padding == "valid":
         return (0, 0), (0, 0)
     if padding == "same":
@@ -64,18 +66,24 @@ def _padding(padding, size: tuple[int, int], kernel: tuple[int, int], stride: tu
 def pad2d(x, padding) -> Variable:
     """Zero padding of the last two axes: `padding` = ((top, bottom), (left, right)) or an int."""
     x = as_variable(x)
-    (top, bottom), (left, right) = ((padding, padding), (padding, padding)) if isinstance(padding, int) else padding
+    (top, bottom), (left, right) = (
+        ((padding, padding), (padding, padding)) if isinstance(padding, int) else padding
+    )
 
     def zeros(shape):
         return broadcast_to(as_variable(0, like=x), shape)
 
     n, c, h, w = x.type.shape
     if left or right:
-        parts = ([zeros((n, c, h, left))] if left else []) + [x] + ([zeros((n, c, h, right))] if right else [])
+        parts = (
+            ([zeros((n, c, h, left))] if left else []) + [x] + ([zeros((n, c, h, right))] if right else [])
+        )
         x = concatenate(parts, axis=3)
         w = w + left + right
     if top or bottom:
-        parts = ([zeros((n, c, top, w))] if top else []) + [x] + ([zeros((n, c, bottom, w))] if bottom else [])
+        parts = (
+            ([zeros((n, c, top, w))] if top else []) + [x] + ([zeros((n, c, bottom, w))] if bottom else [])
+        )
         x = concatenate(parts, axis=2)
     return x
 
@@ -86,7 +94,8 @@ def conv_output_size(n: int, k: int, stride: int) -> int:
 
 
 def _windows(x: Variable, kernel, stride) -> tuple[list[Variable], int, int]:
-    """The kh·kw strided slices of x (one per kernel offset, row-major), each of shape (n, c, out_h, out_w)."""
+    """The kh·kw strided slices of x (one per kernel offset, row-major), each of shape (n, c, out_h,
+    out_w)."""
     (kh, kw), (sh, sw) = kernel, stride
     h, w = _static_hw(x, "window")
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
@@ -100,8 +109,9 @@ def _windows(x: Variable, kernel, stride) -> tuple[list[Variable], int, int]:
 def conv2d(x, w, stride=1, padding="valid", flip: bool = False) -> Variable:
     """2-D cross-correlation (or true convolution with flip=True) of NCHW x with OIHW kernels w.
 
-    stride: int or (vertical, horizontal); padding: "valid", "same", an int or (ph, pw). Each output channel sums
-    one kernel per input channel. Built as im2col (strided slices) and one (n·oh·ow, c·kh·kw) @ (c·kh·kw, o) product.
+    stride: int or (vertical, horizontal); padding: "valid", "same", an int or (ph, pw). Each output channel
+    sums one kernel per input channel. Built as im2col (strided slices) and one (n·oh·ow, c·kh·kw) @ (c·kh·kw,
+    o) product.
     """
     x, w = as_variable(x), as_variable(w)
     if w.type.ndim != 4 or not all(isinstance(d, int) for d in w.type.shape):

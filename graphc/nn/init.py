@@ -40,7 +40,8 @@ def normal(shape, rng: np.random.Generator, std: float = 0.01, dtype="float64") 
 
 
 def orthogonal(shape, rng: np.random.Generator, gain: float = 1.0, dtype="float64") -> np.ndarray:
-    """A random orthogonal matrix (Saxe et al.) times `gain`: orthonormal rows or columns, whichever are fewer."""
+    """A random orthogonal matrix (Saxe et al.) times `gain`: orthonormal rows or columns, whichever are
+    fewer."""
     rows, cols = shape[0], int(np.prod(shape[1:]))
     a = rng.standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
@@ -50,7 +51,8 @@ def orthogonal(shape, rng: np.random.Generator, gain: float = 1.0, dtype="float6
 
 
 def sparse(m: int, n: int, k: int, rng: np.random.Generator, std: float = 1.0, dtype="float64") -> np.ndarray:
-    """Martens' sparse initialisation: each of the n units gets exactly k non-zero N(0, std²) input weights."""
+    """Martens' sparse initialisation: each of the n units gets exactly k non-zero N(0, std²) input
+    weights."""
     if not 0 < k <= m:
         raise ValueError(f"sparse: k must be in 1..{m}, got {k}")
     W = np.zeros((m, n))

@@ -43,7 +43,9 @@ class Dense:
     def __init__(self, n_in: int, n_out: int, rng=None, init="glorot", dtype="float64", name: str = "dense",
                  bias: bool = True):  # fmt: skip
         rng = rng if rng is not None else np.random.default_rng(0)
-        value = INITIALISERS[init](n_in, n_out, rng, dtype) if isinstance(init, str) else np.asarray(init, dtype)
+        value = (
+            INITIALISERS[init](n_in, n_out, rng, dtype) if isinstance(init, str) else np.asarray(init, dtype)
+        )
         self.W = shared(value, name=f"{name}.W")
         self.b = shared(np.zeros(n_out, dtype), name=f"{name}.b") if bias else None
         self.weights = [self.W]

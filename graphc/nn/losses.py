@@ -55,7 +55,8 @@ def cross_entropy(probs, targets, reduction: str = "mean") -> Variable:
 
 
 def binary_cross_entropy_with_logits(logits, y, reduction: str = "mean") -> Variable:
-    """−[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z: stable for any z (the course's sign erratum fixed)."""
+    """−[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z: stable for any z (the course's sign erratum
+    fixed)."""
     z = as_variable(logits)
     y = cast(as_variable(y), z.type.dtype)
     return reduce(softplus(z) - y * z, reduction)

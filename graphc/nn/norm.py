@@ -4,10 +4,10 @@
     >>> bn = gc.nn.BatchNorm(4, name="bn1")
     >>> train, test = gc.nn.Mode(training=True), gc.nn.Mode(training=False)
     >>> x = gc.matrix("x", ("n", 4))
-    >>> y_train, y_test = bn(x, train), bn(x, test)    # train.updates now also refreshes the running statistics
+    >>> y_train, y_test = bn(x, train), bn(x, test)    # train.updates now refreshes the running statistics
 
-Variances use 1/N (the course writes 1/(N−1) in one place and 1/N elsewhere; 1/N is what normalising a batch by its
-own statistics means, and what the running averages store too).
+Variances use 1/N (the course writes 1/(N−1) in one place and 1/N elsewhere; 1/N is what normalising a batch
+by its own statistics means, and what the running averages store too).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class BatchNorm:
     """Batch normalisation for (n, features) or NCHW (n, channels, h, w) inputs, with learned γ (1) and β (0).
 
     Training mode normalises with the batch's statistics and adds running-average updates
-    (r ← momentum·r + (1 − momentum)·batch statistic) to `mode.updates`; evaluation mode uses the running ones.
+    (r ← momentum·r + (1 − momentum)·batch statistic) to `mode.updates`; evaluation mode uses the
+    running ones.
     """
 
     def __init__(self, n_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype="float64",

@@ -30,7 +30,8 @@ class Mode:
     """Training (`training=True`: dropout and noise on, batch statistics) or evaluation mode.
 
     `updates` holds what compiled training steps must also apply: the random counter's increment and batch
-    normalisation's running statistics. Merge it into gc.function's updates: `{**optimiser_updates, **mode.updates}`.
+    normalisation's running statistics. Merge it into gc.function's updates: `{**optimiser_updates,
+    **mode.updates}`.
     """
 
     def __init__(self, training: bool = True, seed: int = 0):

@@ -1,13 +1,14 @@
-"""A simple recurrent network (chapter 10), unrolled in the graph over a fixed-length sequence. Knows the core only.
+"""A simple recurrent network (chapter 10), unrolled in the graph over a fixed-length sequence. Knows the
+core only.
 
     >>> import numpy as np, graphc as gc
     >>> rnn = gc.nn.SimpleRNN(3, 8, rng=np.random.default_rng(0))
     >>> xs = gc.tensor("xs", ("n", 5, 3))                   # (batch, time, features)
     >>> hs, h_last = rnn(xs)                                 # hs: (n, 5, 8)
 
-hₜ = tanh(xₜ Wˣ + hₜ₋₁ Wʰ + b), with the same Wˣ, Wʰ, b at every step (weights shared across time). gc.grad then
-back-propagates through time over the unrolled graph; clip the gradients (gc.optim.clip_by_norm) when ‖Wʰ‖ makes
-them explode (Wᵗ = V diag(λ)ᵗ V⁻¹ grows like the largest |λ|ᵗ).
+hₜ = tanh(xₜ Wˣ + hₜ₋₁ Wʰ + b), with the same Wˣ, Wʰ, b at every step (weights shared across time). gc.grad
+then back-propagates through time over the unrolled graph; clip the gradients (gc.optim.clip_by_norm) when
+‖Wʰ‖ makes them explode (Wᵗ = V diag(λ)ᵗ V⁻¹ grows like the largest |λ|ᵗ).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def rnn_step(x_t, h_prev, Wx, Wh, b) -> Variable:
 class SimpleRNN:
     """A tanh RNN layer: Wˣ (n_in, n_hidden) Glorot, Wʰ (n_hidden, n_hidden) orthogonal × `gain`, b = 0."""
 
-    def __init__(self, n_in: int, n_hidden: int, rng=None, gain: float = 1.0, dtype="float64", name: str = "rnn"):
+    def __init__(
+        self, n_in: int, n_hidden: int, rng=None, gain: float = 1.0, dtype="float64", name: str = "rnn"
+    ):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.n_hidden = n_hidden
         self.Wx = shared(initializers.glorot_uniform(n_in, n_hidden, rng, dtype), name=f"{name}.Wx")
