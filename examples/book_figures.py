@@ -80,7 +80,8 @@ def fig_6_10():
 
 
 def _mlp():
-    """Fig. 6.11: U⁽¹⁾ = XW⁽¹⁾, H = relu(U⁽¹⁾), U⁽²⁾ = HW⁽²⁾, J = cross_entropy(U⁽²⁾, y) + λ(Σ W⁽¹⁾² + Σ W⁽²⁾²)."""
+    """Fig. 6.11: U⁽¹⁾ = XW⁽¹⁾, H = relu(U⁽¹⁾), U⁽²⁾ = HW⁽²⁾,
+    J = cross_entropy(U⁽²⁾, y) + λ(Σ W⁽¹⁾² + Σ W⁽²⁾²)."""
     rng = np.random.default_rng(0)
     X, y = gc.matrix("X", ("n", 4)), gc.vector("y", "n", dtype="int64")
     W1 = gc.shared(rng.normal(size=(4, 5)), name="W1")

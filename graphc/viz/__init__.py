@@ -5,7 +5,7 @@ never imports graphc.passes or graphc.codegen.
     >>> import graphc as gc
     >>> x, w = gc.vector("x", 3), gc.vector("w", 3)
     >>> y_hat = gc.sigmoid(gc.dot(x, w) + gc.scalar("b")); y_hat.name = "y_hat"
-    >>> print(gc.viz.to_dot(y_hat).count("->"))          # x, w -> u⁽¹⁾ (dot); u⁽¹⁾, b -> u⁽²⁾ (+); u⁽²⁾ -> ŷ (σ)
+    >>> print(gc.viz.to_dot(y_hat).count("->"))    # x, w -> u⁽¹⁾ (dot); u⁽¹⁾, b -> u⁽²⁾ (+); u⁽²⁾ -> ŷ (σ)
     5
     >>> gc.viz.render(y_hat, path="fig_6_8b.svg")        # doctest: +SKIP
 """
@@ -63,8 +63,8 @@ def to_dot(
     """
     if style not in ("book", "ops"):
         raise GraphcError(f"gc.viz: style must be 'book' or 'ops', not {style!r}")
-    outputs, pairs, updates = _resolve(graph, grads, stage)
-    scene = build_scene(outputs, pairs, updates, collapse, max_depth, max_nodes)
+    outputs, pairs, updates, aliases = _resolve(graph, grads, stage)
+    scene = build_scene(outputs, pairs, updates, collapse, max_depth, max_nodes, aliases)
     return emit(scene, style, title=title, legend=legend, dpi=dpi)
 
 
@@ -101,15 +101,15 @@ def _dot_binary() -> str | None:
 
 # --- what to draw -------------------------------------------------------------------------------------------
 def _resolve(graph, grads, stage):
-    """(outputs, [(wrt or None, gradient)], updates) for whatever the user handed us."""
+    """(outputs, [(wrt or None, gradient)], updates, {id(value): name}) for whatever the user handed us."""
     if isinstance(graph, Variable):
         if stage is not None:
             raise GraphcError(
                 "gc.viz: stage= applies to a compiled Function (gc.function), not to a Variable"
             )
-        return [graph], _grad_pairs(grads), []
+        return [graph], _grad_pairs(grads), [], {}
     if isinstance(graph, FunctionGraph):
-        return list(graph.outputs), _grad_pairs(grads), list(graph.updates)
+        return list(graph.outputs), _grad_pairs(grads), list(graph.updates), {}
     if hasattr(graph, "fgraph") and hasattr(graph, "optimized"):
         return _function_stage(graph, grads, stage)
     if isinstance(graph, Sequence) and not isinstance(graph, str):
@@ -117,7 +117,7 @@ def _resolve(graph, grads, stage):
         if items and all(isinstance(v, Variable) for v in items):
             if stage is not None:
                 raise GraphcError("gc.viz: stage= applies to a compiled Function (gc.function)")
-            return items, _grad_pairs(grads), []
+            return items, _grad_pairs(grads), [], {}
     raise GraphcError(
         f"gc.viz: cannot draw {type(graph).__name__}; give a Variable, a list of them, or a Function"
     )
@@ -172,7 +172,8 @@ def _stage_key(name: str) -> str:
 
 def _function_stage(function, grads, stage):
     """The Function's graph at `stage`. Gradients given as the user's Variables are found among the compiled
-    function's outputs by position, so they stay marked in every stage; update values count as backward."""
+    function's outputs by position, so they stay marked (and outputs keep their names) in every stage; update
+    values count as backward."""
     fg = stage_graph(function, stage)
     given_roots = function.fgraph.roots
     pairs = []
@@ -181,4 +182,6 @@ def _function_stage(function, grads, stage):
         if k is None:
             raise GraphcError(f"gc.viz: the gradient {g!r} is not an output of the function")
         pairs.append((wrt, fg.roots[k]))
-    return list(fg.outputs), pairs, list(fg.updates)
+    # Passes rebuild nodes, and a rebuilt value has no name: the k-th output keeps the name the user gave it.
+    aliases = {id(new): old.name for old, new in zip(given_roots, fg.roots, strict=True) if old.name}
+    return list(fg.outputs), pairs, list(fg.updates), aliases

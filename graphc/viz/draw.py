@@ -1,5 +1,6 @@
-"""A Scene as graphviz DOT: the book's style (values as circles, operations on the arrows, inputs at the bottom)
-and the ops style (operations as boxes, values with dtype and shape). Knows graphviz and the Scene only."""
+"""A Scene as graphviz DOT: the book's style (values as circles, operations on the arrows, inputs at the
+bottom) and the ops style (operations as boxes, values with dtype and shape).
+Knows graphviz and the Scene only."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def _operation(g, top, scene: Scene, op: Drawn, k: int, ids: dict[int, str], boo
     box = f"op{k}"
     text = op.label if book else op.box
     if op.size > 1:
-        text = f"{text}\n({op.size} ops)"
+        text = f"{text}\\n({op.size} ops)"
     fill = BACKWARD_FILL if op.backward else "#f7f7f7"
     g.node(box, text, shape="box", style="rounded,filled", fillcolor=fill, fontname=FONT, fontsize="12",
            **colour, **{"class": f"op {cls['class']}"})  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import numpy as np
 
@@ -23,7 +24,8 @@ NUMBERED = re.compile(r"^(?P<base>[A-Za-z]+?)_?\(?(?P<num>\d+)\)?$")
 OP_SYMBOLS = {
     Op.ADD: "+", Op.SUB: "−", Op.MUL: "×", Op.DIV: "÷", Op.NEG: "−", Op.POW: "pow",
     Op.SIGMOID: "σ", Op.MAXIMUM: "max", Op.MINIMUM: "min", Op.LOG_SOFTMAX: "log softmax",
-    Op.BROADCAST_TO: "broadcast", Op.TRANSPOSE: "transpose", Op.GETITEM: "[ ]", Op.NOT: "¬", Op.AND: "∧", Op.OR: "∨",
+    Op.BROADCAST_TO: "broadcast", Op.TRANSPOSE: "transpose",
+    Op.GETITEM: "[ ]", Op.NOT: "¬", Op.AND: "∧", Op.OR: "∨",
     Op.LT: "<", Op.LE: "≤", Op.GT: ">", Op.GE: "≥", Op.EQ: "=", Op.NE: "≠", Op.CONCATENATE: "concat",
 }  # fmt: skip
 
@@ -35,7 +37,7 @@ def pretty(name: str) -> str:
         return GREEK[name]
     hat = HAT.match(name)
     if hat:
-        return hat["base"] + "\u0302"
+        return unicodedata.normalize("NFC", hat["base"] + "\u0302")  # y -> ŷ (one character where one exists)
     numbered = NUMBERED.match(name)
     if numbered:
         return pretty(numbered["base"]) + f"({numbered['num']})".translate(SUPERSCRIPT)
@@ -138,4 +140,4 @@ def op_box_text(node: Node) -> str:
         text = getattr(value, "name", value)
         shown.append(f"{key}={text}")
     name = op_symbol(node) if node.op is Op.SCALAR_FN else node.op.value
-    return name + (f"\n{', '.join(shown)}" if shown else "")
+    return name + (f"\\n{', '.join(shown)}" if shown else "")

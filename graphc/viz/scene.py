@@ -37,7 +37,7 @@ class Drawn:
 
     @property
     def as_box(self) -> bool:
-        """Book style writes an op on its arrows; kernels and ops with several outputs get a box of their own."""
+        """Book style writes an op on its arrows; kernels and multi-output ops get a box of their own."""
         return self.kernel is not None or len(self.outputs) != 1
 
 
@@ -62,6 +62,7 @@ def build_scene(
     collapse,
     max_depth: int | None,
     max_nodes: int | None,
+    aliases: dict[int, str] | None = None,
 ) -> Scene:
     grad_ids = {id(g) for _, g in grads}
     forward_roots = _unique(o for o in outputs if id(o) not in grad_ids)
@@ -69,16 +70,15 @@ def build_scene(
     roots = _unique(forward_roots + backward_roots)
     elided = _depth_cut(roots, max_depth) if max_depth is not None else []
     nodes = toposort(roots, stop=elided)
-    forward = {id(n) for n in toposort(forward_roots, stop=elided)}
-    backward_nodes = {id(n) for n in nodes if id(n) not in forward}
+    if backward_roots:
+        forward = {id(n) for n in toposort(forward_roots, stop=elided)}
+        backward_nodes = {id(n) for n in nodes if id(n) not in forward}
+    else:
+        backward_nodes = set()
+    if collapse is None:
+        _check_size(len(nodes), max_nodes)  # before any per-node work: a huge graph is refused at once
     ops = _collapse(nodes, backward_nodes, roots, collapse)
-    if max_nodes is not None and len(ops) > max_nodes:
-        raise GraphcError(
-            f"gc.viz: the graph has {len(ops)} operations to draw, more than max_nodes={max_nodes}; graphviz "
-            "would take very long to lay it out and nobody could read it. Draw part of it with "
-            "max_depth=N (N levels up from the outputs) or collapse='backward' (or {value: 'name'} to draw "
-            "a subgraph as one operation), or pass max_nodes=None to draw it all anyway"
-        )
+    _check_size(len(ops), max_nodes)
     made = {id(v) for op in ops for v in op.outputs}
     leaves = _unique([v for op in ops for v in op.inputs if id(v) not in made] +
                      [r for r in roots if id(r) not in made])  # fmt: skip
@@ -103,8 +103,18 @@ def build_scene(
     }
     backward_vars |= {id(v) for v in leaves if isinstance(v, Constant) and id(v) not in forward_reads}
     scene = Scene(ops, leaves, kinds, backward_vars, updates=list(updates))
-    scene.names = _names(scene, forward_roots, grads)
+    scene.names = _names(scene, forward_roots, grads, aliases or {})
     return scene
+
+
+def _check_size(count: int, max_nodes: int | None) -> None:
+    if max_nodes is not None and count > max_nodes:
+        raise GraphcError(
+            f"gc.viz: the graph has {count} operations to draw, more than max_nodes={max_nodes}; graphviz "
+            "would take very long to lay it out and nobody could read it. Draw part of it with "
+            "max_depth=N (N levels up from the outputs) or collapse='backward' (or {value: 'name'} to draw "
+            "a subgraph as one operation), or pass max_nodes=None to draw it all anyway"
+        )
 
 
 def _unique(items) -> list:
@@ -236,7 +246,7 @@ def _hidden(v: Variable, group: int, consumers: dict[int, set[int]]) -> bool:
     return isinstance(v, Constant) and consumers.get(id(v), set()) == {group}
 
 
-def _names(scene: Scene, forward_roots: list[Variable], grads) -> dict[int, str]:
+def _names(scene: Scene, forward_roots: list[Variable], grads, aliases: dict[int, str]) -> dict[int, str]:
     """Book names: the user's names made pretty, u⁽ⁱ⁾ for unnamed values in topological order, ∇_W J and
     dz/dw for gradients, constants by value."""
     names: dict[int, str] = {}
@@ -254,8 +264,8 @@ def _names(scene: Scene, forward_roots: list[Variable], grads) -> dict[int, str]
         for v in op.outputs:
             if id(v) in grad_wrt or id(v) in names:
                 continue
-            if v.name:
-                names[id(v)] = pretty(v.name)
+            if v.name or id(v) in aliases:
+                names[id(v)] = pretty(v.name or aliases[id(v)])
             elif id(v) in updated:  # the new value of a parameter (an update), as in W ← W − εg
                 names[id(v)] = "new " + (pretty(updated[id(v)].name or "") or "value")
             elif v is cost and len(scalar_outs) == 1 and not cost.name:
@@ -282,9 +292,9 @@ def _match_wrt(grads, forward_roots: list[Variable]) -> dict[int, Variable]:
     """id(gradient) -> the variable it is the gradient of: given as pairs, or matched by type, in order,
     against the forward graph's leaves (inputs and parameters)."""
     found: dict[int, Variable] = {}
-    candidates = (
-        [v for v in graph_inputs(forward_roots) if not isinstance(v, Constant)] if forward_roots else []
-    )
+    unnamed = any(w is None for w, _ in grads)  # the graph walk is needed only to guess whose gradient it is
+    leaves = graph_inputs(forward_roots) if unnamed and forward_roots else []
+    candidates = [v for v in leaves if not isinstance(v, Constant)]
     used: set[int] = set()
     for w, g in grads:
         if w is None:
