@@ -101,6 +101,7 @@ _LAZY = {
     "optim": ("graphc.optim", None),
     "testing": ("graphc.testing", None),
     "train": ("graphc.training", "train"),
+    "training": ("graphc.training", None),
     "evaluate": ("graphc.codegen.interp", "evaluate"),
 }
 

@@ -194,3 +194,29 @@ def test_conjugate_gradient_rejects_unknown_beta():
     w = gc.shared(np.zeros(2), name="w")
     with pytest.raises(ValueError, match="beta"):
         gc.optim.ConjugateGradient(gc.sum(w * w), [w], beta="hestenes")
+
+
+def test_train_history_and_early_stopping_restores_best():
+    """Alg. 7.1: a validation curve that improves then worsens; θ* from the best epoch is restored."""
+    w = gc.shared(np.zeros(1), name="w")
+    step = gc.function([], w[0], updates={w: w + 1})  # θ after epoch e is e + 1
+    curve = iter([5.0, 3.0, 2.0, 2.5, 2.4, 2.6, 9.0, 9.0])
+    stopper = gc.training.EarlyStopping([w], patience=3)
+    history = gc.train(step, [()], epochs=8, validate=lambda: next(curve), early_stopping=stopper, progress=False)
+    assert history.loss == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # the loss each step returned (before its update)
+    assert history.val == [5.0, 3.0, 2.0, 2.5, 2.4, 2.6]
+    assert history.best_epoch == 2 and history.stopped_epoch == 5
+    assert w.get_value()[0] == 3.0  # the parameters right after epoch 2
+
+
+def test_train_runs_minibatches_with_a_progress_bar(capsys):
+    w = gc.shared(np.zeros(4), name="w")
+    x, y = gc.matrix("x", ("n", 4)), gc.vector("y")
+    J = gc.nn.mse(x @ w, y)
+    step = gc.function([x, y], J, updates=gc.optim.sgd(J, [w], lr=0.1))
+    X = RNG.standard_normal((40, 4))
+    Y = X @ np.array([1.0, -1.0, 0.5, 2.0])
+    batches = gc.training.minibatches(X, Y, batch_size=8, rng=np.random.default_rng(0))
+    history = gc.train(step, batches, epochs=30, progress=True, desc="fit")
+    assert len(history.loss) == 30 and history.loss[-1] < 1e-3 * history.loss[0]
+    assert "fit" in capsys.readouterr().err
