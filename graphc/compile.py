@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import sympy
 
-from .errors import DTypeError, GraphError, InputError, ShapeError, where_built
+from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeError, where_built
 from .fgraph import FunctionGraph
 from .graph import Constant, SharedVariable, Variable, graph_inputs
-from .ops import describe
+from .ops import Op, describe
 from .tensor import as_variable
-from .types import shape_str
+from .types import concrete_dim, shape_str
 
 
 def function(
@@ -121,6 +121,7 @@ class Function:
         # A backend that allocates every output and update afresh on each call says so; others get copies
         # where a result would alias an input, a shared value or a constant.
         self._fresh = bool(getattr(program, "fresh_outputs", False))
+        self._index_checks = _symbolic_index_checks(fgraph)
 
     @property
     def stages(self) -> list[tuple[str, FunctionGraph]]:
@@ -158,6 +159,8 @@ class Function:
         sizes = self._fast_check(*args) if len(args) == self._n_inputs else None
         if sizes is None:
             args, sizes = self._check_slowly(args)
+        if self._index_checks:
+            _check_symbolic_indexing(self._index_checks, sizes)
         outputs, new_values = self.program(args, [s._value for s in self._shared], sizes)
         if not self._fresh:
             shared_values = [s._value for s in self._shared]
@@ -209,6 +212,43 @@ def _fast_checker(checks: list[_InputCheck]):
     src = f"def fast_check({', '.join(params)}):\n    if {body}:\n        return {{{', '.join(binds)}}}\n"
     exec(compile(src, "<graphc input check>", "exec"), env)  # noqa: S102 - generated from our own types
     return env["fast_check"]
+
+
+def _symbolic_index_checks(fgraph: FunctionGraph) -> list[tuple]:
+    """(node, axis, index item, result dim) for each int or slice applied to a named size. The types assume
+    the size is large enough (x[:3] has 3 rows, x[2:] has n - 2); each call checks that it is, so no backend
+    ever reads out of bounds."""
+    checks = []
+    for node in fgraph.nodes:
+        if node.op is not Op.GETITEM:
+            continue
+        axis, out_axis = 0, 0
+        out_shape = node.outputs[0].type.shape
+        for item in node.params["index"]:
+            if item[0] == "newaxis":
+                out_axis += 1
+                continue
+            if not isinstance(node.inputs[0].type.shape[axis], int):
+                checks.append((node, axis, item, out_shape[out_axis] if item[0] == "slice" else None))
+            axis += 1
+            out_axis += item[0] == "slice"
+    return checks
+
+
+def _check_symbolic_indexing(checks: list[tuple], sizes: dict) -> None:
+    for node, axis, item, out_dim in checks:
+        dim = node.inputs[0].type.shape[axis]
+        size = concrete_dim(dim, sizes)
+        if item[0] == "int":
+            ok, got = -size <= item[1] < size, f"index {item[1]} is out of bounds"
+        else:
+            length = len(range(size)[slice(*item[1:])])
+            ok, got = length == concrete_dim(out_dim, sizes), f"the slice has {length}, not {out_dim}"
+        if not ok:
+            raise (IndexOutOfBounds if item[0] == "int" else ShapeError)(
+                f"getitem of {describe(node.inputs[0])}: axis {axis} has {dim} = {size}, so {got} "
+                f"(the graph was built for larger sizes){where_built(node.origin)}"
+            )
 
 
 def _owned(value, arrays, shared_values, taken: list) -> np.ndarray:

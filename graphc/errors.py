@@ -11,6 +11,10 @@ class ShapeError(GraphcError, ValueError):
     """Shapes that do not fit: at build time (broadcasting, matmul) or at call time (symbolic sizes)."""
 
 
+class IndexOutOfBounds(ShapeError, IndexError):
+    """An int index past a named size's call-time value: a ShapeError that is also NumPy's IndexError."""
+
+
 class DTypeError(GraphcError, TypeError):
     """A dtype that an op or a compiled function cannot take."""
 

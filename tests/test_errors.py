@@ -290,3 +290,20 @@ def test_set_value_checks() -> None:
     counts = gc.shared(np.zeros(3, np.int64), name="counts")
     with pytest.raises(gc.DTypeError, match="set_value of counts: expected int64, got float64"):
         counts.set_value(np.ones(3))
+
+
+def test_symbolic_indexing_needs_a_large_enough_size(backend: str) -> None:
+    # x[:3] has 3 rows and x[2:] has n - 2 by its type; a call with a smaller n is refused before running
+    x = gc.tensor("x", ("n", 2))
+    head, line = x[:3], here()
+    f = gc.function([x], [head.sum(), x[2:].sum(), x[-4].sum()], backend=backend)
+    assert [float(r) for r in f(np.ones((4, 2)))] == [6.0, 4.0, 2.0]
+    with pytest.raises(gc.ShapeError) as info:
+        f(np.ones((2, 2)))
+    message = str(info.value)
+    assert "getitem of x (float64 (n, 2)): axis 0 has n = 2, so the slice has 2, not 3" in message
+    assert f"built at {__file__}:{line}" in message
+    with pytest.raises(
+        IndexError, match="axis 0 has n = 3, so index -4 is out of bounds"
+    ):  # also a ShapeError
+        f(np.ones((3, 2)))
