@@ -260,3 +260,17 @@ def test_debugprint_of_a_list_and_a_function(backend: str) -> None:
     f = gc.function([x], (x * 2).sum(), updates={W: W + 1.0}, backend=backend)
     text = gc.debugprint(f, file=io.StringIO())
     assert "output 0:" in text and "update W:" in text and "shared W [float64(2,)]" in text
+
+
+def test_outputs_that_are_intermediates_of_each_other(backend: str) -> None:
+    # fusion turns these into one multi-output kernel that reuses buffers: no output may be overwritten
+    x = gc.tensor("x", ("n", 3))
+    a = gc.exp(x)
+    b = a * 2.0 - x
+    outputs = [a, b, a * b, (a + b).sum(axis=1), gc.tanh(b), x]
+    f = gc.function([x], outputs, backend=backend)
+    X = np.random.default_rng(3).standard_normal((4, 3))
+    A_, B_ = np.exp(X), np.exp(X) * 2.0 - X
+    expected = [A_, B_, A_ * B_, (A_ + B_).sum(axis=1), np.tanh(B_), X]
+    for got, want in zip(f(X), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
