@@ -92,28 +92,31 @@ def _mlp():
     J_MLE = named(gc.nn.softmax_cross_entropy(U2, y), "J_MLE")
     lam = gc.constant(1e-3, name="lambda")
     J = named(J_MLE + lam * (gc.sum(gc.square(W1)) + gc.sum(gc.square(W2))), "J")
-    return X, y, W1, W2, J_MLE, J
+    return {"X": X, "y": y, "W1": W1, "W2": W2, "U1": U1, "H": H, "U2": U2, "J_MLE": J_MLE, "J": J}
 
 
 def fig_6_11():
     """The MLP's forward graph, the cross-entropy composite drawn as one operation."""
-    *_, J_MLE, J = _mlp()
-    return J, {"collapse": {J_MLE: "cross_entropy"}}
+    m = _mlp()
+    return m["J"], {"collapse": {m["J_MLE"]: "cross_entropy"}}
 
 
 def fig_6_11_backward():
-    """The MLP with its backward graph (gc.grad): ∇_W⁽¹⁾ J and ∇_W⁽²⁾ J reuse the forward values."""
-    _, _, W1, W2, _, J = _mlp()
-    gW1, gW2 = gc.grad(J, [W1, W2])
-    return J, {"grads": {W1: gW1, W2: gW2}}
+    """The MLP with its backward graph (gc.grad): ∇_W⁽¹⁾ J and ∇_W⁽²⁾ J reuse the forward values. Asking for
+    the gradients of U⁽²⁾, H and U⁽¹⁾ as well names Alg. 6.4's intermediate g's: one backward pass computes
+    them all, so they are nodes of the same graph."""
+    m = _mlp()
+    wrt = [m["W1"], m["W2"], m["U2"], m["H"], m["U1"]]
+    return m["J"], {"grads": dict(zip(wrt, gc.grad(m["J"], wrt), strict=True))}
 
 
 def fig_6_11_fused():
     """One SGD step of the MLP compiled by gc.function, drawn after the fusion pass: each fused kernel is a
     cluster showing its scalar body; the dashed arrows are the parameter updates."""
-    X, y, W1, W2, _, J = _mlp()
-    gW1, gW2 = gc.grad(J, [W1, W2])
-    step = gc.function([X, y], J, updates={W1: W1 - 0.1 * gW1, W2: W2 - 0.1 * gW2})
+    m = _mlp()
+    W1, W2 = m["W1"], m["W2"]
+    gW1, gW2 = gc.grad(m["J"], [W1, W2])
+    step = gc.function([m["X"], m["y"]], m["J"], updates={W1: W1 - 0.1 * gW1, W2: W2 - 0.1 * gW2})
     return step, {"stage": "after fusion", "style": "ops"}
 
 

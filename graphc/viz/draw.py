@@ -132,7 +132,9 @@ def _operation(g, top, scene: Scene, op: Drawn, k: int, ids: dict[int, str], boo
            **colour, **{"class": f"op {cls['class']}"})  # fmt: skip
     several = len(sources) > 1 and not book
     for i, src in enumerate(sources):
-        top.edge(src, box, **({"label": str(i)} if several else {}), **colour, **cls)
+        # A kernel's inputs are named v0, v1, ... in its body; other ops' inputs are numbered in ops style.
+        label = {"label": f"v{i}"} if op.kernel is not None else {"label": str(i)} if several else {}
+        top.edge(src, box, **label, **colour, **cls)
     for v in op.outputs:
         top.edge(box, ids[id(v)], **colour, **cls)
 

@@ -153,8 +153,10 @@ def _depth_cut(roots: list[Variable], max_depth: int) -> list[Variable]:
 
 
 def _drawn(node: Node, backward: bool) -> Drawn:
-    kernel = node.params["kernel"].describe() if node.op is Op.FUSED else None
-    return Drawn(op_symbol(node), op_box_text(node), shown_inputs(node), list(node.outputs), backward, kernel)
+    if node.op is Op.FUSED:  # every input, in order: the kernel body calls them v0, v1, ...
+        kernel = node.params["kernel"].describe()
+        return Drawn("fused", op_box_text(node), list(node.inputs), list(node.outputs), backward, kernel)
+    return Drawn(op_symbol(node), op_box_text(node), shown_inputs(node), list(node.outputs), backward)
 
 
 def _collapse(nodes: list[Node], backward: set[int], roots: list[Variable], collapse) -> list[Drawn]:
