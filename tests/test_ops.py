@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.graph import toposort
@@ -628,3 +630,48 @@ def test_cases_cover_every_op() -> None:
         seen |= {node.op for node in toposort([out])}
     missing = sorted(op.name for op in Op if op not in seen and op not in NOT_IN_CASES)
     assert not missing, f"no CASES row builds {missing}"
+
+
+# -- broadcasting, property-based: NumPy-compatible shape pairs, declared static or with named sizes ----------
+BROADCAST_OPS = [
+    (gc.add, np.add),
+    (gc.mul, np.multiply),
+    (gc.maximum, np.maximum),
+    (gc.lt, np.less),
+    (lambda a, b: gc.where(a > b, a, b * 2.0), lambda a, b: np.where(a > b, a, b * 2.0)),
+]
+
+
+@st.composite
+def broadcastable(draw):
+    """Two shapes that broadcast, and whether each non-1 dimension is declared by name."""
+    ndim = draw(st.integers(0, 3))
+    full = draw(st.lists(st.integers(2, 4), min_size=ndim, max_size=ndim))
+    shapes = []
+    for _ in range(2):
+        rank = draw(st.integers(0, ndim))
+        shapes.append(tuple(draw(st.sampled_from([d, 1])) for d in full[ndim - rank :]))
+    named = draw(st.booleans())
+    return shapes, named
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=broadcastable(), op=st.integers(0, len(BROADCAST_OPS) - 1), dtype=st.sampled_from([F32, F64]))
+def test_broadcasting_property(case, op: int, dtype: str, backend: str) -> None:
+    (sa, sb), named = case
+    build, ref = BROADCAST_OPS[op]
+    names = {}  # the same size gets the same name in both inputs, aligned from the right
+
+    def decl(shape):
+        if not named:
+            return shape
+        ndim = len(shape)
+        return tuple(
+            d if d == 1 else names.setdefault((ndim - i, d), f"d{ndim - i}") for i, d in enumerate(shape)
+        )
+
+    a, b = gc.tensor("a", decl(sa), dtype), gc.tensor("b", decl(sb), dtype)
+    f = gc.function([a, b], build(a, b), backend=backend)
+    rng = np.random.default_rng(len(sa) * 7 + len(sb))
+    xa, xb = rng.standard_normal(sa).astype(dtype), rng.standard_normal(sb).astype(dtype)
+    assert_matches(np.asarray(f(xa, xb)), np.asarray(ref(xa, xb)))
