@@ -632,7 +632,7 @@ def test_cases_cover_every_op() -> None:
     assert not missing, f"no CASES row builds {missing}"
 
 
-# -- broadcasting, property-based: NumPy-compatible shape pairs, declared static or with named sizes ----------
+# -- broadcasting, property-based: NumPy-compatible shape pairs, declared static or with named sizes ---------
 BROADCAST_OPS = [
     (gc.add, np.add),
     (gc.mul, np.multiply),
