@@ -230,3 +230,26 @@ def test_function_exposes_ir_only_for_llvm():
     assert gc.function([x], x + 1, backend="numpy").llvm_ir is None
     f = gc.function([x], x + 1, backend="llvm")
     assert "define" in f.llvm_ir and f.asm
+
+
+def test_concurrent_calls_from_python_threads():
+    import threading
+
+    x = gc.tensor("x", ("n",), "float64")
+    f = gc.function([x], [gc.exp(x) * 2.0, (x * x).sum()], backend="llvm")
+    errors = []
+
+    def worker(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(40):
+            a = rng.standard_normal(int(rng.integers(1, 20000)))
+            e, s = f(a)
+            if not (np.allclose(e, np.exp(a) * 2) and np.isclose(s, (a * a).sum())):
+                errors.append(a.size)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
