@@ -236,6 +236,7 @@ def _grouped(nodes, backward, roots, group_of: dict[int, int], labels: list[str]
             inputs = _unique(
                 v for m in group for v in m.inputs if id(v) not in made and not _hidden(v, k, consumers)
             )
+            inputs.sort(key=lambda v: not v.type.is_float)  # the values first, then labels (U⁽²⁾, y)
             outputs = [v for m in group for v in m.outputs
                        if id(v) in root_ids or consumers.get(id(v), set()) - {k}]  # fmt: skip
             is_backward = all(id(m) in backward for m in group)
