@@ -22,7 +22,7 @@ import numpy as np
 
 from .graph import SharedVariable
 
-__all__ = ["train", "History", "EarlyStopping", "minibatches"]
+__all__ = ["train", "History", "EarlyStopping", "minibatches", "retrain_for_best_steps", "continue_until"]
 
 
 @dataclass
@@ -140,4 +140,36 @@ def train(
     if early_stopping is not None:
         early_stopping.restore()
         history.best_epoch = early_stopping.best_epoch
+    return history
+
+
+def retrain_for_best_steps(
+    reset: Callable[[], None], step_fn: Callable, all_batches, stopped: History, progress: bool = False
+) -> History:
+    """Algorithm 7.2: after early stopping on the subtraining set found i* (stopped.best_epoch), re-initialise
+    the parameters (`reset()`) and train on all the data (training + validation) for i* epochs."""
+    if stopped.best_epoch is None:
+        raise ValueError("retrain_for_best_steps needs a History from a run with early stopping")
+    reset()
+    return train(step_fn, all_batches, epochs=stopped.best_epoch + 1, progress=progress, desc="retrain")
+
+
+def continue_until(
+    step_fn: Callable,
+    all_batches,
+    validate: Callable[[], float],
+    target: float,
+    max_epochs: int = 100,
+    progress: bool = False,
+) -> History:
+    """Algorithm 7.3: keep the early-stopped parameters and go on training on all the data until the
+    validation loss falls to `target` (the subtraining loss at the stop), or max_epochs pass."""
+    history = History()
+    for epoch in range(max_epochs):
+        part = train(step_fn, all_batches, epochs=1, validate=validate, progress=progress, desc="continue")
+        history.loss += part.loss
+        history.val += part.val
+        if history.val[-1] <= target:
+            history.stopped_epoch = epoch
+            break
     return history

@@ -202,7 +202,9 @@ def test_train_history_and_early_stopping_restores_best():
     step = gc.function([], w[0], updates={w: w + 1})  # θ after epoch e is e + 1
     curve = iter([5.0, 3.0, 2.0, 2.5, 2.4, 2.6, 9.0, 9.0])
     stopper = gc.training.EarlyStopping([w], patience=3)
-    history = gc.train(step, [()], epochs=8, validate=lambda: next(curve), early_stopping=stopper, progress=False)
+    history = gc.train(
+        step, [()], epochs=8, validate=lambda: next(curve), early_stopping=stopper, progress=False
+    )
     assert history.loss == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # the loss each step returned (before its update)
     assert history.val == [5.0, 3.0, 2.0, 2.5, 2.4, 2.6]
     assert history.best_epoch == 2 and history.stopped_epoch == 5
@@ -220,3 +222,14 @@ def test_train_runs_minibatches_with_a_progress_bar(capsys):
     history = gc.train(step, batches, epochs=30, progress=True, desc="fit")
     assert len(history.loss) == 30 and history.loss[-1] < 1e-3 * history.loss[0]
     assert "fit" in capsys.readouterr().err
+
+
+def test_retraining_variants_of_early_stopping():
+    w = gc.shared(np.zeros(1), name="w")
+    step = gc.function([], w[0], updates={w: w + 1})
+    stopped = gc.training.History(loss=[0.0] * 6, val=[3.0] * 6, best_epoch=2, stopped_epoch=5)
+    w.set_value(np.array([10.0]))
+    again = gc.training.retrain_for_best_steps(lambda: w.set_value(np.zeros(1)), step, [()], stopped)
+    assert len(again.loss) == 3 and w.get_value()[0] == 3.0  # Alg. 7.2: i* + 1 = 3 epochs from the start
+    more = gc.training.continue_until(step, [()], validate=lambda: 10.0 - w.get_value()[0], target=4.0)
+    assert more.val[-1] <= 4.0 and w.get_value()[0] == 6.0  # Alg. 7.3: until validation ≤ the target
