@@ -65,8 +65,20 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
 def _dim(d) -> str:
     if isinstance(d, int):
         return str(d)
-    text = str(d)
-    return text if isinstance(d, sympy.Symbol) else f"int({text})"
+    if isinstance(d, sympy.Symbol):
+        return _size_name(d)
+    renamed = {s: sympy.Symbol(_size_name(s)) for s in d.free_symbols if _size_name(s) != str(s)}
+    return f"int({d.xreplace(renamed) if renamed else d})"
+
+
+_BUILTINS_USED = {"int", "float", "compiled"}  # names the generated code itself relies on
+
+
+def _size_name(sym) -> str:
+    """How generated code spells a named size: the user's name unless it shadows one we use (np, int, v1)."""
+    name = str(sym)
+    clash = keyword.iskeyword(name) or name in RUNTIME or name in _BUILTINS_USED or _GENERATED.match(name)
+    return f"size_{name}" if clash else name
 
 
 def _shape(shape) -> str:
@@ -144,7 +156,7 @@ class Emitter:
 
     def emit(self) -> str:
         fg = self.fg
-        params = sorted({str(s) for v in fg.inputs for s in v.type.symbols})  # reserved for size bindings
+        params = sorted({_size_name(s) for v in fg.inputs for s in v.type.symbols})  # size bindings
         n_sizes = len(params)
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
             name = _identifier(v.name, f"in{i}", params)
@@ -176,7 +188,7 @@ class Emitter:
             for axis, d in enumerate(v.type.shape):
                 if isinstance(d, sympy.Symbol) and d not in bound:
                     bound.add(d)
-                    self.lines.append(f"{d} = {self.names[id(v)]}.shape[{axis}]")
+                    self.lines.append(f"{_size_name(d)} = {self.names[id(v)]}.shape[{axis}]")
 
     def _emit_fused(self, node) -> None:
         """One block per kernel: temporaries of the full shape are reused through out= once dead."""
@@ -236,7 +248,7 @@ _GENERATED = re.compile(r"^[vtc]\d+$")
 def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
     """The user's name where it is a usable identifier that cannot clash with ours, else `fallback`."""
     usable = name and name.isidentifier() and not keyword.iskeyword(name) and not _GENERATED.match(name)
-    base = name if usable and name not in RUNTIME else fallback
+    base = name if usable and name not in RUNTIME and name not in _BUILTINS_USED else fallback
     candidate, k = base, 1
     while candidate in taken:
         k += 1

@@ -274,3 +274,14 @@ def test_outputs_that_are_intermediates_of_each_other(backend: str) -> None:
     expected = [A_, B_, A_ * B_, (A_ + B_).sum(axis=1), np.tanh(B_), X]
     for got, want in zip(f(X), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_names_that_clash_with_generated_code(backend: str) -> None:
+    # input and size names that would shadow what generated code uses: np, int, a keyword, a temporary
+    a = gc.tensor("int", ("np", "lambda"))
+    b = gc.tensor("v1", ("np",))
+    f = gc.function([a, b], [gc.reshape(a, (-1,)) * 2.0, a[1:].sum(axis=1) + b[1:]], backend=backend)
+    A_, B_ = np.arange(6.0).reshape(2, 3), np.array([1.0, 2.0])
+    flat, tail = f(A_, B_)
+    np.testing.assert_array_equal(flat, A_.reshape(-1) * 2.0)
+    np.testing.assert_array_equal(tail, A_[1:].sum(axis=1) + B_[1:])
