@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -675,3 +676,62 @@ def test_broadcasting_property(case, op: int, dtype: str, backend: str) -> None:
     rng = np.random.default_rng(len(sa) * 7 + len(sb))
     xa, xb = rng.standard_normal(sa).astype(dtype), rng.standard_normal(sb).astype(dtype)
     assert_matches(np.asarray(f(xa, xb)), np.asarray(ref(xa, xb)))
+
+
+# -- the two ops CASES leaves out: user elementwise functions (SCALAR_FN) and hand-built kernels (FUSED) -----
+SWISH = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
+BLEND = gc.elementwise("blend", lambda a, b: a * sympy.tanh(b) + sympy.Max(a, b) ** 2)
+
+
+@pytest.mark.parametrize("optimize", ["none", "fast"])
+def test_scalar_fn_parity(backend: str, optimize: str, rng: np.random.Generator) -> None:
+    x = gc.tensor("x", ("n", 3), "float32")
+    y = gc.tensor("y", (3,), "float64")
+    i = gc.tensor("i", (3,), "int32")
+    outputs = [SWISH(x), BLEND(x, y), SWISH(i), SWISH(x) * 2.0 + 1.0]
+    assert [o.dtype.name for o in outputs] == ["float32", "float64", "float64", "float32"]
+    f = gc.function([x, y, i], outputs, backend=backend, optimize=optimize)
+    X = rng.uniform(-3, 3, (4, 3)).astype(np.float32)
+    Y, K = rng.uniform(-3, 3, 3), np.array([-2, 0, 3], np.int32)
+
+    def swish(v):
+        return v / (1 + np.exp(-v))
+
+    expected = [
+        swish(X),
+        X * np.tanh(Y) + np.maximum(X, Y) ** 2,
+        swish(K.astype(np.float64)),
+        swish(X) * 2 + 1,
+    ]
+    expected[0], expected[3] = expected[0].astype(np.float32), expected[3].astype(np.float32)
+    for got, want in zip(f(X, Y, K), expected, strict=True):
+        assert_matches(got, want)
+
+
+def test_fused_kernel_parity(backend: str, rng: np.random.Generator) -> None:
+    """A FUSED node built by hand (no passes): broadcasting inputs, a constant, two outputs, one reduced."""
+    from graphc.graph import apply
+    from graphc.kernel import Instr, Kernel
+
+    x = gc.tensor("x", ("n", 3), "float64")
+    b = gc.tensor("b", (3,), "float64")
+    kernel = Kernel(
+        input_dtypes=("float64", "float64"),
+        instrs=(
+            Instr(Op.ADD, (0, 1), (), "float64"),  # v2 = x + b
+            Instr(None, (), (("value", 0.5),), "float64"),  # v3 = 0.5
+            Instr(Op.MUL, (2, 3), (), "float64"),  # v4 = v2 * 0.5
+            Instr(Op.TANH, (4,), (), "float64"),  # v5 = tanh(v4)
+            Instr(Op.EXP, (1,), (), "float64"),  # v6 = exp(b): only b's shape, broadcast to (n, 3)
+        ),
+        outputs=(5, 6, 5),
+        reductions=(None, None, (Op.SUM, (0,), False)),
+    )
+    outs = apply(Op.FUSED, (x, b), kernel=kernel)
+    f = gc.function([x, b], list(outs), backend=backend, optimize="none")
+    X, B = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    t = np.tanh((X + B) * 0.5)
+    expected = [t, np.broadcast_to(np.exp(B), (4, 3)), t.sum(axis=0)]
+    for got, want, ref in zip(f(X, B), expected, kernel.evaluate((X, B)), strict=True):
+        assert_matches(got, want)
+        assert_matches(got, ref)
