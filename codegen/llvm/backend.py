@@ -275,10 +275,12 @@ class Lowerer:
             b.store(value, b.gep(info, [const(k)]))
         outer = loop_dims[0]
         splittable = all(red is None or (v.sstrides and v.sstrides[0] != 0) for _, v, red in outputs)
-        if not splittable:
+        total = self.product(loop_dims)
+        small = isinstance(total, ir.Constant) and total.constant * spec.cost < kernels.PARALLEL_WORK
+        if small or not splittable:  # statically small: no thread machinery in the module at all
             b.call(fn, [ptr_array, info, const(0), outer])
             return
-        work = b.mul(self.product(loop_dims), const(spec.cost))
+        work = b.mul(total, const(spec.cost))
         b.call(kernels.get_runner(self.module), [fn, ptr_array, info, outer, work, self.nthreads])
 
     def _scratch(self, ty: ir.Type, count: int) -> ir.Value:
