@@ -333,16 +333,20 @@ def _slice_length(dim, start, stop, step, x: Variable):
     if isinstance(dim, int):
         return len(range(dim)[slice(start, stop, step)])
     step = 1 if step is None else step
-    if step <= 0:
-        raise ShapeError(f"slicing a symbolic dimension {dim} of {describe(x)} needs a positive step")
+    if step == 0:
+        raise ShapeError(f"slice step cannot be zero for {describe(x)}{_here()}")
 
     def bound(v, default):
         if v is None:
             return default
         return dim + v if v < 0 else v
 
-    length = bound(stop, dim) - bound(start, 0)
-    return sympy.ceiling(length / step) if step != 1 else length
+    # The size is assumed large enough for the bounds (x[2:] has dim - 2); each call checks that it is.
+    if step > 0:
+        length = bound(stop, dim) - bound(start, 0)
+    else:  # walking down from start (default: the last) to just above stop (default: before the first)
+        length = bound(start, dim - 1) - (-1 if stop is None else bound(stop, -1))
+    return length if abs(step) == 1 else sympy.ceiling(length / abs(step))
 
 
 def index_result_shape(x: Variable, index: tuple) -> tuple:

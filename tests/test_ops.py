@@ -438,6 +438,8 @@ CASES += [
     C("getitem_symbolic_step", lambda x: x[::2], None, A((7, 3), decl=("n", 3))),
     C("getitem_symbolic_step3", lambda x: x[1::3], None, A((8, 2), decl=("n", 2))),
     C("getitem_symbolic_int", lambda x: x[0] + x[-1], None, A((5, 3), decl=("n", 3))),
+    C("getitem_symbolic_reverse", lambda x: x[::-1], None, A((5, 3), decl=("n", 3))),
+    C("getitem_symbolic_reverse_step", lambda x: x[-2::-2, ::-1] * 2.0, None, A((7, 3), decl=("n", 3))),
     C("getitem_symbolic_ellipsis", lambda x: x[..., 1], None, A((5, 3), decl=("n", 3))),
     C(
         "concatenate_0",

@@ -261,6 +261,8 @@ def _slice(lw, static_dim, n, start, stop, step):
         r = range(static_dim)[slice(start, stop, step)]
         return const(r.start if len(r) else 0), r.step, const(len(r))
     eb = lw.eb
+    if step < 0:
+        return _slice_down(eb, n, start, stop, step)
 
     def bound(v, default):
         if v is None:
@@ -275,6 +277,23 @@ def _slice(lw, static_dim, n, start, stop, step):
     length = eb.sdiv(eb.add(span, const(step - 1)), const(step))
     length = eb.select(eb.icmp_signed("<", length, const(0)), const(0), length)
     return lo, step, length
+
+
+def _slice_down(eb, n, start, stop, step):
+    """A negative-step slice of a run-time size: bounds clamped to [-1, n - 1] as Python does."""
+    last = eb.sub(n, const(1))
+
+    def bound(v, default):
+        if v is None:
+            return default
+        value = eb.add(n, const(v)) if v < 0 else const(v)
+        value = eb.select(eb.icmp_signed("<", value, const(-1)), const(-1), value)
+        return eb.select(eb.icmp_signed(">", value, last), last, value)
+
+    hi, lo = bound(start, last), bound(stop, const(-1))
+    length = eb.sdiv(eb.add(eb.sub(hi, lo), const(-step - 1)), const(-step))
+    length = eb.select(eb.icmp_signed("<", length, const(0)), const(0), length)
+    return hi, step, length
 
 
 def _concatenate(lw, node, ins):
