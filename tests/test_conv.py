@@ -52,10 +52,17 @@ def test_conv2d_gradients(rng, xshape, wshape, stride, padding, pad, flip):
     check_grad(lambda x, w: gc.sum(gc.tanh(gc.nn.conv2d(x, w, stride, padding, flip))), [xv, wv])
 
 
-def test_conv2d_gradient_on_llvm_backend(rng):
-    pytest.importorskip("llvmlite")
-    xv, wv = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
-    check_grad(lambda x, w: gc.sum(gc.nn.conv2d(x, w, 2, "same") ** 2), [xv, wv], backend="llvm")
+def test_conv_and_pool_gradients_on_every_backend(backend, rng):
+    xv, wv = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+
+    def net(x, w):
+        h = gc.nn.relu(gc.nn.conv2d(x, w, 1, "same")) + 0.01 * gc.nn.conv2d(x, w, 1, "same")
+        return gc.sum(gc.nn.max_pool2d(h, 2) ** 2) + gc.sum(gc.nn.avg_pool2d(h, 3, 1))
+
+    check_grad(net, [xv, wv], backend=backend)
+    check_grad(
+        lambda x, w: gc.sum(gc.nn.conv1d(x, w, 2, "same") ** 2), [xv[:, :, 0], wv[:, :, 0]], backend=backend
+    )
 
 
 def test_conv_equals_toeplitz_product(rng):
