@@ -1,7 +1,7 @@
 """The stabilising pass: rewrites expressions that overflow or cancel into ops that do not. Knows no codegen.
 
-log(softmax) -> log_softmax, log(sigmoid(x)) -> -softplus(-x), log(1-sigmoid(x)) -> -softplus(x),
-log(1+x) -> log1p(x), exp(x)-1 -> expm1(x), log(sum(exp(x))) -> logsumexp(x), log1p(exp(x)) -> softplus(x);
+log(softmax) -> log_softmax, log(sigmoid(x)) -> -softplus(-x), 1-sigmoid(x) -> sigmoid(-x) (so that
+log(1-sigmoid(x)) -> -softplus(x)), log(1+x) -> log1p(x), exp(x)-1 -> expm1(x), log(sum(exp(x))) -> logsumexp(x), log1p(exp(x)) -> softplus(x);
 and in gradients: (a/s)*s -> a and s*(a/s - b) -> a - s*b for s = softmax/sigmoid/exp (positive in exact
 arithmetic), which is what makes the gradient of log(softmax(x)) finite at logits of ±1000.
 SOFTMAX, LOG_SOFTMAX and LOGSUMEXP subtract the maximum in their reference semantics (graphc.ops.IMPL) and in
@@ -35,21 +35,6 @@ def _log_sigmoid(node, inputs):
     x = s.owner.inputs[0]
     minus_x = x.owner.inputs[0] if owner_op(x) is Op.NEG else neg(x)  # log(sigmoid(-y)) -> -softplus(y)
     return keeps_type(neg(apply(Op.SOFTPLUS, (minus_x,))), node)
-
-
-def _one_minus(v: Variable) -> Variable | None:
-    """y where v = 1 - y (or v = -y + 1), else None."""
-    if owner_op(v) is Op.SUB and is_const(v.owner.inputs[0], 1) and same_shape(v, v.owner.inputs[1]):
-        return v.owner.inputs[1]
-    return None
-
-
-def _log_one_minus_sigmoid(node, inputs):
-    (v,) = inputs
-    s = _one_minus(v)
-    if s is None or owner_op(s) is not Op.SIGMOID:
-        return None
-    return keeps_type(neg(apply(Op.SOFTPLUS, s.owner.inputs)), node)
 
 
 def _log1p_minus_sigmoid(node, inputs):
@@ -145,16 +130,24 @@ def _softmax_grad_cancel(node, inputs):
     return None
 
 
+def _one_minus_sigmoid(node, inputs):
+    one, s = inputs
+    if not is_const(one, 1) or owner_op(s) is not Op.SIGMOID or not same_shape(s, node.outputs[0]):
+        return None
+    return keeps_type(apply(Op.SIGMOID, (neg(s.owner.inputs[0]),)), node)
+
+
 STABILIZE: list[Rule] = [
     Rule("local_softmax_by_hand", Op.DIV, _softmax_by_hand),  # exp(x)/sum(exp(x)) -> softmax(x)
     Rule("local_log_softmax", Op.LOG, _log_softmax),  # log(softmax(x)) -> log_softmax(x)
     Rule("local_log_sigmoid", Op.LOG, _log_sigmoid),  # log(sigmoid(x)) -> -softplus(-x)
-    Rule("local_log_one_minus_sigmoid", Op.LOG, _log_one_minus_sigmoid),  # log(1-sigmoid(x)) -> -softplus(x)
     Rule("local_log_one_plus", Op.LOG, _log_one_plus),  # log(1+x) -> log1p(x)
     Rule("local_log_sum_exp", Op.LOG, _log_sum_exp),  # log(sum(exp(x))) -> logsumexp(x)
     Rule("local_log1p_exp", Op.LOG1P, _log1p_exp),  # log1p(exp(x)) -> softplus(x)
     Rule("local_log1p_minus_sigmoid", Op.LOG1P, _log1p_minus_sigmoid),  # log1p(-sigmoid(x)) -> -softplus(x)
     Rule("local_expm1", Op.SUB, _exp_minus_one),  # exp(x) - 1 -> expm1(x)
+    Rule("local_one_minus_sigmoid", Op.SUB, _one_minus_sigmoid),  # 1 - sigmoid(x) -> sigmoid(-x), exactly
+    # ... so log(1 - sigmoid(x)) -> log(sigmoid(-x)) -> -softplus(x) by local_log_sigmoid
     Rule("local_expm1", Op.ADD, _exp_minus_one),  # exp(x) + -1 -> expm1(x)
     Rule("local_mul_div_cancel", Op.MUL, _mul_div_cancel),  # (a / s) * s -> a, s = softmax, sigmoid, exp
     Rule("local_softmax_grad_cancel", Op.MUL, _softmax_grad_cancel),  # s * (a/s - b) -> a - s*b

@@ -221,7 +221,7 @@ STABLE = [
     ("local_log_softmax", lambda z: gc.log(gc.softmax(z)), _log_softmax64),
     ("local_softmax_by_hand", _by_hand, _log_softmax64),
     ("local_log_sigmoid", lambda z: gc.log(gc.sigmoid(z)), lambda z: -_softplus64(-z)),
-    ("local_log_one_minus_sigmoid", lambda z: gc.log(1.0 - gc.sigmoid(z)), lambda z: -_softplus64(z)),
+    ("local_one_minus_sigmoid", lambda z: gc.log(1.0 - gc.sigmoid(z)), lambda z: -_softplus64(z)),
     (
         "local_log_sum_exp",
         lambda z: gc.log(gc.sum(gc.exp(z), axis=1)),
@@ -283,6 +283,14 @@ def test_log1p_and_expm1_are_accurate_near_zero(backend):
     a, b = f(tiny)
     np.testing.assert_allclose(a, np.log1p(tiny), rtol=1e-14)
     np.testing.assert_allclose(b, np.expm1(tiny), rtol=1e-14)
+
+
+def test_one_minus_sigmoid_keeps_its_tiny_values(backend):
+    x = gc.vector("x")
+    f = gc.function([x], 1.0 - gc.sigmoid(x), backend=backend)
+    assert "local_one_minus_sigmoid" in fired_in(f)
+    z = np.array([40.0, 0.0, -40.0, 800.0])
+    np.testing.assert_allclose(f(z), scipy.special.expit(-z), rtol=1e-14)  # 1 - 1 would give 0 at 40
 
 
 def test_stabilize_does_not_fire_on_lookalikes():
