@@ -233,3 +233,10 @@ def test_retraining_variants_of_early_stopping():
     assert len(again.loss) == 3 and w.get_value()[0] == 3.0  # Alg. 7.2: i* + 1 = 3 epochs from the start
     more = gc.training.continue_until(step, [()], validate=lambda: 10.0 - w.get_value()[0], target=4.0)
     assert more.val[-1] <= 4.0 and w.get_value()[0] == 6.0  # Alg. 7.3: until validation ≤ the target
+
+
+def test_history_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    history = gc.training.History(loss=[3.0, 2.0, 1.5], val=[3.5, 2.5, 2.7], best_epoch=1)
+    path = tmp_path / "curves.png"
+    assert history.plot(str(path)) is not None and path.stat().st_size > 0
