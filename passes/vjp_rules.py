@@ -162,7 +162,11 @@ def _slice_positions(dim, item):
     if isinstance(dim, int):
         r = range(dim)[slice(start, stop, step)]
         return (r.start, r.step, len(r)) if len(r) else (0, 1, 0)
-    if step not in (None, 1):  # graphc only slices symbolic sizes with a positive step; strided: not yet
+    if step == -1:  # walking down from start (default: the last entry) to just above stop
+        hi = dim - 1 if start is None else (dim + start if start < 0 else start)
+        lo = -1 if stop is None else (dim + stop if stop < 0 else stop)
+        return hi, -1, hi - lo
+    if step not in (None, 1):  # strided slices of symbolic sizes: not yet
         raise NotImplementedError(f"the gradient of a strided slice of the symbolic dimension {dim}")
     lo = 0 if start is None else (dim + start if start < 0 else start)
     hi = dim if stop is None else (dim + stop if stop < 0 else stop)

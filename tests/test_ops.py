@@ -737,3 +737,17 @@ def test_fused_kernel_parity(backend: str, rng: np.random.Generator) -> None:
     for got, want, ref in zip(f(X, B), expected, kernel.evaluate((X, B)), strict=True):
         assert_matches(got, want)
         assert_matches(got, ref)
+
+
+@pytest.mark.parametrize("index", [slice(None, None, -1), slice(-2, None, -1), slice(None, 0, -1)], ids=str)
+def test_reversed_symbolic_slice_gradient(index: slice, backend: str, rng: np.random.Generator) -> None:
+    """x[::-1] on a batch of any size: forward and gradient (scatter back in reverse) on every backend."""
+    x = gc.tensor("x", ("n", 2))
+    weights = np.array([1.0, 3.0])
+    (g,) = gc.grad((x[index] ** 2 * weights).sum(), [x])
+    f = gc.function([x], g, backend=backend)
+    for n in (2, 5):
+        a = rng.standard_normal((n, 2))
+        expected = np.zeros_like(a)
+        expected[index] = 2 * a[index] * weights
+        assert_matches(f(a), expected)
