@@ -2,7 +2,8 @@
 J = cross_entropy(U2, y) + lam (sum W1^2 + sum W2^2), then W <- W - eps dJ/dW.
 
 Sizes: large = batch 256, 784-512-10 float32; small = batch 32, 64-64-10 float64.
-Run: python bench/bench_mlp.py
+Run: python bench/bench_mlp.py [--blas-threads 1]
+(On a busy 2-core machine OpenBLAS's two spinning threads collapse, ~10x slower: try --blas-threads 1.)
 """
 
 # ruff: noqa: B023 - timing lambdas are called inside the loop iteration that defines them
@@ -134,6 +135,22 @@ def pytensor_step(pt, x0, y0, w1_0, w2_0):
 
 
 def main() -> None:
+    import argparse
+    import contextlib
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--blas-threads", type=int, default=None, help="limit OpenBLAS (NumPy's and scipy's)")
+    args = parser.parse_args()
+    limit = contextlib.nullcontext()
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits  # installed with scipy's test extras / scikit-learn
+
+        limit = threadpool_limits(args.blas_threads, user_api="blas")
+    with limit:
+        _run()
+
+
+def _run() -> None:
     rows = []
     for label, sizes, dtype in (
         ("large: 256, 784-512-10", (256, 784, 512, 10), "float32"),
