@@ -283,3 +283,19 @@ def test_rnn_exploding_gradients_are_clipped(rng):
     raw_norm = np.sqrt(sum((g**2).sum() for g in out[:3]))
     clipped_norm = np.sqrt(sum((g**2).sum() for g in out[3:]))
     assert clipped_norm == pytest.approx(min(1.0, raw_norm), rel=1e-9)
+
+
+def test_confusion_matrix_and_binary_metrics(backend):
+    pred, true = gc.vector("pred", dtype="int64"), gc.vector("true", dtype="int64")
+    cm = gc.nn.confusion_matrix(pred, true, 2)
+    m = gc.nn.binary_metrics(cm)
+    names = ["accuracy", "tpr", "tnr", "ppv", "npv"]
+    f = gc.function([pred, true], [cm] + [m[k] for k in names], backend=backend)
+    p = np.array([1, 1, 1, 0, 0, 0, 1, 0, 1, 1])
+    t = np.array([1, 1, 0, 0, 0, 1, 1, 0, 0, 1])
+    cmv, *values = f(p, t)
+    tp, tn, fp, fn = 4, 3, 2, 1
+    np.testing.assert_array_equal(cmv, [[tn, fp], [fn, tp]])
+    np.testing.assert_allclose(
+        values, [7 / 10, tp / (tp + fn), tn / (tn + fp), tp / (tp + fp), tn / (tn + fn)]
+    )

@@ -39,13 +39,15 @@ from .losses import (
     softmax_cross_entropy,
     sum_squared_error,
 )
+from .metrics import binary_metrics, confusion_matrix
 from .norm import BatchNorm, LayerNorm, batch_norm, layer_norm
 from .random import Mode, random_normal, random_uniform
 from .regularize import l1_penalty, l2_penalty, label_smoothing
 from .rnn import SimpleRNN, rnn_step
 
 __all__ = [
-    "init", "abs_rectify", "elu", "generalized_relu", "hard_tanh", "leaky_relu", "linear", "log_softmax",
+    "init", "binary_metrics", "confusion_matrix",
+    "abs_rectify", "elu", "generalized_relu", "hard_tanh", "leaky_relu", "linear", "log_softmax",
     "maxout", "prelu", "rbf", "relu", "sigmoid", "softmax", "softplus", "softsign", "step", "tanh",
     "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d",
     "Dense", "dense", "dropout", "dropout_with_mask", "gaussian_noise", "weight_noise",
