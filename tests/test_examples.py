@@ -52,6 +52,7 @@ def test_regularization():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="llvm backend unavailable")
-def test_xor_on_llvm():
+def test_on_llvm():
     out = run_example("xor", "--backend", "llvm")
     np.testing.assert_array_equal(out["hand"], [0, 1, 1, 0])
+    assert run_example("mlp_digits", "--backend", "llvm")["accuracy"] >= 0.95
