@@ -40,7 +40,7 @@ def function(
     from graphc.codegen import compile_program
     from graphc.passes import run_pipeline
 
-    inputs = list(inputs)
+    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)  # gc.function(x, y) works too
     single = isinstance(outputs, Variable)
     outputs = [outputs] if single else [as_variable(o) for o in outputs]
     fgraph = FunctionGraph(inputs, outputs, _check_updates(updates))

@@ -285,3 +285,8 @@ def test_names_that_clash_with_generated_code(backend: str) -> None:
     flat, tail = f(A_, B_)
     np.testing.assert_array_equal(flat, A_.reshape(-1) * 2.0)
     np.testing.assert_array_equal(tail, A_[1:].sum(axis=1) + B_[1:])
+
+
+def test_a_single_input_need_not_be_a_list(backend: str) -> None:
+    x = gc.vector("x")
+    np.testing.assert_array_equal(gc.function(x, x + 1, backend=backend)([1.0]), [2.0])
