@@ -297,6 +297,13 @@ CASES += [
     ),
     C("max_int_keep", lambda x: x.max(axis=0, keepdims=True), None, A((3, 4), I64, -9, 9)),
     C("argmax_all", lambda x: gc.argmax(x), np.argmax, A((3, 4))),
+    C(
+        "argmax_all_keep",
+        lambda x: gc.argmax(x, keepdims=True),
+        lambda x: np.argmax(x, keepdims=True),
+        A((3, 4)),
+    ),
+    C("mean_bool_neg_axes", lambda x: x.mean(axis=(-1, 0)), lambda x: x.mean(axis=(-1, 0)), A((2, 3, 4), B)),
     C("argmax_0", lambda x: gc.argmax(x, axis=0), lambda x: np.argmax(x, axis=0), A((3, 4), F32)),
     C(
         "argmax_last_keep",
