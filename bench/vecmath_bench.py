@@ -10,8 +10,9 @@ import ctypes
 import time
 
 import numpy as np
-from graphc.codegen.llvm import jit, loops, vecmath
 from llvmlite import ir
+
+from graphc.codegen.llvm import jit, loops, vecmath
 
 SIG = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 LLVM_TYPES = {np.float32: ir.FloatType(), np.float64: ir.DoubleType()}
