@@ -21,6 +21,8 @@ from .ops import Op
 from .printing import debugprint
 from .tensor import (
     abs_ as abs,
+)
+from .tensor import (
     add,
     argmax,
     as_variable,
@@ -51,10 +53,8 @@ from .tensor import (
     lt,
     matmul,
     matrix,
-    max_ as max,
     maximum,
     mean,
-    min_ as min,
     minimum,
     mul,
     neg,
@@ -76,13 +76,21 @@ from .tensor import (
     squeeze,
     stack,
     sub,
-    sum_ as sum,
     tanh,
     tensor,
     transpose,
     true_divide,
     vector,
     where,
+)
+from .tensor import (
+    max_ as max,
+)
+from .tensor import (
+    min_ as min,
+)
+from .tensor import (
+    sum_ as sum,
 )
 from .types import Type
 

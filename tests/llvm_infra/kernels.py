@@ -6,8 +6,9 @@ import ctypes
 from collections.abc import Callable
 
 import numpy as np
-from graphc.codegen.llvm import jit, loops, vecmath
 from llvmlite import ir
+
+from graphc.codegen.llvm import jit, loops, vecmath
 
 LLVM_TYPES = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
 UNARY_SIG = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)

@@ -5,8 +5,9 @@ import itertools
 
 import numpy as np
 import pytest
-from graphc.codegen.llvm import blas, jit, loops
 from llvmlite import ir
+
+from graphc.codegen.llvm import blas, jit, loops
 
 LLVM_TYPES = {np.float32: ir.FloatType(), np.float64: ir.DoubleType()}
 MM_SIG = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3, *[ctypes.c_int64] * 3)

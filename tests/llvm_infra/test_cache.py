@@ -6,8 +6,9 @@ import sys
 
 import numpy as np
 import pytest
-from graphc.codegen.llvm import cache, jit
 from kernels import UNARY_SIG, unary_kernel_ir
+
+from graphc.codegen.llvm import cache, jit
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ import ctypes
 
 import numpy as np
 import pytest
-from graphc.codegen.llvm import jit, loops
 from llvmlite import ir
+
+from graphc.codegen.llvm import jit, loops
 
 
 def test_loop_nest_transpose():

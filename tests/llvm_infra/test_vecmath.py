@@ -6,8 +6,9 @@ import re
 import numpy as np
 import pytest
 from accuracy import MAX_ABS, REFERENCES, reference, sample_inputs, ulp_error
-from graphc.codegen.llvm import jit, vecmath
 from kernels import compile_unary, unary_kernel_ir
+
+from graphc.codegen.llvm import jit, vecmath
 
 DTYPES = [np.float32, np.float64]
 CASES = [(func, dtype) for func in sorted(vecmath.FUNCTIONS) for dtype in DTYPES]
