@@ -322,3 +322,65 @@ def test_random_values_and_constants_are_drawn() -> None:
     c = gc.constant(np.arange(6.0).reshape(2, 3))
     nodes, _ = parse(viz.to_dot(gc.exp(c) + 1.5))
     assert {"const(2, 3)", "1.5"} <= set(labels(nodes))
+
+
+# --- names and labels ---------------------------------------------------------------------------------------
+def test_made_up_names_never_repeat_the_users() -> None:
+    x = gc.scalar("x")
+    u1 = gc.tanh(x)
+    u1.name = "u1"  # drawn u⁽¹⁾: the unnamed values must not be called u⁽¹⁾ as well
+    J = gc.scalar("J")
+    z = gc.exp(u1) * 2 + u1 + J  # unnamed scalar output: not "J", the input's name
+    names = labels(parse(viz.to_dot(z))[0])
+    assert len(names) == len(set(names)), names
+    assert {"u⁽¹⁾", "J", "x"} <= set(names) and names.count("J") == 1
+
+
+def test_grads_given_alone_are_named_only_when_unambiguous() -> None:
+    w, x, y, z = FIGS._chain()
+    gy, gx, gw = gc.grad(
+        z, [y, x, w]
+    )  # three scalar gradients, one scalar leaf: no way to tell which is dz/dw
+    nodes, _ = parse(viz.to_dot(z, grads=[gy, gx, gw]))
+    grads = [text(v["label"]) for v in variables(nodes).values() if "gradient" in v["class"]]
+    assert len(grads) == 3 and not any(g.startswith("dz/") for g in grads)
+    nodes, _ = parse(viz.to_dot(z, grads={y: gy, x: gx, w: gw}))
+    assert sorted(text(v["label"]) for v in variables(nodes).values() if "gradient" in v["class"]) == [
+        "dz/dw",
+        "dz/dx",
+        "dz/dy",
+    ]
+    y_hat, _ = FIGS.fig_6_8b()  # x and w are both vectors of 3: ∇w ŷ is not guessed; b is the only scalar
+    xs = {v.name: v for v in gc.graph.graph_inputs([y_hat])}
+    gw, gb = gc.grad(y_hat, [xs["w"], xs["b"]])
+    nodes, _ = parse(viz.to_dot(y_hat, grads=[gw, gb]))
+    grads = sorted(text(v["label"]) for v in variables(nodes).values() if "gradient" in v["class"])
+    assert "dŷ/db" in grads and not any("x" in g or "w" in g for g in grads)
+
+
+MARKUP_NAMES = ["<b>", 'say "hi"', "a\\", "p&q", "back\\nslash"]
+
+
+def test_names_with_markup_characters_are_drawn_as_written() -> None:
+    import html
+
+    inputs = [gc.scalar(name) for name in MARKUP_NAMES]
+    total = inputs[0]
+    for v in inputs[1:]:
+        total = total + v
+    fn = gc.elementwise("g\\h", lambda t: t * 2)  # an operation name with a backslash, on an arrow
+    out = fn(total)
+    dot = viz.to_dot(out, collapse={out: "my\\op"}, title="a\\b")
+    nodes, edges = parse(dot)
+    shown = {html.unescape(text(v["label"])) for v in variables(nodes).values()}
+    assert set(MARKUP_NAMES) <= shown
+    ops, _ = parse(viz.to_dot(out, style="ops"))
+    shown = {html.unescape(text(v["label"])).split("float")[0] for v in variables(ops).values()}
+    assert set(MARKUP_NAMES) <= shown
+    assert '"a\\\\"' not in dot and "my\\\\op" in dot  # backslashes doubled: DOT shows one, no \\n escape
+    if shutil.which("dot"):
+        import graphviz
+
+        for source in (dot, viz.to_dot(fn(total)), viz.to_dot(out, style="ops")):
+            svg = html.unescape(graphviz.Source(source).pipe(format="svg").decode())
+            assert all(f">{name}</text>" in svg for name in MARKUP_NAMES)

@@ -49,9 +49,10 @@ def to_dot(
     """DOT source for `graph`: a Variable, a list of them, a FunctionGraph, or a compiled Function.
 
     grads: gradient Variables to draw with the forward graph, coloured as the backward graph (fig. 6.10):
-      a list (each matched, by type and in order, to the forward graph's inputs and parameters: the order
-      gc.grad returned them in), or {wrt: gradient} / [(wrt, gradient)] to say exactly whose gradient it is —
-      named ∇_W J, or dz/dw for scalars. For a Function, its update values count as backward.
+      {wrt: gradient} / [(wrt, gradient)] say whose gradient each is — named ∇_W J, or dz/dw for scalars; a
+      gradient given alone (a list) is named so only when exactly one input or parameter of the forward graph
+      has its type and dtype (otherwise it is drawn as a gradient named u⁽ⁱ⁾, never after a guessed variable).
+      For a Function, its update values count as backward.
     style: "book" (values as circles named x, W⁽¹⁾, u⁽¹⁾, ŷ, J; operations written on the arrows) or "ops"
       (operations as boxes, values with dtype and shape, like PyTensor's pydotprint).
     stage: for a Function: None/"input" (as given), "optimized"/"final", or a pass name ("fusion",

@@ -10,7 +10,7 @@ import graphviz
 
 from graphc.types import shape_str
 
-from .names import html_label, plain
+from .names import dot_text, html_label, plain
 from .scene import Drawn, Scene
 
 FONT = "DejaVu Serif"
@@ -46,7 +46,7 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
     if dpi is not None:
         g.attr(dpi=str(dpi))
     if title:
-        g.attr(label=title, labelloc="t", fontsize="16")
+        g.attr(label=dot_text(title), labelloc="t", fontsize="16")
     g.attr("node", fontname=f"{FONT} Italic" if book else FONT, fontsize="14", height="0.42", width="0.42",
            margin="0.04,0.02")  # fmt: skip
     g.attr("edge", fontname=FONT, fontsize="12", arrowsize="0.7")
@@ -73,7 +73,7 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
             _operation(g, g, scene, op, k, ids, book)
     for var, value in scene.updates:
         if id(var) in ids and id(value) in ids:
-            g.edge(ids[id(value)], ids[id(var)], label=f"{plain(scene.names.get(id(var), '?'))} ←",
+            g.edge(ids[id(value)], ids[id(var)], label=f"{dot_text(plain(scene.names.get(id(var), '?')))} ←",
                    style="dashed", color=BACKWARD_COLOR, fontcolor=BACKWARD_COLOR, constraint="false",
                    **{"class": "update"})  # fmt: skip
     if legend or (legend is None and scene.has_backward):
@@ -93,7 +93,7 @@ def _variable(g, scene: Scene, v, ids: dict[int, str], book: bool) -> None:
         if kind != "constant":
             attrs["fillcolor"] = BACKWARD_FILL
     attrs["class"] = f"{'backward' if backward else 'forward'} {kind}"
-    attrs["tooltip"] = f"{plain(name)}: {v.type.dtype.name}{shape_str(v.type.shape)}"
+    attrs["tooltip"] = f"{dot_text(plain(name))}: {v.type.dtype.name}{shape_str(v.type.shape)}"
     if book:
         label = html_label(name)
     else:
@@ -117,14 +117,14 @@ def _operation(g, top, scene: Scene, op: Drawn, k: int, ids: dict[int, str], boo
     if book and not op.as_box:
         out = ids[id(op.outputs[0])]
         if not sources:  # an op with no inputs (random numbers): its name on the value itself
-            g.node(out, xlabel=op.label)
+            g.node(out, xlabel=dot_text(op.label))
         label_at = (len(sources) - 1) // 2  # the middle arrow carries the name, as the book writes it
         for i, src in enumerate(sources):
-            extra = {"label": f" {op.label} "} if i == label_at else {}
+            extra = {"label": f" {dot_text(op.label)} "} if i == label_at else {}
             top.edge(src, out, **extra, **colour, **cls)
         return
     box = f"op{k}"
-    text = op.label if book else op.box
+    text = dot_text(op.label if book else op.box)
     if op.size > 1:
         text = f"{text}\\n({op.size} ops)"
     fill = BACKWARD_FILL if op.backward else "#f7f7f7"

@@ -19,6 +19,7 @@ GREEK = {
 }  # fmt: skip
 HAT = re.compile(r"^(?P<base>[A-Za-z])(_?hat|\^)$")
 DERIVATIVE = re.compile(r"^d(?P<f>.+)_d[A-Za-z_]\w*$")
+MARKUP = '<>&"\\'  # characters that make a plain DOT label mean something else
 NUMBERED = re.compile(r"^(?P<base>[A-Za-z]+?)_?\(?(?P<num>\d+)\)?$")
 
 OP_SYMBOLS = {
@@ -48,9 +49,10 @@ def pretty(name: str) -> str:
 
 
 def html_label(text: str) -> str:
-    """Graphviz label text: plain where possible, an HTML-like label (<...>) where it has x_{sub} parts."""
+    """Graphviz label text: plain where possible, an HTML-like label (<...>) where it has x_{sub} parts or
+    characters DOT would read as markup or escapes (a user's name `<b>`, `a\\b` or `say "hi"`)."""
     if "_{" not in text:
-        return text
+        return f"<{html.escape(text)}>" if any(c in text for c in MARKUP) else text
     out, rest = [], text
     while "_{" in rest:
         head, tail = rest.split("_{", 1)
@@ -58,6 +60,12 @@ def html_label(text: str) -> str:
         out.append(f"{html.escape(head)}<SUB>{html.escape(sub)}</SUB>")
     out.append(html.escape(rest))
     return "<" + "".join(out) + ">"
+
+
+def dot_text(text: str) -> str:
+    """Plain label text for DOT: a backslash is shown as itself (DOT reads \\n, \\N, \\l as escapes), a
+    newline becomes a line break."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def plain(text: str) -> str:
@@ -140,4 +148,4 @@ def op_box_text(node: Node) -> str:
         text = getattr(value, "name", value)
         shown.append(f"{key}={text}")
     name = op_symbol(node) if node.op is Op.SCALAR_FN else node.op.value
-    return name + (f"\\n{', '.join(shown)}" if shown else "")
+    return name + (f"\n{', '.join(shown)}" if shown else "")

@@ -262,6 +262,10 @@ def _names(scene: Scene, forward_roots: list[Variable], grads, aliases: dict[int
     cost = scalar_outs[0] if scalar_outs else (forward_roots[0] if forward_roots else None)
     grad_wrt = _match_wrt(grads, forward_roots)
     updated = {id(value): var for var, value in scene.updates}
+    # The user's names first: a made-up u⁽ⁱ⁾ or J never repeats one of them (a value named u1 is u⁽¹⁾).
+    taken = set(names.values()) | {
+        pretty(v.name or aliases[id(v)]) for op in scene.ops for v in op.outputs if v.name or id(v) in aliases
+    }
     count = 0
     for op in scene.ops:
         for v in op.outputs:
@@ -271,10 +275,12 @@ def _names(scene: Scene, forward_roots: list[Variable], grads, aliases: dict[int
                 names[id(v)] = pretty(v.name or aliases[id(v)])
             elif id(v) in updated:  # the new value of a parameter (an update), as in W ← W − εg
                 names[id(v)] = "new " + (pretty(updated[id(v)].name or "") or "value")
-            elif v is cost and len(scalar_outs) == 1 and not cost.name:
+            elif v is cost and len(scalar_outs) == 1 and not cost.name and "J" not in taken:
                 names[id(v)] = "J"
             else:
                 count += 1
+                while "u" + f"({count})".translate(SUPERSCRIPT) in taken:
+                    count += 1
                 names[id(v)] = "u" + f"({count})".translate(SUPERSCRIPT)
     cost_name = plain(names.get(id(cost), "J")) if cost is not None else "J"
     for _, g in grads:
@@ -292,20 +298,24 @@ def _same_shape(a: Variable, b: Variable) -> bool:
 
 
 def _match_wrt(grads, forward_roots: list[Variable]) -> dict[int, Variable]:
-    """id(gradient) -> the variable it is the gradient of: given as pairs, or matched by type, in order,
-    against the forward graph's leaves (inputs and parameters)."""
+    """id(gradient) -> the variable it is the gradient of: given as pairs, or, for a gradient given alone,
+    the forward graph's one leaf (input or parameter) of its type. Where that is ambiguous (w and x both of
+    shape (3,), or gc.grad(z, [y, x, w]) of scalars, some not leaves at all) a guess could name a gradient
+    wrongly, so it is not named after a variable: the user can say whose it is with {wrt: gradient}."""
     found: dict[int, Variable] = {}
-    unnamed = any(w is None for w, _ in grads)  # the graph walk is needed only to guess whose gradient it is
-    leaves = graph_inputs(forward_roots) if unnamed and forward_roots else []
-    candidates = [v for v in leaves if not isinstance(v, Constant)]
-    used: set[int] = set()
+    alone = [g for w, g in grads if w is None]  # the graph walk is needed only to guess whose gradient it is
+    leaves = graph_inputs(forward_roots) if alone and forward_roots else []
+    given = {id(w) for w, _ in grads if w is not None}
+    candidates = [v for v in leaves if not isinstance(v, Constant) and id(v) not in given]
     for w, g in grads:
         if w is None:
-            for c in candidates:
-                if id(c) not in used and c.type.dtype == g.type.dtype and _same_shape(c, g):
-                    w = c
-                    break
+            fits = [c for c in candidates if _same_type(c, g)]
+            rivals = [h for h in alone if _same_type(h, g)]
+            w = fits[0] if len(fits) == 1 and len(rivals) == 1 else None
         if w is not None:
-            used.add(id(w))
             found[id(g)] = w
     return found
+
+
+def _same_type(a: Variable, b: Variable) -> bool:
+    return a.type.dtype == b.type.dtype and _same_shape(a, b)
