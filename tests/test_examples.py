@@ -28,8 +28,14 @@ def test_xor():
     np.testing.assert_allclose(out["learned"], [0, 1, 1, 0], atol=0.02)
 
 
-def test_mlp_digits():
-    assert run_example("mlp_digits")["accuracy"] >= 0.95
+def test_mlp_digits_and_every_optimiser():
+    out = run_example("mlp_digits")
+    assert out["accuracy"] >= 0.95
+    expected = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "cg (FR)", "cg (PR)"]
+    assert list(out["table"]) == expected  # every optimiser of gc.optim but Newton (for small problems)
+    for name, row in out["table"].items():
+        assert row["accuracy"] >= 0.95, name
+        assert np.isfinite(row["loss"]) and row["loss"] < 0.2, name
 
 
 def test_cnn_digits():
@@ -39,6 +45,7 @@ def test_cnn_digits():
 def test_rnn_sequence():
     out = run_example("rnn_sequence")
     assert out["test_mse"] < 0.3 * out["baseline"]
+    assert out["norms"][3.0] > 3 * out["norms"][1.0]  # a large recurrent gain explodes the gradient
     assert all(np.isfinite(out["clipped_losses"]))
 
 
@@ -55,4 +62,4 @@ def test_regularization():
 def test_on_llvm():
     out = run_example("xor", "--backend", "llvm")
     np.testing.assert_array_equal(out["hand"], [0, 1, 1, 0])
-    assert run_example("mlp_digits", "--backend", "llvm")["accuracy"] >= 0.95
+    assert run_example("mlp_digits", "--backend", "llvm", "--no-table")["accuracy"] >= 0.95
