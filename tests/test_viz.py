@@ -384,3 +384,20 @@ def test_names_with_markup_characters_are_drawn_as_written() -> None:
         for source in (dot, viz.to_dot(fn(total)), viz.to_dot(out, style="ops")):
             svg = html.unescape(graphviz.Source(source).pipe(format="svg").decode())
             assert all(f">{name}</text>" in svg for name in MARKUP_NAMES)
+
+
+def test_operation_name_is_written_on_the_arrow_from_the_deepest_input() -> None:
+    nodes, edges = draw("fig_6_8d")
+    (times,) = [(a, b) for a, b, attrs in edges if attrs.get("label", "").strip() == "×"]
+    assert text(nodes[times[0]]["label"]) == "u⁽²⁾"  # not λ, a leaf dot may place far below u⁽³⁾
+    for fig in ("fig_6_11", "fig_6_11_backward", "fig_6_10"):
+        nodes, edges = draw(fig)
+        leaves = {
+            k for k, v in nodes.items() if re.search(r"\b(input|parameter|constant)\b", v.get("class", ""))
+        }
+        tails: dict[str, list[str]] = {}
+        for a, b, _ in edges:
+            tails.setdefault(b, []).append(a)
+        for a, b, attrs in edges:
+            if "label" in attrs and a in leaves:  # only where every input is a leaf (z = x·y)
+                assert all(t in leaves for t in tails[b]), (fig, attrs["label"])

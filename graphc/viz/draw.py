@@ -51,6 +51,7 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
            margin="0.04,0.02")  # fmt: skip
     g.attr("edge", fontname=FONT, fontsize="12", arrowsize="0.7")
     ids: dict[int, str] = {}
+    depth = _depths(scene)
     for v in scene.leaves:
         _variable(g, scene, v, ids, book)
     for k, op in enumerate(scene.ops):
@@ -58,7 +59,7 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
             with g.subgraph(name=f"cluster_{k}") as c:
                 c.attr(label="fused kernel", style="dashed,rounded", color="#7f8c8d", fontname=MONO,
                        fontsize="10")  # fmt: skip
-                _operation(c, g, scene, op, k, ids, book)
+                _operation(c, g, scene, op, k, ids, book, depth)
                 body = "\\l".join(line.replace("\\", "\\\\") for line in op.kernel) + "\\l"
                 c.node(
                     f"kernel{k}",
@@ -70,7 +71,7 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
                     **{"class": "kernel"},
                 )
         else:
-            _operation(g, g, scene, op, k, ids, book)
+            _operation(g, g, scene, op, k, ids, book, depth)
     for var, value in scene.updates:
         if id(var) in ids and id(value) in ids:
             g.edge(ids[id(value)], ids[id(var)], label=f"{dot_text(plain(scene.names.get(id(var), '?')))} ←",
@@ -106,7 +107,28 @@ def _variable(g, scene: Scene, v, ids: dict[int, str], book: bool) -> None:
     g.node(vid, label, **attrs)
 
 
-def _operation(g, top, scene: Scene, op: Drawn, k: int, ids: dict[int, str], book: bool) -> None:
+def _depths(scene: Scene) -> dict[int, int]:
+    """id(value) -> the longest path of operations from the leaves to it (ops are in topological order)."""
+    depth: dict[int, int] = {}
+    for op in scene.ops:
+        d = 1 + max((depth.get(id(v), 0) for v in op.inputs), default=0)
+        for v in op.outputs:
+            depth[id(v)] = d
+    return depth
+
+
+def _label_arrow(op: Drawn, depth: dict[int, int]) -> int:
+    """Which input's arrow carries the operation's name: one from the deepest inputs (dot ranks it just below
+    the value made, so the name sits beside that value, as in the book, not halfway along a long arrow from
+    a leaf such as λ drawn far away), the middle one of them when several are as deep."""
+    levels = [depth.get(id(v), 0) for v in op.inputs]
+    deepest = [i for i, d in enumerate(levels) if d == max(levels)]
+    return deepest[(len(deepest) - 1) // 2]
+
+
+def _operation(
+    g, top, scene: Scene, op: Drawn, k: int, ids: dict[int, str], book: bool, depth: dict[int, int]
+) -> None:
     """Nodes go into `g` (a fused kernel's cluster), edges into `top`: an edge written inside a cluster would
     pull its other end (an input) into the cluster too."""
     for v in op.outputs:
@@ -118,7 +140,7 @@ def _operation(g, top, scene: Scene, op: Drawn, k: int, ids: dict[int, str], boo
         out = ids[id(op.outputs[0])]
         if not sources:  # an op with no inputs (random numbers): its name on the value itself
             g.node(out, xlabel=dot_text(op.label))
-        label_at = (len(sources) - 1) // 2  # the middle arrow carries the name, as the book writes it
+        label_at = _label_arrow(op, depth) if sources else 0
         for i, src in enumerate(sources):
             extra = {"label": f" {dot_text(op.label)} "} if i == label_at else {}
             top.edge(src, out, **extra, **colour, **cls)
