@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     predict = gc.function([x], gc.argmax(logits, axis=1), backend=args.backend)
     compiled = time.perf_counter() - start
 
-    epochs = args.epochs or (10 if args.quick else 20)
+    epochs = args.epochs or (15 if args.quick else 20)
     history = gc.train(step, gc.training.minibatches(Xtr, ytr, batch_size=32, rng=rng), epochs=epochs,
                        validate=lambda: float((predict(Xte) != yte).mean()), progress=not args.quick,
                        desc="cnn")  # fmt: skip
