@@ -80,11 +80,15 @@ class ScalarFunction:
         like = next((a for a in args if hasattr(a, "type")), None)
         return apply(_op(), [as_variable(a, like=like) for a in args], fn=self)
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, ScalarFunction) and (self.name, self.expr) == (other.name, other.expr)
+    def __eq__(self, other) -> bool:  # the symbols' order matters: f(x, y) = x - y is not g(y, x) = x - y
+        return isinstance(other, ScalarFunction) and (self.name, self.symbols, self.expr) == (
+            other.name,
+            other.symbols,
+            other.expr,
+        )
 
     def __hash__(self) -> int:
-        return hash((self.name, self.expr))
+        return hash((self.name, self.symbols, self.expr))
 
     def __repr__(self) -> str:
         return f"<elementwise {self.name}({', '.join(map(str, self.symbols))}) = {self.expr}>"

@@ -330,6 +330,19 @@ def test_cse_respects_params_and_constant_values():
     )
 
 
+def test_cse_tells_user_functions_apart_by_argument_order(backend):
+    """f(x, y) = x - y and g(y, x) = x - y share a name and an expression but are different functions."""
+    f = gc.elementwise("f", lambda x, y: x - y)
+    g = gc.elementwise("f", lambda y, x: x - y)
+    same = gc.elementwise("f", lambda x, y: x - y)
+    a, b = gc.vector("a", 3), gc.vector("b", 3)
+    assert cse(FunctionGraph([a, b], [f(a, b), g(a, b)]))[1] == {}
+    assert cse(FunctionGraph([a, b], [f(a, b), same(a, b)]))[1] == {"merge_scalar_fn": 1}
+    got = gc.function([a, b], [f(a, b), g(a, b)], backend=backend)(np.arange(3.0), np.zeros(3))
+    np.testing.assert_array_equal(got[0], [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(got[1], [-0.0, -1.0, -2.0])
+
+
 def test_cse_makes_the_backward_graph_reuse_forward_values():
     """Fig. 6.9: z = f(f(f(w))) with f = exp; a gradient written as the book's recomputing form
     f'(f(f(w))) f'(f(w)) f'(w) shares x = f(w) and y = f(x) with the forward pass after CSE."""
