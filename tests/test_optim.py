@@ -190,6 +190,48 @@ def test_conjugate_gradient_against_numpy(beta):
     np.testing.assert_allclose(w.get_value(), np.linalg.solve(H, b), rtol=1e-5)
 
 
+def np_cost(w):
+    z = A @ w
+    return float(np.sum(np.logaddexp(0, z) - Y * z) + 0.05 * w @ w)
+
+
+@pytest.mark.parametrize("beta", ["fletcher-reeves", "polak-ribiere"])
+def test_conjugate_gradient_beta_on_a_non_quadratic(beta):
+    """Off a quadratic, FR and PR differ (g ⟂ g_prev no longer holds): Alg. 8.9 by hand, fixed-ε line
+    search so both sides take the same steps; the line search is handed ε ↦ J(θ + ερ)."""
+    w = gc.shared(W0.copy(), name="w")
+    seen = []
+
+    def line_search(along):
+        seen.append((along(0.0), along(0.03)))
+        return 0.03
+
+    cg = gc.optim.ConjugateGradient(cost_graph(w), [w], beta=beta, line_search=line_search)
+    theta, rho, g_prev = W0.copy(), None, None
+    for _ in range(STEPS):
+        g = np_grad(theta)
+        if g_prev is None:
+            rho = -g  # β₁ = 0
+        elif beta == "fletcher-reeves":
+            rho = -g + (g @ g) / (g_prev @ g_prev) * rho
+        else:
+            rho = -g + ((g - g_prev) @ g) / (g_prev @ g_prev) * rho
+        np.testing.assert_allclose(cg.step(), np_cost(theta), rtol=1e-12)
+        np.testing.assert_allclose(seen[-1], [np_cost(theta), np_cost(theta + 0.03 * rho)], rtol=1e-12)
+        theta, g_prev = theta + 0.03 * rho, g
+        np.testing.assert_allclose(w.get_value(), theta, rtol=1e-10, atol=1e-12)
+
+
+def test_fletcher_reeves_and_polak_ribiere_differ():
+    paths = {}
+    for beta in ("fletcher-reeves", "polak-ribiere"):
+        w = gc.shared(W0.copy(), name="w")
+        cg = gc.optim.ConjugateGradient(cost_graph(w), [w], beta=beta, line_search=lambda along: 0.03)
+        paths[beta] = [(cg.step(), w.get_value())[1] for _ in range(4)]
+    np.testing.assert_allclose(paths["fletcher-reeves"][0], paths["polak-ribiere"][0])  # β₁ = 0 for both
+    assert not np.allclose(paths["fletcher-reeves"][-1], paths["polak-ribiere"][-1], rtol=1e-6)
+
+
 def test_conjugate_gradient_rejects_unknown_beta():
     w = gc.shared(np.zeros(2), name="w")
     with pytest.raises(ValueError, match="beta"):
@@ -211,6 +253,27 @@ def test_train_history_and_early_stopping_restores_best():
     assert w.get_value()[0] == 3.0  # the parameters right after epoch 2
 
 
+def test_early_stopping_every_n_epochs():
+    """Alg. 7.1 with n = 2: only every second epoch is an evaluation; patience counts evaluations."""
+    w = gc.shared(np.zeros(1), name="w")
+    step = gc.function([], w[0], updates={w: w + 1})
+    curve = iter([5.0, 4.0, 3.0, 2.5, 2.0, 2.7, 1.0, 2.9, 3.0, 3.1])
+    stopper = gc.training.EarlyStopping([w], patience=2, every=2)
+    history = gc.train(
+        step, [()], epochs=10, validate=lambda: next(curve), early_stopping=stopper, progress=False
+    )
+    # evaluated after epochs 1, 3, 5, 7 (4.0, 2.5, 2.7, 2.9): 2.0 and 1.0 fall between evaluations
+    assert history.best_epoch == 3 and history.stopped_epoch == 7 and len(history.val) == 8
+    assert w.get_value()[0] == 4.0
+
+
+def test_history_plot_without_matplotlib(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # an import of it now raises ImportError
+    assert gc.training.History(loss=[1.0]).plot() is None
+
+
 def test_train_runs_minibatches_with_a_progress_bar(capsys):
     w = gc.shared(np.zeros(4), name="w")
     x, y = gc.matrix("x", ("n", 4)), gc.vector("y")
@@ -221,7 +284,8 @@ def test_train_runs_minibatches_with_a_progress_bar(capsys):
     batches = gc.training.minibatches(X, Y, batch_size=8, rng=np.random.default_rng(0))
     history = gc.train(step, batches, epochs=30, progress=True, desc="fit")
     assert len(history.loss) == 30 and history.loss[-1] < 1e-3 * history.loss[0]
-    assert "fit" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "fit" in err and "loss=" in err  # the bar shows the running loss
 
 
 def test_retraining_variants_of_early_stopping():
