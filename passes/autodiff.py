@@ -57,13 +57,9 @@ def grad(
     `known_grads` ({variable: its gradient}) starts the backward pass from given output gradients too (with
     `cost=None`, from them alone): a vector-Jacobian product. `disconnected` is "raise" or "zero".
     """
-    single = isinstance(wrt, Variable)
-    wrt_list = [wrt] if single else list(wrt)
+    single, wrt_list = _wrt_list(wrt, "grad")
     if disconnected not in ("raise", "zero"):
         raise GraphcError(f"grad: disconnected must be 'raise' or 'zero', not {disconnected!r}")
-    for w in wrt_list:
-        if not isinstance(w, Variable):
-            raise GraphcError(f"grad: wrt must be graph Variables, got {type(w).__name__} {w!r}")
     seeds = _seeds(cost, known_grads)
     found = backprop(seeds, wrt_list)
     roots = [v for v, _ in seeds]
@@ -86,8 +82,7 @@ def jacobian(y, wrt: Wrt, disconnected: str = "raise") -> Variable | list[Variab
     y is built; the graph grows with y.size times the backward graph.
     """
     y = as_variable(y)
-    single = isinstance(wrt, Variable)
-    wrt_list = [wrt] if single else list(wrt)
+    single, wrt_list = _wrt_list(wrt, "jacobian")
     if y.type.ndim == 0:
         return grad(y, wrt, disconnected)
     if not is_static(y.type.shape):
@@ -118,8 +113,7 @@ def hessian(cost: Variable, wrt: Wrt, disconnected: str = "raise"):
 
     For a list [x₁, …] the result is the block list [[∂²c/∂xᵢ∂xⱼ for j] for i].
     """
-    single = isinstance(wrt, Variable)
-    wrt_list = [wrt] if single else list(wrt)
+    single, wrt_list = _wrt_list(wrt, "hessian")
     grads = grad(cost, wrt_list, disconnected=disconnected)
     blocks = [jacobian(g, wrt_list, disconnected="zero") for g in grads]
     return blocks[0][0] if single else blocks
@@ -127,8 +121,7 @@ def hessian(cost: Variable, wrt: Wrt, disconnected: str = "raise"):
 
 def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Variable]:
     """H·v without building H: the gradient of (∇cost · v), one more backward pass (Pearlmutter's trick)."""
-    single = isinstance(wrt, Variable)
-    wrt_list = [wrt] if single else list(wrt)
+    single, wrt_list = _wrt_list(wrt, "hessian_vector_product")
     v_list = [v] if single else list(v)
     if len(v_list) != len(wrt_list):
         raise GraphcError(f"hessian_vector_product: {len(wrt_list)} variables but {len(v_list)} vectors")
@@ -250,6 +243,22 @@ def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
     if not seeds:
         raise GraphcError("grad: give a cost, or known_grads to start the backward pass from")
     return seeds
+
+
+def _wrt_list(wrt, what: str) -> tuple[bool, list[Variable]]:
+    """(whether wrt is a single Variable, the list of wrt Variables); a clear error for anything else."""
+    if isinstance(wrt, Variable):
+        return True, [wrt]
+    try:
+        wrt_list = list(wrt)
+    except TypeError:
+        wrt_list = [wrt]
+    for w in wrt_list:
+        if not isinstance(w, Variable):
+            raise GraphcError(
+                f"{what}: wrt must be graph Variables (or a list of them), got {type(w).__name__} {w!r}"
+            )
+    return False, wrt_list
 
 
 def _finish(w: Variable, g: Variable | None, disconnected: str, roots: list[Variable]) -> Variable:

@@ -99,6 +99,20 @@ def test_non_scalar_cost_suggests_jacobian() -> None:
         gc.grad(gc.tanh(x), x)
 
 
+@pytest.mark.parametrize("wrt", [1.0, np.ones(3), [None], "x"], ids=["float", "array", "list", "str"])
+def test_wrt_that_is_not_a_variable_is_a_clear_error(wrt) -> None:
+    x = gc.vector("x", 3)
+    cost = gc.sum(x * x)
+    for name, call in [
+        ("grad", lambda: gc.grad(cost, wrt)),
+        ("jacobian", lambda: gc.jacobian(x * 2.0, wrt)),
+        ("hessian", lambda: gc.hessian(cost, wrt)),
+        ("hessian_vector_product", lambda: gc.hessian_vector_product(cost, wrt, [np.ones(3)])),
+    ]:
+        with pytest.raises(gc.GraphcError, match=rf"^{name}: wrt must be graph Variables.*, got \w+"):
+            call()
+
+
 def test_disconnected_raises_naming_the_variable_or_gives_zero() -> None:
     x, y = gc.vector("x", 3), gc.vector("unused", 3)
     cost = gc.sum(x * 2.0)
