@@ -121,6 +121,58 @@ def test_losses(backend, rng):
     np.testing.assert_allclose(mse, ((zv[:, 0] - bits) ** 2).mean())
 
 
+LOSSES = [
+    ("ce_labels", lambda z, t, y, b: gc.nn.softmax_cross_entropy(z, y)),
+    ("ce_onehot", lambda z, t, y, b: gc.nn.softmax_cross_entropy(z, t)),
+    ("ce_smoothed", lambda z, t, y, b: gc.nn.softmax_cross_entropy(z, gc.nn.label_smoothing(y, 5, 0.1))),
+    ("ce_probs_sum", lambda z, t, y, b: gc.nn.cross_entropy(gc.nn.softmax(z), y, reduction="sum")),
+    ("bce_logits", lambda z, t, y, b: gc.nn.binary_cross_entropy_with_logits(z[:, 1], b)),
+    ("bce_probs", lambda z, t, y, b: gc.nn.binary_cross_entropy(gc.nn.sigmoid(z[:, 2]), b)),
+    ("mse", lambda z, t, y, b: gc.nn.mse(z, t)),
+    ("sse", lambda z, t, y, b: gc.nn.sum_squared_error(gc.nn.sigmoid(z), t)),
+]
+
+
+@pytest.mark.parametrize("name, build", LOSSES, ids=[c[0] for c in LOSSES])
+def test_loss_gradients(rng, name, build):
+    labels = rng.integers(0, 5, 6)
+    z, t = gc.matrix("z", (6, 5)), gc.matrix("t", (6, 5))
+    y, b = gc.vector("y", 6, dtype="int64"), gc.vector("b", 6)
+    values = {z: rng.standard_normal((6, 5)), t: np.eye(5)[labels], y: labels, b: (labels % 2) * 1.0}
+    cost = build(z, t, y, b)
+    check_grad((cost, [z]), {v: values[v] for v in gc.graph.graph_inputs([cost]) if v in values})
+
+
+def test_step_and_generalized_relu(backend):
+    x = gc.vector("x")
+    xv = np.array([-2.0, -0.5, 0.0, 0.5, 3.0])
+    step, absolute, leaky = gc.function(
+        [x], [gc.nn.step(x), gc.nn.generalized_relu(x, -1.0), gc.nn.generalized_relu(x, 0.1)], backend=backend
+    )(xv)
+    np.testing.assert_array_equal(step, [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(absolute, np.abs(xv))  # α = −1: absolute-value rectification
+    np.testing.assert_allclose(leaky, np.where(xv > 0, xv, 0.1 * xv))
+
+
+def test_softmax_jacobian():
+    """∂sᵢ/∂zⱼ = sᵢ(δᵢⱼ − sⱼ), the full Jacobian (never built by backprop, but derivable)."""
+    z = gc.vector("z", 4)
+    s = gc.nn.softmax(z)
+    zv = np.array([0.3, -1.2, 2.0, 0.1])
+    J, sv = gc.function([z], [gc.jacobian(s, z), s])(zv)
+    np.testing.assert_allclose(J, np.diag(sv) - np.outer(sv, sv), atol=1e-15)
+
+
+def test_norm_penalty_gradients():
+    W, b = gc.shared(np.array([[1.5, -2.0], [0.0, 0.25]]), name="W"), gc.shared(np.ones(2), name="b")
+    gl2, gl1 = gc.function(
+        [], [gc.grad(gc.nn.l2_penalty([W]), W), gc.grad(gc.nn.l1_penalty([W]), W)]
+    )()  # fmt: skip
+    np.testing.assert_array_equal(gl2, W.get_value())  # ∇½‖w‖² = w
+    np.testing.assert_array_equal(gl1, np.sign(W.get_value()))  # subgradient 0 at 0
+    assert gc.function([], gc.nn.l2_penalty([W, b]))() == pytest.approx(0.5 * (6.3125 + 2))  # opt-in biases
+
+
 def test_binary_cross_entropy_from_logits_is_stable():
     z, y = gc.vector("z"), gc.vector("y")
     J = gc.nn.binary_cross_entropy_with_logits(z, y, reduction="none")
