@@ -46,10 +46,13 @@ def test_conv2d_matches_loops(backend, rng, xshape, wshape, stride, padding, pad
     np.testing.assert_allclose(out, reference_conv2d(xv, wv, s, pad, flip), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("xshape, wshape, stride, padding, pad, flip", CASES[1:4])
-def test_conv2d_gradients(rng, xshape, wshape, stride, padding, pad, flip):
+@pytest.mark.parametrize("xshape, wshape, stride, padding, pad, flip", CASES[1:])
+def test_conv2d_gradients(backend, rng, xshape, wshape, stride, padding, pad, flip):
+    """Separate strides, non-square kernels, "same" and int padding, true convolution: on every backend."""
     xv, wv = rng.standard_normal(xshape), rng.standard_normal(wshape)
-    check_grad(lambda x, w: gc.sum(gc.tanh(gc.nn.conv2d(x, w, stride, padding, flip))), [xv, wv])
+    check_grad(
+        lambda x, w: gc.sum(gc.tanh(gc.nn.conv2d(x, w, stride, padding, flip))), [xv, wv], backend=backend
+    )
 
 
 def test_conv_and_pool_gradients_on_every_backend(backend, rng):
@@ -80,6 +83,62 @@ def test_conv_equals_toeplitz_product(rng):
     out, back = gc.function([x, g], [y, gx])(xv, gv)
     np.testing.assert_allclose(out[0, 0], T @ xv[0, 0])
     np.testing.assert_allclose(back[0, 0], T.T @ gv[0, 0])
+
+
+def test_conv2d_equals_doubly_block_circulant_product(rng):
+    """Circular 2-D cross-correlation (wrap padding built in the graph) is y = C·vec(x) with C block-circulant
+    with circulant blocks; the gradient with respect to x is Cᵀ·g."""
+    h, w, k = 4, 5, 3
+    kernel = rng.standard_normal((k, k))
+    C = np.zeros((h * w, h * w))
+    for i in range(h):
+        for j in range(w):
+            for m in range(k):
+                for n in range(k):
+                    C[i * w + j, ((i + m) % h) * w + (j + n) % w] += kernel[m, n]
+    blocks = [[C[a * w : (a + 1) * w, b * w : (b + 1) * w] for b in range(h)] for a in range(h)]
+    for a in range(h):
+        np.testing.assert_array_equal(blocks[a][(a + 2) % h], blocks[0][2])  # block-circulant
+    np.testing.assert_array_equal(np.roll(blocks[0][1], (1, 1), axis=(0, 1)), blocks[0][1])  # circulant
+
+    x = gc.tensor("x", (1, 1, h, w))
+    wrapped = gc.concatenate([x, x[:, :, : k - 1, :]], axis=2)
+    wrapped = gc.concatenate([wrapped, wrapped[:, :, :, : k - 1]], axis=3)
+    y = gc.nn.conv2d(wrapped, gc.constant(kernel.reshape(1, 1, k, k)))
+    g = gc.tensor("g", (1, 1, h, w))
+    (gx,) = gc.grad(None, [x], known_grads={y: g})
+    xv, gv = rng.standard_normal((1, 1, h, w)), rng.standard_normal((1, 1, h, w))
+    out, back = gc.function([x, g], [y, gx])(xv, gv)
+    np.testing.assert_allclose(out.ravel(), C @ xv.ravel())
+    np.testing.assert_allclose(back.ravel(), C.T @ gv.ravel())
+
+
+def test_conv1d_int_padding_and_flip(backend, rng):
+    xv, wv = rng.standard_normal((2, 2, 7)), rng.standard_normal((3, 2, 4))
+    x = gc.tensor("x", ("n", 2, 7))
+    padded, flipped = gc.function(
+        [x], [gc.nn.conv1d(x, gc.constant(wv), padding=2), gc.nn.conv1d(x, gc.constant(wv), flip=True)],
+        backend=backend,
+    )(xv)  # fmt: skip
+    ref = reference_conv2d(xv[:, :, None], wv[:, :, None], (1, 1), ((0, 0), (2, 2)))[:, :, 0]
+    np.testing.assert_allclose(padded, ref)
+    np.testing.assert_allclose(flipped, reference_conv2d(xv[:, :, None], wv[:, :, None], flip=True)[:, :, 0])
+    np.testing.assert_allclose(
+        flipped[:, :, 0], np.einsum("ncm,ocm->no", xv[:, :, :4], wv[:, :, ::-1])
+    )  # true convolution: the kernel reversed
+
+
+def test_pooling_with_zero_padding(backend, rng):
+    xv = rng.uniform(0.1, 1.0, (1, 2, 5, 5))
+    x = gc.tensor("x", ("n", 2, 5, 5))
+    mx, avg = gc.function(
+        [x], [gc.nn.max_pool2d(x, 2, padding=1), gc.nn.avg_pool2d(x, 3, 2, padding=1)], backend=backend
+    )(xv)  # fmt: skip
+    p = np.pad(xv, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    np.testing.assert_allclose(mx, p[..., :6, :6].reshape(1, 2, 3, 2, 3, 2).max(axis=(3, 5)))
+    ref = np.array([[p[..., 2 * i : 2 * i + 3, 2 * j : 2 * j + 3].mean(axis=(-2, -1)) for j in range(3)]
+                    for i in range(3)])  # fmt: skip
+    np.testing.assert_allclose(avg, ref.transpose(2, 3, 0, 1))
 
 
 def test_conv1d_same_and_stride(backend, rng):
