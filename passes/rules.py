@@ -11,7 +11,10 @@ NaN/Inf policy (the choice the issue asks us to document):
 - x+0 -> x may turn x = -0.0 into -0.0 where the graph gave +0.0; zeros compare equal, so we accept it.
 - exp(log x) -> x assumes x is in the domain of log (x >= 0), as PyTensor and most compilers do; for x < 0
   the unoptimised graph gives NaN and the rewritten one gives x.
-- Chained constants are reassociated ((x*2)*3 -> x*6): results agree to rounding, not bit for bit.
+- Chained constants are reassociated ((x*2)*3 -> x*6): results agree to rounding, not bit for bit; not where
+  the merged constant would overflow or underflow ((x*1e308)*10 stays as it is: x*inf is NaN at x = 0).
+- x**-0.5 -> 1/sqrt(x) differs from NumPy's power only at -0.0 (-inf, not inf) and -inf (NaN, not 0);
+  x**0.5 -> sqrt(x) is exact (NumPy's power gives NaN at -inf too).
 - The stabilising rules (passes/stabilize.py) exist to replace Inf/NaN by the right finite value
   (log(sigmoid(-1000)) = -1000).
 """
@@ -254,11 +257,25 @@ def _merge_constant_chain(op: Op) -> RuleFn:
             return None
         with np.errstate(all="ignore"):
             combined = np.asarray(IMPL[op](c1.value, c2.value))
-        if combined.dtype != dtype:
+        if combined.dtype != dtype or not _merge_is_safe(op, c1.value, c2.value, combined):
             return None
         return keeps_type(apply(op, (x, Constant(combined))), node)
 
     return rule
+
+
+def _merge_is_safe(op: Op, c1: np.ndarray, c2: np.ndarray, combined: np.ndarray) -> bool:
+    """Reassociated float constants agree to rounding unless c1 op c2 leaves the normal range: an overflow
+    ((x*1e308)*10 -> x*inf, NaN at x = 0) or, for *, an underflow to 0 or a subnormal ((x*1e-200)*1e-200 ->
+    x*0, NaN at x = inf). Integers wrap the same either way."""
+    if combined.dtype.kind != "f":
+        return True
+    if not np.all(np.isfinite(combined)):
+        return False
+    if op is Op.MUL:
+        normal = np.abs(combined) >= np.finfo(combined.dtype).tiny
+        return bool(np.all(normal | (c1 == 0) | (c2 == 0)))
+    return True
 
 
 def _drop_broadcast(node, inputs):

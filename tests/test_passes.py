@@ -113,12 +113,17 @@ CASES = [
     ("local_mul_constant_chain", [X], lambda x: 3.0 * (2.0 * x), True),
     ("local_mul_constant_chain", [F32], lambda f: (f * 2.0) * 3.0, True),
     ("local_mul_constant_chain", [X], lambda x: (x * 2.0) * x, False),
+    ("local_mul_constant_chain", [X], lambda x: (x * 1e308) * 10.0, False),  # 1e309 overflows
+    ("local_mul_constant_chain", [X], lambda x: (x * 1e-200) * 1e-200, False),  # 1e-400 underflows to 0
+    ("local_mul_constant_chain", [X], lambda x: (x * 1e-160) * 1e-160, False),  # 1e-320 is subnormal
+    ("local_mul_constant_chain", [X], lambda x: (x * 0.0) * 3.0, True),  # a zero was there already
     ("local_drop_broadcast", [X, V], lambda x, v: gc.broadcast_to(v, ("n", 3)) * x, True),
     ("local_drop_broadcast", [X], lambda x: gc.broadcast_to(gc.sum(x), ("n", 3)) - x, True),
     ("local_drop_broadcast", [X], lambda x: gc.exp(gc.broadcast_to(gc.sum(x), ("n", 3))), False),
     ("local_drop_broadcast", [V], lambda v: gc.broadcast_to(v, (2, 3)) * v, False),  # it makes the shape
     ("local_add_constant_chain", [X], lambda x: (x + 2.0) + 3.0, True),
     ("local_add_constant_chain", [IX], lambda i: (i + 2) + gc.constant(3.0), False),  # int then float
+    ("local_add_constant_chain", [X], lambda x: (x + 1e308) + 1e308, False),  # 2e308 overflows
 ]
 
 
@@ -137,6 +142,21 @@ def test_canonical_rule(rule, inputs, build, fires, backend, rng):
     got = gc.function(inputs, out, backend=backend, optimize="fast")(*args)
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda x: (x * 1e308) * 10.0, lambda x: (x * 1e-200) * 1e-200, lambda x: (x + 1e308) + 1e308],
+    ids=["overflow", "underflow", "add_overflow"],
+)
+def test_constant_chains_never_merge_into_inf_or_zero(build, backend):
+    """x*inf is NaN at x = 0 and x*0 is NaN at x = inf, where the chain as written gives a number."""
+    x = gc.vector("x", 5)
+    values = np.array([0.0, -0.0, np.inf, -1e308, 2.5])
+    with np.errstate(all="ignore"):
+        want = gc.function([x], build(x), backend="interp", optimize="none")(values)
+        got = gc.function([x], build(x), backend=backend)(values)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_rewrites_keep_float32(rng):
