@@ -196,6 +196,25 @@ def test_initialisers(rng):
     S = gc.nn.init.sparse(20, 8, 3, rng)
     assert ((S != 0).sum(axis=0) == 3).all()
     assert gc.nn.init.normal((1000,), rng, std=0.5).std() == pytest.approx(0.5, rel=0.1)
+    assert gc.nn.init.fans((8, 3, 5, 5)) == (75, 200)  # OIHW kernels: C·kh·kw in, O·kh·kw out
+    K = gc.nn.init.uniform((8, 3, 5, 5), rng)
+    assert np.abs(K).max() <= 1 / np.sqrt(75) and np.abs(K).max() > 0.95 / np.sqrt(75)
+    assert gc.nn.init.zeros((3,)).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="k must be"):
+        gc.nn.init.sparse(4, 2, 5, rng)
+
+
+@pytest.mark.parametrize("init", ["glorot", "uniform", "orthogonal", "normal"])
+def test_dense_initialisers_and_zero_bias(init):
+    layer = gc.nn.Dense(40, 30, rng=np.random.default_rng(0), init=init, dtype="float32")
+    W = layer.W.get_value()
+    assert W.shape == (40, 30) and W.dtype == np.float32 and W.std() > 0
+    assert not layer.b.get_value().any()
+    bound = {"glorot": np.sqrt(6 / 70), "uniform": 1 / np.sqrt(40)}.get(init)
+    if bound is not None:
+        assert np.abs(W).max() <= bound
+    if init == "orthogonal":
+        np.testing.assert_allclose(W.T @ W, np.eye(30), atol=1e-5)
 
 
 def test_dense_and_weights_only_penalties():
