@@ -85,6 +85,35 @@ def test_cache_reload_and_corrupt_entry(private_cache, rng):
     assert "graphc_entry" in g.llvm_ir  # IR is still available for code loaded from the cache
 
 
+def _long_unfused_chain(steps: int):
+    x = gc.tensor("x", ("n",))
+    y = x
+    for k in range(steps):
+        y = gc.tanh(y) * (1.0 + k / steps)
+    return gc.function([x], y, backend="llvm", optimize="none")
+
+
+def test_big_graph_entry_is_its_own_unoptimised_object(private_cache, rng):
+    """A graph of >= OPTNONE_NODES nodes links two objects (kernels at -O3, the long entry at -O0), fresh and
+    from the cache alike."""
+    from graphc.codegen.llvm.backend import OPTNONE_NODES
+
+    steps = OPTNONE_NODES
+    f = _long_unfused_chain(steps)
+    assert len(f.optimized.nodes) == 2 * steps
+    (entry,) = cache.ObjectCache(private_cache).directory.glob("*.o.cache")
+    stored = cache.ObjectCache(private_cache).load(entry.name.split(".")[0])
+    assert len(stored.objects) == 2
+    g = _long_unfused_chain(steps)
+    assert g.program.library._llvm_ir is None  # linked from the two cached objects
+    x = rng.standard_normal(7)
+    want = x
+    for k in range(steps):
+        want = np.tanh(want) * (1.0 + k / steps)
+    np.testing.assert_allclose(f(x), want, rtol=1e-12)
+    np.testing.assert_array_equal(g(x), f(x))
+
+
 def test_two_processes_share_the_cache(private_cache):
     script = textwrap.dedent(
         """

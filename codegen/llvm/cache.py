@@ -27,8 +27,8 @@ from . import jit
 
 __all__ = ["FORMAT_VERSION", "CacheEntry", "ObjectCache", "cache_dir", "cache_key", "compile_cached"]
 
-FORMAT_VERSION = 1
-MAGIC = b"GRAPHCO\x01"
+FORMAT_VERSION = 2
+MAGIC = b"GRAPHCO\x02"
 _HEADER = struct.Struct("<8s32sQ")  # magic, sha256 of payload, payload length
 _META_LEN = struct.Struct("<I")
 
@@ -55,15 +55,16 @@ def cache_key(source: str | bytes) -> str:
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """What the cache stores for one key: object code and the symbols to export from it."""
+    """What the cache stores for one key: the object files of one library and the symbols it exports."""
 
-    obj: bytes
+    objects: tuple[bytes, ...]
     exports: tuple[str, ...]
 
 
 def _encode(entry: CacheEntry) -> bytes:
-    meta = json.dumps({"exports": list(entry.exports)}).encode()
-    payload = _META_LEN.pack(len(meta)) + meta + entry.obj
+    sizes = [len(obj) for obj in entry.objects]
+    meta = json.dumps({"exports": list(entry.exports), "sizes": sizes}).encode()
+    payload = _META_LEN.pack(len(meta)) + meta + b"".join(entry.objects)
     return _HEADER.pack(MAGIC, hashlib.sha256(payload).digest(), len(payload)) + payload
 
 
@@ -79,9 +80,14 @@ def _decode(blob: bytes) -> CacheEntry | None:
         (meta_len,) = _META_LEN.unpack_from(payload)
         meta = json.loads(payload[_META_LEN.size : _META_LEN.size + meta_len])
         exports = tuple(str(name) for name in meta["exports"])
+        sizes = [int(size) for size in meta["sizes"]]
     except (struct.error, ValueError, KeyError, TypeError):
         return None
-    return CacheEntry(payload[_META_LEN.size + meta_len :], exports)
+    body = payload[_META_LEN.size + meta_len :]
+    if sum(sizes) != len(body) or any(size < 0 for size in sizes):
+        return None
+    starts = [sum(sizes[:k]) for k in range(len(sizes))]
+    return CacheEntry(tuple(body[a : a + n] for a, n in zip(starts, sizes, strict=True)), exports)
 
 
 class ObjectCache:
@@ -136,8 +142,10 @@ def compile_cached(
     key: str | None = None,
     cache: ObjectCache | None = None,
     name: str = "module",
+    unoptimised: Iterable[str] = (),
 ) -> jit.JitLibrary:
-    """Link the module from the cache if present, else compile it and store its object code.
+    """Link the module from the cache if present, else compile it and store its object code
+    (``unoptimised``: see ``JitEngine.optimize``).
 
     ``key`` defaults to ``cache_key(ir_text)``. A caller with a cheaper stable description (a graph hash)
     passes ``key=cache_key(graph_hash)`` and a callable ``ir_text`` that builds the IR only on a miss.
@@ -151,10 +159,10 @@ def compile_cached(
     entry = cache.load(key)
     if entry is not None and set(exports) <= set(entry.exports):
         try:
-            return engine.add_object(entry.obj, exports, name=name)
+            return engine.add_object(entry.objects, exports, name=name)
         except RuntimeError:
             cache.discard(key)  # checksummed yet unlinkable (should not happen): rebuild below
     text = ir_text() if callable(ir_text) else ir_text
-    opt_ir, obj = engine.optimize(text, name)
-    cache.store(key, CacheEntry(obj, exports))
-    return engine.add_object(obj, exports, name=name, llvm_ir=opt_ir)
+    opt_ir, objects = engine.optimize(text, name, unoptimised)
+    cache.store(key, CacheEntry(objects, exports))
+    return engine.add_object(objects, exports, name=name, llvm_ir=opt_ir)

@@ -76,15 +76,16 @@ def host_cpu_key() -> str:
     )
 
 
-def host_target_machine() -> llvm.TargetMachine:
-    """A fresh TargetMachine for the host CPU at -O3. Never share one between engines (it segfaults)."""
+def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
+    """A fresh TargetMachine for the host CPU (-O3 by default). Never share one between engines (it
+    segfaults)."""
     _ensure_initialized()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     # PIC: calls to process symbols (BLAS, memset) may be more than 2 GiB away from JIT memory.
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=llvm.get_host_cpu_features().flatten(),
-        opt=3,
+        opt=opt,
         reloc="pic",
         codemodel="default",
     )
@@ -175,40 +176,65 @@ class JitEngine:
         self._lock = threading.Lock()
         # The TM used to emit objects is ours alone; LLJIT builds its own (it only links objects here).
         self._tm = host_target_machine()
+        self._plain_tm = host_target_machine(opt=0)
         self._lljit = llvm.create_lljit_compiler()
 
-    def optimize(self, ir_text: str, name: str = "module") -> tuple[str, bytes]:
-        """Parse, verify, optimise and compile IR; return (optimised IR text, object code)."""
+    def optimize(
+        self, ir_text: str, name: str = "module", unoptimised: Iterable[str] = ()
+    ) -> tuple[str, tuple[bytes, ...]]:
+        """Parse, verify, optimise and compile IR; return (optimised IR text, object files).
+
+        The functions named in ``unoptimised`` (long straight lines of calls, e.g. a big graph's entry) are
+        instruction-selected at -O0 in an object of their own: LLVM's -O3 register coalescer is quadratic
+        on them (8,000 calls: 4.5 s against 0.4 s), and there is nothing in them to optimise.
+        """
         dump = _dump_dir()
         stem = _safe_name(name)
+        unoptimised = frozenset(unoptimised)
         if dump is not None:
             (dump / f"{stem}.ll").write_text(str(ir_text))
         with self._lock:
             mod = parse_ir(ir_text)
             optimize_module(mod, self._tm)
             opt_ir = str(mod)
-            obj = self._tm.emit_object(mod)
+            if unoptimised:
+                objects = (
+                    self._tm.emit_object(_only(parse_ir(opt_ir), lambda name: name not in unoptimised)),
+                    self._plain_tm.emit_object(_only(parse_ir(opt_ir), unoptimised.__contains__)),
+                )
+            else:
+                objects = (self._tm.emit_object(mod),)
             asm = self._tm.emit_assembly(parse_ir(opt_ir)) if dump is not None else None
         if dump is not None:
             (dump / f"{stem}.opt.ll").write_text(opt_ir)
             (dump / f"{stem}.s").write_text(asm or "")
-        return opt_ir, obj
+        return opt_ir, objects
 
     def compile(self, ir_text: str, exports: Iterable[str], name: str = "module") -> JitLibrary:
         """Compile textual IR at O3 and link it; return a library exposing ``exports``."""
-        opt_ir, obj = self.optimize(ir_text, name)
-        return self.add_object(obj, exports, name=name, llvm_ir=opt_ir)
+        opt_ir, objects = self.optimize(ir_text, name)
+        return self.add_object(objects, exports, name=name, llvm_ir=opt_ir)
 
     def add_object(
-        self, obj: bytes, exports: Iterable[str], name: str = "module", llvm_ir: str | None = None
+        self,
+        objects: bytes | Iterable[bytes],
+        exports: Iterable[str],
+        name: str = "module",
+        llvm_ir: str | None = None,
     ) -> JitLibrary:
-        """Link precompiled object code (e.g. from the cache) and return a library exposing ``exports``."""
+        """Link precompiled object code (one object file or several, e.g. from the cache) and return a
+        library exposing ``exports``."""
         exports = list(exports)
-        if b"graphc_blas_" in obj:  # e.g. a cached object from another process: BLAS symbols must resolve
+        objects = [objects] if isinstance(objects, bytes | bytearray) else list(objects)
+        # An object cached by another process may call BLAS: its symbols must be registered here too.
+        if any(b"graphc_blas_" in obj for obj in objects):
             from . import blas
 
             blas.register_symbols()
-        builder = llvm.JITLibraryBuilder().add_object_img(bytes(obj)).add_current_process()
+        builder = llvm.JITLibraryBuilder()
+        for obj in objects:
+            builder.add_object_img(bytes(obj))
+        builder.add_current_process()
         for sym, addr in _SYMBOLS.items():
             builder.import_symbol(sym, addr)
         for sym in exports:
@@ -222,6 +248,21 @@ class JitEngine:
         if missing:
             raise RuntimeError(f"JIT library {lib_name!r} does not define {missing}")
         return JitLibrary(lib_name, tracker, addresses, llvm_ir)
+
+
+def _only(mod: llvm.ModuleRef, keep) -> llvm.ModuleRef:
+    """``mod`` reduced, for code generation, to the definitions whose names ``keep`` accepts: the others
+    become ``available_externally`` (used, never emitted: another object of the library defines them), and
+    what is kept is made external so that the other object can call it."""
+    for value in itertools.chain(mod.functions, mod.global_variables):
+        if value.is_declaration:
+            continue
+        if keep(value.name):
+            if value.linkage in (llvm.Linkage.internal, llvm.Linkage.private):
+                value.linkage = llvm.Linkage.external
+        else:
+            value.linkage = llvm.Linkage.available_externally
+    return mod
 
 
 _default_engine: JitEngine | None = None

@@ -2,14 +2,11 @@
 ops.
 
 Per call the generated ``run`` reads the named sizes, evaluates the few sizes that are not polynomials of
-them,
-allocates the outputs with ``np.empty`` (fresh each call: the caller owns them; intermediates live in the
-native
-arena), packs everything into one tuple and calls the native entry once. ctypes releases the GIL for the call.
-The entry reads each array's data pointer from the tuple (CPython tuple and NumPy array layouts, verified at
-import); inputs were already checked by ``gc.function`` (dtype, rank, sizes, C-contiguity), so native code
-only
-sees valid memory.
+them, allocates the outputs with ``np.empty`` (fresh each call: the caller owns them; intermediates live in
+the native arena), packs everything into one tuple and calls the native entry once. ctypes releases the GIL
+for the call. The entry reads each array's data pointer from the tuple (CPython tuple and NumPy array layouts,
+verified at import); inputs were already checked by ``gc.function`` (dtype, rank, sizes, C-contiguity), so
+native code only sees valid memory.
 """
 
 from __future__ import annotations
@@ -71,7 +68,9 @@ class LlvmProgram:
         self.source = ir_text
         engine = jit.default_engine()
         exports = ["graphc_entry", "graphc_nthreads"]
-        self.library = cache.compile_cached(engine, ir_text, exports=exports, name="graphc")
+        self.library = cache.compile_cached(
+            engine, ir_text, exports=exports, name="graphc", unoptimised=lowerer.unoptimised
+        )
         ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
         argtypes = (ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * len(lowerer.arg_exprs)))
         address = self.library.address("graphc_entry")
