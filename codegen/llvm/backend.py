@@ -2,12 +2,11 @@
 the core.
 
 The entry ``i32 graphc_entry(PyObject* arrays_tuple, i64 nthreads, i64 size...)`` reads each array's data
-pointer
-(inputs, shared values, large constants, then the output buffers Python allocated), computes every
-intermediate
-in a single malloc'd arena (buffers of equal size are reused once dead), and returns 0 or an error code that
-Python turns into an exception. Kernels depend on rank, dtype and broadcast pattern only; sizes are run-time
-values, so a new batch size never recompiles. Node lowerings live in ``nodes`` (table ``lower.LLVM_RULES``).
+pointer (inputs, shared values, large constants, then the output buffers Python allocated), computes every
+intermediate in a single malloc'd arena (buffers of equal size are reused once dead), and returns 0 or an
+error code that Python turns into an exception. Kernels depend on rank, dtype and broadcast pattern only;
+sizes are run-time values, so a new batch size never recompiles. Node lowerings live in ``nodes`` (table
+``lower.LLVM_RULES``).
 """
 
 from __future__ import annotations
@@ -51,11 +50,13 @@ class Lowerer:
             self.module, ir.FunctionType(I32, [I8P.as_pointer(), I64.as_pointer()]), "graphc.main"
         )
         self.main.linkage = "internal"
+        self.unoptimised: tuple[str, ...] = ()  # functions compiled without optimisation
         if len(fgraph.nodes) >= OPTNONE_NODES:
             # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising and
             # instruction-selecting it dominated compile time while gaining nothing; kernels stay at O3.
             self.main.attributes.add("noinline")
             self.main.attributes.add("optnone")
+            self.unoptimised = (self.main.name, "graphc_entry")
         self.ptrs_arg, self.dims_arg = self.main.args
         entry = self.main.append_basic_block("entry")
         self.first_check = self.main.append_basic_block("checks")
