@@ -9,6 +9,7 @@ import pytest
 import graphc as gc
 from graphc.fgraph import FunctionGraph
 from graphc.ops import ELEMENTWISE, Op
+from graphc.passes import fusion
 from graphc.passes.fusion import fuse_elementwise
 from graphc.passes.manager import run_pipeline
 from graphc.types import broadcast_shapes
@@ -230,7 +231,8 @@ def test_deep_elementwise_chains_fuse_without_recursion(blocks):
     for _ in range(500 * blocks):
         y = gc.tanh(y) * 0.9 + 0.01
     graph, fired = fuse_elementwise(FunctionGraph([X], [y]))
-    assert [n.op for n in graph.nodes] == [Op.FUSED] and fired["fused_node"] == 1500 * blocks
+    kernels = -(-1500 * blocks // fusion.MAX_KERNEL_NODES)  # a chain longer than the cap is cut
+    assert [n.op for n in graph.nodes] == [Op.FUSED] * kernels and fired["fused_node"] == 1500 * blocks
 
 
 def test_a_kernel_of_constants_only(backend):
@@ -304,10 +306,11 @@ def _chain_with_side_reads(steps: int) -> FunctionGraph:
     return FunctionGraph([X], [y, *outs])
 
 
-def test_fusion_scales_linearly_on_one_huge_group():
+def test_fusion_scales_linearly_on_one_huge_group(monkeypatch):
     """Merging, cycle checks and reduction bookkeeping stay n log n when one group gets huge."""
     import time
 
+    monkeypatch.setattr(fusion, "MAX_KERNEL_NODES", 10**9)  # the algorithm, without the backend's cap
     graphs = {steps: _chain_with_side_reads(steps) for steps in (1000, 4000)}
     best = dict.fromkeys(graphs, float("inf"))
     for _ in range(2):
@@ -332,3 +335,19 @@ def test_one_huge_group_computes_the_same(backend, rng):
     assert len(fused_nodes(f.optimized)) == 1
     for got, ref in zip(f(arg), want, strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_a_group_stops_growing_at_the_kernel_size_cap(backend, rng, monkeypatch):
+    """Past MAX_KERNEL_NODES a chain is cut into several kernels (LLVM compiles huge bodies superlinearly)."""
+    monkeypatch.setattr(fusion, "MAX_KERNEL_NODES", 50)
+    y = X
+    for _ in range(60):
+        y = gc.tanh(y) * 0.9  # 120 elementwise nodes in one chain
+    f = gc.function([X], y, backend=backend)
+    kernels = fused_nodes(f.optimized)
+    assert len(kernels) == 3
+    assert all(sum(i.op is not None for i in k.params["kernel"].instrs) <= 50 for k in kernels)
+    assert not adjacent_unfused(f.optimized)
+    arg = rng.normal(size=(3, 4))
+    want = gc.function([X], y, backend="interp", optimize="none")(arg)
+    np.testing.assert_allclose(f(arg), want, rtol=1e-12)
