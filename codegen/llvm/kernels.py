@@ -1,8 +1,7 @@
 """Loop kernels: one LLVM function per (body, rank, dtypes, static strides), plus the two-thread splitter.
 
 A kernel is ``void k(i8** ptrs, i64* info, i64 lo, i64 hi)``: it runs its scalar body (a graphc.kernel-style
-list
-of `Instr`) at every point of a rank-r iteration space whose outermost index goes from ``lo`` to ``hi``.
+list of `Instr`) at every point of a rank-r iteration space whose outermost index goes from ``lo`` to ``hi``.
 ``info`` holds the r sizes, then the strides that are not known statically. Strides that are 0 (broadcast) or
 1 (contiguous) are constants in the IR, so the inner loop vectorises. Knows op dtypes and scalar rules, not
 graphs.

@@ -4,8 +4,7 @@ graphs.
 Elementwise ops map to scalar rules ``rule(s, *args)`` (``scalar.SCALAR_RULES``: the IR for one element, run
 inside a vectorised loop); every other op maps to a node rule ``rule(lowerer, node, input_views)``
 (``nodes.NODE_RULES``: reductions, BLAS matmul, views, softmax, ...). A missing row is a NotImplementedError
-at
-compile time naming the op.
+at compile time naming the op.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """Matrix products for the llvm backend: BLAS ``?gemm`` for float matrices (batched, broadcast, transposed
-views
-read in place), one reduction loop for integers. Knows views and ops, not graphs.
+views read in place), one reduction loop for integers. Knows views and ops, not graphs.
 """
 
 from __future__ import annotations

@@ -2,11 +2,9 @@
 
 Elementwise rows are scalar rules ``rule(s, *args) -> ir.Value`` run inside a loop body (``s`` is a `Scalar`:
 the builder plus the dtype the op computes in); the loop around them, and every non-elementwise row
-(reductions,
-matmul, views, softmax, ...), live in ``codegen.llvm.nodes`` and are collected here so that LLVM_RULES covers
-every
-op (see ``lower.LLVM_RULES``). Knows the graph IR's ops and dtypes, not the graph itself. No fast-math flags:
-NaN/Inf behave as in NumPy.
+(reductions, matmul, views, softmax, ...), live in ``codegen.llvm.nodes`` and are collected here so that
+LLVM_RULES covers every op (see ``lower.LLVM_RULES``). Knows the graph IR's ops and dtypes, not the graph
+itself. No fast-math flags: NaN/Inf behave as in NumPy.
 """
 
 from __future__ import annotations

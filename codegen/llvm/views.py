@@ -3,8 +3,7 @@
 A `View` is what every lowering receives and returns: a typed data pointer, run-time sizes and strides (in
 elements), and what is known statically about them (strides that are 0 or constant, C-contiguity, whether the
 last two axes form a dense matrix BLAS can read). Transposes, broadcasts, reshapes of contiguous data and
-basic
-slicing are new Views of the same buffer: no copies.
+basic slicing are new Views of the same buffer: no copies.
 """
 
 from __future__ import annotations
