@@ -2,10 +2,10 @@
 
     python examples/regularization.py [--backend numpy|interp|llvm] [--quick] [--plot curves.png]
 
-A wide MLP (64 → 256 → 256 → 10) trained on only 200 images overfits; L2 weight decay (weights only) and
-dropout (keep 0.8 on inputs, 0.5 on hidden units, inverted scaling, off at evaluation) narrow the
-train/validation gap, and early stopping (Alg. 7.1: patience p, best parameters restored) picks the epoch to
-stop at.
+A wide MLP (64 → 256 → 256 → 10) trained on only 200 images overfits (100% training accuracy, validation
+loss rising again); L2 weight decay (weights only) and dropout (keep 0.8 on inputs, 0.5 on hidden units,
+inverted scaling, off at evaluation) end at a lower validation loss after 100 epochs, and early stopping
+(Alg. 7.1: patience p, best parameters restored) picks the epoch to stop at.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def run(setting: str, data, epochs: int, backend: str, patience: int | None = No
     dropout = setting == "dropout"
     J = gc.nn.softmax_cross_entropy(model(x, layers, train_mode, dropout), y)
     if setting == "weight decay":
-        J = J + 1e-2 * gc.nn.l2_penalty(weights)
+        J = J + 1e-3 * gc.nn.l2_penalty(weights)
     updates = {**gc.optim.adam(J, params, lr=0.001), **train_mode.updates}
     step = gc.function([x, y], J, updates=updates, backend=backend)
     eval_logits = model(x, layers, eval_mode, dropout)
@@ -76,10 +76,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--backend", default="numpy")
     parser.add_argument("--quick", action="store_true", help="short settings for CI")
     parser.add_argument("--plot", default=None, help="save the validation curves here (needs matplotlib)")
+    parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     data = load()
-    epochs = 40 if args.quick else 100
+    epochs = args.epochs or (40 if args.quick else 100)
     results = {name: run(name, data, epochs, args.backend) for name in ("none", "weight decay", "dropout")}
     results["early stopping"] = run("none", data, epochs, args.backend, patience=5)
     print(f"{'setting':<15} {'train acc':>9} {'val acc':>8} {'test acc':>8} {'val loss':>8}  epochs")

@@ -50,10 +50,15 @@ def test_rnn_sequence():
 
 
 def test_regularization():
-    results = run_example("regularization")["results"]
+    results = run_example("regularization", "--epochs", "100")["results"]  # the full run: ~5 s
     early = results["early stopping"]["history"]
     assert early.best_epoch is not None and early.stopped_epoch is not None
     assert min(early.val) == pytest.approx(results["early stopping"]["val_loss"], rel=1e-5)  # θ* restored
+    assert results["none"]["train_acc"] == 1.0  # the unregularised network overfits
+    none_val = results["none"]["val_loss"]
+    assert min(results["none"]["history"].val) < 0.9 * none_val  # its validation loss rose again
+    for name in ("weight decay", "dropout", "early stopping"):
+        assert results[name]["val_loss"] < 0.9 * none_val, name
     for r in results.values():
         assert r["test_acc"] > 0.85
 
