@@ -117,6 +117,8 @@ def train(
     """
     from tqdm.auto import tqdm
 
+    if early_stopping is not None and validate is None:
+        raise ValueError("gc.train: early_stopping needs validate=, the function whose value it watches")
     history = History()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:

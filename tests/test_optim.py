@@ -267,6 +267,12 @@ def test_early_stopping_every_n_epochs():
     assert w.get_value()[0] == 4.0
 
 
+def test_early_stopping_needs_a_validation_function():
+    w = gc.shared(np.zeros(1), name="w")
+    with pytest.raises(ValueError, match="validate"):
+        gc.train(lambda: 0.0, [()], epochs=2, early_stopping=gc.training.EarlyStopping([w]), progress=False)
+
+
 def test_history_plot_without_matplotlib(monkeypatch):
     import sys
 
