@@ -254,6 +254,10 @@ def test_dropout_train_and_eval(backend):
     np.testing.assert_array_equal(g(ones), ones)
     weight = gc.function([x], gc.nn.dropout(x, 0.5, test, scaling="weight"), backend=backend)
     np.testing.assert_array_equal(weight(ones), 0.5 * ones)
+    train_w = gc.nn.Mode(training=True, seed=4)
+    unscaled = gc.function([x], gc.nn.dropout(x, 0.5, train_w, scaling="weight"), updates=train_w.updates,
+                           backend=backend)(ones)  # fmt: skip
+    assert set(np.unique(unscaled)) == {0.0, 1.0}  # weight scaling: kept units unscaled in training
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
