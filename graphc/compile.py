@@ -295,6 +295,12 @@ class _InputCheck:
                 raise InputError(f"{self.name}: cannot convert {type(arg).__name__} to an array") from exc
             if raw.dtype.kind not in "biuf" or not np.can_cast(raw.dtype, self.dtype, casting="same_kind"):
                 raise DTypeError(f"{self.name}: expected {self.dtype.name}, got {raw.dtype.name} values")
+            if raw.dtype.kind in "iu" and self.dtype.kind in "iu" and raw.size:  # Python ints: no silent wrap
+                info = np.iinfo(self.dtype)
+                low, high = raw.min(), raw.max()
+                if low < info.min or high > info.max:
+                    bad = low if low < info.min else high
+                    raise DTypeError(f"{self.name}: the value {bad} does not fit in {self.dtype.name}")
             arg = raw.astype(self.dtype)
         # Backends may assume C-contiguous, aligned, native-endian data (native code indexes it directly).
         arg = np.require(arg, requirements=("C", "A"))

@@ -254,6 +254,19 @@ def test_call_dtype(f2) -> None:
         f2(np.zeros((2, 3), np.float32), [object(), object()])
 
 
+def test_call_python_ints_must_fit(backend: str) -> None:
+    i = gc.vector("i", 3, "int32")
+    f = gc.function([i], i * 2, backend=backend)
+    np.testing.assert_array_equal(f([-(2**31), 0, 2**31 - 1]), np.array([0, 0, -2], np.int32))  # int32 math
+    with pytest.raises(gc.DTypeError, match="i: the value 1099511627776 does not fit in int32"):
+        f([1, 2, 2**40])  # would have wrapped to 0
+    with pytest.raises(gc.DTypeError, match="i: the value -2147483649 does not fit in int32"):
+        f([-(2**31) - 1, 0, 0])
+    n = gc.scalar("n", "int64")
+    with pytest.raises(gc.DTypeError, match="does not fit in int64"):
+        gc.function([n], n, backend=backend)(2**64 - 1)
+
+
 def test_call_rank_and_fixed_sizes(f2) -> None:
     with pytest.raises(
         gc.ShapeError, match=r"x: expected 2 dimensions with shape \(n, 3\), got shape \(6,\)"
