@@ -126,9 +126,7 @@ def pytensor_step(pt, x0, y0, w1_0, w2_0):
     t = ptt.cast(ptt.eq(y[:, None], ptt.arange(w2_0.shape[1])[None, :]), x0.dtype.name)  # one-hot: C ops only
     cost = -(t * logp).sum() / x0.shape[0] + LAM * ((w1**2).sum() + (w2**2).sum())
     g1, g2 = pt.grad(cost, [w1, w2])
-    dt = (
-        x0.dtype.name
-    )  # PyTensor upcasts float32 - python float to float64: cast back (graphc does not need to)
+    dt = x0.dtype.name  # PyTensor upcasts float32 - python float to float64: cast back (graphc need not)
     updates = [(w1, ptt.cast(w1 - EPS * g1, dt)), (w2, ptt.cast(w2 - EPS * g2, dt))]
     f = pt.function([x, y], cost, updates=updates, mode=pytensor_mode())
     return lambda: f(x0, y0)
