@@ -96,7 +96,7 @@ LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.SCALAR_FN}
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
 
-# --- scalar definitions: each elementwise math function once, as a sympy expression of its arguments ---------
+# --- scalar definitions: each elementwise math function once, as a sympy expression of its arguments --------
 # Derivatives of ops without a hand-written VJP rule, and of user functions, are derived from these.
 _x, _y = sympy.symbols("x y", real=True)
 SCALAR_DEFS: dict[Op, tuple[tuple[sympy.Symbol, ...], sympy.Expr]] = {
@@ -123,7 +123,7 @@ SCALAR_DEFS: dict[Op, tuple[tuple[sympy.Symbol, ...], sympy.Expr]] = {
 }
 
 
-# --- NumPy reference semantics --------------------------------------------------------------------------------
+# --- NumPy reference semantics ------------------------------------------------------------------------------
 def _reduce(fn: Callable) -> Callable:
     return lambda x, axis, keepdims: fn(x, axis=axis, keepdims=keepdims)
 
@@ -221,7 +221,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.COS: np.cos,
     Op.TANH: np.tanh,
     Op.SIGMOID: scipy.special.expit,
-    Op.SOFTPLUS: lambda x: np.logaddexp(x, np.zeros((), x.dtype)) if x.dtype.kind == "f" else np.logaddexp(x, 0.0),
+    Op.SOFTPLUS: lambda x: np.logaddexp(x, np.zeros((), x.dtype) if x.dtype.kind == "f" else 0.0),
     Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
     Op.NOT: np.logical_not,
     Op.CAST: lambda x, dtype: np.asarray(x).astype(dtype),
@@ -267,7 +267,7 @@ Shapes in params may hold symbolic dimensions; the interpreter substitutes call-
 """
 
 
-# --- type and shape rules ---------------------------------------------------------------------------------------
+# --- type and shape rules -----------------------------------------------------------------------------------
 def describe(var) -> str:
     """'x (float32 (n, 784))': how errors name an input of a node."""
     name = var.name or "an unnamed value"
@@ -297,13 +297,16 @@ def _elementwise_types(op, inputs, params):
     if op in LOGICAL and any(v.type.dtype.kind != "b" for v in inputs):
         raise DTypeError(f"{op.value} takes bool inputs, got " + ", ".join(describe(v) for v in inputs))
     if op is Op.WHERE and inputs[0].type.dtype.kind != "b":
-        raise DTypeError(f"where: the condition {describe(inputs[0])} must be bool (compare first, e.g. x > 0)")
+        raise DTypeError(
+            f"where: the condition {describe(inputs[0])} must be bool (compare first, e.g. x > 0)"
+        )
     if op is Op.SCALAR_FN:
         dtype = params["fn"].result_dtype(tuple(v.type.dtype.name for v in inputs))
     else:
         param_items = tuple(sorted(params.items()))
         try:
-            dtype = _numpy_result_dtype(op, tuple(v.type.dtype for v in inputs), param_items)  # dtypes hash fast
+            # dtypes hash fast
+            dtype = _numpy_result_dtype(op, tuple(v.type.dtype for v in inputs), param_items)
         except TypeError as exc:  # NumPy refuses some bool math (-b, a - b): say so in graphc's terms
             operands = " and ".join(describe(v) for v in inputs)
             raise DTypeError(f"{op.value} cannot take {operands}: {exc}") from None
@@ -405,7 +408,8 @@ def _concatenate_types(op, inputs, params):
         for i, (d, e) in enumerate(zip(v.type.shape, first.type.shape, strict=True)):
             if i != axis and not dims_equal(d, e):
                 raise ShapeError(
-                    f"concatenate along axis {axis}: {describe(v)} and {describe(first)} differ in dimension {i}"
+                    f"concatenate along axis {axis}: {describe(v)} and {describe(first)} differ in "
+                    f"dimension {i}"
                 )
         total = total + v.type.shape[axis]
     dtype = np.result_type(*(v.type.dtype for v in inputs))
@@ -456,7 +460,8 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.RANDOM_UNIFORM: _random_uniform_types,
     Op.FUSED: _fused_types,
 }
-"""SHAPE_RULES[op](op, input_variables, params) -> output Types; raises ShapeError/DTypeError naming inputs."""
+"""SHAPE_RULES[op](op, input_variables, params) -> output Types; raises ShapeError/DTypeError naming
+inputs."""
 
 ARITY: dict[Op, int | None] = {
     **{op: 1 for op in UNARY},

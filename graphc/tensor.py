@@ -25,9 +25,10 @@ def _here() -> str:
     return where_built(_user_origin())
 
 
-# --- leaves ------------------------------------------------------------------------------------------------------
+# --- leaves -------------------------------------------------------------------------------------------------
 def tensor(name: str, shape=(), dtype="float64") -> Variable:
-    """A symbolic input. `shape` holds ints and names of sizes known at call time: gc.tensor("x", ("n", 784))."""
+    """A symbolic input. `shape` holds ints and names of sizes known at call time:
+    gc.tensor("x", ("n", 784))."""
     return Variable(Type(dtype, as_shape(shape)), name)
 
 
@@ -70,7 +71,8 @@ def as_variable(x, like: Variable | None = None) -> Variable:
     if isinstance(x, PyScalar) and not isinstance(x, (np.generic)) and like is not None:
         try:
             dtype = np.result_type(like.type.dtype, x)
-            return Constant(np.asarray(x, dtype=dtype if dtype.name != "bool" or isinstance(x, bool) else None))
+            keep = dtype.name != "bool" or isinstance(x, bool)  # a number never becomes a bool constant
+            return Constant(np.asarray(x, dtype=dtype if keep else None))
         except OverflowError as exc:
             raise DTypeError(f"the Python scalar {x!r} does not fit {describe(like)}{_here()}") from exc
     if isinstance(x, (list, tuple, np.ndarray, np.generic, *PyScalar)):
@@ -86,7 +88,7 @@ def _pair(a, b) -> tuple[Variable, Variable]:
     return a, b
 
 
-# --- elementwise -------------------------------------------------------------------------------------------------
+# --- elementwise --------------------------------------------------------------------------------------------
 def _binary(op: Op):
     def build(a, b) -> Variable:
         a, b = _pair(a, b)
@@ -148,7 +150,7 @@ def cast(x, dtype) -> Variable:
     return apply(Op.CAST, (x,), dtype=dtype)
 
 
-# --- reductions --------------------------------------------------------------------------------------------------
+# --- reductions ---------------------------------------------------------------------------------------------
 def normalize_axes(x: Variable, axis, what: str) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(x.type.ndim))
@@ -201,7 +203,7 @@ def one_hot(labels, depth: int, dtype="float64") -> Variable:
     return apply(Op.ONE_HOT, (as_variable(labels),), depth=int(depth), dtype=as_dtype(dtype))
 
 
-# --- linear algebra ----------------------------------------------------------------------------------------------
+# --- linear algebra -----------------------------------------------------------------------------------------
 def matmul(a, b) -> Variable:
     """NumPy's matmul: matrix products, with vectors promoted and batch dimensions broadcast."""
     return apply(Op.MATMUL, (as_variable(a), as_variable(b)))
@@ -219,7 +221,7 @@ def dot(a, b) -> Variable:
     return matmul(a, b)
 
 
-# --- shapes ------------------------------------------------------------------------------------------------------
+# --- shapes -------------------------------------------------------------------------------------------------
 def transpose(x, axes: Sequence[int] | None = None) -> Variable:
     x = as_variable(x)
     perm = tuple(reversed(range(x.type.ndim))) if axes is None else tuple(int(a) % x.type.ndim for a in axes)
@@ -299,7 +301,7 @@ def stack(xs: Sequence, axis: int = 0) -> Variable:
     return concatenate([expand_dims(x, axis) for x in xs], axis=axis)
 
 
-# --- indexing ----------------------------------------------------------------------------------------------------
+# --- indexing -----------------------------------------------------------------------------------------------
 def normalize_index(x: Variable, index) -> tuple:
     """Basic indexing (ints, slices, None, Ellipsis) as a hashable tuple of ('int', i) / ('slice', a, b, c) /
     ('newaxis',) entries, one per input axis plus new axes."""
@@ -373,7 +375,7 @@ def getitem(x, index) -> Variable:
     return apply(Op.GETITEM, (x,), index=index)
 
 
-# --- operators on Variable ---------------------------------------------------------------------------------------
+# --- operators on Variable ----------------------------------------------------------------------------------
 def _attach_operators() -> None:
     def rev(fn):
         return lambda self, other: fn(other, self)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 BACKENDS = ["interp", "numpy"]
-if importlib.util.find_spec("llvmlite") is not None and importlib.util.find_spec("graphc.codegen.llvm.backend"):
+_LLVM = ("llvmlite", "graphc.codegen.llvm.backend")
+if all(importlib.util.find_spec(name) is not None for name in _LLVM):
     BACKENDS.append("llvm")
 
 

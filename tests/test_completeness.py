@@ -14,8 +14,8 @@ TABLES = [
     ("graphc.ops", "IMPL", {}),
     ("graphc.ops", "SHAPE_RULES", {}),
     ("graphc.ops", "ARITY", {}),
-    ("graphc.passes.vjp_rules", "VJP_RULES", {Op.FUSED: "fusion runs after differentiation, at compile time"}),
-    ("graphc.codegen.numpy_backend", "NUMPY_TEMPLATES", {Op.FUSED: "emitted as a block by Emitter._emit_fused"}),
+    ("graphc.passes.vjp_rules", "VJP_RULES", {Op.FUSED: "fusion runs after differentiation"}),
+    ("graphc.codegen.numpy_backend", "NUMPY_TEMPLATES", {Op.FUSED: "emitted by Emitter._emit_fused"}),
     ("graphc.codegen.llvm.lower", "LLVM_RULES", {}),
 ]
 
