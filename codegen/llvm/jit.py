@@ -198,9 +198,10 @@ class JitEngine:
             optimize_module(mod, self._tm)
             opt_ir = str(mod)
             if unoptimised:
+                plain = _only(mod.clone(), unoptimised.__contains__)
                 objects = (
-                    self._tm.emit_object(_only(parse_ir(opt_ir), lambda name: name not in unoptimised)),
-                    self._plain_tm.emit_object(_only(parse_ir(opt_ir), unoptimised.__contains__)),
+                    self._tm.emit_object(_only(mod, lambda name: name not in unoptimised)),
+                    self._plain_tm.emit_object(plain),
                 )
             else:
                 objects = (self._tm.emit_object(mod),)
