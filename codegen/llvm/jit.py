@@ -63,6 +63,15 @@ def register_symbol(name: str, address: int) -> None:
     _SYMBOLS[name] = int(address)
 
 
+# LLVM tunes many AVX-512 CPUs (Skylake-X to Rocket Lake) to prefer 256-bit vectors; our loops are
+# compute-bound transcendentals, and 512-bit vectors made exp/log/sigmoid 1.3-1.5x faster on this machine.
+_TUNING = "-prefer-256-bit"
+
+
+def _host_features() -> str:
+    return f"{llvm.get_host_cpu_features().flatten()},{_TUNING}"
+
+
 def host_cpu_key() -> str:
     """A string naming everything the generated code depends on: llvmlite version, triple, CPU, features."""
     _ensure_initialized()
@@ -71,7 +80,7 @@ def host_cpu_key() -> str:
             llvmlite.__version__,
             llvm.get_process_triple(),
             llvm.get_host_cpu_name(),
-            llvm.get_host_cpu_features().flatten(),
+            _host_features(),
         ]
     )
 
@@ -84,7 +93,7 @@ def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
     # PIC: calls to process symbols (BLAS, memset) may be more than 2 GiB away from JIT memory.
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
+        features=_host_features(),
         opt=opt,
         reloc="pic",
         codemodel="default",
