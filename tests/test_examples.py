@@ -68,3 +68,16 @@ def test_on_llvm():
     out = run_example("xor", "--backend", "llvm")
     np.testing.assert_array_equal(out["hand"], [0, 1, 1, 0])
     assert run_example("mlp_digits", "--backend", "llvm", "--no-table")["accuracy"] >= 0.95
+    assert run_example("cnn_digits", "--backend", "llvm")["accuracy"] >= 0.97
+    out = run_example("rnn_sequence", "--backend", "llvm")
+    assert out["test_mse"] < 0.3 * out["baseline"]
+
+
+@pytest.mark.parametrize("name", ["xor", "rnn_sequence"])
+def test_on_the_interpreter(name):
+    """The reference interpreter runs the examples too (the small ones: it is the slow backend)."""
+    out = run_example(name, "--backend", "interp")
+    if name == "xor":
+        np.testing.assert_array_equal(out["hand"], [0, 1, 1, 0])
+    else:
+        assert out["test_mse"] < 0.3 * out["baseline"]
