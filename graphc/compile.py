@@ -122,6 +122,25 @@ class Function:
         # where a result would alias an input, a shared value or a constant.
         self._fresh = bool(getattr(program, "fresh_outputs", False))
         self._index_checks = _symbolic_index_checks(fgraph)
+        self._install_direct_call()
+
+    def _install_direct_call(self) -> None:
+        """Where a call is only checks + the program (no shared values, no per-call index checks, outputs the
+        backend allocated afresh), ``f(...)`` goes straight to one closure: ~0.2 µs less on a tiny function.
+        Anything the fast input check does not accept takes the general path, with its full checks."""
+        if self._shared or self._index_checks or not self._fresh:
+            return
+        fast, program, n_inputs, single = self._fast_check, self.program, self._n_inputs, self._single
+        general = Function.__call__.__get__(self)  # the general path, bound to this function
+
+        def direct_call(*args):
+            sizes = fast(*args) if len(args) == n_inputs else None
+            if sizes is None:
+                return general(*args)
+            outputs = program(args, (), sizes)[0]
+            return outputs[0] if single else tuple(outputs)
+
+        self.__class__ = type("Function", (Function,), {"__call__": staticmethod(direct_call)})
 
     @property
     def stages(self) -> list[tuple[str, FunctionGraph]]:

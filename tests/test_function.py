@@ -290,3 +290,22 @@ def test_names_that_clash_with_generated_code(backend: str) -> None:
 def test_a_single_input_need_not_be_a_list(backend: str) -> None:
     x = gc.vector("x")
     np.testing.assert_array_equal(gc.function(x, x + 1, backend=backend)([1.0]), [2.0])
+
+
+def test_the_direct_call_path_checks_like_the_general_one(backend: str) -> None:
+    """A function with no shared values calls straight through one closure on llvm; whatever the fast check
+    does not accept still gets the general path's conversions and errors."""
+    x, y = gc.vector("x"), gc.vector("y")
+    f = gc.function([x, y], [x * y, x + y], backend=backend)
+    a, b = np.arange(4.0), np.ones(4)
+    got = f(a, b)
+    assert isinstance(got, tuple) and isinstance(f, gc.Function)
+    np.testing.assert_array_equal(got[0], a * b)
+    np.testing.assert_array_equal(f([0, 1, 2, 3], b)[1], a + b)  # a list is converted
+    np.testing.assert_array_equal(f(np.arange(8.0)[::2], b)[0], np.arange(8.0)[::2])  # a strided view
+    with pytest.raises(gc.InputError, match="expected 2 inputs"):
+        f(a)
+    with pytest.raises(gc.DTypeError, match="x: expected float64, got complex128"):
+        f(a.astype(complex), b)
+    with pytest.raises(gc.ShapeError, match="'n'"):
+        f(a, np.ones(5))
