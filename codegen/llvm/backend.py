@@ -50,13 +50,10 @@ class Lowerer:
             self.module, ir.FunctionType(I32, [I8P.as_pointer(), I64.as_pointer()]), "graphc.main"
         )
         self.main.linkage = "internal"
-        self.unoptimised: tuple[str, ...] = ()  # functions compiled without optimisation
-        if len(fgraph.nodes) >= OPTNONE_NODES:
-            # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising and
-            # instruction-selecting it dominated compile time while gaining nothing; kernels stay at O3.
-            self.main.attributes.add("noinline")
-            self.main.attributes.add("optnone")
-            self.unoptimised = (self.main.name, "graphc_entry")
+        # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising it gains nothing
+        # and dominated compile time, so it goes into a module of its own compiled without optimisation.
+        self.entry_module: ir.Module | None = None
+        self.split = len(fgraph.nodes) >= OPTNONE_NODES
         self.ptrs_arg, self.dims_arg = self.main.args
         entry = self.main.append_basic_block("entry")
         self.first_check = self.main.append_basic_block("checks")
@@ -71,6 +68,7 @@ class Lowerer:
         self.arena_total = const(0)
         self.pool: dict = defaultdict(list)
         self.size_memo: dict = {}
+        self.byte_sizes: dict = {}
         self.scratch: dict = {}  # (type, size) -> alloca shared by all kernel calls (they run one by one)
         self.symbols: list = []  # dims slots 1.. (slot 0 is the thread count)
         self.derived: list = []  # sympy expressions Python evaluates (non-polynomial sizes)
@@ -195,10 +193,7 @@ class Lowerer:
 
     def _arena(self, dtype, shape) -> View:
         dtype = np.dtype(dtype)
-        nbytes = sympy.sympify(dtype.itemsize)
-        for d in shape:
-            nbytes = nbytes * d
-        key = sympy.srepr(nbytes)
+        key = self._byte_size(dtype.itemsize, tuple(shape))
         dims = [self.dim(d) for d in shape]
         if self.pool[key]:
             offset = self.pool[key].pop()
@@ -211,6 +206,16 @@ class Lowerer:
             self.arena_total = self.eb.add(self.arena_total, aligned)
         ptr = self.b.bitcast(self.b.gep(self.arena, [offset]), memory_type(dtype).as_pointer())
         return views.contiguous(self.eb, ptr, dtype, shape, dims, Buffer(offset, key))
+
+    def _byte_size(self, itemsize: int, shape: tuple):
+        """The size in bytes as a sympy expression (equal sizes are equal keys), memoised per shape."""
+        memo_key = (itemsize, shape)
+        if memo_key not in self.byte_sizes:
+            nbytes = sympy.Integer(itemsize)
+            for d in shape:
+                nbytes = nbytes * d
+            self.byte_sizes[memo_key] = nbytes
+        return self.byte_sizes[memo_key]
 
     def _unref(self, buffer) -> None:
         if buffer is None:
@@ -392,6 +397,35 @@ class Lowerer:
         for k, value in enumerate(values):
             b.store(value, b.gep(dims, [const(k)]))
         b.ret(b.call(self.main, [ptrs, dims]))
+        if self.split:
+            self.entry_module = split_off(self.module, [self.main, fn, threads])
+
+
+def split_off(module: ir.Module, values: list[ir.GlobalValue]) -> ir.Module:
+    """Move ``values`` (functions and globals of ``module``) into a new module. What they use of ``module``
+    is declared there, and made external in ``module`` so that the two objects link."""
+    moved = {id(v) for v in values}
+    used: dict[str, ir.GlobalValue] = {}
+    for fn in values:
+        for block in getattr(fn, "blocks", ()):
+            for instr in block.instructions:
+                for op in instr.operands:
+                    if isinstance(op, ir.GlobalValue) and id(op) not in moved:
+                        used[op.name] = op
+    new = ir.Module(name=f"{module.name}.entry")
+    for name, value in used.items():
+        if isinstance(value, ir.Function):
+            ir.Function(new, value.ftype, name)
+        else:
+            decl = ir.GlobalVariable(new, value.value_type, name)
+            decl.global_constant = value.global_constant
+        if value.linkage in ("internal", "private"):
+            value.linkage = ""
+    for value in values:
+        del module.globals[value.name]
+        value.parent = new
+        new.add_global(value)
+    return new
 
 
 def compile_graph(fgraph):
@@ -400,9 +434,8 @@ def compile_graph(fgraph):
 
     lowerer = Lowerer(fgraph)
     lowerer.lower()
-    ir_text = str(lowerer.module)
     try:
-        return LlvmProgram(fgraph, lowerer, ir_text)
+        return LlvmProgram(fgraph, lowerer)
     except RuntimeError as exc:  # LLVM rejected our IR: a bug here, reported as such
         raise BackendError(f"llvm backend: internal error while compiling: {exc}") from exc
 

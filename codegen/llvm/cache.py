@@ -19,13 +19,22 @@ import json
 import os
 import struct
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import jit
 
-__all__ = ["FORMAT_VERSION", "CacheEntry", "ObjectCache", "cache_dir", "cache_key", "compile_cached"]
+__all__ = [
+    "FORMAT_VERSION",
+    "CacheEntry",
+    "ObjectCache",
+    "cache_dir",
+    "cache_key",
+    "compile_cached",
+    "compile_split",
+]
 
 FORMAT_VERSION = 2
 MAGIC = b"GRAPHCO\x02"
@@ -142,10 +151,8 @@ def compile_cached(
     key: str | None = None,
     cache: ObjectCache | None = None,
     name: str = "module",
-    unoptimised: Iterable[str] = (),
 ) -> jit.JitLibrary:
-    """Link the module from the cache if present, else compile it and store its object code
-    (``unoptimised``: see ``JitEngine.optimize``).
+    """Link the module from the cache if present, else compile it and store its object code.
 
     ``key`` defaults to ``cache_key(ir_text)``. A caller with a cheaper stable description (a graph hash)
     passes ``key=cache_key(graph_hash)`` and a callable ``ir_text`` that builds the IR only on a miss.
@@ -163,6 +170,62 @@ def compile_cached(
         except RuntimeError:
             cache.discard(key)  # checksummed yet unlinkable (should not happen): rebuild below
     text = ir_text() if callable(ir_text) else ir_text
-    opt_ir, objects = engine.optimize(text, name, unoptimised)
-    cache.store(key, CacheEntry(objects, exports))
-    return engine.add_object(objects, exports, name=name, llvm_ir=opt_ir)
+    opt_ir, obj = engine.optimize(text, name)
+    cache.store(key, CacheEntry((obj,), exports))
+    return engine.add_object(obj, exports, name=name, llvm_ir=opt_ir)
+
+
+def compile_split(
+    engine: jit.JitEngine,
+    ir_text: str,
+    plain_text: Callable[[], str],
+    exports: Iterable[str],
+    cache: ObjectCache | None = None,
+    name: str = "module",
+) -> jit.JitLibrary:
+    """One library from two modules, each cached on its own: ``ir_text`` optimised at -O3, and the module
+    ``plain_text()`` returns compiled without optimisation (see ``JitEngine.optimize``).
+
+    LLVM compiles the first in a worker thread while the caller's ``plain_text`` builds the second in Python:
+    llvmlite releases the GIL inside LLVM.
+    """
+    exports = tuple(exports)
+    cache = cache or ObjectCache()
+    done: dict = {}
+
+    def compile_first() -> None:
+        try:
+            done["first"] = _object(engine, cache, ir_text, name, optimise=True)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread below
+            done["error"] = exc
+
+    worker = threading.Thread(target=compile_first, name="graphc-llvm")
+    worker.start()
+    try:
+        second = _object(engine, cache, plain_text(), f"{name}.entry", optimise=False)
+    finally:
+        worker.join()
+    if "error" in done:
+        raise done["error"]
+    (obj, opt_ir, key), (plain_obj, plain_ir, plain_key) = done["first"], second
+    try:
+        return engine.add_object((obj, plain_obj), exports, name=name, llvm_ir=opt_ir, plain_ir=plain_ir)
+    except RuntimeError:
+        if opt_ir is not None and plain_ir is not None:
+            raise  # both freshly compiled: a real error
+        cache.discard(key)  # checksummed yet unlinkable (should not happen): rebuild without the cache
+        cache.discard(plain_key)
+        return compile_split(engine, ir_text, lambda: plain_ir or plain_text(), exports, cache, name)
+
+
+def _object(
+    engine: jit.JitEngine, cache: ObjectCache, ir_text: str, name: str, optimise: bool
+) -> tuple[bytes, str | None, str]:
+    """(object code, its IR or None when it came from the cache, cache key) of one module."""
+    key = cache_key(ir_text if optimise else "plain\0" + ir_text)
+    entry = cache.load(key)
+    if entry is not None and len(entry.objects) == 1:
+        return entry.objects[0], None, key
+    out_ir, obj = engine.optimize(ir_text, name, optimise=optimise)
+    cache.store(key, CacheEntry((obj,), ()))
+    return obj, out_ir, key

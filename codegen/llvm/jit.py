@@ -15,6 +15,7 @@ and one reloaded from the on-disk cache take exactly the same path into memory.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -28,6 +29,7 @@ import llvmlite.binding as llvm
 __all__ = [
     "JitEngine",
     "JitLibrary",
+    "assembly",
     "host_cpu_key",
     "host_target_machine",
     "optimize_module",
@@ -72,6 +74,7 @@ def _host_features() -> str:
     return f"{llvm.get_host_cpu_features().flatten()},{_TUNING}"
 
 
+@functools.cache
 def host_cpu_key() -> str:
     """A string naming everything the generated code depends on: llvmlite version, triple, CPU, features."""
     _ensure_initialized()
@@ -137,15 +140,23 @@ def _safe_name(name: str) -> str:
 class JitLibrary:
     """One linked piece of native code: function addresses by name, kept alive while this object lives.
 
-    ``llvm_ir`` (optimised IR) and ``asm`` are available when the library was compiled from IR in this
-    process, not when it was loaded from a cached object file.
+    ``llvm_ir`` (optimised IR, then any module compiled without optimisation) and ``asm`` are available
+    when the library was compiled from IR in this process, not when it was loaded from a cached object file.
     """
 
-    def __init__(self, name: str, tracker: object, addresses: Mapping[str, int], llvm_ir: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        tracker: object,
+        addresses: Mapping[str, int],
+        llvm_ir: str | None,
+        plain_ir: str | None = None,
+    ) -> None:
         self.name = name
         self._tracker = tracker  # unloads the code when collected: keep it while addresses are used
         self._addresses = dict(addresses)
-        self._llvm_ir = llvm_ir
+        self.optimised_ir = llvm_ir  # None when loaded from object code
+        self._plain_ir = plain_ir
         self._asm: str | None = None
 
     def address(self, name: str) -> int:
@@ -160,16 +171,25 @@ class JitLibrary:
     @property
     def llvm_ir(self) -> str:
         """The optimised LLVM IR of this library."""
-        if self._llvm_ir is None:
+        if self.optimised_ir is None:
             raise ValueError(f"JIT library {self.name!r} was loaded from object code; it has no IR")
-        return self._llvm_ir
+        return self.optimised_ir if self._plain_ir is None else f"{self.optimised_ir}\n{self._plain_ir}"
 
     @property
     def asm(self) -> str:
-        """Host assembly for this library, generated lazily from the optimised IR."""
+        """Host assembly for this library, generated lazily from its IR."""
         if self._asm is None:
-            self._asm = host_target_machine().emit_assembly(parse_ir(self.llvm_ir))
+            self.llvm_ir  # noqa: B018 - raises if there is no IR
+            self._asm = assembly(self.optimised_ir, self._plain_ir)
         return self._asm
+
+
+def assembly(llvm_ir: str, plain_ir: str | None = None) -> str:
+    """Host assembly of optimised IR (at -O3) and of a module compiled without optimisation (at -O0)."""
+    text = host_target_machine().emit_assembly(parse_ir(llvm_ir))
+    if plain_ir is not None:
+        text += "\n" + host_target_machine(opt=0).emit_assembly(parse_ir(plain_ir))
+    return text
 
 
 class JitEngine:
@@ -185,45 +205,37 @@ class JitEngine:
         self._lock = threading.Lock()
         # The TM used to emit objects is ours alone; LLJIT builds its own (it only links objects here).
         self._tm = host_target_machine()
-        self._plain_tm = host_target_machine(opt=0)
+        self._plain_tm = host_target_machine(opt=0)  # for code with nothing to optimise
         self._lljit = llvm.create_lljit_compiler()
 
-    def optimize(
-        self, ir_text: str, name: str = "module", unoptimised: Iterable[str] = ()
-    ) -> tuple[str, tuple[bytes, ...]]:
-        """Parse, verify, optimise and compile IR; return (optimised IR text, object files).
+    def optimize(self, ir_text: str, name: str = "module", optimise: bool = True) -> tuple[str, bytes]:
+        """Parse, verify, optimise and compile IR; return (optimised IR text, object code).
 
-        The functions named in ``unoptimised`` (long straight lines of calls, e.g. a big graph's entry) are
-        instruction-selected at -O0 in an object of their own: LLVM's -O3 register coalescer is quadratic
-        on them (8,000 calls: 4.5 s against 0.4 s), and there is nothing in them to optimise.
+        ``optimise=False`` skips the IR pipeline and selects instructions at -O0: for a big graph's entry, a
+        long straight line of calls with nothing to optimise, on which LLVM's -O3 register coalescer is
+        quadratic (8,000 calls: 4.5 s against 0.4 s).
         """
         dump = _dump_dir()
         stem = _safe_name(name)
-        unoptimised = frozenset(unoptimised)
         if dump is not None:
             (dump / f"{stem}.ll").write_text(str(ir_text))
         with self._lock:
             mod = parse_ir(ir_text)
-            optimize_module(mod, self._tm)
-            opt_ir = str(mod)
-            if unoptimised:
-                plain = _only(mod.clone(), unoptimised.__contains__)
-                objects = (
-                    self._tm.emit_object(_only(mod, lambda name: name not in unoptimised)),
-                    self._plain_tm.emit_object(plain),
-                )
-            else:
-                objects = (self._tm.emit_object(mod),)
-            asm = self._tm.emit_assembly(parse_ir(opt_ir)) if dump is not None else None
+            if optimise:
+                optimize_module(mod, self._tm)
+            opt_ir = str(mod) if optimise else str(ir_text)
+            tm = self._tm if optimise else self._plain_tm
+            obj = tm.emit_object(mod)
+            asm = tm.emit_assembly(parse_ir(opt_ir)) if dump is not None else None
         if dump is not None:
             (dump / f"{stem}.opt.ll").write_text(opt_ir)
             (dump / f"{stem}.s").write_text(asm or "")
-        return opt_ir, objects
+        return opt_ir, obj
 
     def compile(self, ir_text: str, exports: Iterable[str], name: str = "module") -> JitLibrary:
         """Compile textual IR at O3 and link it; return a library exposing ``exports``."""
-        opt_ir, objects = self.optimize(ir_text, name)
-        return self.add_object(objects, exports, name=name, llvm_ir=opt_ir)
+        opt_ir, obj = self.optimize(ir_text, name)
+        return self.add_object(obj, exports, name=name, llvm_ir=opt_ir)
 
     def add_object(
         self,
@@ -231,6 +243,7 @@ class JitEngine:
         exports: Iterable[str],
         name: str = "module",
         llvm_ir: str | None = None,
+        plain_ir: str | None = None,
     ) -> JitLibrary:
         """Link precompiled object code (one object file or several, e.g. from the cache) and return a
         library exposing ``exports``."""
@@ -257,22 +270,7 @@ class JitEngine:
         missing = [sym for sym, addr in addresses.items() if not addr]
         if missing:
             raise RuntimeError(f"JIT library {lib_name!r} does not define {missing}")
-        return JitLibrary(lib_name, tracker, addresses, llvm_ir)
-
-
-def _only(mod: llvm.ModuleRef, keep) -> llvm.ModuleRef:
-    """``mod`` reduced, for code generation, to the definitions whose names ``keep`` accepts: the others
-    become ``available_externally`` (used, never emitted: another object of the library defines them), and
-    what is kept is made external so that the other object can call it."""
-    for value in itertools.chain(mod.functions, mod.global_variables):
-        if value.is_declaration:
-            continue
-        if keep(value.name):
-            if value.linkage in (llvm.Linkage.internal, llvm.Linkage.private):
-                value.linkage = llvm.Linkage.external
-        else:
-            value.linkage = llvm.Linkage.available_externally
-    return mod
+        return JitLibrary(lib_name, tracker, addresses, llvm_ir, plain_ir)
 
 
 _default_engine: JitEngine | None = None

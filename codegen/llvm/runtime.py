@@ -62,15 +62,23 @@ class LlvmProgram:
 
     fresh_outputs = True  # every output is a new array the entry wrote: gc.function need not copy
 
-    def __init__(self, fgraph, lowerer, ir_text: str):
+    def __init__(self, fgraph, lowerer):
         if not LAYOUT_OK:
             raise BackendError("the llvm backend does not support this Python/NumPy object layout")
-        self.source = ir_text
         engine = jit.default_engine()
         exports = ["graphc_entry", "graphc_nthreads"]
-        self.library = cache.compile_cached(
-            engine, ir_text, exports=exports, name="graphc", unoptimised=lowerer.unoptimised
-        )
+        ir_text = str(lowerer.module)
+        if lowerer.entry_module is None:
+            self._parts: tuple[str, ...] = (ir_text,)
+            self.library = cache.compile_cached(engine, ir_text, exports=exports, name="graphc")
+        else:  # a big graph: kernels at -O3, the long entry without optimisation (see backend.split_off)
+
+            def entry_text() -> str:
+                self._parts = (ir_text, str(lowerer.entry_module))
+                return self._parts[1]
+
+            self.library = cache.compile_split(engine, ir_text, entry_text, exports=exports, name="graphc")
+        self.source = "\n".join(self._parts)
         ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
         argtypes = (ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * len(lowerer.arg_exprs)))
         address = self.library.address("graphc_entry")
@@ -96,19 +104,21 @@ class LlvmProgram:
     @property
     def llvm_ir(self) -> str:
         """The optimised LLVM IR (recomputed from ``source`` if the code came from the on-disk cache)."""
-        if self._llvm_ir is None:
-            try:
-                self._llvm_ir = self.library.llvm_ir
-            except ValueError:
-                self._llvm_ir = jit.default_engine().optimize(self.source, "graphc")[0]
-        return self._llvm_ir
+        return "\n".join((self._optimised_ir(), *self._parts[1:]))
 
     @property
     def asm(self) -> str:
-        """Host assembly of the optimised module."""
+        """Host assembly of the native code (kernels at -O3, a big graph's entry at -O0)."""
         if self._asm is None:
-            self._asm = jit.host_target_machine().emit_assembly(jit.parse_ir(self.llvm_ir))
+            self._asm = jit.assembly(self._optimised_ir(), *self._parts[1:])
         return self._asm
+
+    def _optimised_ir(self) -> str:
+        if self._llvm_ir is None:
+            self._llvm_ir = self.library.optimised_ir
+        if self._llvm_ir is None:  # the code came from the on-disk cache: optimise the IR again
+            self._llvm_ir = jit.default_engine().optimize(self._parts[0], "graphc")[0]
+        return self._llvm_ir
 
 
 def _make_runner(fgraph, lowerer, entry, fail):
