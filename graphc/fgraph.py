@@ -104,7 +104,7 @@ class FunctionGraph:
             with origin_scope(node.origin):
                 replaced = rule(node, new_inputs)
                 if replaced is None and any(a is not b for a, b in zip(new_inputs, node.inputs, strict=True)):
-                    replaced = _as_tuple(apply(node.op, new_inputs, origin=node.origin, **node.params))
+                    replaced = _reapply(node, new_inputs)
             if replaced is None:
                 continue
             replaced = _as_tuple(replaced)
@@ -133,6 +133,14 @@ class FunctionGraph:
 
         graph = self.rebuild(rule)
         return graph.with_roots([by_id.get(id(v), v) for v in graph.roots])
+
+
+def _reapply(node: Node, new_inputs: list[Variable]) -> tuple[Variable, ...]:
+    """`node` on new inputs. Shape rules depend on the input types and params only, so inputs of the same
+    types give the same output types without running the rules again (rebuilds re-apply whole chains)."""
+    if all(a.type == b.type for a, b in zip(new_inputs, node.inputs, strict=True)):
+        return Node(node.op, new_inputs, node.params, [v.type for v in node.outputs], node.origin).outputs
+    return _as_tuple(apply(node.op, new_inputs, origin=node.origin, **node.params))
 
 
 def _as_tuple(x) -> tuple:
