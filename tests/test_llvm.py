@@ -94,11 +94,11 @@ def _long_unfused_chain(steps: int):
 
 
 def test_big_graph_entry_is_its_own_unoptimised_object(private_cache, rng):
-    """A graph of >= OPTNONE_NODES nodes links two objects (kernels at -O3, the long entry at -O0, each cached
-    on its own), fresh and from the cache alike."""
-    from graphc.codegen.llvm.backend import OPTNONE_NODES
+    """A graph of >= SEPARATE_ENTRY_NODES nodes links two objects (kernels at -O3, the long entry at -O0,
+    each cached on its own), fresh and from the cache alike."""
+    from graphc.codegen.llvm.backend import SEPARATE_ENTRY_NODES
 
-    steps = OPTNONE_NODES
+    steps = SEPARATE_ENTRY_NODES
     f = _long_unfused_chain(steps)
     assert len(f.optimized.nodes) == 2 * steps
     assert len(list(private_cache.glob("*.o.cache"))) == 2

@@ -29,7 +29,7 @@ from .views import View, const
 
 I8P = I8.as_pointer()
 ALIGN = 64
-OPTNONE_NODES = 64  # graphs with this many nodes get an unoptimised (fast to compile) entry function
+SEPARATE_ENTRY_NODES = 64  # graphs with this many nodes get an entry module compiled without optimisation
 
 
 class Buffer:
@@ -53,7 +53,7 @@ class Lowerer:
         # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising it gains nothing
         # and dominated compile time, so it goes into a module of its own compiled without optimisation.
         self.entry_module: ir.Module | None = None
-        self.split = len(fgraph.nodes) >= OPTNONE_NODES
+        self.split = len(fgraph.nodes) >= SEPARATE_ENTRY_NODES
         self.ptrs_arg, self.dims_arg = self.main.args
         entry = self.main.append_basic_block("entry")
         self.first_check = self.main.append_basic_block("checks")
@@ -359,8 +359,7 @@ class Lowerer:
 
     def _python_entry(self) -> None:
         """``graphc_entry(tuple, extra sizes...)``: data pointers, and the sizes the inputs' shapes give, are
-        read
-        from the tuple's arrays (layouts checked in runtime); Python passes only sizes no input holds."""
+        read from the tuple's arrays (layouts checked in runtime); Python passes only sizes no input holds."""
         from .runtime import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
 
         self.binding: dict = {}
