@@ -283,7 +283,7 @@ class Lowerer:
         splittable = all(red is None or (v.sstrides and v.sstrides[0] != 0) for _, v, red in outputs)
         total = self.product(loop_dims)
         small = isinstance(total, ir.Constant) and total.constant * spec.cost < kernels.PARALLEL_WORK
-        if small or not splittable:  # statically small: no thread machinery in the module at all
+        if small or not splittable or spec.memory_bound:  # no thread machinery in the module at all
             b.call(fn, [ptr_array, info, const(0), outer])
             return
         work = b.mul(total, const(spec.cost))

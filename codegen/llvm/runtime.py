@@ -149,17 +149,22 @@ def _make_runner(fgraph, lowerer, entry, fail):
 
     outs = []
     env["PREV"] = [None] * len(fgraph.roots)
+    env["SPARE"] = [None] * len(fgraph.roots)
     env["refs"] = sys.getrefcount
     for k, var in enumerate(fgraph.roots):
         env[f"T{k}"] = var.type.dtype
         shape = ", ".join(py(d) for d in var.type.shape) + ("," if len(var.type.shape) == 1 else "")
-        # Reuse last call's output array when nobody else references it any more (refcount: PREV, the local,
-        # the call's argument): the caller dropped it, so no returned buffer is ever overwritten. Large
-        # outputs
-        # then skip the page faults of fresh memory.
+        # Reuse the array of the last call, or of the one before (a shared variable's new value is held until
+        # the next update replaces it; `loss = f(x)` holds the last loss during the call), when nobody else
+        # references it (refcount: our slot or the local, and getrefcount's argument): no array handed out
+        # is ever overwritten, and large outputs skip the page faults of fresh memory.
         lines.append(f"o{k} = PREV[{k}]")
         lines.append(f"if o{k} is None or refs(o{k}) != 3 or o{k}.shape != ({shape}):")
-        lines.append(f"    o{k} = PREV[{k}] = empty(({shape}), T{k})")
+        lines.append(f"    o{k} = SPARE[{k}]")
+        lines.append(f"    SPARE[{k}] = PREV[{k}]")
+        lines.append(f"    if o{k} is None or refs(o{k}) != 2 or o{k}.shape != ({shape}):")
+        lines.append(f"        o{k} = empty(({shape}), T{k})")
+        lines.append(f"    PREV[{k}] = o{k}")
         outs.append(f"o{k}")
     for k, c in enumerate(lowerer.big_constants):
         env[f"C{k}"] = np.ascontiguousarray(c.value)
