@@ -282,3 +282,23 @@ def test_concurrent_calls_from_python_threads():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_reused_output_buffers_never_overwrite_what_a_caller_holds():
+    """Outputs and updates recycle the arrays of the last two calls only when nobody holds them."""
+    x = gc.tensor("x", (3,))
+    w = gc.shared(np.zeros(3), name="w")
+    f = gc.function([x], x * 2.0, updates={w: w + x}, backend="llvm")
+    kept, values = [], []
+    for k in range(6):
+        out = f(np.full(3, float(k)))
+        if k % 2 == 0:  # hold every other output and every other value of w; drop the rest
+            kept.append(out)
+            values.append(w.get_value(copy=False))  # the very array graphc holds
+    for k, out in zip(range(0, 6, 2), kept, strict=True):
+        np.testing.assert_array_equal(out, np.full(3, 2.0 * k))
+    np.testing.assert_array_equal(values, [np.full(3, s) for s in (0.0, 0.0 + 1 + 2, 0.0 + 1 + 2 + 3 + 4)])
+    np.testing.assert_array_equal(w.get_value(), np.full(3, 15.0))
+    a = f(np.ones(3))
+    b = f(np.ones(3))  # `a` still held: `b` must be another array
+    assert a is not b and not np.shares_memory(a, b)
