@@ -1,0 +1,41 @@
+"""The README stays true: its API tour runs as written, and its error example is what graphc prints."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import graphc as gc
+
+README = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else None]
+
+
+def test_the_api_tour_runs(tmp_path, monkeypatch) -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("the tour renders SVG files: needs graphviz's dot")
+    (code,) = re.findall(r"```python\n(.*?)```", _section("The API in five minutes"), re.S)
+    rng = np.random.default_rng(0)
+    namespace = {"X": rng.standard_normal((32, 784)).astype(np.float32), "T": rng.integers(0, 10, 32)}
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["loss"].dtype == np.float32 and np.isfinite(namespace["loss"])
+    assert (tmp_path / "mlp.svg").stat().st_size > 0 and (tmp_path / "fused.svg").stat().st_size > 0
+
+
+def test_the_error_example_is_what_graphc_prints() -> None:
+    (shown,) = re.findall(r"```\n(ShapeError: .*?)\n  built at", _section("Errors"), re.S)
+    x = gc.tensor("x", ("n", 784), "float32")
+    b = gc.tensor("b", (10,), "float32")
+    with pytest.raises(gc.ShapeError) as info:
+        x + b  # noqa: B018 - the error is the point
+    assert f"ShapeError: {info.value}".startswith(shown)
