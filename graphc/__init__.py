@@ -104,6 +104,7 @@ _LAZY = {
     "hessian": ("graphc.passes.autodiff", "hessian"),
     "hessian_vector_product": ("graphc.passes.autodiff", "hessian_vector_product"),
     "stop_gradient": ("graphc.passes.autodiff", "stop_gradient"),
+    "symbol_to_number": ("graphc.passes.eager", "symbol_to_number"),
     "viz": ("graphc.viz", None),
     "nn": ("graphc.nn", None),
     "optim": ("graphc.optim", None),
