@@ -1,4 +1,4 @@
-"""gc.symbol_to_number: numeric backprop (Alg. 6.2) step by step, equal to gc.grad's symbol-to-symbol result."""
+"""gc.symbol_to_number: numeric backprop (Alg. 6.2) step by step, equal to gc.grad's symbolic result."""
 
 from __future__ import annotations
 
