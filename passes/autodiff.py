@@ -143,17 +143,7 @@ def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Varia
 # --- the backward walk --------------------------------------------------------------------------------------
 def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> list[Variable | None]:
     """Gradients of Σ <seed variable, seed gradient> with respect to each of `wrt` (None: disconnected)."""
-    nodes = toposort([v for v, _ in seeds])
-    # Forward sweep: the values that depend on some wrt through float values (Alg. 6.5's pruning).
-    reach = {id(w) for w in wrt if w.type.is_float}
-    relevant = []
-    for node in nodes:
-        if _is_stop(node) or not any(id(v) in reach for v in node.inputs):
-            continue
-        floats = [id(out) for out in node.outputs if out.type.is_float]
-        if floats:
-            relevant.append(node)
-            reach.update(floats)
+    relevant, reach = on_a_path(toposort([v for v, _ in seeds]), wrt)
     # Backward sweep: each node once, after all its consumers have added their contributions.
     pending: dict[int, list[Variable]] = {}
     for var, g in seeds:
@@ -188,6 +178,21 @@ def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> lis
         else:
             results.append(None)
     return results
+
+
+def on_a_path(nodes: list, wrt: Sequence[Variable]) -> tuple[list, set[int]]:
+    """Forward sweep (Alg. 6.5's pruning): the nodes whose float outputs depend on some `wrt` through float
+    values, in the order of `nodes`, and the ids of those values (the float wrt included)."""
+    reach = {id(w) for w in wrt if w.type.is_float}
+    relevant = []
+    for node in nodes:
+        if _is_stop(node) or not any(id(v) in reach for v in node.inputs):
+            continue
+        floats = [id(out) for out in node.outputs if out.type.is_float]
+        if floats:
+            relevant.append(node)
+            reach.update(floats)
+    return relevant, reach
 
 
 def fit(ct: Variable, t: Type) -> Variable:

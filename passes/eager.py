@@ -16,7 +16,7 @@ summed away). Every step is kept, so the table can be printed as it fills and co
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,7 @@ from graphc.graph import Constant, Node, SharedVariable, Variable, toposort
 from graphc.ops import IMPL, describe
 from graphc.types import Type, concrete_params
 
-from .autodiff import _is_stop, _no_rule, _wrt_list, fit
+from .autodiff import _no_rule, _wrt_list, fit, on_a_path
 from .vjp_rules import VJP_RULES
 
 
@@ -90,7 +90,7 @@ def symbol_to_number(cost: Variable, wrt, given: Mapping[Variable, object] | Non
                 values[out] = np.asarray(value)
     table: dict[Variable, np.ndarray] = {cost: np.ones((), cost.type.dtype)}
     steps: list[Step] = []
-    relevant, reach = _on_a_path(nodes, wrt_list)
+    relevant, reach = on_a_path(nodes, wrt_list)
     for node in reversed(relevant):
         out = node.outputs[0]
         if out not in table:
@@ -145,21 +145,6 @@ def _bind(var: Variable, value, sizes: dict) -> np.ndarray:
                 f"be {bound}"
             )
     return array
-
-
-def _on_a_path(nodes: list[Node], wrt: Sequence[Variable]) -> tuple[list[Node], set[int]]:
-    """The nodes whose float outputs depend on some `wrt` (Alg. 6.5's pruning), in forward order, and the ids
-    of the float values that do (the wrt included)."""
-    reach = {id(w) for w in wrt if w.type.is_float}
-    relevant = []
-    for node in nodes:
-        if _is_stop(node) or not any(id(v) in reach for v in node.inputs):
-            continue
-        floats = [id(out) for out in node.outputs if out.type.is_float]
-        if floats:
-            relevant.append(node)
-            reach.update(floats)
-    return relevant, reach
 
 
 def _evaluate(var: Variable) -> np.ndarray:
