@@ -36,8 +36,8 @@ __all__ = [
     "compile_split",
 ]
 
-FORMAT_VERSION = 2
-MAGIC = b"GRAPHCO\x02"
+FORMAT_VERSION = 1
+MAGIC = b"GRAPHCO\x01"
 _HEADER = struct.Struct("<8s32sQ")  # magic, sha256 of payload, payload length
 _META_LEN = struct.Struct("<I")
 
@@ -64,16 +64,15 @@ def cache_key(source: str | bytes) -> str:
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """What the cache stores for one key: the object files of one library and the symbols it exports."""
+    """What the cache stores for one key: object code and the symbols to export from it."""
 
-    objects: tuple[bytes, ...]
+    obj: bytes
     exports: tuple[str, ...]
 
 
 def _encode(entry: CacheEntry) -> bytes:
-    sizes = [len(obj) for obj in entry.objects]
-    meta = json.dumps({"exports": list(entry.exports), "sizes": sizes}).encode()
-    payload = _META_LEN.pack(len(meta)) + meta + b"".join(entry.objects)
+    meta = json.dumps({"exports": list(entry.exports)}).encode()
+    payload = _META_LEN.pack(len(meta)) + meta + entry.obj
     return _HEADER.pack(MAGIC, hashlib.sha256(payload).digest(), len(payload)) + payload
 
 
@@ -89,14 +88,9 @@ def _decode(blob: bytes) -> CacheEntry | None:
         (meta_len,) = _META_LEN.unpack_from(payload)
         meta = json.loads(payload[_META_LEN.size : _META_LEN.size + meta_len])
         exports = tuple(str(name) for name in meta["exports"])
-        sizes = [int(size) for size in meta["sizes"]]
     except (struct.error, ValueError, KeyError, TypeError):
         return None
-    body = payload[_META_LEN.size + meta_len :]
-    if sum(sizes) != len(body) or any(size < 0 for size in sizes):
-        return None
-    starts = [sum(sizes[:k]) for k in range(len(sizes))]
-    return CacheEntry(tuple(body[a : a + n] for a, n in zip(starts, sizes, strict=True)), exports)
+    return CacheEntry(payload[_META_LEN.size + meta_len :], exports)
 
 
 class ObjectCache:
@@ -166,12 +160,12 @@ def compile_cached(
     entry = cache.load(key)
     if entry is not None and set(exports) <= set(entry.exports):
         try:
-            return engine.add_object(entry.objects, exports, name=name)
+            return engine.add_object(entry.obj, exports, name=name)
         except RuntimeError:
             cache.discard(key)  # checksummed yet unlinkable (should not happen): rebuild below
     text = ir_text() if callable(ir_text) else ir_text
     opt_ir, obj = engine.optimize(text, name)
-    cache.store(key, CacheEntry((obj,), exports))
+    cache.store(key, CacheEntry(obj, exports))
     return engine.add_object(obj, exports, name=name, llvm_ir=opt_ir)
 
 
@@ -224,8 +218,8 @@ def _object(
     """(object code, its IR or None when it came from the cache, cache key) of one module."""
     key = cache_key(ir_text if optimise else "plain\0" + ir_text)
     entry = cache.load(key)
-    if entry is not None and len(entry.objects) == 1:
-        return entry.objects[0], None, key
+    if entry is not None:
+        return entry.obj, None, key
     out_ir, obj = engine.optimize(ir_text, name, optimise=optimise)
-    cache.store(key, CacheEntry((obj,), ()))
+    cache.store(key, CacheEntry(obj, ()))
     return obj, out_ir, key

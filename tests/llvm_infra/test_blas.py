@@ -61,8 +61,8 @@ def test_large_matmul_and_object_reload():
     fn(a.ctypes.data, b.ctypes.data, c.ctypes.data, 300, 100, 200)
     np.testing.assert_allclose(c, a @ b.T, rtol=1e-4, atol=1e-4)
     # The same code through object bytes (the cache's path) resolves the BLAS symbol again.
-    _, objects = jit.default_engine().optimize(lib.llvm_ir, "mm_obj")
-    lib2 = jit.default_engine().add_object(objects, ["mm"], name="mm_obj")
+    _, obj = jit.default_engine().optimize(lib.llvm_ir, "mm_obj")
+    lib2 = jit.default_engine().add_object(obj, ["mm"], name="mm_obj")
     c2 = np.empty_like(c)
     MM_SIG(lib2.address("mm"))(a.ctypes.data, b.ctypes.data, c2.ctypes.data, 300, 100, 200)
     np.testing.assert_array_equal(c2, c)

@@ -39,7 +39,7 @@ def test_key_depends_on_source():
 
 
 def test_entry_roundtrip(store):
-    entry = cache.CacheEntry((b"\x7fELF-not-really" * 100, b"", b"second object"), ("f", "g"))
+    entry = cache.CacheEntry(b"\x7fELF-not-really" * 100, ("f", "g"))
     assert store.load("k") is None
     assert store.store("k", entry)
     assert store.load("k") == entry
@@ -100,7 +100,7 @@ def test_unwritable_directory_is_a_miss_not_an_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     store = cache.ObjectCache(blocker / "sub")
-    assert not store.store("k", cache.CacheEntry((b"x",), ()))
+    assert not store.store("k", cache.CacheEntry(b"x", ()))
     assert store.load("k") is None
 
 
@@ -110,10 +110,10 @@ def _writer(directory: str, worker: int, rounds: int) -> int:
     bad = 0
     for i in range(rounds):
         payload = bytes([worker]) * (50_000 + i)
-        store.store("shared", cache.CacheEntry((payload,), ("f",)))
+        store.store("shared", cache.CacheEntry(payload, ("f",)))
         entry = store.load("shared")
         # Any whole entry from any writer is fine; a torn or mixed one is not (load would return None).
-        if entry is None or len(entry.objects) != 1 or len(set(entry.objects[0])) != 1:
+        if entry is None or len(set(entry.obj)) != 1:
             bad += 1
     return bad
 
