@@ -30,6 +30,13 @@ def test_the_api_tour_runs(tmp_path, monkeypatch) -> None:
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     assert namespace["loss"].dtype == np.float32 and np.isfinite(namespace["loss"])
     assert (tmp_path / "mlp.svg").stat().st_size > 0 and (tmp_path / "fused.svg").stat().st_size > 0
+    # the tour's symbol-to-number line, on the same graph (W and b have moved by one SGD step since)
+    (line,) = re.findall(r"`(print\(gc\.symbol_to_number\(.*?\)\))`", README.replace("\n", " "), re.S)
+    exec(line.replace("print", "trace = ", 1), namespace)  # noqa: S102 - our own README
+    g = namespace
+    want = gc.function([g["x"], g["t"]], [g["gW"], g["gb"]])(g["X"], g["T"])
+    np.testing.assert_allclose(g["trace"].grads[g["W"]], want[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(g["trace"].grads[g["b"]], want[1], rtol=1e-4, atol=1e-6)
 
 
 def test_the_error_example_is_what_graphc_prints() -> None:
