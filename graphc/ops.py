@@ -94,6 +94,10 @@ BINARY = frozenset({
 COMPARISONS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE})
 LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.SCALAR_FN}
+# Functions that cost several arithmetic operations per element: loops with them are compute-bound.
+TRANSCENDENTAL = frozenset({
+    Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.TANH, Op.SIGMOID, Op.SOFTPLUS, Op.SIN, Op.COS, Op.POW,
+})  # fmt: skip
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
 
 # --- scalar definitions: each elementwise math function once, as a sympy expression of its arguments --------

@@ -14,6 +14,10 @@ with the groups of the elementwise nodes that produce its inputs, when
 - a reduced value (SUM or MAX of a group value of the full shape, same float dtype) joins as a trailing
   reduction: an output of the kernel, never an input of another instruction.
 Groups of one elementwise node are left alone. A value used outside its group is an output of the kernel.
+
+Then siblings: two kernels that read the same value over the same iteration shape, with no path from one to
+the other, become one kernel, so that memory is read once (Σ W² for the weight decay and the update of W).
+Each kernel joins at most one sibling; the path search is bounded like the cycle check.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, Node, Variable, apply, origin_scope
 from graphc.kernel import Instr, Kernel
-from graphc.ops import ELEMENTWISE, Op
+from graphc.ops import ELEMENTWISE, TRANSCENDENTAL, Op
 from graphc.types import DTYPES, broadcast_shapes, dims_equal
 
 TRAILING = frozenset({Op.SUM, Op.MAX})
@@ -308,7 +312,118 @@ def fuse_elementwise(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, in
         rep = grouping.find(id(node))
         if rep in fused:
             unit_of[id(node)] = rep
-    return _rebuild(fgraph, fused, unit_of), {k: v for k, v in fired.items() if v}
+    fgraph = _rebuild(fgraph, fused, unit_of)
+    fgraph, fired["sibling_kernels"] = _merge_siblings(fgraph)
+    return fgraph, {k: v for k, v in fired.items() if v}
+
+
+class _Siblings:
+    """Two FUSED nodes as one kernel (the same attributes `_rebuild` reads from a `_Fused`)."""
+
+    def __init__(self, a: Node, b: Node):
+        self.inputs: list[Variable] = list(a.inputs)
+        index = {id(v): i for i, v in enumerate(self.inputs)}
+        for v in b.inputs:
+            if id(v) not in index:
+                index[id(v)] = len(self.inputs)
+                self.inputs.append(v)
+        instrs: list[Instr] = []
+        outputs: list[int] = []
+        for node in (a, b):
+            kernel: Kernel = node.params["kernel"]
+            first = len(self.inputs) + len(instrs)  # where this kernel's instructions start, merged
+
+            def value(i: int, kernel=kernel, node=node, first=first) -> int:
+                return index[id(node.inputs[i])] if i < kernel.n_inputs else first + i - kernel.n_inputs
+
+            instrs += [Instr(i.op, tuple(map(value, i.args)), i.params, i.dtype) for i in kernel.instrs]
+            outputs += map(value, kernel.outputs)
+        reductions = a.params["kernel"].reductions + b.params["kernel"].reductions
+        self.kernel = Kernel(
+            tuple(_name(v.type.dtype) for v in self.inputs), tuple(instrs), tuple(outputs), reductions
+        )
+        self.replaces = [*a.outputs, *b.outputs]
+        self.origin = b.origin
+
+
+def _merge_siblings(fgraph: FunctionGraph) -> tuple[FunctionGraph, int]:
+    """Pair up sibling kernels (greedily, in topological order) and rebuild with each pair as one node."""
+    nodes = fgraph.nodes
+    order = {id(n): i for i, n in enumerate(nodes)}
+    readers: dict[int, list[Node]] = {}
+    for node in nodes:
+        for v in node.inputs:
+            readers.setdefault(id(v), []).append(node)
+    paired: dict[int, int] = {}  # id(node) -> index of its pair in `merged`
+    merged: list[_Siblings] = []
+    for a in nodes:
+        if a.op is not Op.FUSED or id(a) in paired:
+            continue
+        for b in _sibling_candidates(a, readers, order, paired):
+            pair = _Siblings(a, b)
+            if _merge_is_safe(a, b, pair, readers, order):
+                paired[id(a)] = paired[id(b)] = len(merged)
+                merged.append(pair)
+                break
+    if not merged:
+        return fgraph, 0
+    return _rebuild(fgraph, dict(enumerate(merged)), paired), len(merged)
+
+
+def _sibling_candidates(a: Node, readers: dict, order: dict, paired: dict):
+    """Later FUSED nodes, not yet paired, that read one of `a`'s inputs over the same iteration shape."""
+    shape = _iteration_shape(a)
+    seen = {id(a)}
+    for v in a.inputs:
+        for b in readers.get(id(v), ()):
+            if id(b) in seen or b.op is not Op.FUSED or id(b) in paired or order[id(b)] < order[id(a)]:
+                continue
+            seen.add(id(b))
+            if _same_shape(_iteration_shape(b), shape):
+                yield b
+
+
+def _merge_is_safe(a: Node, b: Node, pair: _Siblings, readers: dict, order: dict) -> bool:
+    """No path from `a` to `b` (b comes later, so none back), a body within MAX_KERNEL_NODES, no loop that
+    could be split across threads joined to a reduction over its first axis (which cannot), and the merged
+    kernel's types are the replaced values' types."""
+    body = sum(i.op is not None for i in pair.kernel.instrs)
+    if body > MAX_KERNEL_NODES:
+        return False
+    ka, kb = a.params["kernel"], b.params["kernel"]
+    if (_reduces_first_axis(ka) and _compute_bound(kb)) or (_reduces_first_axis(kb) and _compute_bound(ka)):
+        return False
+    limit, budget = order[id(b)], CYCLE_CHECK_BUDGET
+    stack, seen = [r for out in a.outputs for r in readers.get(id(out), ())], set()
+    while stack:
+        node = stack.pop()
+        if node is b:
+            return False
+        if id(node) in seen or order[id(node)] > limit:
+            continue
+        budget -= 1
+        if budget <= 0:
+            return False  # undecided: not merging is always safe
+        seen.add(id(node))
+        stack.extend(r for out in node.outputs for r in readers.get(id(out), ()))
+    try:
+        types = pair.kernel.output_types(pair.inputs)
+    except Exception:  # noqa: BLE001 - any disagreement means: do not merge
+        return False
+    return all(t.dtype == v.type.dtype and _same_shape(t.shape, v.type.shape) for t, v in zip(
+        types, pair.replaces, strict=True))  # fmt: skip
+
+
+def _reduces_first_axis(kernel: Kernel) -> bool:
+    return any(red is not None and 0 in red[1] for red in kernel.reductions)
+
+
+def _compute_bound(kernel: Kernel) -> bool:
+    return any(i.op in TRANSCENDENTAL or i.op is Op.SCALAR_FN for i in kernel.instrs)
+
+
+def _iteration_shape(node: Node) -> tuple:
+    return broadcast_shapes(*(v.type.shape for v in node.inputs))
 
 
 def _rebuild(fgraph: FunctionGraph, fused: dict[int, _Fused], unit_of: dict[int, int]) -> FunctionGraph:

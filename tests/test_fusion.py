@@ -125,11 +125,36 @@ def test_trailing_reductions(backend, rng):
     m = gc.max(gc.tanh(X) + 1.0, axis=0, keepdims=True)
     f = same_results([X, B], [y, m], [rng.normal(size=(3, 4)), rng.normal(size=4)], backend)
     kernels = fused_nodes(f.optimized)
+    # Both read X, but they stay two loops: the max over axis 0 cannot be split across threads, exp(X) can.
     assert len(kernels) == 2 and len(f.optimized.nodes) == 2
     reductions = sorted(
         (k.params["kernel"].reductions[0][0].value, k.params["kernel"].reductions[0][1:]) for k in kernels
     )
     assert reductions == [("max", ((0,), True)), ("sum", ((1,), False))]
+    # Without exp and tanh they are siblings of plain arithmetic, merged into one loop.
+    f = same_results([X, B], [gc.sum(X * B, axis=1), gc.max(X + 1.0, axis=0, keepdims=True)],
+                     [rng.normal(size=(3, 4)), rng.normal(size=4)], backend)  # fmt: skip
+    (kernel,) = fused_nodes(f.optimized)
+    assert {"sibling_kernels": 1, "trailing_reduction": 2}.items() <= f.reports[-2].rewrites.items()
+
+
+def test_siblings_merge_only_without_a_path_between_them(backend, rng):
+    """Σ W² (the weight decay) and W's update both read W: one loop. A kernel that reads another's result
+    (a path between them) stays apart: merging would make a cycle."""
+    w = gc.shared(rng.normal(size=(3, 4)), name="W")
+    g = gc.tensor("g", (3, 4))
+    decay = (w * w).sum()
+    f = gc.function([g], decay, updates={w: w - 0.1 * (g + 2e-4 * w)}, backend=backend)
+    (kernel,) = fused_nodes(f.optimized)
+    assert kernel.params["kernel"].reductions.count(None) == 1
+    gv, w0 = rng.normal(size=(3, 4)), w.get_value()
+    np.testing.assert_allclose(f(gv), (w0 * w0).sum(), rtol=1e-12)
+    np.testing.assert_allclose(w.get_value(), w0 - 0.1 * (gv + 2e-4 * w0), rtol=1e-12)
+    # exp(X) is reduced, and the reduction scales tanh(X): a path from one kernel to the other
+    s = gc.sum(gc.exp(X), axis=1, keepdims=True)
+    h = gc.tanh(X) * s
+    f2 = same_results([X], [h], [rng.normal(size=(3, 4))], backend)
+    assert len(fused_nodes(f2.optimized)) == 2
 
 
 def test_reductions_that_cannot_trail(backend, rng):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from llvmlite import ir
 
-from graphc.ops import Op
+from graphc.ops import TRANSCENDENTAL, Op
 
 from . import loops
 from .scalar import (
@@ -39,18 +39,6 @@ KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [I8P.as_pointer(), I64.as_pointer()
 MAX_THREADS = 16
 PARALLEL_WORK = 1 << 21  # elements x cost above which a loop is split across threads (starting one costs
 # ~20 us, and BLAS worker threads may still be spinning on the other core after a matmul)
-_TRANSCENDENTAL = {
-    Op.EXP,
-    Op.LOG,
-    Op.LOG1P,
-    Op.EXPM1,
-    Op.TANH,
-    Op.SIGMOID,
-    Op.SOFTPLUS,
-    Op.SIN,
-    Op.COS,
-    Op.POW,
-}
 
 
 @dataclass(frozen=True)
@@ -72,7 +60,7 @@ class LoopSpec:
     @property
     def cost(self) -> int:
         """Rough work per element, to decide when two threads pay off."""
-        return 1 + len(self.instrs) + 8 * sum(ins.op in _TRANSCENDENTAL for ins in self.instrs)
+        return 1 + len(self.instrs) + 8 * sum(ins.op in TRANSCENDENTAL for ins in self.instrs)
 
     @property
     def memory_bound(self) -> bool:
