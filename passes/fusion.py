@@ -23,6 +23,7 @@ Each kernel joins at most one sibling; the path search is bounded like the cycle
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -45,6 +46,7 @@ CYCLE_CHECK_BUDGET = 256
 # At most this many nodes in one kernel: LLVM's O3 time per operation grows past a few thousand (a 100,000-op
 # body took 79 s, 25 bodies of 4,000 ops 8 s), and a body this long is compute-bound anyway.
 MAX_KERNEL_NODES = 4096
+SIBLING_CANDIDATES = 8  # siblings tried per kernel: a value read by thousands of kernels stays linear
 
 
 def _same_shape(a: tuple, b: tuple) -> bool:
@@ -359,7 +361,7 @@ def _merge_siblings(fgraph: FunctionGraph) -> tuple[FunctionGraph, int]:
     for a in nodes:
         if a.op is not Op.FUSED or id(a) in paired:
             continue
-        for b in _sibling_candidates(a, readers, order, paired):
+        for b in itertools.islice(_sibling_candidates(a, readers, order, paired), SIBLING_CANDIDATES):
             pair = _Siblings(a, b)
             if _merge_is_safe(a, b, pair, readers, order):
                 paired[id(a)] = paired[id(b)] = len(merged)

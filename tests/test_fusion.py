@@ -376,3 +376,26 @@ def test_a_group_stops_growing_at_the_kernel_size_cap(backend, rng, monkeypatch)
     arg = rng.normal(size=(3, 4))
     want = gc.function([X], y, backend="interp", optimize="none")(arg)
     np.testing.assert_allclose(f(arg), want, rtol=1e-12)
+
+
+def test_sibling_search_stays_linear():
+    """Thousands of kernels read X, each also the previous one's result (a path between every two): the
+    search tries a bounded number of siblings per kernel, with a bounded path search each."""
+    import time
+
+    def chain(steps: int) -> FunctionGraph:
+        s = gc.sum(gc.exp(X), axis=1, keepdims=True)
+        for _ in range(steps):
+            s = gc.sum(gc.exp(X) * s, axis=1, keepdims=True)
+        return FunctionGraph([X], [s])
+
+    graphs = {steps: chain(steps) for steps in (500, 2000)}
+    best = dict.fromkeys(graphs, float("inf"))
+    for _ in range(2):
+        for steps, graph in graphs.items():
+            assert len(graph.nodes) >= 3 * steps  # the toposort, outside the timing
+            start = time.perf_counter()
+            fused, (report,) = run_pipeline(graph, [("fusion", fuse_elementwise)])
+            best[steps] = min(best[steps], time.perf_counter() - start)
+            assert report.rewrites["fused_kernel"] == steps + 1 and "sibling_kernels" not in report.rewrites
+    assert best[2000] / best[500] < 9, best
