@@ -22,6 +22,7 @@ Each kernel joins at most one sibling; the path search is bounded like the cycle
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections import Counter
@@ -373,12 +374,15 @@ def _merge_siblings(fgraph: FunctionGraph) -> tuple[FunctionGraph, int]:
 
 
 def _sibling_candidates(a: Node, readers: dict, order: dict, paired: dict):
-    """Later FUSED nodes, not yet paired, that read one of `a`'s inputs over the same iteration shape."""
+    """Later FUSED nodes, not yet paired, that read one of `a`'s inputs over the same iteration shape: among
+    the next SIBLING_CANDIDATES readers of each input (reader lists are in topological order)."""
     shape = _iteration_shape(a)
     seen = {id(a)}
     for v in a.inputs:
-        for b in readers.get(id(v), ()):
-            if id(b) in seen or b.op is not Op.FUSED or id(b) in paired or order[id(b)] < order[id(a)]:
+        after = readers.get(id(v), ())
+        start = bisect.bisect_right(after, order[id(a)], key=lambda n: order[id(n)])
+        for b in after[start : start + SIBLING_CANDIDATES]:
+            if id(b) in seen or b.op is not Op.FUSED or id(b) in paired:
                 continue
             seen.add(id(b))
             if _same_shape(_iteration_shape(b), shape):
