@@ -13,8 +13,8 @@ NaN/Inf policy (the choice the issue asks us to document):
   the unoptimised graph gives NaN and the rewritten one gives x.
 - Chained constants are reassociated ((x*2)*3 -> x*6): results agree to rounding, not bit for bit; not where
   the merged constant would overflow or underflow ((x*1e308)*10 stays as it is: x*inf is NaN at x = 0).
-- x**-0.5 -> 1/sqrt(x) differs from NumPy's power only at -0.0 (-inf, not inf) and -inf (NaN, not 0);
-  x**0.5 -> sqrt(x) is exact (NumPy's power gives NaN at -inf too).
+- x**0.5 -> sqrt(x) is exact (NumPy's power special-cases it the same way); x**-0.5 is left alone: 1/sqrt(x)
+  would differ from NumPy's power at -0.0 (-inf, not inf) and -inf (NaN, not 0).
 - The stabilising rules (passes/stabilize.py) exist to replace Inf/NaN by the right finite value
   (log(sigmoid(-1000)) = -1000).
 """
@@ -220,7 +220,6 @@ _POWERS: dict[float, Callable[[Variable], Variable]] = {
     -1.0: lambda x: true_divide(const_like(1, x), x),
     -2.0: lambda x: true_divide(const_like(1, x), mul(x, x)),
     0.5: lambda x: sqrt(x),
-    -0.5: lambda x: true_divide(const_like(1, x), sqrt(x)),
 }
 
 
