@@ -83,26 +83,23 @@ def jacobian(y, wrt: Wrt, disconnected: str = "raise") -> Variable | list[Variab
     """
     y = as_variable(y)
     single, wrt_list = _wrt_list(wrt, "jacobian")
+    if not y.type.is_float:  # as gc.grad says of an integer cost, whatever y's shape
+        raise DTypeError(f"jacobian: {describe(y)} is not a float value, so it has no derivative")
     if y.type.ndim == 0:
         return grad(y, wrt, disconnected)
     if not is_static(y.type.shape):
         raise ShapeError(f"jacobian: the shape of {describe(y)} must be known when the graph is built")
     size = int(np.prod(y.type.shape))
-    if not y.type.is_float:
-        rows_found = [[None] * len(wrt_list)]
-    else:
-        rows_found = []
-        for i in range(size):
-            basis = np.zeros(size, y.type.dtype)
-            basis[i] = 1
-            rows_found.append(backprop([(y, Constant(basis.reshape(y.type.shape)))], wrt_list))
+    rows_found = []
+    for i in range(size):
+        basis = np.zeros(size, y.type.dtype)
+        basis[i] = 1
+        rows_found.append(backprop([(y, Constant(basis.reshape(y.type.shape)))], wrt_list))
     results = []
     for k, w in enumerate(wrt_list):
         if all(row[k] is None for row in rows_found):  # disconnected as a whole: the user's choice applies
             _finish(w, None, disconnected, [y])
         rows = [_finish(w, row[k], "zero", [y]) for row in rows_found]
-        if len(rows) == 1:  # y is int-valued: every row is zero
-            rows = rows * size
         flat = concatenate([reshape(r, (1,) + tuple(w.type.shape)) for r in rows], axis=0)
         results.append(reshape(flat, tuple(y.type.shape) + tuple(w.type.shape)))
     return results[0] if single else results

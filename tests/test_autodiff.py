@@ -395,3 +395,11 @@ def test_derived_fallback_rule_differentiates(monkeypatch) -> None:
     x = gc.vector("x", 5)
     assert Op.SCALAR_FN in {n.op for n in toposort([gc.grad(gc.sum(gc.softplus(x)), x)])}
     check_grad(lambda x: gc.sum(gc.softplus(x) * gc.tanh(x)), [np.linspace(-2, 2, 5)])
+
+
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_jacobian_of_an_integer_value_is_a_dtype_error_whatever_its_shape(shape) -> None:
+    x = gc.tensor("x", (3,))
+    y = gc.cast(x, "int64") if shape else gc.argmax(x)
+    with pytest.raises(gc.DTypeError, match="not a float value"):
+        gc.jacobian(y, x)
