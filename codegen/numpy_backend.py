@@ -36,6 +36,10 @@ def _call(name: str) -> Callable:
     return lambda a, p: f"{name}({', '.join(a)})"
 
 
+def _count(array: str, axes: tuple[int, ...]) -> str:
+    return " * ".join(f"{array}.shape[{a}]" for a in axes) or "1"
+
+
 def _reduce(fn: str) -> Callable:
     return lambda a, p: f"np.{fn}({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})"
 
@@ -60,6 +64,7 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.SOFTMAX: lambda a, p: f"softmax({a[0]}, axis={p['axis']})",
     Op.LOG_SOFTMAX: lambda a, p: f"log_softmax({a[0]}, axis={p['axis']})",
     Op.LOGSUMEXP: lambda a, p: f"logsumexp({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})",
+    Op.SIZE: lambda a, p: f"np.asarray({_count(a[0], p['axis'])}, dtype=np.{p['dtype'].name})",
     Op.ONE_HOT: lambda a, p: f"(({a[0]})[..., None] == np.arange({p['depth']})).astype(np.{p['dtype'].name})",
     Op.RANDOM_UNIFORM: lambda a, p: (
         f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"

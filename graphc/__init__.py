@@ -69,6 +69,7 @@ from .tensor import (
     sigmoid,
     sign,
     sin,
+    size,
     softmax,
     softplus,
     sqrt,

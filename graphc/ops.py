@@ -77,6 +77,7 @@ class Op(enum.Enum):
     LOG_SOFTMAX = "log_softmax"  # params: axis
     LOGSUMEXP = "logsumexp"  # params: axis (tuple), keepdims
     ONE_HOT = "one_hot"  # params: depth, dtype
+    SIZE = "size"  # params: axis (tuple), dtype; the number of elements of the input over axis, as a scalar
     # counter-based random numbers (dropout, noise); params: shape, seed, dtype; input: an int64 counter
     RANDOM_UNIFORM = "random_uniform"
     # a fused elementwise kernel; params: kernel (a graphc.kernel.Kernel)
@@ -262,6 +263,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.LOG_SOFTMAX: _log_softmax,
     Op.LOGSUMEXP: _logsumexp,
     Op.ONE_HOT: _one_hot,
+    Op.SIZE: lambda x, axis, dtype: np.asarray(np.prod([x.shape[a] for a in axis], dtype=np.int64), dtype),
     Op.RANDOM_UNIFORM: random_uniform,
     Op.FUSED: lambda *xs, kernel: _one_or_tuple(kernel.evaluate(xs)),
 }
@@ -435,6 +437,13 @@ def _one_hot_types(op, inputs, params):
     return (Type(params["dtype"], labels.type.shape + (params["depth"],)),)
 
 
+def _size_types(op, inputs, params):
+    (x,) = inputs
+    if any(not -x.type.ndim <= a < x.type.ndim for a in params["axis"]):
+        raise ShapeError(f"size: axis {params['axis']} is out of range for {describe(x)}")
+    return (Type(params["dtype"], ()),)
+
+
 def _random_uniform_types(op, inputs, params):
     (counter,) = inputs
     if counter.type.dtype.kind not in "iu" or counter.type.ndim != 0:
@@ -461,6 +470,7 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.SOFTMAX: _softmax_types,
     Op.LOG_SOFTMAX: _softmax_types,
     Op.ONE_HOT: _one_hot_types,
+    Op.SIZE: _size_types,
     Op.RANDOM_UNIFORM: _random_uniform_types,
     Op.FUSED: _fused_types,
 }
@@ -480,6 +490,7 @@ ARITY: dict[Op, int | None] = {
     Op.SOFTMAX: 1,
     Op.LOG_SOFTMAX: 1,
     Op.ONE_HOT: 1,
+    Op.SIZE: 1,
     Op.RANDOM_UNIFORM: 1,
     Op.CONCATENATE: None,
     Op.SCALAR_FN: None,

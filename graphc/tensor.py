@@ -198,6 +198,14 @@ def log_softmax(x, axis: int = -1) -> Variable:
     return apply(Op.LOG_SOFTMAX, (x,), axis=axis)
 
 
+def size(x, axis=None, dtype="float64") -> Variable:
+    """How many elements of `x` lie along `axis` (all axes by default), as a scalar of `dtype`: the count a
+    mean divides by, known only at call time when the shape has named sizes."""
+    x = as_variable(x)
+    axes = normalize_axes(x, axis, "size")
+    return apply(Op.SIZE, (x,), axis=tuple(sorted(axes)), dtype=as_dtype(dtype))
+
+
 def one_hot(labels, depth: int, dtype="float64") -> Variable:
     """Integer labels (any shape) to one-hot vectors along a new last axis of size `depth`."""
     return apply(Op.ONE_HOT, (as_variable(labels),), depth=int(depth), dtype=as_dtype(dtype))

@@ -49,11 +49,12 @@ from graphc.tensor import (
     sigmoid,
     sign,
     sin,
+    size,
     sum_,
     transpose,
     where,
 )
-from graphc.types import is_static
+from graphc.types import dims_equal, is_static
 
 VJPRule = Callable[..., tuple[Variable | None, ...]]
 
@@ -76,8 +77,22 @@ def count(x: Variable, axis: tuple[int, ...]):
     dims = [x.type.shape[a] for a in axis]
     if is_static(dims):
         return int(np.prod(dims, dtype=np.int64))
-    ones = broadcast_to(Constant(np.ones((), x.type.dtype)), tuple(dims))
-    return sum_(ones)
+    return size(_earliest_with_dims(x, axis), axis, x.type.dtype)
+
+
+def _earliest_with_dims(x: Variable, axis: tuple[int, ...]) -> Variable:
+    """The value furthest up x's producers with x's sizes along `axis` (an input, usually): the size node
+    reads only its shape, and should not keep an intermediate alive (or make a kernel write it out)."""
+    while x.owner is not None:
+        same = [
+            v
+            for v in x.owner.inputs
+            if v.type.ndim == x.type.ndim and all(dims_equal(v.type.shape[a], x.type.shape[a]) for a in axis)
+        ]
+        if not same:
+            break
+        x = same[0]
+    return x
 
 
 def zeros(shape, dtype) -> Variable:
@@ -207,11 +222,11 @@ def getitem_vjp(g, out, x, index):
 def pad(g: Variable, axis: int, before, after) -> Variable:
     """Zeros before and after g along `axis` (sizes may be symbolic)."""
     parts = []
-    for size, part in ((before, None), (0, g), (after, None)):
+    for width, part in ((before, None), (0, g), (after, None)):
         if part is not None:
             parts.append(part)
-        elif not (isinstance(size, int) and size == 0) and sympy.sympify(size) != 0:
-            shape = g.type.shape[:axis] + (size,) + g.type.shape[axis + 1 :]
+        elif not (isinstance(width, int) and width == 0) and sympy.sympify(width) != 0:
+            shape = g.type.shape[:axis] + (width,) + g.type.shape[axis + 1 :]
             parts.append(zeros(shape, g.type.dtype))
     return concatenate(parts, axis=axis)
 
@@ -323,6 +338,7 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.SOFTMAX: lambda g, out, x, axis: (out * (g - sum_(g * out, axis=axis, keepdims=True)),),
     Op.LOG_SOFTMAX: lambda g, out, x, axis: (g - exp(out) * sum_(g, axis=axis, keepdims=True),),
     Op.ONE_HOT: no_grad,  # labels are integers
+    Op.SIZE: no_grad,  # depends on the shape only
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""

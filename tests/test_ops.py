@@ -567,6 +567,13 @@ CASES += [
         exact=False,
     ),
     C("one_hot", lambda t: gc.one_hot(t, 4), lambda t: np.eye(4)[t], A((5,), I64, 0, 3)),
+    C("size", lambda x: gc.size(x) * x, lambda x: x.size * x, A((5, 4), F64, decl=("n", 4))),
+    C(
+        "size_axis_int",
+        lambda x: gc.size(x, axis=0, dtype="int32") + gc.cast(gc.argmax(x, axis=1), "int32"),
+        lambda x: np.int32(x.shape[0]) + np.argmax(x, axis=1).astype(np.int32),
+        A((6, 3), F32, decl=("n", "m")),
+    ),
     C(
         "one_hot_f32_2d",
         lambda t: gc.one_hot(t, 3, F32),

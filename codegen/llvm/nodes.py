@@ -319,6 +319,14 @@ def _concatenate(lw, node, ins):
     return [dest]
 
 
+def _size(lw, node, ins):
+    (x,), out = ins, node.outputs[0]
+    dest = lw.output_buffer(out)
+    count = lw.product([x.dims[a] for a in node.params["axis"]])
+    store_value(lw.b, convert(lw.b, count, "int64", out.type.dtype), dest.ptr, out.type.dtype)
+    return [dest]
+
+
 def _one_hot(lw, node, ins):
     (labels,), out = ins, node.outputs[0]
     depth, b = node.params["depth"], lw.b
@@ -444,6 +452,7 @@ NODE_RULES = {
     Op.LOG_SOFTMAX: _softmax,
     Op.LOGSUMEXP: _logsumexp,
     Op.ONE_HOT: _one_hot,
+    Op.SIZE: _size,
     Op.RANDOM_UNIFORM: _random_uniform,
 }
 """NODE_RULES[op](lowerer, node, input_views) -> output views, for every op that is not elementwise."""
