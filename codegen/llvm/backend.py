@@ -70,6 +70,7 @@ class Lowerer:
         self.size_memo: dict = {}
         self.byte_sizes: dict = {}
         self.scratch: dict = {}  # (type, size) -> alloca shared by all kernel calls (they run one by one)
+        self.elements: dict = {}  # (id(scratch array), k) -> its element's address
         self.symbols: list = []  # dims slots 1.. (slot 0 is the thread count)
         self.derived: list = []  # sympy expressions Python evaluates (non-polynomial sizes)
         self.dim_memo: dict = {}
@@ -276,9 +277,9 @@ class Lowerer:
         info = self._scratch(I64, rank + len(runtime))
         b = self.b
         for k, v in enumerate(operands):
-            b.store(b.bitcast(v.ptr, I8P), b.gep(ptr_array, [const(k)]))
+            b.store(_as_i8p(b, v.ptr), self._element(ptr_array, k))
         for k, value in enumerate(list(loop_dims) + runtime):
-            b.store(value, b.gep(info, [const(k)]))
+            b.store(value, self._element(info, k))
         outer = loop_dims[0]
         splittable = all(red is None or (v.sstrides and v.sstrides[0] != 0) for _, v, red in outputs)
         total = self.product(loop_dims)
@@ -296,6 +297,13 @@ class Lowerer:
             with self.eb.goto_entry_block():
                 self.scratch[str(ty), size] = self.eb.alloca(ty, size=const(size))
         return self.scratch[str(ty), size]
+
+    def _element(self, array: ir.Value, k: int) -> ir.Value:
+        """&array[k] for a scratch array, computed once in the entry block (every kernel call stores there)."""
+        key = (id(array), k)
+        if key not in self.elements:
+            self.elements[key] = self.eb.gep(array, [const(k)])
+        return self.elements[key]
 
     def copy(self, src: View, dest: View) -> None:
         """dest[...] = src (broadcast to dest's shape, converted to dest's dtype)."""
@@ -398,6 +406,13 @@ class Lowerer:
         b.ret(b.call(self.main, [ptrs, dims]))
         if self.split:
             self.entry_module = split_off(self.module, [self.main, fn, threads])
+
+
+def _as_i8p(b: ir.IRBuilder, ptr: ir.Value) -> ir.Value:
+    """``ptr`` as an i8*: the pointer it was cast from when it is a bitcast of one (arena slots are)."""
+    if isinstance(ptr, ir.CastInstr) and ptr.opname == "bitcast" and ptr.operands[0].type == I8P:
+        return ptr.operands[0]
+    return ptr if ptr.type == I8P else b.bitcast(ptr, I8P)
 
 
 def split_off(module: ir.Module, values: list[ir.GlobalValue]) -> ir.Module:
