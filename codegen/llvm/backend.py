@@ -299,7 +299,7 @@ class Lowerer:
         return self.scratch[str(ty), size]
 
     def _element(self, array: ir.Value, k: int) -> ir.Value:
-        """&array[k] for a scratch array, computed once in the entry block (every kernel call stores there)."""
+        """&array[k] for a scratch array, computed once in the entry block (kernel calls all store there)."""
         key = (id(array), k)
         if key not in self.elements:
             self.elements[key] = self.eb.gep(array, [const(k)])
