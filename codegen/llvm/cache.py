@@ -203,7 +203,7 @@ def compile_split(
         raise done["error"]
     (obj, opt_ir, key), (plain_obj, plain_ir, plain_key) = done["first"], second
     try:
-        return engine.add_object((obj, plain_obj), exports, name=name, llvm_ir=opt_ir, plain_ir=plain_ir)
+        return engine.add_object((obj, plain_obj), exports, name=name, llvm_ir=opt_ir)
     except RuntimeError:
         if opt_ir is not None and plain_ir is not None:
             raise  # both freshly compiled: a real error

@@ -140,23 +140,15 @@ def _safe_name(name: str) -> str:
 class JitLibrary:
     """One linked piece of native code: function addresses by name, kept alive while this object lives.
 
-    ``llvm_ir`` (optimised IR, then any module compiled without optimisation) and ``asm`` are available
-    when the library was compiled from IR in this process, not when it was loaded from a cached object file.
+    ``llvm_ir`` (optimised IR) and ``asm`` are available when the library was compiled from IR in this
+    process, not when it was loaded from a cached object file (then ``optimised_ir`` is None).
     """
 
-    def __init__(
-        self,
-        name: str,
-        tracker: object,
-        addresses: Mapping[str, int],
-        llvm_ir: str | None,
-        plain_ir: str | None = None,
-    ) -> None:
+    def __init__(self, name: str, tracker: object, addresses: Mapping[str, int], llvm_ir: str | None) -> None:
         self.name = name
         self._tracker = tracker  # unloads the code when collected: keep it while addresses are used
         self._addresses = dict(addresses)
-        self.optimised_ir = llvm_ir  # None when loaded from object code
-        self._plain_ir = plain_ir
+        self.optimised_ir = llvm_ir
         self._asm: str | None = None
 
     def address(self, name: str) -> int:
@@ -173,14 +165,13 @@ class JitLibrary:
         """The optimised LLVM IR of this library."""
         if self.optimised_ir is None:
             raise ValueError(f"JIT library {self.name!r} was loaded from object code; it has no IR")
-        return self.optimised_ir if self._plain_ir is None else f"{self.optimised_ir}\n{self._plain_ir}"
+        return self.optimised_ir
 
     @property
     def asm(self) -> str:
-        """Host assembly for this library, generated lazily from its IR."""
+        """Host assembly for this library, generated lazily from the optimised IR."""
         if self._asm is None:
-            self.llvm_ir  # noqa: B018 - raises if there is no IR
-            self._asm = assembly(self.optimised_ir, self._plain_ir)
+            self._asm = assembly(self.llvm_ir)
         return self._asm
 
 
@@ -243,7 +234,6 @@ class JitEngine:
         exports: Iterable[str],
         name: str = "module",
         llvm_ir: str | None = None,
-        plain_ir: str | None = None,
     ) -> JitLibrary:
         """Link precompiled object code (one object file or several, e.g. from the cache) and return a
         library exposing ``exports``."""
@@ -270,7 +260,7 @@ class JitEngine:
         missing = [sym for sym, addr in addresses.items() if not addr]
         if missing:
             raise RuntimeError(f"JIT library {lib_name!r} does not define {missing}")
-        return JitLibrary(lib_name, tracker, addresses, llvm_ir, plain_ir)
+        return JitLibrary(lib_name, tracker, addresses, llvm_ir)
 
 
 _default_engine: JitEngine | None = None
