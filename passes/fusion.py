@@ -277,18 +277,19 @@ class _Fused:
             tuple(reductions_out),
         )
         self.origin = max([*members, *reductions], key=lambda n: grouping.order[id(n)]).origin
-        self.ok = self._types_agree()
+        self.ok = _types_agree(self.kernel, self.inputs, self.replaces)  # else the group is left unfused
 
-    def _types_agree(self) -> bool:
-        """The kernel's types are the replaced values' types (else the group is left unfused)."""
-        try:
-            types = self.kernel.output_types(self.inputs)
-        except Exception:  # noqa: BLE001 - any disagreement means: do not fuse this group
-            return False
-        return all(
-            t.dtype == v.type.dtype and _same_shape(t.shape, v.type.shape)
-            for t, v in zip(types, self.replaces, strict=True)
-        )
+
+def _types_agree(kernel: Kernel, inputs: list[Variable], replaces: list[Variable]) -> bool:
+    """The kernel's output types are the types of the values it replaces."""
+    try:
+        types = kernel.output_types(inputs)
+    except Exception:  # noqa: BLE001 - any disagreement means: do not fuse
+        return False
+    return all(
+        t.dtype == v.type.dtype and _same_shape(t.shape, v.type.shape)
+        for t, v in zip(types, replaces, strict=True)
+    )
 
 
 def fuse_elementwise(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]:
@@ -412,12 +413,7 @@ def _merge_is_safe(a: Node, b: Node, pair: _Siblings, readers: dict, order: dict
             return False  # undecided: not merging is always safe
         seen.add(id(node))
         stack.extend(r for out in node.outputs for r in readers.get(id(out), ()))
-    try:
-        types = pair.kernel.output_types(pair.inputs)
-    except Exception:  # noqa: BLE001 - any disagreement means: do not merge
-        return False
-    return all(t.dtype == v.type.dtype and _same_shape(t.shape, v.type.shape) for t, v in zip(
-        types, pair.replaces, strict=True))  # fmt: skip
+    return _types_agree(pair.kernel, pair.inputs, pair.replaces)
 
 
 def _reduces_first_axis(kernel: Kernel) -> bool:
