@@ -82,12 +82,7 @@ def symbol_to_number(cost: Variable, wrt, given: Mapping[Variable, object] | Non
         raise GraphcError(f"symbol_to_number: the cost must be a float scalar Variable, got {cost!r}")
     nodes = toposort([cost])
     values, sizes = _leaf_values(nodes, cost, dict(given or {}))
-    with np.errstate(all="ignore"):
-        for node in nodes:
-            result = IMPL[node.op](*(values[v] for v in node.inputs), **concrete_params(node.params, sizes))
-            results = result if len(node.outputs) > 1 else (result,)
-            for out, value in zip(node.outputs, results, strict=True):
-                values[out] = np.asarray(value)
+    _run(nodes, values, sizes)
     table: dict[Variable, np.ndarray] = {cost: np.ones((), cost.type.dtype)}
     steps: list[Step] = []
     relevant, reach = on_a_path(nodes, wrt_list)
@@ -147,15 +142,24 @@ def _bind(var: Variable, value, sizes: dict) -> np.ndarray:
     return array
 
 
+def _run(nodes: list[Node], values: dict, sizes: dict) -> None:
+    """Alg. 6.1: each node's reference semantics (ops.IMPL) in order, its outputs added to `values`."""
+    with np.errstate(all="ignore"):
+        for node in nodes:
+            result = IMPL[node.op](*(values[v] for v in node.inputs), **concrete_params(node.params, sizes))
+            results = result if len(node.outputs) > 1 else (result,)
+            for out, value in zip(node.outputs, results, strict=True):
+                values[out] = np.asarray(value, dtype=out.type.dtype)
+
+
 def _evaluate(var: Variable) -> np.ndarray:
-    """The value of a small graph over constants (a VJP rule's result), with the reference semantics."""
-    values = {}
-    for node in toposort([var]):
-        args = [v.value if isinstance(v, Constant) else values[v] for v in node.inputs]
-        result = IMPL[node.op](*args, **node.params)
-        for out, value in zip(node.outputs, result if len(node.outputs) > 1 else (result,), strict=True):
-            values[out] = np.asarray(value, dtype=out.type.dtype)
-    return var.value if isinstance(var, Constant) else values[var]
+    """The value of a small graph over constants (a VJP rule's result)."""
+    if isinstance(var, Constant):
+        return var.value
+    nodes = toposort([var])
+    values = {v: v.value for node in nodes for v in node.inputs if isinstance(v, Constant)}
+    _run(nodes, values, {})
+    return values[var]
 
 
 class _Names:
