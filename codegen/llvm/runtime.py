@@ -103,7 +103,8 @@ class LlvmProgram:
 
     @property
     def llvm_ir(self) -> str:
-        """The optimised LLVM IR (recomputed from ``source`` if the code came from the on-disk cache)."""
+        """The kernels' optimised LLVM IR (optimised again if the code came from the on-disk cache), then a
+        big graph's entry module as it was compiled (without optimisation)."""
         return "\n".join((self._optimised_ir(), *self._parts[1:]))
 
     @property
