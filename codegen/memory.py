@@ -1,0 +1,128 @@
+"""Memory planning, the last step before code: when each value is read for the last time, and which storage
+slot can hold it. The numpy and llvm backends both read the plan; it knows steps and values, no backend.
+
+A plan walks a sequence of steps (a graph's nodes, or a fused kernel's instructions). Each step reads values
+and writes values. A written value gets a slot when the backend gives it a storage key (bytes, or shape and
+dtype): two values share a slot only if their keys are equal and their lifetimes do not overlap. A value that
+may be a view of another keeps the other's storage alive for as long as it lives itself.
+
+    >>> steps = [((0,), (1,)), ((1,), (2,)), ((2,), (3,))]      # (reads, writes): 0 -> 1 -> 2 -> 3
+    >>> p = plan(steps, keep=(3,), key_of=lambda v: "8n bytes")
+    >>> p.slot == {1: 0, 2: 1, 3: 0}                               # 3 reuses 1's slot: 1 died at step 1
+    True
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+Step = tuple[Sequence[Hashable], Sequence[Hashable]]  # (values read, values written)
+
+
+@dataclass
+class MemoryPlan:
+    """last_use[v]: the last step reading v (len(steps) for kept values); dying[k]: values read for the last
+    time at step k (free after it); slot[v]: where v is stored; keys[s]: slot s's storage key."""
+
+    last_use: dict = field(default_factory=dict)
+    dying: list[list] = field(default_factory=list)
+    slot: dict = field(default_factory=dict)
+    keys: list = field(default_factory=list)
+
+    def describe(self, name: Callable[[Hashable], str] = str) -> str:
+        """One line per slot: its key and the values it holds in turn, with the steps each lives through."""
+        first = {}
+        for k, dead in enumerate(self.dying):
+            for v in dead:
+                first.setdefault(v, k)
+        holders: dict[int, list] = defaultdict(list)
+        for v, s in self.slot.items():
+            holders[s].append(v)
+        lines = []
+        for s, key in enumerate(self.keys):
+            spans = ", ".join(f"{name(v)} (until step {self.last_use.get(v, '?')})" for v in holders[s])
+            lines.append(f"slot {s} [{key}]: {spans}")
+        return "\n".join(lines) or "no slots"
+
+
+def plan(
+    steps: Sequence[Step],
+    keep: Iterable[Hashable] = (),
+    key_of: Callable[[Hashable], Hashable | None] = lambda v: None,
+    aliases: Callable[[Hashable], Iterable[Hashable]] = lambda v: (),
+    reusable: Callable[[Hashable], bool] = lambda v: True,
+    in_place: bool = False,
+) -> MemoryPlan:
+    """Plan ``steps``. ``keep``: values live after the last step (outputs). ``key_of(v)``: v's storage key, or
+    None when v needs no slot (a view, a constant, a scalar). ``aliases(v)``: values whose storage v may view.
+    ``reusable(v)``: whether v may take a freed slot (else it always gets a new one, freed later as usual).
+    ``in_place``: a step may write into the slot of a value it reads for the last time (NumPy ufuncs can);
+    otherwise a step's outputs never share storage with its inputs (llvm kernels read and write in one loop).
+    """
+    n = len(steps)
+    last_use: dict = {}
+    for k, (reads, writes) in enumerate(steps):
+        for v in writes:
+            last_use.setdefault(v, k)  # written and never read: dead right after its step
+        for v in reads:
+            last_use[v] = k
+    for v in keep:
+        last_use[v] = n
+    for k in reversed(range(n)):  # a view keeps what it views alive (chains resolve in reverse order)
+        for v in steps[k][1]:
+            for base in aliases(v):
+                last_use[base] = max(last_use.get(base, k), last_use[v])
+    dying: list[list] = [[] for _ in range(n)]
+    for v, k in last_use.items():
+        if k < n:
+            dying[k].append(v)
+    result = MemoryPlan(last_use, dying)
+    pool: dict = defaultdict(list)
+    for k, (_, writes) in enumerate(steps):
+        written = set(writes)
+        if in_place:
+            _release(result, pool, [v for v in dying[k] if v not in written])
+        for v in writes:
+            key = key_of(v)
+            if key is None:
+                continue
+            free = pool[key] if reusable(v) else None
+            if free:
+                result.slot[v] = free.pop()
+            else:
+                result.slot[v] = len(result.keys)
+                result.keys.append(key)
+        _release(result, pool, [v for v in dying[k] if v in written or not in_place])
+    return result
+
+
+def _release(result: MemoryPlan, pool: dict, values: Iterable) -> None:
+    for v in values:
+        s = result.slot.get(v)
+        if s is not None:
+            pool[result.keys[s]].append(s)
+
+
+def plan_graph(
+    fgraph,
+    key_of: Callable[[object], Hashable | None] = lambda var: None,
+    aliases: Callable[[object], Sequence[int]] = lambda node: (),
+) -> MemoryPlan:
+    """The plan of a FunctionGraph's nodes, by ``id`` of each Variable; its outputs and updates are kept.
+
+    ``key_of(var)``: the storage key of a node's output; ``aliases(node)``: positions of the inputs that the
+    node's outputs may be views of.
+    """
+    steps = [(tuple(map(id, node.inputs)), tuple(map(id, node.outputs))) for node in fgraph.nodes]
+    made = {id(out): (out, node) for node in fgraph.nodes for out in node.outputs}
+
+    def viewed(v):
+        node = made[v][1]
+        return [id(node.inputs[i]) for i in aliases(node)]
+
+    return plan(steps, map(id, fgraph.roots), lambda v: key_of(made[v][0]), viewed)
+
+
+__all__ = ["MemoryPlan", "plan", "plan_graph"]
