@@ -30,19 +30,16 @@ class MemoryPlan:
     dying: list[list] = field(default_factory=list)
     slot: dict = field(default_factory=dict)
     keys: list = field(default_factory=list)
+    names: dict = field(default_factory=dict)  # value -> how `str` names it (else the value itself)
 
-    def describe(self, name: Callable[[Hashable], str] = str) -> str:
-        """One line per slot: its key and the values it holds in turn, with the steps each lives through."""
-        first = {}
-        for k, dead in enumerate(self.dying):
-            for v in dead:
-                first.setdefault(v, k)
+    def __str__(self) -> str:
+        """One line per slot: its key, then the values it holds in turn and the last step each is read."""
         holders: dict[int, list] = defaultdict(list)
         for v, s in self.slot.items():
             holders[s].append(v)
         lines = []
         for s, key in enumerate(self.keys):
-            spans = ", ".join(f"{name(v)} (until step {self.last_use.get(v, '?')})" for v in holders[s])
+            spans = ", ".join(f"{self.names.get(v, v)} (to step {self.last_use[v]})" for v in holders[s])
             lines.append(f"slot {s} [{key}]: {spans}")
         return "\n".join(lines) or "no slots"
 
@@ -116,13 +113,15 @@ def plan_graph(
     node's outputs may be views of.
     """
     steps = [(tuple(map(id, node.inputs)), tuple(map(id, node.outputs))) for node in fgraph.nodes]
-    made = {id(out): (out, node) for node in fgraph.nodes for out in node.outputs}
+    made = {id(out): (out, node, k) for k, node in enumerate(fgraph.nodes) for out in node.outputs}
 
     def viewed(v):
         node = made[v][1]
         return [id(node.inputs[i]) for i in aliases(node)]
 
-    return plan(steps, map(id, fgraph.roots), lambda v: key_of(made[v][0]), viewed)
+    result = plan(steps, map(id, fgraph.roots), lambda v: key_of(made[v][0]), viewed)
+    result.names = {v: var.name or f"{node.op.value}@{k}" for v, (var, node, k) in made.items()}
+    return result
 
 
 __all__ = ["MemoryPlan", "plan", "plan_graph"]
