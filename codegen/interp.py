@@ -25,7 +25,7 @@ class InterpProgram:
         self.shared = fgraph.shared
         self.constants = fgraph.constants
 
-    def __call__(self, arrays, shared_values, sizes):
+    def run(self, arrays, shared_values, sizes):
         fg = self.fgraph
         env = {id(v): a for v, a in zip(fg.inputs, arrays, strict=True)}
         env.update((id(v), a) for v, a in zip(self.shared, shared_values, strict=True))

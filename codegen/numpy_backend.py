@@ -294,7 +294,7 @@ class NumpyProgram:
         self._fn = namespace["compiled"]
         self.memory_plan = emitter.plan
 
-    def __call__(self, arrays, shared_values, sizes):
+    def run(self, arrays, shared_values, sizes):
         return self._fn(*arrays, *shared_values)
 
 

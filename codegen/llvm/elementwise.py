@@ -43,7 +43,6 @@ def _fused(ctx, node, ins):
     return run_kernel(ctx, kernel.instrs, ins, outs, shape)
 
 
-ELEMENTWISE_RULES = {op: Elementwise(rule) for op, rule in SCALAR_RULES.items()}
-FUSED_RULES = {Op.FUSED: _fused}
+RULES = {**{op: Elementwise(rule) for op, rule in SCALAR_RULES.items()}, Op.FUSED: _fused}
 
-__all__ = ["ELEMENTWISE_RULES", "Elementwise", "FUSED_RULES"]
+__all__ = ["RULES", "Elementwise"]

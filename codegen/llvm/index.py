@@ -31,6 +31,6 @@ def _one_hot(ctx, node, ins):
     return [dest]
 
 
-INDEX_RULES = {Op.ONE_HOT: _one_hot}
+RULES = {Op.ONE_HOT: _one_hot}
 
-__all__ = ["INDEX_RULES"]
+__all__ = ["RULES"]

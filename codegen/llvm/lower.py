@@ -14,16 +14,10 @@ from dataclasses import dataclass
 from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.ops import Op
 
+from . import elementwise, index, matmul, reduce, rng, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
-from .elementwise import ELEMENTWISE_RULES, FUSED_RULES
 from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
-from .index import INDEX_RULES
-from .matmul import MATMUL_RULES
-from .reduce import REDUCTION_RULES
-from .rng import RNG_RULES
-from .shapes import SHAPE_RULES, VIEWS
-from .softmax import SOFTMAX_RULES
 
 
 class RuleTable(dict):
@@ -35,14 +29,13 @@ class RuleTable(dict):
 
 LLVM_RULES = RuleTable(
     {
-        **ELEMENTWISE_RULES,  # generated: one row per scalar rule
-        **FUSED_RULES,
-        **REDUCTION_RULES,
-        **SOFTMAX_RULES,
-        **MATMUL_RULES,
-        **SHAPE_RULES,
-        **INDEX_RULES,
-        **RNG_RULES,
+        **elementwise.RULES,  # generated: one row per scalar rule; and FUSED
+        **reduce.RULES,
+        **softmax.RULES,
+        **matmul.RULES,
+        **shapes.RULES,
+        **index.RULES,
+        **rng.RULES,
     }
 )
 """LLVM_RULES[op](ctx, node, input_views) -> output views, for every op."""
@@ -52,9 +45,9 @@ def plan_memory(fgraph) -> MemoryPlan:
     """Slots by byte size; views have none of their own and keep what they view alive."""
 
     def key_of(var):
-        return None if VIEWS.get(var.owner.op) == "always" else byte_size(var)
+        return None if shapes.VIEWS.get(var.owner.op) == "always" else byte_size(var)
 
-    return plan_graph(fgraph, key_of, lambda node: (0,) if node.op in VIEWS else ())
+    return plan_graph(fgraph, key_of, lambda node: (0,) if node.op in shapes.VIEWS else ())
 
 
 @dataclass

@@ -131,6 +131,6 @@ def _matmul_loops(ctx, a: View, bm: View, dest: View, batch_shape) -> None:
     run_kernel(ctx, body, [av, bv], [(2, c, (Op.SUM, (len(shape) - 1,), False))], shape)
 
 
-MATMUL_RULES = {Op.MATMUL: matmul}
+RULES = {Op.MATMUL: matmul}
 
-__all__ = ["MATMUL_RULES"]
+__all__ = ["RULES"]

@@ -140,7 +140,7 @@ def _argmax_better(b, dtype, value, best):
     return b.icmp_signed(">", value, best)
 
 
-REDUCTION_RULES = {
+RULES = {
     Op.SUM: _reduction,
     Op.MEAN: _reduction,
     Op.MAX: _reduction,
@@ -149,4 +149,4 @@ REDUCTION_RULES = {
     Op.ARGMAX: _argmax,
 }
 
-__all__ = ["REDUCTION_RULES", "axes_of", "identity", "run_kernel"]
+__all__ = ["RULES", "axes_of", "identity", "run_kernel"]

@@ -50,6 +50,6 @@ def _random_uniform(ctx, node, ins):
     return [dest]
 
 
-RNG_RULES = {Op.RANDOM_UNIFORM: _random_uniform}
+RULES = {Op.RANDOM_UNIFORM: _random_uniform}
 
-__all__ = ["RNG_RULES"]
+__all__ = ["RULES"]

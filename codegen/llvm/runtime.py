@@ -58,7 +58,7 @@ def num_threads() -> int:
 
 
 class LlvmProgram:
-    """``program(arrays, shared_values, sizes) -> (outputs, new_shared_values)``; ``source``: LLVM IR."""
+    """``program.run(arrays, shared_values, sizes) -> (outputs, new_shared_values)``; ``source``: LLVM IR."""
 
     fresh_outputs = True  # every output is a new array the entry wrote: gc.function need not copy
 
@@ -89,12 +89,8 @@ class LlvmProgram:
         self.memory_plan = lowered.plan
         self._llvm_ir: str | None = None
         self._asm: str | None = None
-        self._run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), self._fail)
-        # Calling the program calls the generated runner directly (no extra Python frame per call).
-        self.__class__ = type("LlvmProgram", (LlvmProgram,), {"__call__": staticmethod(self._run)})
-
-    def __call__(self, arrays, shared_values, sizes):  # replaced per instance by the generated runner
-        return self._run(arrays, shared_values, sizes)
+        # run(arrays, shared_values, sizes) is the generated runner itself: no method frame per call
+        self.run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), self._fail)
 
     def _fail(self, status: int):
         """Raise what a non-zero status says (see ``failure``): a code, or the address of a record to free."""

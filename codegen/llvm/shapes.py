@@ -155,7 +155,7 @@ def _size(ctx, node, ins):
     return [dest]
 
 
-SHAPE_RULES = {
+RULES = {
     Op.TRANSPOSE: _transpose,
     Op.BROADCAST_TO: _broadcast_to,
     Op.RESHAPE: _reshape,
@@ -167,4 +167,4 @@ VIEWS = {Op.TRANSPOSE: "always", Op.BROADCAST_TO: "always", Op.GETITEM: "always"
 """Rules whose output is, or may be, a view of input 0: the memory plan keeps that input's storage alive for
 as long as the view lives, and gives "always" views no storage of their own."""
 
-__all__ = ["SHAPE_RULES", "VIEWS"]
+__all__ = ["RULES", "VIEWS"]

@@ -71,6 +71,6 @@ def _logsumexp(ctx, node, ins):
     return [dest]
 
 
-SOFTMAX_RULES = {Op.SOFTMAX: _softmax, Op.LOG_SOFTMAX: _softmax, Op.LOGSUMEXP: _logsumexp}
+RULES = {Op.SOFTMAX: _softmax, Op.LOG_SOFTMAX: _softmax, Op.LOGSUMEXP: _logsumexp}
 
-__all__ = ["SOFTMAX_RULES"]
+__all__ = ["RULES"]
