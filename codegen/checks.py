@@ -50,7 +50,8 @@ class RangeCheck:
     def verify(self, values: np.ndarray) -> None:
         """Raise the error for the first value outside [0, bound), in C order (what native code finds)."""
         values = np.asarray(values)
-        if values.size and (values.min() < 0 or values.max() >= self.bound):
+        # viewed as unsigned, a negative value is huge: one reduction finds both kinds of bad value
+        if values.size and values.view(f"u{values.dtype.itemsize}").max() >= self.bound:
             flat = values.ravel()
             position = int(np.flatnonzero((flat < 0) | (flat >= self.bound))[0])
             raise self.error(int(flat[position]), self.bound, position)
