@@ -30,7 +30,7 @@ class MemoryPlan:
     dying: list[list] = field(default_factory=list)
     slot: dict = field(default_factory=dict)
     keys: list = field(default_factory=list)
-    names: dict = field(default_factory=dict)  # value -> how `str` names it (else the value itself)
+    label: Callable[[Hashable], str] = str  # how `str` names a value
 
     def __str__(self) -> str:
         """One line per slot: its key, then the values it holds in turn and the last step each is read."""
@@ -39,7 +39,7 @@ class MemoryPlan:
             holders[s].append(v)
         lines = []
         for s, key in enumerate(self.keys):
-            spans = ", ".join(f"{self.names.get(v, v)} (to step {self.last_use[v]})" for v in holders[s])
+            spans = ", ".join(f"{self.label(v)} (to step {self.last_use[v]})" for v in holders[s])
             lines.append(f"slot {s} [{key}]: {spans}")
         return "\n".join(lines) or "no slots"
 
@@ -119,8 +119,12 @@ def plan_graph(
         node = made[v][1]
         return [id(node.inputs[i]) for i in aliases(node)]
 
+    def label(v) -> str:
+        var, node, k = made[v]
+        return var.name or f"{node.op.value}@{k}"
+
     result = plan(steps, map(id, fgraph.roots), lambda v: key_of(made[v][0]), viewed)
-    result.names = {v: var.name or f"{node.op.value}@{k}" for v, (var, node, k) in made.items()}
+    result.label = label
     return result
 
 

@@ -10,6 +10,8 @@ mallocs their sum once, after the checks.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy
 from llvmlite import ir
@@ -22,11 +24,17 @@ I8P = I8.as_pointer()
 ALIGN = 64
 
 
-def byte_size(var) -> sympy.Expr:
-    """A value's size in bytes as a sympy expression: the memory plan's storage key (equal sizes share)."""
-    nbytes = sympy.Integer(var.type.dtype.itemsize)
-    for d in var.type.shape:
-        nbytes = nbytes * d
+def byte_size(var) -> sympy.Expr | int:
+    """A value's size in bytes, an int or a sympy expression: the memory plan's storage key (equal sizes
+    share a slot)."""
+    return _bytes(var.type.dtype.itemsize, var.type.shape)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bytes(itemsize: int, shape: tuple) -> sympy.Expr | int:
+    nbytes = itemsize
+    for d in shape:
+        nbytes = nbytes * d  # sympy only where a dimension is symbolic (it is slow)
     return nbytes
 
 

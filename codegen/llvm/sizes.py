@@ -94,11 +94,10 @@ class Sizes:
 
 
 def graph_symbols(fgraph) -> list:
-    """Every named size of the graph, in a fixed order: those of the inputs' shapes first (each read off
-    the first input that has it), then any other (passed by Python)."""
+    """Every named size of the graph, in the order the inputs' shapes give them (gc.function refuses a graph
+    with a size that no input gives)."""
     found: list = []
-    values = list(fgraph.inputs) + list(fgraph.shared) + [out for n in fgraph.nodes for out in n.outputs]
-    for var in values:
+    for var in fgraph.inputs:
         for s in sorted(var.type.symbols, key=str):
             if s not in found:
                 found.append(s)
