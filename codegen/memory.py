@@ -47,13 +47,14 @@ class MemoryPlan:
 def plan(
     steps: Sequence[Step],
     keep: Iterable[Hashable] = (),
-    key_of: Callable[[Hashable], Hashable | None] = lambda v: None,
-    aliases: Callable[[Hashable], Iterable[Hashable]] = lambda v: (),
+    key_of: Callable[[Hashable], Hashable | None] | None = None,
+    aliases: Callable[[Hashable], Iterable[Hashable]] | None = None,
     reusable: Callable[[Hashable], bool] = lambda v: True,
     in_place: bool = False,
 ) -> MemoryPlan:
     """Plan ``steps``. ``keep``: values live after the last step (outputs). ``key_of(v)``: v's storage key, or
-    None when v needs no slot (a view, a constant, a scalar). ``aliases(v)``: values whose storage v may view.
+    None when v needs no slot (a view, a constant, a scalar); without ``key_of`` the plan has lifetimes only.
+    ``aliases(v)``: values whose storage v may view.
     ``reusable(v)``: whether v may take a freed slot (else it always gets a new one, freed later as usual).
     ``in_place``: a step may write into the slot of a value it reads for the last time (NumPy ufuncs can);
     otherwise a step's outputs never share storage with its inputs (llvm kernels read and write in one loop).
@@ -67,15 +68,24 @@ def plan(
             last_use[v] = k
     for v in keep:
         last_use[v] = n
-    for k in reversed(range(n)):  # a view keeps what it views alive (chains resolve in reverse order)
-        for v in steps[k][1]:
-            for base in aliases(v):
-                last_use[base] = max(last_use.get(base, k), last_use[v])
+    if aliases is not None:  # a view keeps what it views alive; in reverse order, so chains of views resolve
+        for k in reversed(range(n)):
+            for v in steps[k][1]:
+                for base in aliases(v):
+                    last_use[base] = max(last_use.get(base, k), last_use[v])
     dying: list[list] = [[] for _ in range(n)]
     for v, k in last_use.items():
         if k < n:
             dying[k].append(v)
     result = MemoryPlan(last_use, dying)
+    if key_of is not None:
+        _assign_slots(result, steps, key_of, reusable, in_place)
+    return result
+
+
+def _assign_slots(result: MemoryPlan, steps, key_of, reusable, in_place: bool) -> None:
+    """Walk the steps with one free list per key: a value takes a free slot of its key, or a new one."""
+    dying = result.dying
     pool: dict = defaultdict(list)
     for k, (_, writes) in enumerate(steps):
         written = set(writes)
@@ -92,7 +102,6 @@ def plan(
                 result.slot[v] = len(result.keys)
                 result.keys.append(key)
         _release(result, pool, [v for v in dying[k] if v in written or not in_place])
-    return result
 
 
 def _release(result: MemoryPlan, pool: dict, values: Iterable) -> None:
@@ -104,13 +113,13 @@ def _release(result: MemoryPlan, pool: dict, values: Iterable) -> None:
 
 def plan_graph(
     fgraph,
-    key_of: Callable[[object], Hashable | None] = lambda var: None,
-    aliases: Callable[[object], Sequence[int]] = lambda node: (),
+    key_of: Callable[[object], Hashable | None] | None = None,
+    aliases: Callable[[object], Sequence[int]] | None = None,
 ) -> MemoryPlan:
     """The plan of a FunctionGraph's nodes, by ``id`` of each Variable; its outputs and updates are kept.
 
-    ``key_of(var)``: the storage key of a node's output; ``aliases(node)``: positions of the inputs that the
-    node's outputs may be views of.
+    ``key_of(var)``: the storage key of a node's output (none: lifetimes only); ``aliases(node)``: positions
+    of the inputs that the node's outputs may be views of.
     """
     steps = [(tuple(map(id, node.inputs)), tuple(map(id, node.outputs))) for node in fgraph.nodes]
     made = {id(out): (out, node, k) for k, node in enumerate(fgraph.nodes) for out in node.outputs}
@@ -123,7 +132,12 @@ def plan_graph(
         var, node, k = made[v]
         return var.name or f"{node.op.value}@{k}"
 
-    result = plan(steps, map(id, fgraph.roots), lambda v: key_of(made[v][0]), viewed)
+    result = plan(
+        steps,
+        map(id, fgraph.roots),
+        None if key_of is None else lambda v: key_of(made[v][0]),
+        None if aliases is None else viewed,
+    )
     result.label = label
     return result
 
