@@ -62,9 +62,9 @@ def plan(
     n = len(steps)
     last_use: dict = {}
     for k, (reads, writes) in enumerate(steps):
-        for v in writes:
-            last_use.setdefault(v, k)  # written and never read: dead right after its step
         for v in reads:
+            last_use[v] = k
+        for v in writes:  # each value is written once, before any read: never read, it dies here
             last_use[v] = k
     for v in keep:
         last_use[v] = n
@@ -85,30 +85,26 @@ def plan(
 
 def _assign_slots(result: MemoryPlan, steps, key_of, reusable, in_place: bool) -> None:
     """Walk the steps with one free list per key: a value takes a free slot of its key, or a new one."""
-    dying = result.dying
-    pool: dict = defaultdict(list)
+    slot, keys, dying = result.slot, result.keys, result.dying
+    pool: dict = {}  # key -> free slots
     for k, (_, writes) in enumerate(steps):
-        written = set(writes)
-        if in_place:
-            _release(result, pool, [v for v in dying[k] if v not in written])
+        if in_place:  # what this step reads last frees its slot first (its own outputs have none yet)
+            for v in dying[k]:
+                if v in slot:
+                    pool[keys[slot[v]]].append(slot[v])
         for v in writes:
             key = key_of(v)
             if key is None:
                 continue
-            free = pool[key] if reusable(v) else None
-            if free:
-                result.slot[v] = free.pop()
+            free = pool.setdefault(key, [])
+            if free and reusable(v):
+                slot[v] = free.pop()
             else:
-                result.slot[v] = len(result.keys)
-                result.keys.append(key)
-        _release(result, pool, [v for v in dying[k] if v in written or not in_place])
-
-
-def _release(result: MemoryPlan, pool: dict, values: Iterable) -> None:
-    for v in values:
-        s = result.slot.get(v)
-        if s is not None:
-            pool[result.keys[s]].append(s)
+                slot[v] = len(keys)
+                keys.append(key)
+        for v in dying[k]:
+            if v in slot and (not in_place or v in writes):  # in place, the others went first
+                pool[keys[slot[v]]].append(slot[v])
 
 
 def plan_graph(

@@ -237,7 +237,7 @@ class Emitter:
             reusable=lambda pos: kernel.instrs[pos - n_in].op in UFUNCS,  # only ufuncs take out=
             in_place=True,
         )
-        holder: dict[int, str] = {}  # slot -> the name of its buffer
+        holder: dict[int, str] = {}  # slot -> the name of the buffer it holds
         for pos, ins in instrs:
             if ins.op is None:
                 names.append(f"np.{ins.dtype}({ins.param_dict['value']!r})")

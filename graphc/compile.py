@@ -140,13 +140,8 @@ class Function:
         Anything the fast input check does not accept takes the general path, with its full checks."""
         if self._shared or self._index_checks or not self._fresh:
             return None
-        fast, run, n_inputs, single, general = (
-            self._fast_check,
-            self.program.run,
-            self._n_inputs,
-            self._single,
-            self._call,
-        )
+        fast, run, general = self._fast_check, self.program.run, self._call
+        n_inputs, single = self._n_inputs, self._single
 
         def direct_call(*args):
             sizes = fast(*args) if len(args) == n_inputs else None

@@ -7,17 +7,10 @@ single malloc'd arena laid out by the memory plan, and returns a status that Pyt
 (see ``failure``). Kernels depend on rank, dtype and broadcast pattern only; sizes are run-time values, so a
 new batch size never recompiles.
 
-Modules, by job:
-
-- ``lower``: LLVM_RULES and the walk;  ``context``: LowerCtx, what a rule may touch
-- rules: ``elementwise`` (generated rows, FUSED), ``reduce``, ``softmax``, ``matmul``, ``shapes`` (views,
-  slicing, concatenate), ``index`` (one_hot), ``rng``
-- one element: ``scalar`` (dtypes, conversions), ``scalar_rules``, ``sympy_ir``, ``vecmath``
-- loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``threads`` (pthread dispatch),
-  ``loops`` (IR loop helpers), ``views`` (strided views)
-- the entry function: ``sizes`` (symbolic sizes), ``arena`` (memory), ``failure`` (checks, status),
-  ``entry`` (CPython boundary, module split)
-- linking and calling: ``runtime`` (LlvmProgram), ``jit``, ``cache``, ``blas``
+How the modules meet (the package docstring lists them by job): ``lower.lower`` plans memory
+(``codegen.memory``), builds a ``context.LowerCtx`` (sizes, arena, failure, loopcall) and runs one LLVM_RULES
+row per node; ``entry`` adds the CPython entry; ``runtime.LlvmProgram`` compiles (``jit``, ``cache``) and
+generates the Python side of a call.
 """
 
 from __future__ import annotations

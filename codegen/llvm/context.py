@@ -8,7 +8,10 @@ A rule is ``rule(ctx, node, input_views) -> output views`` and uses only:
 - ``ctx.loop(instrs, inputs, outputs, shape)``, ``ctx.copy(src, dest)``, ``ctx.fill(dest, value)``: kernels
 - ``ctx.dim(d)``, ``ctx.product(dims)``: run-time sizes (i64 values computed once in the entry block)
 - ``ctx.check(condition, exc, message)``: refuse the call before any work (``condition(builder)`` -> i1)
-- ``ctx.fail_if(bad, check, value, position)``: stop during the work (see ``failure``); one line per check
+- ``ctx.fail_if(bad, check, value, position, bound=None)``: stop during the work where the i1 ``bad`` holds,
+  reporting ``check`` (a ``graphc.codegen.checks`` spec; ``bound`` defaults to ``check.bound``) with the i64
+  ``value`` and flat ``position``; the entry frees its arena and Python raises ``check.error(...)``. It works
+  in code the rule emits into the body (``ctx.b``), not inside a loop kernel (a kernel has no status yet)
 - ``ctx.b`` (the body builder), ``ctx.entry`` (the entry-block builder: sizes, strides, allocas),
   ``ctx.entry_alloca(type)``, ``ctx.module`` (for helper functions such as BLAS wrappers)
 """
