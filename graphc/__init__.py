@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 
+from . import settings
 from .elementwise import ScalarFunction, elementwise
 from .errors import BackendError, DTypeError, GraphcError, GraphError, InputError, ShapeError, TypeError_
 from .graph import Constant, Node, SharedVariable, Variable, toposort
