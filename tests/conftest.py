@@ -22,8 +22,8 @@ def backend(request) -> str:
 
 @pytest.fixture(autouse=True)
 def _settings_follow_the_environment():
-    """graphc reads GRAPHC_* variables once; a test that sets them calls settings.reload(), and this reads them
-    again once monkeypatch has put the environment back (autouse fixtures are torn down last)."""
+    """graphc reads GRAPHC_* variables once; a test that sets them calls settings.reload(), and this reads
+    them again once monkeypatch has put the environment back (autouse fixtures are torn down last)."""
     yield
     settings.reload()
 
