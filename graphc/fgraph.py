@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .errors import GraphError
-from .graph import Constant, Node, SharedVariable, Variable, apply, origin_scope, toposort
+from .graph import Constant, Node, SharedVariable, Variable, apply, toposort
+from .origin import origin_scope
 
 
 class FunctionGraph:

@@ -6,43 +6,17 @@ never changed by compiling it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from itertools import count
 
 import numpy as np
 
 from .errors import GraphcError, GraphError, where_built
 from .ops import Op, infer_types
+from .origin import Origin, user_origin
 from .types import Type
 
-Origin = tuple[str, int]
 _ids = count()
-_inherited_origin: list[Origin | None] = []
-
-
-def _user_origin() -> Origin | None:
-    """The file:line of the first frame outside graphc: where the user built this node."""
-    if _inherited_origin:
-        return _inherited_origin[-1]
-    frame = sys._getframe(2)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if module != "graphc" and not module.startswith("graphc."):
-            return (frame.f_code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
-
-
-@contextmanager
-def origin_scope(origin: Origin | None):
-    """Nodes built inside take this origin: a rewrite's replacement points at the user code it replaced."""
-    _inherited_origin.append(origin)
-    try:
-        yield
-    finally:
-        _inherited_origin.pop()
 
 
 class Variable:
@@ -171,7 +145,7 @@ class Node:
 def apply(op: Op, inputs: Sequence[Variable], origin: Origin | None = None, **params) -> Variable | tuple:
     """Build one node: check and infer types now, so bad shapes are reported at the user's line."""
     if origin is None:
-        origin = _user_origin()
+        origin = user_origin()
     try:
         out_types = infer_types(op, inputs, params)
     except GraphcError as exc:

@@ -13,8 +13,9 @@ import numpy as np
 import sympy
 
 from .errors import DTypeError, GraphcError, ShapeError, where_built
-from .graph import Constant, SharedVariable, Variable, _user_origin, apply
+from .graph import Constant, SharedVariable, Variable, apply
 from .ops import Op, describe
+from .origin import user_origin
 from .types import Type, as_dtype, as_shape, dim_product, dims_equal, shape_str
 
 PyScalar = (bool, int, float, np.bool_, np.integer, np.floating)
@@ -22,7 +23,7 @@ PyScalar = (bool, int, float, np.bool_, np.integer, np.floating)
 
 def _here() -> str:
     """The 'built at file:line' suffix for errors raised before a node exists (bad axes, indices)."""
-    return where_built(_user_origin())
+    return where_built(user_origin())
 
 
 # --- leaves -------------------------------------------------------------------------------------------------

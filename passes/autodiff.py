@@ -36,8 +36,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from graphc.errors import DTypeError, GraphcError, GraphError, ShapeError, where_built
-from graphc.graph import Constant, Variable, origin_scope, toposort
+from graphc.graph import Constant, Variable, toposort
 from graphc.ops import Op, describe
+from graphc.origin import origin_scope
 from graphc.tensor import add, as_variable, broadcast_to, cast, concatenate, mul, reshape, sum_
 from graphc.types import Type, dims_equal, is_static
 

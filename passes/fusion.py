@@ -30,9 +30,10 @@ from collections import Counter
 import numpy as np
 
 from graphc.fgraph import FunctionGraph
-from graphc.graph import Constant, Node, Variable, apply, origin_scope
+from graphc.graph import Constant, Node, Variable, apply
 from graphc.kernel import Instr, Kernel
 from graphc.ops import ELEMENTWISE, TRANSCENDENTAL, Op
+from graphc.origin import origin_scope
 from graphc.types import DTYPES, broadcast_shapes, dims_equal
 
 TRAILING = frozenset({Op.SUM, Op.MAX})
