@@ -12,8 +12,9 @@ from itertools import count
 import numpy as np
 
 from .errors import GraphcError, GraphError, where_built
-from .ops import Op, infer_types
+from .ops import Op
 from .origin import Origin, user_origin
+from .shape_rules import infer_types
 from .types import Type
 
 _ids = count()

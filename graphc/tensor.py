@@ -340,42 +340,6 @@ def normalize_index(x: Variable, index) -> tuple:
     return tuple(out)
 
 
-def _slice_length(dim, start, stop, step, x: Variable):
-    if isinstance(dim, int):
-        return len(range(dim)[slice(start, stop, step)])
-    step = 1 if step is None else step
-    if step == 0:
-        raise ShapeError(f"slice step cannot be zero for {describe(x)}{_here()}")
-
-    def bound(v, default):
-        if v is None:
-            return default
-        return dim + v if v < 0 else v
-
-    # The size is assumed large enough for the bounds (x[2:] has dim - 2); each call checks that it is.
-    if step > 0:
-        length = bound(stop, dim) - bound(start, 0)
-    else:  # walking down from start (default: the last) to just above stop (default: before the first)
-        length = bound(start, dim - 1) - (-1 if stop is None else bound(stop, -1))
-    return length if abs(step) == 1 else sympy.ceiling(length / abs(step))
-
-
-def index_result_shape(x: Variable, index: tuple) -> tuple:
-    shape, axis = [], 0
-    for item in index:
-        if item[0] == "newaxis":
-            shape.append(1)
-            continue
-        dim = x.type.shape[axis]
-        if item[0] == "int":
-            if isinstance(dim, int) and not -dim <= item[1] < dim:
-                raise ShapeError(f"index {item[1]} is out of bounds for axis {axis} of {describe(x)}")
-        else:
-            shape.append(_slice_length(dim, *item[1:], x))
-        axis += 1
-    return as_shape(shape)
-
-
 def getitem(x, index) -> Variable:
     x = as_variable(x)
     index = normalize_index(x, index)

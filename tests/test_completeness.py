@@ -7,13 +7,14 @@ import importlib
 
 import pytest
 
-from graphc.ops import ARITY, IMPL, SHAPE_RULES, Op
+from graphc.ops import IMPL, Op
+from graphc.shape_rules import ARITY, SHAPE_RULES
 
 # (module, table name, ops that legitimately have no row, and why)
 TABLES = [
     ("graphc.ops", "IMPL", {}),
-    ("graphc.ops", "SHAPE_RULES", {}),
-    ("graphc.ops", "ARITY", {}),
+    ("graphc.shape_rules", "SHAPE_RULES", {}),
+    ("graphc.shape_rules", "ARITY", {}),
     ("graphc.passes.vjp_rules", "VJP_RULES", {Op.FUSED: "fusion runs after differentiation"}),
     ("graphc.codegen.numpy_backend", "NUMPY_TEMPLATES", {Op.FUSED: "emitted by Emitter._emit_fused"}),
     ("graphc.codegen.llvm.lower", "LLVM_RULES", {}),
