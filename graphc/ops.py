@@ -68,7 +68,7 @@ class Op(enum.Enum):
     TRANSPOSE = "transpose"  # params: perm
     RESHAPE = "reshape"  # params: shape
     BROADCAST_TO = "broadcast_to"  # params: shape
-    GETITEM = "getitem"  # params: index (normalised, see graphc.tensor.normalize_index)
+    GETITEM = "getitem"  # params: index (normalised, see graphc.operators.normalize_index)
     CONCATENATE = "concatenate"  # params: axis
     # numerically careful compound ops (targets of the stabilising rewrites)
     SOFTMAX = "softmax"  # params: axis

@@ -139,7 +139,7 @@ def _getitem_types(op, inputs, params):
 
 
 def index_result_shape(x, index: tuple) -> tuple:
-    """The shape of x[index] for a normalised basic index (graphc.tensor.normalize_index)."""
+    """The shape of x[index] for a normalised basic index (graphc.operators.normalize_index)."""
     shape, axis = [], 0
     for item in index:
         if item[0] == "newaxis":
