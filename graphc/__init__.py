@@ -113,7 +113,7 @@ _LAZY = {
     "testing": ("graphc.testing", None),
     "train": ("graphc.training", "train"),
     "training": ("graphc.training", None),
-    "evaluate": ("graphc.codegen.interp", "evaluate"),
+    "evaluate": ("graphc.compile", "evaluate"),
 }
 
 

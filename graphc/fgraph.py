@@ -72,16 +72,6 @@ class FunctionGraph:
                 seen.setdefault(id(v), v)
         return list(seen.values())
 
-    def clients(self) -> dict[int, list[tuple[Node | None, int]]]:
-        """id(variable) -> [(node using it, input position)]; (None, k) marks root k (an output or update)."""
-        uses: dict[int, list[tuple[Node | None, int]]] = {}
-        for node in self.nodes:
-            for pos, v in enumerate(node.inputs):
-                uses.setdefault(id(v), []).append((node, pos))
-        for k, v in enumerate(self.roots):
-            uses.setdefault(id(v), []).append((None, k))
-        return uses
-
     def with_roots(self, roots: Sequence[Variable]) -> FunctionGraph:
         """The same inputs and shared variables with new outputs and update values (same order as `roots`)."""
         n = len(self.outputs)

@@ -109,12 +109,6 @@ def swap_last(x: Variable) -> Variable:
     return transpose(x, perm)
 
 
-def tie_share(x: Variable, extreme: Variable, total: Variable) -> Variable:
-    """1/k where x equals the extreme value shared by k tied values, else 0 (the even tie split)."""
-    hit = as_float(eq(x, extreme), x)
-    return hit / total
-
-
 # --- rules that need more than one line ---------------------------------------------------------------------
 def maximum_vjp(g, out, x, y):
     hx, hy = as_float(eq(x, out), out), as_float(eq(y, out), out)  # both 1 at a tie: split evenly
