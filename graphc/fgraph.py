@@ -6,7 +6,7 @@ graph (and every earlier stage, for drawing) stays as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .errors import GraphError
 from .graph import Constant, Node, SharedVariable, Variable, apply, toposort
@@ -82,15 +82,20 @@ class FunctionGraph:
         )
 
     # -- rebuilding ------------------------------------------------------------------------------------------
-    def rebuild(self, rule: Callable[[Node, list[Variable]], Sequence[Variable] | None]) -> FunctionGraph:
+    def rebuild(
+        self, rule: Callable[[Node, list[Variable]], Sequence[Variable] | None], order: Iterable | None = None
+    ) -> FunctionGraph:
         """One linear walk: each node, with its inputs already rebuilt, is offered to `rule`.
 
         `rule(node, new_inputs)` returns replacement outputs (one per node output) or None to keep the node
         (rebuilt only if an input changed). Replacements take the node's origin, so errors still point at the
-        user's line.
+        user's line. `order` (default: the nodes in topological order) may instead list *units* that stand
+        for several nodes at once (fusion's groups): anything with `inputs`, `outputs` (the old variables it
+        replaces) and `origin`, each after the units that make its inputs; `rule` replaces every unit that is
+        not a Node.
         """
         mapping: dict[int, Variable] = {}
-        for node in self.nodes:
+        for node in self.nodes if order is None else order:
             new_inputs = [mapping.get(id(v), v) for v in node.inputs]
             with origin_scope(node.origin):
                 replaced = rule(node, new_inputs)

@@ -16,7 +16,7 @@ import sympy
 from .errors import DTypeError, GraphcError, ShapeError, where_built
 from .ops import Op, describe
 from .origin import user_origin
-from .types import as_dtype, as_shape, dim_product, dims_equal
+from .types import as_dtype, as_shape, dim_product, same_shape
 
 
 def here() -> str:
@@ -115,7 +115,7 @@ class Operators:
                     f"reshape: cannot reshape {describe(self)} to {shape}: sizes do not divide{here()}"
                 )
         shape = as_shape(shape)
-        if len(shape) == self.type.ndim and all(map(dims_equal, shape, self.type.shape)):
+        if same_shape(shape, self.type.shape):
             return self
         return self._apply(Op.RESHAPE, self, shape=shape)
 

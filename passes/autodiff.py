@@ -40,7 +40,7 @@ from graphc.graph import Constant, Variable, toposort
 from graphc.ops import Op, describe
 from graphc.origin import origin_scope
 from graphc.tensor import add, as_variable, broadcast_to, cast, concatenate, mul, reshape, sum_
-from graphc.types import Type, dims_equal, is_static
+from graphc.types import Type, is_static, same_shape
 
 from .vjp_rules import STOP_GRADIENT, VJP_RULES
 
@@ -127,9 +127,7 @@ def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Varia
     total = None
     for g, w, vec in zip(grads, wrt_list, v_list, strict=True):
         vec = as_variable(vec, like=w)
-        if len(vec.type.shape) != len(w.type.shape) or not all(
-            dims_equal(a, b) for a, b in zip(vec.type.shape, w.type.shape, strict=True)
-        ):
+        if not same_shape(vec.type.shape, w.type.shape):
             raise ShapeError(
                 f"hessian_vector_product: v {describe(vec)} must have the shape of {describe(w)}"
             )
@@ -198,7 +196,7 @@ def fit(ct: Variable, t: Type) -> Variable:
     if ct.type.dtype != t.dtype:
         ct = cast(ct, t.dtype)
     shape, target = ct.type.shape, t.shape
-    if _same(shape, target):
+    if same_shape(shape, target):
         return ct
     lead = len(shape) - len(target)
     if lead >= 0:
@@ -209,7 +207,7 @@ def fit(ct: Variable, t: Type) -> Variable:
             ct = sum_(ct, axis=axes) if axes else ct
         else:
             ct = reshape(sum_(ct, axis=axes, keepdims=True), _kept(shape, axes, lead))
-    if not _same(ct.type.shape, target):  # a cotangent smaller than its input (e.g. a scalar): broadcast it
+    if not same_shape(ct.type.shape, target):  # a cotangent smaller than its input (a scalar): broadcast it
         ct = broadcast_to(ct, target)
     return ct
 
@@ -240,7 +238,7 @@ def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
             raise DTypeError(
                 f"grad: known_grads gives a gradient for {describe(var)}, which is not a float value"
             )
-        if not _same(g.type.shape, var.type.shape):
+        if not same_shape(g.type.shape, var.type.shape):
             raise ShapeError(f"grad: the known gradient {describe(g)} must have the shape of {describe(var)}")
         seeds.append((var, fit(g, var.type)))
     if not seeds:
@@ -312,10 +310,6 @@ def _no_rule(node) -> str:
 
 def _one(d) -> bool:
     return isinstance(d, int) and d == 1
-
-
-def _same(a, b) -> bool:
-    return len(a) == len(b) and all(dims_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 __all__ = ["grad", "jacobian", "hessian", "hessian_vector_product", "stop_gradient", "backprop", "fit"]
