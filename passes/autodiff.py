@@ -140,40 +140,53 @@ def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Varia
 def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> list[Variable | None]:
     """Gradients of Σ <seed variable, seed gradient> with respect to each of `wrt` (None: disconnected)."""
     relevant, reach = on_a_path(toposort([v for v, _ in seeds]), wrt)
-    # Backward sweep: each node once, after all its consumers have added their contributions.
-    pending: dict[int, list[Variable]] = {}
+    table = GradTable(reach)
     for var, g in seeds:
-        if id(var) in reach:
-            pending.setdefault(id(var), []).append(g)
-    for node in reversed(relevant):
+        table.add(var, g)
+    for node in reversed(relevant):  # each node once, after all its consumers have added their part
         if len(node.outputs) != 1:
             raise GraphcError(_no_rule(node))
-        out = node.outputs[0]
-        contributions = pending.get(id(out))
-        if not contributions:
-            continue
-        rule = VJP_RULES.get(node.op)
-        if rule is None:
-            raise GraphcError(_no_rule(node))
         with origin_scope(node.origin):
-            g = _total(contributions)
-            pending[id(out)] = [g]  # out may be a wrt variable too: keep its total
-            cotangents = rule(g, out, *node.inputs, **node.params)
+            g = table.total(node.outputs[0])
+            if g is None:
+                continue
+            rule = VJP_RULES.get(node.op)
+            if rule is None:
+                raise GraphcError(_no_rule(node))
+            cotangents = rule(g, node.outputs[0], *node.inputs, **node.params)
             if len(cotangents) != len(node.inputs):
                 raise GraphcError(f"the VJP rule of {node.op.value} gave {len(cotangents)} gradients "
                                   f"for {len(node.inputs)} inputs{where_built(node.origin)}")  # fmt: skip
             for inp, ct in zip(node.inputs, cotangents, strict=True):
-                if ct is not None and id(inp) in reach:
-                    pending.setdefault(id(inp), []).append(fit(ct, inp.type))
+                table.add(inp, ct)
     results = []
     for w in wrt:
-        contributions = pending.get(id(w)) if id(w) in reach else None
-        if contributions:
-            with origin_scope(w.origin):
-                results.append(_total(contributions))
-        else:
-            results.append(None)
+        with origin_scope(w.origin):
+            results.append(table.total(w))
     return results
+
+
+class GradTable:
+    """The book's grad_table (Alg. 6.5): the gradient contributions of each value on a path from a `wrt`
+    variable, summed once they are all in."""
+
+    def __init__(self, reach: set[int]):
+        self.reach = reach  # ids of the values a gradient flows to (on_a_path)
+        self.parts: dict[int, list[Variable]] = {}
+
+    def add(self, var: Variable, ct: Variable | None) -> None:
+        """One contribution to var's gradient, broadcasting summed away (none where no gradient flows)."""
+        if ct is not None and id(var) in self.reach:
+            self.parts.setdefault(id(var), []).append(fit(ct, var.type))
+
+    def total(self, var: Variable) -> Variable | None:
+        """The sum of var's contributions (a balanced tree of adds), kept: var may be asked for again."""
+        parts = self.parts.get(id(var))
+        if not parts:
+            return None
+        if len(parts) > 1:
+            parts[:] = [_total(parts)]
+        return parts[0]
 
 
 def on_a_path(nodes: list, wrt: Sequence[Variable]) -> tuple[list, set[int]]:
