@@ -31,7 +31,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from graphc.passes.autodiff import grad, hessian
+from graphc.passes.autodiff import grad
+from graphc.passes.jacobians import hessian
 
 from .compile import function
 from .fgraph import FunctionGraph
