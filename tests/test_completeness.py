@@ -7,6 +7,10 @@ from __future__ import annotations
 import importlib
 
 import pytest
+import test_ops_elementwise
+import test_ops_reductions
+import test_ops_shapes
+from cases import ops_built
 
 from graphc.ops import IMPL, Op
 from graphc.shape_rules import ARITY, SHAPE_RULES
@@ -31,3 +35,14 @@ def test_every_op_has_a_row(module, table, exempt):
 
 def test_core_tables_agree():
     assert set(IMPL) == set(SHAPE_RULES) == set(ARITY) == set(Op)
+
+
+# Ops whose forward rows live elsewhere: FUSED is built by the fusion pass (and test_fused_kernel_parity),
+# SCALAR_FN by gc.elementwise (test_scalar_fn_parity).
+NOT_IN_CASES = {Op.FUSED, Op.SCALAR_FN}
+
+
+def test_forward_cases_cover_every_op():
+    cases = test_ops_elementwise.CASES + test_ops_reductions.CASES + test_ops_shapes.CASES
+    missing = sorted(op.name for op in Op if op not in ops_built(cases) and op not in NOT_IN_CASES)
+    assert not missing, f"no CASES row builds {missing}"
