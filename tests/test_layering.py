@@ -183,6 +183,13 @@ def test_no_import_cycle_anywhere():
     )
 
 
+def test_the_facade_loads_every_lazy_name_from_its_layer():
+    for name, (module, attr) in graphc._LAZY.items():
+        assert layer_of(module) in ("passes", "codegen", "user"), f"gc.{name} is core: import it eagerly"
+        assert getattr(graphc, name) is (importlib.import_module(module) if attr is None else
+                                         getattr(importlib.import_module(module), attr))  # fmt: skip
+
+
 def test_variable_gets_its_operators_from_the_mixin():
     from graphc.graph import Variable
     from graphc.operators import Operators
