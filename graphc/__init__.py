@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 
+from . import graph as _graph
 from .elementwise import ScalarFunction, elementwise
 from .errors import BackendError, DTypeError, GraphcError, GraphError, InputError, ShapeError, TypeError_
 from .graph import Constant, Node, SharedVariable, Variable, toposort
@@ -114,6 +115,15 @@ _LAZY = {
     "training": ("graphc.training", None),
     "evaluate": ("graphc.codegen.interp", "evaluate"),
 }
+
+
+def _notebook_display(obj) -> dict:
+    from .notebook import mimebundle
+
+    return mimebundle(obj)
+
+
+_graph.DISPLAY_HOOKS["mimebundle"] = _notebook_display
 
 
 def __getattr__(name: str):

@@ -305,11 +305,43 @@ def test_render_svg_png_pdf(tmp_path) -> None:
 
 @needs_dot
 def test_book_figures_script_writes_every_figure(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(FIGS, "OUT", tmp_path)
-    FIGS.main([])
+    monkeypatch.chdir(tmp_path)
+    assert FIGS.main([]) == Path("book_figures")  # by default not into docs/figures (tracked files)
     for name in FIGS.FIGURES:
-        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-        ET.parse(tmp_path / f"{name}.svg")
+        assert (tmp_path / "book_figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        ET.parse(tmp_path / "book_figures" / f"{name}.svg")
+    assert FIGS.main(["--out", str(tmp_path / "elsewhere")]) == tmp_path / "elsewhere"
+    assert len(list((tmp_path / "elsewhere").glob("*.svg"))) == len(FIGS.FIGURES)
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+CSS_FAMILIES = {"DejaVu Serif, serif", "DejaVu Sans Mono, monospace"}
+
+
+def _check_portable_text(svg: str) -> list[tuple[str, str]]:
+    """Every <text> names a CSS font family with a generic fallback (not a fontconfig style name such as
+    'DejaVu Serif Italic', which browsers do not know) and no baseline-shift (browsers ignore it on <text>).
+    Returns (subscript, its base) pairs: a subscript is set lower and smaller than the text before it."""
+    assert "baseline-shift" not in svg and "Italic" not in svg
+    pairs = []
+    for group in ET.fromstring(svg).iter(f"{SVG}a"):
+        texts = list(group.iter(f"{SVG}text"))
+        for before, text in zip(texts, texts[1:], strict=False):
+            assert text.get("font-family") in CSS_FAMILIES, text.attrib
+            if float(text.get("font-size")) < float(before.get("font-size")):
+                assert float(text.get("y")) > float(before.get("y")), (before.attrib, text.attrib)
+                pairs.append((text.text, before.text))
+    return pairs
+
+
+@needs_dot
+def test_svg_fonts_and_subscripts_read_outside_graphviz() -> None:
+    graph, options = FIGS.fig_6_11_backward()
+    for svg in (viz.to_svg(graph, **options), (ROOT / "docs/figures/fig_6_11_backward.svg").read_text()):
+        subscripts = _check_portable_text(svg)
+        assert ("MLE", "J") in subscripts and ("W⁽¹⁾", "∇") in subscripts  # J_MLE and ∇_W⁽¹⁾ J
+    for path in (ROOT / "docs" / "figures").glob("*.svg"):
+        _check_portable_text(path.read_text())
 
 
 def test_committed_figures_exist() -> None:
