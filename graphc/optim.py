@@ -42,6 +42,11 @@ __all__ = [
     "Newton", "ConjugateGradient",
 ]  # fmt: skip
 
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
+
+
 CostOrGrads = Variable | Sequence[Variable]
 
 

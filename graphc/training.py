@@ -29,6 +29,10 @@ from .tensor import _here as here
 __all__ = ["train", "History", "EarlyStopping", "minibatches", "retrain_for_best_steps", "continue_until"]
 
 
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
+
+
 @dataclass
 class History:
     """Per-epoch mean training loss, validation values, and where early stopping ended."""

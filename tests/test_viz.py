@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -433,3 +434,26 @@ def test_operation_name_is_written_on_the_arrow_from_the_deepest_input() -> None
         for a, b, attrs in edges:
             if "label" in attrs and a in leaves:  # only where every input is a leaf (z = x·y)
                 assert all(t in leaves for t in tails[b]), (fig, attrs["label"])
+
+
+def test_to_networkx_nodes_edges_and_attributes() -> None:
+    nx = pytest.importorskip("networkx")
+    x, W = gc.matrix("x", ("n", 3)), gc.shared(np.ones((3, 2)), name="W")
+    h, line = gc.tanh(x @ W), sys._getframe().f_lineno
+    J = gc.sum(h * h)
+    (gW,) = gc.grad(J, [W])
+    step = gc.function([x], J, updates={W: W - 0.1 * gW})
+    G = gc.to_networkx(J)
+    assert G.nodes[x]["kind"] == "input" and G.nodes[W]["kind"] == "shared" and G.nodes[W]["name"] == "W"
+    tanh = h.owner
+    assert G.nodes[tanh]["op"] == "tanh" and G.nodes[tanh]["type"] == h.type
+    assert G.nodes[tanh]["origin"] == f"{__file__}:{line}"
+    assert G.edges[tanh, J.owner.inputs[0].owner]["positions"] == [0, 1]  # h * h reads h twice
+    assert G.graph["outputs"] == [J.owner] and nx.has_path(G, x, J.owner)
+    fused = gc.to_networkx(step, stage="fusion")
+    assert "fused" in {op for _, op in fused.nodes(data="op")} and len(fused.graph["updates"]) == 1
+    assert fused.graph["updates"][0][0] is W and nx.is_directed_acyclic_graph(fused)
+    with pytest.raises(gc.GraphcError, match="stage= applies to a compiled Function"):
+        gc.to_networkx(J, stage="fusion")
+    with pytest.raises(gc.GraphcError, match="expected a Variable"):
+        gc.to_networkx(42)

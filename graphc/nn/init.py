@@ -16,6 +16,10 @@ from graphc.tensor import _here as here
 __all__ = ["uniform", "glorot_uniform", "normal", "orthogonal", "sparse", "zeros", "fans"]
 
 
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
+
+
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan-in m, fan-out n): (m, n) for dense weights, (C·kh·kw, O·kh·kw) for OIHW conv kernels."""
     if len(shape) < 2:

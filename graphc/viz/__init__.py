@@ -28,6 +28,11 @@ from .svg import portable
 
 __all__ = ["to_dot", "to_svg", "render", "stage_graph", "FORMATS"]
 
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
+
+
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = (
     "drawing to a file needs graphviz's `dot` program, which is not installed: install Debian's graphviz "
