@@ -46,16 +46,14 @@ class History:
         """The loss curves (matplotlib) on `ax`, or on a new figure (shown inline in Jupyter); saved to `path`
         if given. `label` prefixes the curves' names, to compare runs on one `ax`. Returns the figure."""
         try:
-            from matplotlib.figure import Figure
+            import matplotlib.figure  # noqa: F401
         except ImportError:
             raise GraphcError(
                 "History.plot needs matplotlib, which is not installed: pip install matplotlib (the values "
                 "are in history.loss and history.val)"
             ) from None
         if ax is None:
-            if in_notebook():
-                import matplotlib.pyplot  # noqa: F401 - sets up the inline display of the figure we return
-            ax = Figure(figsize=(6, 3.5), layout="constrained").subplots()
+            ax = _new_figure().subplots()
         prefix = f"{label} " if label else ""
         ax.plot(self.loss, label=f"{prefix}training loss")
         if self.val:
@@ -67,6 +65,20 @@ class History:
         if path:
             ax.figure.savefig(path)
         return ax.figure
+
+
+def _new_figure():
+    """A figure of its own (no pyplot state), except in Jupyter: there pyplot makes it, which sets up the
+    inline display of the figure plot() returns, and lets go of it at once, so that it is not shown twice."""
+    if not in_notebook():
+        from matplotlib.figure import Figure
+
+        return Figure(figsize=(6, 3.5), layout="constrained")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(6, 3.5), layout="constrained")
+    plt.close(fig)
+    return fig
 
 
 class EarlyStopping:

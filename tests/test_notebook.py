@@ -3,7 +3,10 @@ raising); the course notebook in docs/ runs from top to bottom."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,3 +66,34 @@ def test_report_is_text_and_an_html_table() -> None:
     table = report._repr_html_()
     assert table.startswith("<table>") and table.count("<tr>") == 1 + len(step.reports)
     assert "<td>fusion</td>" in table
+
+
+@needs_dot
+def test_the_course_notebook_runs(tmp_path, monkeypatch) -> None:
+    """docs/course.ipynb from top to bottom in a real kernel of this interpreter: its asserts check the
+    course's worked numbers; drawings, report table, progress bars and training curves are displayed."""
+    for module in ("nbclient", "nbformat", "ipykernel", "sklearn", "matplotlib"):
+        pytest.importorskip(module)
+    import nbclient
+    import nbformat
+
+    kernel = tmp_path / "jupyter" / "kernels" / "graphc-test"
+    kernel.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (kernel / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python", "display_name": "t"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    notebook_path = Path(__file__).resolve().parents[1] / "docs" / "course.ipynb"
+    nb = nbformat.read(notebook_path, as_version=4)
+    nbclient.NotebookClient(
+        nb, kernel_name="graphc-test", timeout=180, resources={"metadata": {"path": tmp_path}}
+    ).execute()
+    shown = [
+        kind
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        for kind in out.get("data", {})
+    ]
+    assert shown.count("image/svg+xml") >= 4  # E, its backward graph, the MLP, the fused step
+    assert "text/html" in shown and shown.count("image/png") == 2  # the pass report; two training curves
