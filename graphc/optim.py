@@ -229,7 +229,12 @@ class Newton:
         H = np.block(
             [[np.reshape(blocks[i * n + j], (sizes[i], sizes[j])) for j in range(n)] for i in range(n)]
         )
-        delta = np.linalg.solve(H + self.damping * np.eye(len(g)), g)
+        try:
+            delta = np.linalg.solve(H + self.damping * np.eye(len(g)), g)
+        except np.linalg.LinAlgError:
+            raise InputError(
+                f"Newton.step: H + damping·I is singular (damping = {self.damping}); give damping > 0{here()}"
+            ) from None
         offset = 0
         for p, size in zip(self.params, sizes, strict=True):
             value = p.get_value()

@@ -114,6 +114,12 @@ class EarlyStopping:
 
 def minibatches(*arrays: np.ndarray, batch_size: int, rng: np.random.Generator | None = None) -> Callable:
     """A `batches` callable for gc.train: minibatches of the arrays, reshuffled each epoch with rng."""
+    lengths = [len(a) for a in arrays]
+    if not isinstance(batch_size, int) or batch_size < 1 or len(set(lengths)) > 1:
+        raise InputError(
+            f"minibatches: expected arrays of one length and a positive int batch_size, got lengths "
+            f"{lengths} and batch_size {batch_size!r}{here()}"
+        )
 
     def batches(epoch: int):
         n = len(arrays[0])

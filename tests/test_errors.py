@@ -352,6 +352,9 @@ USER_LAYER = [  # (error, the bad call on one line, what its message must say)
     (gc.InputError, lambda: gc.train(print, [()], early_stopping=stopper), "early_stopping needs validate="),
     (gc.InputError, lambda: gc.train(lambda: np.ones(3), [()], progress=False), "step_fn", "shape (3,)"),
     (gc.InputError, lambda: gc.training.retrain_for_best_steps(print, print, [], History()), "stopped must"),
+    (gc.InputError, lambda: gc.training.minibatches(np.ones(3), np.ones(2), batch_size=2), "lengths [3, 2]"),
+    (gc.InputError, lambda: gc.training.minibatches(np.ones(3), batch_size=0), "batch_size 0"),
+    (gc.InputError, lambda: gc.optim.Newton(w2.sum() * 0, [w2]).step(), "singular (damping = 0.0)"),
 ]  # fmt: skip
 
 
