@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from .errors import GraphError
-from .graph import Constant, Node, SharedVariable, Variable, apply, toposort
+from .graph import Constant, Displayed, Node, SharedVariable, Variable, apply, toposort
 from .origin import origin_scope
 
 
-class FunctionGraph:
+class FunctionGraph(Displayed):
     """Explicit inputs, outputs, and (shared variable, new value) updates, plus the shared variables read."""
 
     def __init__(

@@ -6,22 +6,37 @@ never changed by compiling it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import count
 
 import numpy as np
 
 from .errors import DTypeError, GraphcError, GraphError, ShapeError, where_built
-from .operators import Operators, here
+from .operators import Operators
 from .ops import Op, describe
-from .origin import Origin, user_origin
+from .origin import Origin, here, user_origin
 from .shape_rules import infer_types
 from .types import Type, as_dtype
 
 _ids = count()
 
 
-class Variable(Operators):
+# How a notebook shows a graph: the facade installs graphc.notebook's drawing here, so the core draws nothing
+# itself and imports nothing above it.
+DISPLAY_HOOKS: dict[str, Callable] = {}
+
+
+class Displayed:
+    """Jupyter shows a graph object as a drawing (through DISPLAY_HOOKS) and as its repr everywhere else."""
+
+    __slots__ = ()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        hook = DISPLAY_HOOKS.get("mimebundle")
+        return hook(self) if hook is not None else {"text/plain": repr(self)}
+
+
+class Variable(Displayed, Operators):
     """A value in the graph: an input, a constant, a shared (persistent) value, or the output of a Node.
 
     Its operators and methods (x + y, x @ W, x[1:], x.T, x.sum(), ...) come from graphc.operators.Operators.

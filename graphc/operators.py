@@ -13,15 +13,10 @@ from collections.abc import Callable
 import numpy as np
 import sympy
 
-from .errors import DTypeError, GraphcError, ShapeError, where_built
+from .errors import DTypeError, GraphcError, ShapeError
 from .ops import Op, describe
-from .origin import user_origin
+from .origin import here
 from .types import as_dtype, as_shape, dim_product, same_shape
-
-
-def here() -> str:
-    """The 'built at file:line' suffix for errors raised before a node exists (bad axes, indices)."""
-    return where_built(user_origin())
 
 
 def _binary(op: Op) -> tuple[Callable, Callable]:

@@ -1,5 +1,5 @@
 """Where a node was built: the user's file:line, found by walking the stack, or inherited inside a rewrite.
-Core layer; knows no other module.
+Core layer; knows only graphc.errors.
 
 Inheritance is per thread and per asyncio task (a `contextvars.ContextVar`), so graphs built on several
 threads at once never take each other's origins.
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 from contextvars import ContextVar
+
+from .errors import where_built
 
 Origin = tuple[str, int]
 
@@ -28,6 +30,11 @@ def user_origin() -> Origin | None:
             return (frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back
     return None
+
+
+def here() -> str:
+    """The "built at file:line" suffix for errors raised before a node exists (bad axes, indices, values)."""
+    return where_built(user_origin())
 
 
 class origin_scope:  # a class, not @contextmanager: rebuilds enter one per node, and this costs less

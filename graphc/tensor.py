@@ -15,8 +15,9 @@ import numpy as np
 
 from .errors import GraphcError, ShapeError
 from .graph import SharedVariable, Variable, apply, as_variable, constant
-from .operators import here, normalize_axes, permute, reduction
+from .operators import normalize_axes, permute, reduction
 from .ops import Op, describe
+from .origin import here
 from .types import Type, as_dtype, as_shape, shape_str
 
 

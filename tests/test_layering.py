@@ -30,7 +30,7 @@ CORE = {
     "graphc.kernel", "graphc.printing",
 }  # fmt: skip
 USER = ("graphc.compile", "graphc.nn", "graphc.optim", "graphc.training", "graphc.testing", "graphc.viz",
-        "graphc.io", "graphc.onnx", "graphc.distributed")  # fmt: skip
+        "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx", "graphc.distributed")  # fmt: skip
 FACADE = "graphc"
 MAY_IMPORT = {
     "core": {"core"},
@@ -241,3 +241,24 @@ def test_a_new_module_must_be_put_in_a_layer():
 def test_a_cycle_is_found_however_long():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"f"}, "f": {"e"}, "g": set()}
     assert cycles(graph) == {frozenset("abc"), frozenset("ef")}
+
+
+def test_public_namespaces_hold_only_their_api():
+    """dir() of the facade and of each public module is its __all__, which holds graphc's own names only: no
+    `annotations`, `np`, `Callable` or submodules leak in (tab completion shows the API)."""
+    from types import ModuleType
+
+    import graphc as gc
+
+    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing]
+    subpackages = {"nn", "optim", "viz", "testing", "training", "init", "settings"}
+    for module in public:
+        assert dir(module) == sorted(module.__all__), module.__name__
+        for name in module.__all__:
+            value = getattr(module, name)
+            where = f"{module.__name__}.{name}"
+            assert not name.startswith("_") and (name in subpackages) == isinstance(value, ModuleType), where
+            assert getattr(value, "__module__", None) in (None, "graphc") or value.__module__.startswith(
+                "graphc."
+            ), f"{where} comes from {value.__module__}"
+    assert not {"annotations", "importlib"} & set(vars(gc))
