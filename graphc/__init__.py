@@ -116,7 +116,7 @@ _LAZY = {
     "evaluate": ("graphc.compile", "evaluate"),
     "to_networkx": ("graphc.analysis", "to_networkx"),
 }
-# The public names: what the imports above bind (not the submodules they load), and the lazy ones.
+# The public names: what the imports above bind (not the submodules they load), the lazy ones, and settings.
 __all__ = sorted(
     [
         name
@@ -124,6 +124,7 @@ __all__ = sorted(
         if not name.startswith("_") and not isinstance(value, _ModuleType)
     ]
     + list(_LAZY)
+    + ["settings"]
 )
 
 
