@@ -10,10 +10,11 @@ This facade imports the core eagerly and `grad`, `function`, `viz`, `nn`, `optim
 import order makes a cycle between graphc, graphc.passes and graphc.codegen.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+from types import ModuleType as _ModuleType
 
-import importlib
-
+from . import graph as _graph
+from . import settings
 from .elementwise import ScalarFunction, elementwise
 from .errors import BackendError, DTypeError, GraphcError, GraphError, InputError, ShapeError, TypeError_
 from .graph import Constant, Node, SharedVariable, Variable, toposort
@@ -101,9 +102,9 @@ _LAZY = {
     "function": ("graphc.compile", "function"),
     "Function": ("graphc.compile", "Function"),
     "grad": ("graphc.passes.autodiff", "grad"),
-    "jacobian": ("graphc.passes.autodiff", "jacobian"),
-    "hessian": ("graphc.passes.autodiff", "hessian"),
-    "hessian_vector_product": ("graphc.passes.autodiff", "hessian_vector_product"),
+    "jacobian": ("graphc.passes.jacobians", "jacobian"),
+    "hessian": ("graphc.passes.jacobians", "hessian"),
+    "hessian_vector_product": ("graphc.passes.jacobians", "hessian_vector_product"),
     "stop_gradient": ("graphc.passes.autodiff", "stop_gradient"),
     "symbol_to_number": ("graphc.passes.eager", "symbol_to_number"),
     "viz": ("graphc.viz", None),
@@ -112,19 +113,39 @@ _LAZY = {
     "testing": ("graphc.testing", None),
     "train": ("graphc.training", "train"),
     "training": ("graphc.training", None),
-    "evaluate": ("graphc.codegen.interp", "evaluate"),
+    "evaluate": ("graphc.compile", "evaluate"),
+    "to_networkx": ("graphc.analysis", "to_networkx"),
 }
+# The public names: what the imports above bind (not the submodules they load), the lazy ones, and settings.
+__all__ = sorted(
+    [
+        name
+        for name, value in globals().items()
+        if not name.startswith("_") and not isinstance(value, _ModuleType)
+    ]
+    + list(_LAZY)
+    + ["settings"]
+)
+
+
+def _notebook_display(obj) -> dict:
+    from .notebook import mimebundle
+
+    return mimebundle(obj)
+
+
+_graph.DISPLAY_HOOKS["mimebundle"] = _notebook_display
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         module_name, attr = _LAZY[name]
-        module = importlib.import_module(module_name)
+        module = _importlib.import_module(module_name)
         value = module if attr is None else getattr(module, attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+def __dir__() -> list[str]:
+    return __all__

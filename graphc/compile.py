@@ -1,4 +1,4 @@
-"""gc.function: the driver, the one place that ties graphc, graphc.passes and graphc.codegen together.
+"""gc.function: the driver (user layer), the one place that ties graphc, graphc.passes and graphc.codegen.
 
 inputs/outputs/updates -> FunctionGraph -> passes pipeline -> backend program -> Function (checks + calls).
 """
@@ -10,9 +10,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import sympy
 
+from graphc.codegen import compile_program
+from graphc.passes import run_pipeline
+
 from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeError, where_built
 from .fgraph import FunctionGraph
-from .graph import Constant, SharedVariable, Variable, graph_inputs
+from .graph import Constant, Displayed, SharedVariable, Variable, graph_inputs
+from .notebook import Report
 from .ops import Op, describe
 from .tensor import as_variable
 from .types import concrete_dim, shape_str
@@ -37,9 +41,6 @@ def function(
     outputs. `optimize` is "fast" (the default pipeline), "none", or a list of passes. `backend` is "interp",
     "numpy" or "llvm".
     """
-    from graphc.codegen import compile_program
-    from graphc.passes import run_pipeline
-
     inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)  # gc.function(x, y) works too
     single = isinstance(outputs, Variable)
     outputs = [outputs] if single else [as_variable(o) for o in outputs]
@@ -48,6 +49,18 @@ def function(
     optimized, reports = run_pipeline(fgraph, optimize)
     program = compile_program(optimized, backend)
     return Function(fgraph, optimized, program, reports, backend, single, name)
+
+
+def evaluate(outputs, givens: dict | None = None):
+    """Evaluate variables directly with the interpreter, no passes (handy for teaching and tests).
+
+    >>> import graphc as gc
+    >>> x = gc.vector("x"); float(gc.evaluate((x * x).sum(), {x: [1.0, 2.0]}))
+    5.0
+    """
+    givens = givens or {}
+    f = function(list(givens), outputs, backend="interp", optimize="none")
+    return f(*givens.values())
 
 
 def _check_updates(updates) -> list[tuple[SharedVariable, Variable]]:
@@ -102,7 +115,7 @@ def _check_inputs(fgraph: FunctionGraph) -> None:
                 )
 
 
-class Function:
+class Function(Displayed):
     """A compiled graph: call it with one array per input; get an array back (a tuple for several outputs).
 
     A call that fails (bad input, a check on the data) changes no shared variable: updates are applied only
@@ -173,9 +186,9 @@ class Function:
         """The host assembly of the llvm backend's native code; None for other backends."""
         return getattr(self.program, "asm", None)
 
-    def report(self, file=None) -> str:
-        """What each pass did: nodes before/after and the rewrites that fired."""
-        text = "\n".join(str(r) for r in self.reports) or "no passes ran"
+    def report(self, file=None) -> Report:
+        """What each pass did: nodes before/after, the rewrites that fired (text; a table in a notebook)."""
+        text = Report(self.reports)
         if file is not None:
             print(text, file=file)
         return text

@@ -1,5 +1,5 @@
 """Optimisers of chapter 8 as graph builders: each returns the `updates` dict for gc.function, with its state
-in named shared variables. Knows the core and gc.grad/gc.hessian (through the facade); nothing of codegen.
+in named shared variables. User layer: the core, graphc.passes.autodiff (grad, hessian) and the driver.
 
     >>> import numpy as np, graphc as gc
     >>> w = gc.shared(np.zeros(3), name="w")
@@ -31,8 +31,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from graphc.passes.autodiff import grad
+from graphc.passes.jacobians import hessian
+
+from .compile import function
+from .errors import GraphError, InputError
 from .fgraph import FunctionGraph
 from .graph import SharedVariable, Variable
+from .origin import here
 from .tensor import as_variable, cast, clip, minimum, shared, sqrt, sum_
 
 __all__ = [
@@ -40,31 +46,31 @@ __all__ = [
     "Newton", "ConjugateGradient",
 ]  # fmt: skip
 
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
+
+
 CostOrGrads = Variable | Sequence[Variable]
 
 
 def gradients(cost_or_grads: CostOrGrads, params: Sequence[Variable]) -> list[Variable]:
     """gc.grad(cost, params), or the given list of gradients (checked to match params)."""
     if isinstance(cost_or_grads, Variable):
-        return _autodiff().grad(cost_or_grads, list(params))
+        return grad(cost_or_grads, list(params))
     grads = list(cost_or_grads)
     if len(grads) != len(params):
-        raise ValueError(f"{len(grads)} gradients for {len(params)} parameters")
+        raise InputError(
+            f"optimiser: expected one gradient per parameter ({len(params)}), got {len(grads)}{here()}"
+        )
     return grads
-
-
-def _autodiff():
-    """gc.grad and gc.hessian through the facade (the core imports no pass directly)."""
-    import graphc
-
-    return graphc
 
 
 def _state(p: Variable, what: str, value: float = 0.0) -> SharedVariable:
     """A shared state slot shaped and typed like p, named after it ('W.velocity')."""
     current = p.get_value() if isinstance(p, SharedVariable) else None
     if current is None:
-        raise TypeError(f"optimiser parameters must be shared variables, got {p!r}")
+        raise GraphError(f"optimiser: params must be shared variables (gc.shared), got {p!r}{here()}")
     return shared(np.full_like(current, value), name=f"{p.name or 'param'}.{what}")
 
 
@@ -109,14 +115,15 @@ def momentum(cost_or_grads: CostOrGrads, params, lr: float = 0.01, alpha: float 
 def nesterov(cost: Variable, params, lr: float = 0.01, alpha: float = 0.9) -> dict:
     """Nesterov momentum exactly as the book writes it: the gradient at θ + αv (see the module docstring)."""
     if not isinstance(cost, Variable):
-        raise TypeError(
-            "nesterov needs the cost (its gradient is taken at shifted parameters), not gradients"
+        raise InputError(
+            "nesterov: expected the cost (its gradient is taken at shifted parameters), got "
+            f"{type(cost).__name__} {cost!r}{here()}"
         )
     params = list(params)
     velocities = [_state(p, "velocity") for p in params]
     shifted = {p: p + alpha * v for p, v in zip(params, velocities, strict=True)}
     (cost_at_shift,) = FunctionGraph([], [cost]).replace(shifted).outputs
-    grads = _autodiff().grad(cost_at_shift, params)  # ∂J(θ + αv)/∂θ = ∇J at θ + αv
+    grads = grad(cost_at_shift, params)  # ∂J(θ + αv)/∂θ = ∇J at θ + αv
     updates = {}
     for p, v, g in zip(params, velocities, grads, strict=True):
         v_new = alpha * v - _like(lr, p) * g
@@ -201,11 +208,9 @@ class Newton:
 
     def __init__(self, cost: Variable, params, inputs: Sequence[Variable] = (), damping: float = 0.0,
                  backend: str = "numpy"):  # fmt: skip
-        from graphc.compile import function
-
         self.params, self.damping = list(params), damping
-        grads = _autodiff().grad(cost, self.params)
-        blocks = _autodiff().hessian(cost, self.params)
+        grads = grad(cost, self.params)
+        blocks = hessian(cost, self.params)
         self.fn = function(list(inputs), [cost, *grads, *(b for row in blocks for b in row)], backend=backend)
 
     def step(self, *inputs) -> float:
@@ -219,7 +224,12 @@ class Newton:
         H = np.block(
             [[np.reshape(blocks[i * n + j], (sizes[i], sizes[j])) for j in range(n)] for i in range(n)]
         )
-        delta = np.linalg.solve(H + self.damping * np.eye(len(g)), g)
+        try:
+            delta = np.linalg.solve(H + self.damping * np.eye(len(g)), g)
+        except np.linalg.LinAlgError:
+            raise InputError(
+                f"Newton.step: H + damping·I is singular (damping = {self.damping}); give damping > 0{here()}"
+            ) from None
         offset = 0
         for p, size in zip(self.params, sizes, strict=True):
             value = p.get_value()
@@ -237,12 +247,12 @@ class ConjugateGradient:
 
     def __init__(self, cost: Variable, params, inputs: Sequence[Variable] = (), beta: str = "fletcher-reeves",
                  backend: str = "numpy", line_search: Callable | None = None):  # fmt: skip
-        from graphc.compile import function
-
         if beta not in ("fletcher-reeves", "polak-ribiere"):
-            raise ValueError(f"beta must be 'fletcher-reeves' or 'polak-ribiere', not {beta!r}")
+            raise InputError(
+                f"ConjugateGradient: beta must be 'fletcher-reeves' or 'polak-ribiere', got {beta!r}{here()}"
+            )
         self.params, self.beta = list(params), beta
-        self.grad_fn = function(list(inputs), [cost, *_autodiff().grad(cost, self.params)], backend=backend)
+        self.grad_fn = function(list(inputs), [cost, *grad(cost, self.params)], backend=backend)
         self.cost_fn = function(list(inputs), cost, backend=backend)
         self.line_search = line_search
         self.g_prev: np.ndarray | None = None
