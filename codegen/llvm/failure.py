@@ -4,10 +4,10 @@ the status the entry returns. Knows IR blocks and error specs, not ops or graphs
 The entry returns an i64 status:
 
 - 0: done;  1: the arena could not be allocated;
-- 2 + k: check k failed before any work (nothing was allocated or written);
-- otherwise the address of a malloc'd record ``{i64 check, value, bound, position}`` (check k failed during
-  the work, on that value). The arena is freed first; Python reads the record, frees it and raises
-  ``specs[check].error(value, bound, position)``. Should malloc fail here too, the status is 2 + k.
+- -(1 + k): check k failed before any work (nothing was allocated or written);
+- any other value is the address of a malloc'd record ``{i64 check, value, bound, position}`` (check k
+  failed during the work, on that value). The arena is freed first; Python reads the record, frees it and
+  raises ``specs[check].error(value, bound, position)``. Should malloc fail here too, the status is -(1 + k).
 
 Each check is a spec with ``error(value, bound, position) -> Exception``: a `Refusal` (a fixed message) or a
 `graphc.codegen.checks.RangeCheck`.
@@ -23,7 +23,6 @@ from .scalar import I8, I64
 from .views import const
 
 I8P = I8.as_pointer()
-FIRST_ADDRESS = 1 << 16  # statuses below are codes; no heap address is this low (Linux, macOS, Windows)
 RECORD = ir.ArrayType(I64, 4)  # check, value, bound, position
 
 
@@ -50,13 +49,13 @@ class Failures:
         self._failed: ir.Block | None = None
 
     def refuse_unless(self, condition, spec) -> None:
-        """Before any work: ``condition(builder)`` (an i1, true = fine), else status 2 + k."""
+        """Before any work: ``condition(builder)`` (an i1, true = fine), else status -(1 + k)."""
         code = self._register(spec)
         cb = self.check_builder
         ok = condition(cb)
         nxt, stop = self.fn.append_basic_block("check"), self.fn.append_basic_block("refuse")
         cb.cbranch(ok, nxt, stop)
-        ir.IRBuilder(stop).ret(ir.Constant(I64, 2 + code))
+        ir.IRBuilder(stop).ret(ir.Constant(I64, -(1 + code)))
         cb.position_at_end(nxt)
 
     def fail_if(self, b: ir.IRBuilder, bad: ir.Value, spec, value, bound, position) -> None:
@@ -85,7 +84,7 @@ class Failures:
             fields = b.load(self._record)
             # (no branch weights: their metadata would not move with a split-off entry)
             with b.if_then(b.icmp_unsigned("==", heap, ir.Constant(I8P, None))):
-                b.ret(b.add(b.extract_value(fields, 0), const(2)))
+                b.ret(b.sub(const(-1), b.extract_value(fields, 0)))
             b.store(fields, b.bitcast(heap, RECORD.as_pointer()))
             b.ret(b.ptrtoint(heap, I64))  # an address handed to Python, not arithmetic on one
         return self._failed
@@ -106,4 +105,4 @@ def libc(module: ir.Module, name: str) -> ir.Function:
     return ir.Function(module, ir.FunctionType(ir.VoidType(), [I8P]), "free")
 
 
-__all__ = ["FIRST_ADDRESS", "Failures", "Refusal", "libc"]
+__all__ = ["Failures", "Refusal", "libc"]

@@ -24,7 +24,7 @@ from graphc.errors import BackendError
 
 from . import cache, jit
 from .entry import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
-from .failure import FIRST_ADDRESS, RECORD
+from .failure import RECORD
 
 
 def _layout_ok() -> bool:
@@ -95,10 +95,10 @@ class LlvmProgram:
 
     def _fail(self, status: int):
         """Raise what a non-zero status says (see ``failure``): a code, or the address of a record to free."""
+        if status < 0:
+            raise self._specs[-status - 1].error(None, None, None)
         if status == 1:
             raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
-        if status < FIRST_ADDRESS:
-            raise self._specs[status - 2].error(None, None, None)
         check, value, bound, position = (ctypes.c_int64 * RECORD.count).from_address(status)[:]
         _free(status)
         raise self._specs[check].error(value, bound, position)
