@@ -51,10 +51,13 @@ class RangeCheck:
         """Raise the error for the first value outside [0, bound), in C order (what native code finds)."""
         values = np.asarray(values)
         # viewed as unsigned, a negative value is huge: one reduction finds both kinds of bad value
-        if values.size and values.view(f"u{values.dtype.itemsize}").max() >= self.bound:
+        if values.size and values.view(_UNSIGNED[values.dtype.itemsize]).max() >= self.bound:
             flat = values.ravel()
             position = int(np.flatnonzero((flat < 0) | (flat >= self.bound))[0])
             raise self.error(int(flat[position]), self.bound, position)
+
+
+_UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 
 
 def one_hot_labels(node: Node) -> RangeCheck:
