@@ -7,6 +7,7 @@ are a line before their node. `f.source` shows the code.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import os
 import re
@@ -200,7 +201,7 @@ class Emitter:
                 out = self.fresh()
                 self.names[id(node.outputs[0])] = out
                 self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
-            made.update(id(v) for v in node.outputs)
+            made.update(map(id, node.outputs))
             dead = [self.names[v] for v in self.plan.dying[step] if v in made]
             if dead:
                 self.lines.append(f"del {', '.join(dead)}")
@@ -228,15 +229,13 @@ class Emitter:
         shapes = [v.type.shape for v in node.inputs]
         full = broadcast_shapes(*shapes)
         for ins in kernel.instrs:
-            shapes.append(() if ins.op is None else broadcast_shapes(*(shapes[a] for a in ins.args)))
+            shapes.append(() if ins.op is None else _broadcast([shapes[a] for a in ins.args]))
         instrs = list(enumerate(kernel.instrs, start=n_in))
-        memory = plan(
-            [(ins.args, (pos,)) for pos, ins in instrs],
-            keep=kernel.outputs,
-            key_of=lambda pos: (full, kernel.dtype_of(pos)) if shapes[pos] == full and full else None,
-            reusable=lambda pos: kernel.instrs[pos - n_in].op in UFUNCS,  # only ufuncs take out=
-            in_place=True,
-        )
+        # temporaries of the full shape can share a buffer (by dtype); only ufuncs can write into one (out=)
+        keys = {pos: (full, ins.dtype) for pos, ins in instrs if ins.op and full and shapes[pos] == full}
+        ufuncs = {pos for pos, ins in instrs if ins.op in UFUNCS}
+        steps = [(ins.args, (pos,)) for pos, ins in instrs]
+        memory = plan(steps, kernel.outputs, keys.get, reusable=ufuncs.__contains__, in_place=True)
         holder: dict[int, str] = {}  # slot -> the name of the buffer it holds
         for pos, ins in instrs:
             if ins.op is None:
@@ -281,8 +280,15 @@ def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
     return candidate
 
 
+@functools.lru_cache(maxsize=4096)
 def _short(origin) -> str:
     return f"{os.path.basename(origin[0])}:{origin[1]}"
+
+
+def _broadcast(shapes: list) -> tuple:
+    """broadcast_shapes, without its work in the common case of one shape object for every argument."""
+    first = shapes[0]
+    return first if all(s is first for s in shapes) else broadcast_shapes(*shapes)
 
 
 class NumpyProgram:
