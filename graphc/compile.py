@@ -5,6 +5,7 @@ inputs/outputs/updates -> FunctionGraph -> passes pipeline -> backend program ->
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -122,11 +123,11 @@ class Function(Displayed):
     once the whole call has succeeded, all of them or none.
     """
 
-    # ``f(...)`` calls what this slot holds, chosen per function at compile time (the direct closure, or the
-    # general ``_call``). A slot is a C-level descriptor: the call costs no Python frame of its own, where a
-    # method wrapping the closure added 0.25 µs and a property 0.08 µs to a 1.7 µs call (bench_call_overhead's
-    # function, same run); that is the only reason for it.
-    __slots__ = ("__call__", "__dict__", "__weakref__")
+    def __new__(cls, fgraph, optimized, program, *args):
+        """A call that is only checks + the program makes a `DirectFunction` (no per-instance classes)."""
+        direct = not optimized.shared and getattr(program, "fresh_outputs", False)
+        direct = direct and not _symbolic_index_checks(fgraph)
+        return super().__new__(DirectFunction if direct else cls)
 
     def __init__(self, fgraph, optimized, program, reports, backend, single, name):
         self.fgraph = fgraph
@@ -145,25 +146,6 @@ class Function(Displayed):
         # where a result would alias an input, a shared value or a constant.
         self._fresh = bool(getattr(program, "fresh_outputs", False))
         self._index_checks = _symbolic_index_checks(fgraph)
-        self.__call__ = self._direct_call() or self._call
-
-    def _direct_call(self):
-        """Where a call is only checks + the program (no shared values, no per-call index checks, outputs the
-        backend allocated afresh), ``f(...)`` goes straight to one closure: ~0.2 µs less on a tiny function.
-        Anything the fast input check does not accept takes the general path, with its full checks."""
-        if self._shared or self._index_checks or not self._fresh:
-            return None
-        fast, run, general = self._fast_check, self.program.run, self._call
-        n_inputs, single = self._n_inputs, self._single
-
-        def direct_call(*args):
-            sizes = fast(*args) if len(args) == n_inputs else None
-            if sizes is None:
-                return general(*args)
-            outputs = run(args, (), sizes)[0]
-            return outputs[0] if single else tuple(outputs)
-
-        return direct_call
 
     @property
     def stages(self) -> list[tuple[str, FunctionGraph]]:
@@ -197,8 +179,7 @@ class Function(Displayed):
         names = ", ".join(v.name or "?" for v in self.fgraph.inputs)
         return f"<graphc.Function{' ' + self.name if self.name else ''}({names}) backend={self.backend}>"
 
-    def _call(self, *args):
-        """The general path: every check, copies where a backend's result could alias, then the updates."""
+    def __call__(self, *args):
         sizes = self._fast_check(*args) if len(args) == self._n_inputs else None
         if sizes is None:
             args, sizes = self._check_slowly(args)
@@ -230,6 +211,31 @@ class Function(Displayed):
                 )
         for var, value in zip(self._updated, new_values, strict=True):
             var._value = value
+
+
+class DirectFunction(Function):
+    """A Function whose call is only checks + the program (no shared values, no per-call index checks, outputs
+    the backend allocated afresh): ``f(...)`` goes straight to one closure, ~0.2 µs less on a tiny function.
+    Anything the fast input check does not accept takes the general path, with its full checks."""
+
+    # The closure sits in a slot: a C-level descriptor, so a call costs no Python frame of its own. A method
+    # wrapping the closure added 0.25 µs and a property 0.08 µs to a 1.7 µs call (bench_call_overhead's
+    # function, same run); a class made per instance cost as little but made every function cyclic garbage.
+    __slots__ = ("__call__",)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        fast, run, n_inputs, single = self._fast_check, self.program.run, self._n_inputs, self._single
+        this = weakref.ref(self)  # not the function itself: a closure holding it would be a reference cycle
+
+        def direct_call(*args):
+            sizes = fast(*args) if len(args) == n_inputs else None
+            if sizes is None:
+                return Function.__call__(this(), *args)
+            outputs = run(args, (), sizes)[0]
+            return outputs[0] if single else tuple(outputs)
+
+        self.__call__ = direct_call
 
 
 def _fast_checker(checks: list[_InputCheck]):

@@ -4,12 +4,14 @@ keep their own classes."""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 
 import graphc as gc
 from graphc.codegen.checks import RangeCheck
-from graphc.compile import Function
+from graphc.compile import DirectFunction, Function
 from graphc.errors import IndexOutOfRange
 from graphc.ops import Op
 
@@ -79,11 +81,18 @@ def test_a_rule_stops_native_code_with_fail_if():
     assert "the limit 10" in str(pytest.raises(IndexOutOfRange, program.run, (np.array([10]),), (), {}).value)
 
 
-def test_compiled_functions_keep_their_classes(backend):
+def _use_and_forget(backend: str) -> list:
+    """Compile and call a direct and a general function; return weak references to them and their programs."""
     x, W = gc.vector("x"), gc.shared(np.ones(1), name="W")
     direct = gc.function([x], x * 2, backend=backend)  # on llvm: checks + the program in one closure
     general = gc.function([x], [x, x + W], updates={W: W + 1}, backend=backend)
-    assert type(direct) is Function and type(general) is Function
+    assert type(direct) is (DirectFunction if backend == "llvm" else Function) and type(general) is Function
     np.testing.assert_array_equal(direct(np.array([1.0])), [2.0])
+    np.testing.assert_array_equal(direct([3]), [6.0])  # converted on the general path
     np.testing.assert_array_equal(general(np.array([1.0]))[1], [2.0])
-    assert type(gc.function([x], x * 2, backend="llvm").program) is LlvmProgram
+    return [weakref.ref(obj) for f in (direct, general) for obj in (f, f.program)]
+
+
+def test_compiled_functions_are_plain_objects_freed_at_once(backend):
+    # no per-instance classes, no reference cycles: the last reference frees a function and its program
+    assert all(ref() is None for ref in _use_and_forget(backend))

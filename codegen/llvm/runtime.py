@@ -12,6 +12,7 @@ native code only sees valid memory.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 
@@ -86,22 +87,13 @@ class LlvmProgram:
         # Large calls release the GIL (CFUNCTYPE); tiny ones keep it (PYFUNCTYPE), which is ~0.2 us cheaper.
         self._entry = ctypes.CFUNCTYPE(*argtypes)(address)
         self._entry_small = ctypes.PYFUNCTYPE(*argtypes)(address)
-        self._specs = lowered.specs
         self.memory_plan = lowered.plan
         self._llvm_ir: str | None = None
         self._asm: str | None = None
         # run(arrays, shared_values, sizes) is the generated runner itself: no method frame per call
-        self.run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), self._fail)
-
-    def _fail(self, status: int):
-        """Raise what a non-zero status says (see ``failure``): a code, or the address of a record to free."""
-        if status < 0:
-            raise self._specs[-status - 1].error(None, None, None)
-        if status == 1:
-            raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
-        check, value, bound, position = (ctypes.c_int64 * RECORD.count).from_address(status)[:]
-        _free(status)
-        raise self._specs[check].error(value, bound, position)
+        # The runner holds the native code and the specs, not this program: no reference cycle.
+        fail = functools.partial(_raise_failure, lowered.specs)
+        self.run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), fail, self.library)
 
     @property
     def llvm_ir(self) -> str:
@@ -124,13 +116,25 @@ class LlvmProgram:
         return self._llvm_ir
 
 
-def _make_runner(fgraph, lowered, entry, fail):
+def _raise_failure(specs: list, status: int):
+    """Raise what a non-zero status says (see ``failure``): a code, or the address of a record to free."""
+    if status < 0:
+        raise specs[-status - 1].error(None, None, None)
+    if status == 1:
+        raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
+    check, value, bound, position = (ctypes.c_int64 * RECORD.count).from_address(status)[:]
+    _free(status)
+    raise specs[check].error(value, bound, position)
+
+
+def _make_runner(fgraph, lowered, entry, fail, library):
     """Generate ``run(arrays, shared, sizes)`` for this program (no per-call loops or dict building)."""
     env: dict = {
         "ENTRY": entry[0],
         "SMALL": entry[1],
         "empty": np.empty,
         "fail": fail,
+        "LIBRARY": library,  # the native code stays loaded while the runner lives
         "math": __import__("math"),
     }
     names = {}
