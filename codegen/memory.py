@@ -117,21 +117,27 @@ def plan_graph(
     ``key_of(var)``: the storage key of a node's output (none: lifetimes only); ``aliases(node)``: positions
     of the inputs that the node's outputs may be views of.
     """
-    steps = [(tuple(map(id, node.inputs)), tuple(map(id, node.outputs))) for node in fgraph.nodes]
-    made = {id(out): (out, node, k) for k, node in enumerate(fgraph.nodes) for out in node.outputs}
+    nodes = fgraph.nodes
+    steps = [(tuple(map(id, node.inputs)), tuple(map(id, node.outputs))) for node in nodes]
+    made: dict = {}  # id -> (variable, node, step), built when a question about a value needs it
+
+    def origin(v) -> tuple:
+        if not made:
+            made.update((id(out), (out, node, k)) for k, node in enumerate(nodes) for out in node.outputs)
+        return made[v]
 
     def viewed(v):
-        node = made[v][1]
+        node = origin(v)[1]
         return [id(node.inputs[i]) for i in aliases(node)]
 
     def label(v) -> str:
-        var, node, k = made[v]
+        var, node, k = origin(v)
         return var.name or f"{node.op.value}@{k}"
 
     result = plan(
         steps,
         map(id, fgraph.roots),
-        None if key_of is None else lambda v: key_of(made[v][0]),
+        None if key_of is None else lambda v: key_of(origin(v)[0]),
         None if aliases is None else viewed,
     )
     result.label = label
