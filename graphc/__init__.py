@@ -12,10 +12,21 @@ import order makes a cycle between graphc, graphc.passes and graphc.codegen.
 
 from __future__ import annotations
 
+import copyreg
 import importlib
 
 from .elementwise import ScalarFunction, elementwise
-from .errors import BackendError, DTypeError, GraphcError, GraphError, InputError, ShapeError, TypeError_
+from .errors import (
+    BackendError,
+    DTypeError,
+    FormatError,
+    GraphcError,
+    GraphError,
+    InputError,
+    ShapeError,
+    TypeError_,
+)
+from .fgraph import FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, toposort
 from .ops import Op
 from .printing import debugprint
@@ -113,7 +124,24 @@ _LAZY = {
     "train": ("graphc.training", "train"),
     "training": ("graphc.training", None),
     "evaluate": ("graphc.codegen.interp", "evaluate"),
+    "save": ("graphc.io.api", "save"),
+    "load": ("graphc.io.api", "load"),
+    "save_params": ("graphc.io.params", "save_params"),
+    "load_params": ("graphc.io.params", "load_params"),
+    "io": ("graphc.io", None),
+    "onnx": ("graphc.onnx", None),
 }
+
+
+def _pickle_safely(obj):
+    """Variables and graphs pickle as graphc files (graphc.io): unpickling only reads that format."""
+    from graphc.io.document import read_bytes, to_bytes
+
+    return read_bytes, (to_bytes(obj),)
+
+
+for _cls in (Variable, Constant, SharedVariable, FunctionGraph):
+    copyreg.pickle(_cls, _pickle_safely)
 
 
 def __getattr__(name: str):
