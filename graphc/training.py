@@ -15,11 +15,14 @@ Knows shared variables and Python callables only: no passes, no codegen.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checkpoint import Checkpoint
+from .errors import InputError
 from .graph import SharedVariable
 
 __all__ = ["train", "History", "EarlyStopping", "minibatches", "retrain_for_best_steps", "continue_until"]
@@ -97,6 +100,7 @@ def minibatches(*arrays: np.ndarray, batch_size: int, rng: np.random.Generator |
             idx = order[start : start + batch_size]
             yield tuple(a[idx] for a in arrays)
 
+    batches.rng = rng  # what gc.train's checkpoints save, so a resumed run draws the same order
     return batches
 
 
@@ -108,19 +112,33 @@ def train(
     early_stopping: EarlyStopping | None = None,
     progress: bool = True,
     desc: str = "train",
+    checkpoint: str | os.PathLike | None = None,
+    every: int = 1,
+    resume: bool = False,
 ) -> History:
     """Run `step_fn(*batch)` over `batches` for `epochs` epochs; returns a History.
 
     batches: a re-iterable (list of tuples) or a function of the epoch returning an iterable of tuples.
     step_fn returns the loss (or a tuple whose first item is the loss). validate() returns a number to
     minimise (e.g. validation loss or error), recorded each epoch; early_stopping uses it (Alg. 7.1).
+    checkpoint: a folder where every `every` epochs (and at the end) the training state is saved atomically
+    (graphc.checkpoint); with resume=True a run continues from it, `epochs` being the total, and ends with
+    the parameters an uninterrupted run gets.
     """
     from tqdm.auto import tqdm
 
     if early_stopping is not None and validate is None:
         raise ValueError("gc.train: early_stopping needs validate=, the function whose value it watches")
+    if resume and checkpoint is None:
+        raise InputError("gc.train: resume=True needs checkpoint=, the folder to resume from")
+    if type(every) is not int or every < 1:
+        raise InputError(f"gc.train: every must be a positive number of epochs, not {every!r}")
     history = History()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    saver = Checkpoint(checkpoint, step_fn, batches, early_stopping) if checkpoint is not None else None
+    start = saver.restore(history) if resume else 0
+    if history.stopped_epoch is not None:  # the checkpointed run had stopped early: nothing left to do
+        start = epochs
+    bar = tqdm(range(start, epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         total, count = 0.0, 0
         for batch in batches(epoch) if callable(batches) else batches:
@@ -137,7 +155,11 @@ def train(
         if early_stopping is not None and validate is not None and (epoch + 1) % early_stopping.every == 0:
             if early_stopping.update(epoch, history.val[-1]):
                 history.stopped_epoch = epoch
-                break
+        stopped = history.stopped_epoch is not None
+        if saver is not None and ((epoch + 1) % every == 0 or epoch + 1 == epochs or stopped):
+            saver.save(epoch, history)
+        if stopped:
+            break
     bar.close()
     if early_stopping is not None:
         early_stopping.restore()

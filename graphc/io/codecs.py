@@ -54,7 +54,7 @@ FN_NODES: dict[str, type] = {
     **{f.__name__: f for f in (
         sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.sinh, sympy.cosh, sympy.tanh,
         sympy.asin, sympy.acos, sympy.atan, sympy.asinh, sympy.acosh, sympy.atanh, sympy.atan2,
-        sympy.Abs, sympy.sign, sympy.Heaviside, sympy.erf, sympy.erfc, sympy.Piecewise,
+        sympy.Abs, sympy.sign, sympy.Heaviside, sympy.DiracDelta, sympy.erf, sympy.erfc, sympy.Piecewise,
         ExprCondPair, sympy.And, sympy.Or, sympy.Not,
     )},
     **{c.__name__: c for c in (
