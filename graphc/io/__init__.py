@@ -18,14 +18,18 @@ _LAZY = {
     "FORMAT_VERSION": "graphc.io.graphs",
 }
 
+_MODULES = ("api", "archive", "codecs", "document", "graphs", "params", "schema")
+
 __all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(f"graphc.io.{name}")
     raise AttributeError(f"module 'graphc.io' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+    return sorted(list(globals()) + list(_LAZY) + list(_MODULES))

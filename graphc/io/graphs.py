@@ -380,13 +380,18 @@ def _name(name) -> str | None:
 
 
 def _origin(origin, where: str) -> tuple[str, int] | None:
+    """[file, line] or null. The file must be printable text: it is shown in messages and in comments of the
+    numpy backend's generated source, where a newline would start a line of code."""
     if origin is None:
         return None
     if (
         type(origin) is not list
         or len(origin) != 2
         or type(origin[0]) is not str
+        or not origin[0].isprintable()
+        or len(origin[0]) > 4096
         or type(origin[1]) is not int
+        or origin[1] < 0
     ):
-        raise fail(f"{where}: its origin must be [file, line], not {origin!r:.60}")
+        raise fail(f"{where}: its origin must be [file, line] in printable text, not {origin!r:.60}")
     return origin[0], origin[1]
