@@ -85,7 +85,15 @@ class Checkpoint:
         if not self.path.exists():
             return 0
         groups, extra = read_groups(self.path, ("checkpoint",))
-        pairs = assign(self.state, groups.get("state", {}), f"resume from {self.path}", strict=True)
+        saved = groups.get("state", {})
+        if set(saved) != set(self.state):
+            ours = ", ".join(sorted(set(self.state) - set(saved))[:8]) or "nothing else"
+            theirs = ", ".join(sorted(set(saved) - set(self.state))[:8]) or "nothing else"
+            raise InputError(
+                f"resume from {self.path}: the checkpoint is of another model: the step function has {ours}, "
+                f"the checkpoint {theirs}"
+            )
+        pairs = assign(self.state, saved, f"resume from {self.path}", strict=True)
         epoch = extra.get("epoch")
         if type(epoch) is not int or epoch < 0:
             raise fail(f"the checkpoint's epoch {epoch!r:.40} is not a count")

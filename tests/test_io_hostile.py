@@ -113,21 +113,52 @@ CASES = [
     ("truncated", lambda d, a: pack(d, a)[:-40], "damaged or truncated"),
     ("cut in half", lambda d, a: pack(d, a)[: len(pack(d, a)) // 2], "damaged or truncated"),
     ("unknown op", edited(lambda d, a: nodes(d)[0].update(op="exec")), "unknown op 'exec'"),
-    ("__reduce__ tag", edited(lambda d, a: nodes(d)[-2]["params"].update(keepdims={"__reduce__": RUN})),
-     "unknown value tag '__reduce__'"),
-    ("__class__ key", edited(lambda d, a: nodes(d)[0].update(__class__="os.system")), "unexpected keys '__class__'"),
-    ("code as a sympy expression", edited(lambda d, a: d["functions"][0].update(expr=RUN)),
-     "is not an expression tree"),
-    ("code as a symbol", edited(lambda d, a: d["functions"][0].update(expr=["Symbol", RUN])),
-     "not one of its arguments"),
-    ("code as a size name", edited(lambda d, a: d["shared"][0]["type"].update(shape=[{"dim": ["Symbol", RUN]}, 3])),
-     "not an identifier"),
-    ("a sympy class off the list", edited(lambda d, a: d["functions"][0].update(expr=["Function", "x"])),
-     "'Function' is not one graphc reads"),
+    (
+        "__reduce__ tag",
+        edited(lambda d, a: nodes(d)[-2]["params"].update(keepdims={"__reduce__": RUN})),
+        "unknown value tag '__reduce__'",
+    ),
+    (
+        "__class__ key",
+        edited(lambda d, a: nodes(d)[0].update(__class__="os.system")),
+        "unexpected keys '__class__'",
+    ),
+    (
+        "code as a sympy expression",
+        edited(lambda d, a: d["functions"][0].update(expr=RUN)),
+        "is not an expression tree",
+    ),
+    (
+        "code as a symbol",
+        edited(lambda d, a: d["functions"][0].update(expr=["Symbol", RUN])),
+        "not one of its arguments",
+    ),
+    (
+        "code as a size name",
+        edited(lambda d, a: d["shared"][0]["type"].update(shape=[{"dim": ["Symbol", RUN]}, 3])),
+        "not an identifier",
+    ),
+    (
+        "a sympy class off the list",
+        edited(lambda d, a: d["functions"][0].update(expr=["Function", "x"])),
+        "'Function' is not one graphc reads",
+    ),
     ("code in a param", edited(lambda d, a: nodes(d)[-2]["params"].update(keepdims=RUN)), "must be a bool"),
-    ("code in an origin", edited(lambda d, a: nodes(d)[0].update(origin=[f"x\n{RUN}\n#", 1])), "printable text"),
-    ("a header with another dtype", edited(header_dtype), r"holds <f4\(2, 3\) but the graph declares float64"),
-    ("a header with another shape", edited(header_shape), r"holds <f8\(3, 2\) but the graph declares float64"),
+    (
+        "code in an origin",
+        edited(lambda d, a: nodes(d)[0].update(origin=[f"x\n{RUN}\n#", 1])),
+        "printable text",
+    ),
+    (
+        "a header with another dtype",
+        edited(header_dtype),
+        r"holds <f4\(2, 3\) but the graph declares float64",
+    ),
+    (
+        "a header with another shape",
+        edited(header_shape),
+        r"holds <f8\(3, 2\) but the graph declares float64",
+    ),
     ("a member ../", lambda d, a: pack(d, a, extra=[("../evil.py", RUN)]), "unexpected member '../evil.py'"),
     ("an absolute member", lambda d, a: pack(d, a, extra=[("/tmp/evil", RUN)]), "unexpected member"),
     ("a compressed file", lambda d, a: pack(d, a, compress=True), "compressed"),
@@ -137,15 +168,33 @@ CASES = [
     ("too many inputs", edited(lambda d, a: nodes(d)[0]["inputs"].append(0)), "has 3 inputs; matmul takes 2"),
     ("an array nothing uses", lambda d, a: pack(d, a + [npy(np.zeros(2))]), "arrays nothing refers to"),
     ("an array used twice", edited(array_used_twice), "used twice"),
-    ("duplicate keys", lambda d, a: pack(json.dumps(d)[:-1] + ',"kind":"graph"}', a), "repeats the key 'kind'"),
-    ("NaN in JSON", lambda d, a: pack(json.dumps(d).replace('"version": 1', '"version": NaN'), a), "NaN is not JSON"),
+    (
+        "duplicate keys",
+        lambda d, a: pack(json.dumps(d)[:-1] + ',"kind":"graph"}', a),
+        "repeats the key 'kind'",
+    ),
+    (
+        "NaN in JSON",
+        lambda d, a: pack(json.dumps(d).replace('"version": 1', '"version": NaN'), a),
+        "NaN is not JSON",
+    ),
     ("deep nesting", lambda d, a: pack("[" * 100_000 + "]" * 100_000, a), "not valid JSON"),
-    ("a newer version", edited(lambda d, a: d.update(version=7, written_by="graphc 9.1")),
-     "written by graphc 9.1 in format version 7; graphc 0.1.0 reads format version 1"),
+    (
+        "a newer version",
+        edited(lambda d, a: d.update(version=7, written_by="graphc 9.1")),
+        "written by graphc 9.1 in format version 7; graphc 0.1.0 reads format version 1",
+    ),
     ("another format", edited(lambda d, a: d.update(format="pytorch")), "its format is 'pytorch'"),
-    ("a huge unsaved shared variable", edited(lambda d, a: d["shared"][0].update(array=None, type={
-        "dtype": "float64", "shape": [1 << 40, 1 << 20]})), "without values would need"),
-]  # fmt: skip
+    (
+        "a huge unsaved shared variable",
+        edited(
+            lambda d, a: d["shared"][0].update(
+                array=None, type={"dtype": "float64", "shape": [1 << 40, 1 << 20]}
+            )
+        ),
+        "without values would need",
+    ),
+]
 
 
 @pytest.mark.parametrize("make, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
