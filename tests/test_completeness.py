@@ -17,6 +17,7 @@ TABLES = [
     ("graphc.passes.vjp_rules", "VJP_RULES", {Op.FUSED: "fusion runs after differentiation"}),
     ("graphc.codegen.numpy_backend", "NUMPY_TEMPLATES", {Op.FUSED: "emitted by Emitter._emit_fused"}),
     ("graphc.codegen.llvm.lower", "LLVM_RULES", {}),
+    ("graphc.io.schema", "OP_PARAMS", {Op.FUSED: "files hold the user's graph, before fusion"}),
 ]
 
 

@@ -34,7 +34,8 @@ def structure(graph: gc.fgraph.FunctionGraph) -> list:
     rows = []
     for node in graph.nodes:
         ins = [number.get(id(v), (type(v).__name__, v.name, str(v.type))) for v in node.inputs]
-        rows.append((node.op, node.param_key, ins, [str(v.type) for v in node.outputs], node.origin))
+        outs = [(str(v.type), v.name) for v in node.outputs]
+        rows.append((node.op, node.param_key, ins, outs, node.origin))
         for v in node.outputs:
             number[id(v)] = len(number)
     return rows

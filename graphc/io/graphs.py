@@ -131,6 +131,7 @@ class Writer:
                 "inputs": [number[id(v)] for v in node.inputs],
                 "params": {k: codecs.encode(self, v) for k, v in sorted(node.params.items())},
                 "types": [self.type(v.type) for v in node.outputs],
+                "names": [v.name for v in node.outputs],
                 "origin": list(node.origin) if node.origin else None,
             }
             nodes.append(entry)
@@ -289,7 +290,7 @@ class Reader:
         raise fail(f"leaf {k} is a {kind!r:.40}; a leaf is an input, a constant or a shared variable")
 
     def _node(self, k: int, payload, values: list[Variable]) -> tuple[Variable, ...]:
-        entry = fields(payload, f"node {k}", ("op", "inputs", "params", "types", "origin"))
+        entry = fields(payload, f"node {k}", ("op", "inputs", "params", "types", "names", "origin"))
         try:
             op = Op(entry["op"])
         except (ValueError, TypeError):
@@ -325,6 +326,11 @@ class Reader:
         if [v.type for v in made] != declared:
             got = ", ".join(str(v.type) for v in made)
             raise fail(f"{where} declares {', '.join(map(str, declared))}, but {op.value} makes {got}")
+        names = _list(entry, "names")
+        if len(names) != len(made):
+            raise fail(f"{where} names {len(names)} outputs; it makes {len(made)}")
+        for v, name in zip(made, names, strict=True):
+            v.name = _name(name)
         return made
 
 
