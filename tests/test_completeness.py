@@ -18,7 +18,7 @@ TABLES = [
     ("graphc.codegen.numpy_backend", "NUMPY_TEMPLATES", {Op.FUSED: "emitted by Emitter._emit_fused"}),
     ("graphc.codegen.llvm.lower", "LLVM_RULES", {}),
     ("graphc.io.schema", "OP_PARAMS", {Op.FUSED: "files hold the user's graph, before fusion"}),
-    ("graphc.onnx.exporter", "EXPORT_RULES", {}),
+    ("graphc.onnx.export_rules", "EXPORT_RULES", {}),
 ]
 
 

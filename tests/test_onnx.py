@@ -100,7 +100,19 @@ def torch_models():
     mlp = torch.nn.Sequential(
         torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3), torch.nn.Softmax(-1)
     )
-    return torch, [("mlp", mlp, (4, 5)), ("cnn", CNN(), (3, 1, 8, 8))]
+    norm = torch.nn.BatchNorm2d(3)
+    norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+    blocks = torch.nn.Sequential(  # batch norm (evaluation), average pools, leaky ReLU, clip
+        torch.nn.Conv2d(2, 3, 3, padding=1),
+        norm,
+        torch.nn.LeakyReLU(0.1),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Hardtanh(-0.5, 0.5),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(3, 2),
+    ).eval()  # the exporter restores the mode it found: evaluation, so batch norm uses its running statistics
+    return torch, [("mlp", mlp, (4, 5)), ("cnn", CNN(), (3, 1, 8, 8)), ("blocks", blocks, (2, 2, 6, 6))]
 
 
 def from_torch(torch, model, x) -> bytes:
@@ -108,7 +120,8 @@ def from_torch(torch, model, x) -> bytes:
     with warnings.catch_warnings():  # torch's exporter warns about its own deprecations
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})  # fmt: skip
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+                          do_constant_folding=False)  # batch norm stays a BatchNormalization  # fmt: skip
     return buffer.getvalue()
 
 
@@ -118,8 +131,8 @@ def test_pytorch_models_load_run_differentiate_and_draw(backend) -> None:
         x = torch.randn(*shape)
         graph = gc.onnx.load(from_torch(torch, model, x))
         assert str(graph.inputs[0].type) == f"float32(batch, {', '.join(map(str, shape[1:]))})"
-        params = graph.shared
-        assert [p.name for p in params] == [n for n, _ in model.named_parameters()]
+        by_name = {p.name: p for p in graph.shared}  # parameters, then batch norm's running statistics
+        params = [by_name[n] for n, _ in model.named_parameters()]
         weights = gc.tensor("r", ("batch",) + tuple(graph.outputs[0].type.shape[1:]), "float32")
         J = (graph.outputs[0] * weights).sum()  # a scalar whose gradient checks every parameter
         f = gc.function([graph.inputs[0], weights], [graph.outputs[0], *gc.grad(J, params)], backend=backend)

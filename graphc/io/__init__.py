@@ -2,8 +2,9 @@
 
 Loading a file never runs code from it. The API (`save`, `load`, `save_params`, `load_params`) is also on
 the facade (gc.save, ...). Modules: archive (the zip container), codecs (values, sympy trees), schema (each
-op's params), graphs (graph <-> JSON), document (what a file holds; pickling), params, api (compiles).
-This package imports its modules lazily, so graphc.compile can use graphc.io.document without a cycle.
+op's params), graphs (graph -> JSON), reading (JSON -> graph, every field checked), document (what a file
+holds; pickling), params (named arrays), api (the one that compiles). This package imports its modules
+lazily, so graphc.compile can use graphc.io.document without an import cycle.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ _LAZY = {
     "FORMAT_VERSION": "graphc.io.graphs",
 }
 
-_MODULES = ("api", "archive", "codecs", "document", "graphs", "params", "schema")
+_MODULES = ("api", "archive", "codecs", "document", "graphs", "params", "reading", "schema")
 
 __all__ = sorted(_LAZY)
 

@@ -18,7 +18,8 @@ from graphc.graph import Constant, SharedVariable, Variable, graph_inputs
 
 from . import archive
 from .archive import Archive, fail
-from .graphs import FunctionSpec, Reader, Writer, fields
+from .graphs import FunctionSpec, Writer
+from .reading import Reader, fields
 
 BACKENDS = ("interp", "numpy", "llvm")
 

@@ -22,7 +22,8 @@ from graphc.graph import SharedVariable
 
 from . import archive
 from .archive import Archive, fail
-from .graphs import Reader, Writer, fields
+from .graphs import Writer
+from .reading import Reader, fields
 
 Params = Sequence[SharedVariable] | Mapping[str, SharedVariable]
 
