@@ -3,8 +3,10 @@ functions, named sizes, differentiation after loading, collections, pickling, pa
 
 from __future__ import annotations
 
+import pathlib
 import pickle
 import pickletools
+import re
 
 import numpy as np
 import pytest
@@ -242,3 +244,15 @@ def test_params_are_checked_before_anything_changes(tmp_path) -> None:
     assert b.get_value().all()
     with pytest.raises(gc.InputError, match="two shared variables are named 'W'"):
         gc.save_params(tmp_path / "q.gcz", [W, wrong_shape])
+
+
+def test_the_readme_section_runs_as_written(tmp_path, monkeypatch) -> None:
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Saving, loading, checkpoints, ONNX")
+    (code,) = re.findall(r"```python\n(.*?)```", readme[start : readme.index("\n## ", start + 1)], re.S)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["predict"](np.ones((2, 4), np.float32)).shape == (2, 3)
+    assert namespace["gW"].type.shape == (4, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.gcz", "net.gcz", "weights.gcz"]
