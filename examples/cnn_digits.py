@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     Xfit, Xval, yfit, yval = train_test_split(Xtr, ytr, test_size=0.1, random_state=args.seed, stratify=ytr)
     history = gc.train(step, gc.training.minibatches(Xfit, yfit, batch_size=32, rng=rng), epochs=epochs,
                        validate=lambda: float((predict(Xval) != yval).mean()), progress=not args.quick,
-                       desc="cnn", checkpoint=args.checkpoint, resume=args.checkpoint is not None)  # fmt: skip
+                       desc="cnn", checkpoint=args.checkpoint, resume=bool(args.checkpoint))  # fmt: skip
     accuracy = float((predict(Xte) == yte).mean())
     if args.save:
         gc.save(args.save, predict)  # later: predict = gc.load(path); predict(images)

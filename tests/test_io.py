@@ -77,9 +77,15 @@ def _groups_binding_sizes_alike() -> list[list]:
     return [members for _, members in groups]
 
 
+def _object_cache() -> list[str]:
+    from graphc.codegen.llvm.cache import cache_dir
+
+    return sorted(str(p) for p in cache_dir().rglob("*"))
+
+
 def test_every_case_is_bit_identical_after_loading(backend: str, tmp_path, rng) -> None:
     """All CASES, a few compiled functions per backend (with the passes): each loaded function gives exactly
-    the original's results."""
+    the original's results, and on llvm compiles from the object cache (no new entry)."""
     for k, cases in enumerate(_groups_binding_sizes_alike()):
         inputs, outputs, arrays = [], [], []
         for case in cases:
@@ -88,7 +94,9 @@ def test_every_case_is_bit_identical_after_loading(backend: str, tmp_path, rng) 
             outputs.append(case.build(*xs))
             arrays += [a.sample(rng) for a in case.args]
         f = gc.function(inputs, outputs, backend=backend)
+        cached = _object_cache() if backend == "llvm" else None
         g = gc.load(gc.save(tmp_path / f"{k}.gcz", f))
+        assert cached is None or _object_cache() == cached  # the same code: compiled from the object cache
         assert g.backend == backend and len(g.fgraph.nodes) == len(f.fgraph.nodes)
         with np.errstate(all="ignore"):
             got, want = g(*arrays), f(*arrays)
@@ -256,3 +264,37 @@ def test_the_readme_section_runs_as_written(tmp_path, monkeypatch) -> None:
     assert namespace["predict"](np.ones((2, 4), np.float32)).shape == (2, 3)
     assert namespace["gW"].type.shape == (4, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.gcz", "net.gcz", "weights.gcz"]
+
+
+def test_every_kind_of_param_value_round_trips() -> None:
+    """The codec table, value by value, sub-graphs included (what ops with a body will hold)."""
+    import json
+    import math
+
+    from graphc.io import archive, codecs
+    from graphc.io.graphs import Writer
+    from graphc.io.reading import Reader
+
+    n = gc.types.symbol("n")
+    x = gc.vector("x", n)
+    body = gc.fgraph.FunctionGraph([x], [gc.exp(x[1:]) * 2.0 + gc.shared(np.ones(1), name="c")])
+    values = [
+        7, -(2**63), 1.5, -0.0, math.inf, -math.inf, True, None, "axis", (1, (2, None), ()),
+        np.dtype("float32"), n - 2, sympy.ceiling(n / 3), sympy.Max(n, 3) * n, slice(1, None, -1),
+        np.int64(4), SOFTCLIP, body,
+    ]  # fmt: skip
+    writer = Writer()
+    encoded = json.loads(json.dumps([codecs.encode(writer, v) for v in values], allow_nan=False))
+    with archive.Archive(archive.to_bytes(writer.document({"kind": "none"}), writer.arrays)) as box:
+        reader = Reader(box)
+        decoded = [codecs.decode(reader, v) for v in encoded]
+    for want, got in zip(values, decoded, strict=True):
+        if isinstance(want, gc.fgraph.FunctionGraph):
+            assert structure(got) == structure(want) and got.shared[0].get_value() == 1.0
+        else:
+            assert got == want and type(got) is type(want) or isinstance(want, np.integer), (want, got)
+    assert math.copysign(1, decoded[3]) == -1  # -0.0 stays negative
+    with pytest.raises(gc.GraphcError, match="cannot hold a object .*a new kind of param needs a row"):
+        codecs.encode(writer, object())
+    with pytest.raises(gc.FormatError, match="is not a number"):
+        codecs.decode(None, {"float": "NaN!"})
