@@ -31,6 +31,7 @@ def close(got, want) -> None:
 
 
 def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
+    """As built (opsets 13 and the default) and after the passes (fused kernels expanded back)."""
     fused = 0
     for case in CASES:
         xs = _inputs(case)
@@ -42,9 +43,14 @@ def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
             want = gc.function(xs, out, backend="interp", optimize="none")(*arrays)
             optimized = gc.function(xs, out).optimized  # fused kernels, expanded back into ONNX nodes
             fused += any(n.op is Op.FUSED for n in optimized.nodes)
-            for graph in (gc.fgraph.FunctionGraph(xs, [out]), optimized):
-                close(run(gc.onnx.export(graph), *arrays)[0], want)
-            back = gc.onnx.load(gc.onnx.export(gc.fgraph.FunctionGraph(xs, [out])))
+            built = gc.fgraph.FunctionGraph(xs, [out])
+            for graph, opset in [
+                (built, 13),
+                (built, gc.onnx.DEFAULT_OPSET),
+                (optimized, gc.onnx.DEFAULT_OPSET),
+            ]:
+                close(run(gc.onnx.export(graph, opset=opset), *arrays)[0], want)
+            back = gc.onnx.load(gc.onnx.export(built))
             close(gc.function(back.inputs, back.outputs[0], backend="interp", optimize="none")(*arrays), want)
     assert fused > 10
 

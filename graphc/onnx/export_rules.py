@@ -119,6 +119,14 @@ def _one_hot(ex, node, ins):
     return [ex.cast(hits, np.bool_, node.params["dtype"])]
 
 
+def _relu(ex, node, ins):
+    (x,) = _operands(ex, node, ins)
+    dtype = node.outputs[0].type.dtype
+    if dtype.kind == "f" or ex.opset >= 14:
+        return [ex.one("Relu", [x])]
+    return [ex.one("Max", [x, ex.constant(0, dtype)])]  # Relu takes ints from opset 14
+
+
 def _softplus(ex, node, ins):
     """max(x, 0) + log(1 + exp(-|x|)): onnxruntime's Softplus overflows to inf for large x."""
     (x,) = _operands(ex, node, ins)
@@ -179,7 +187,7 @@ EXPORT_RULES = {
     **{op: _same(name) for op, name in {
         Op.NEG: "Neg", Op.ABS: "Abs", Op.SIGN: "Sign", Op.EXP: "Exp", Op.LOG: "Log", Op.SQRT: "Sqrt",
         Op.SIN: "Sin", Op.COS: "Cos", Op.TANH: "Tanh", Op.SIGMOID: "Sigmoid",
-        Op.RELU: "Relu", Op.NOT: "Not", Op.ADD: "Add", Op.SUB: "Sub", Op.MUL: "Mul", Op.DIV: "Div",
+        Op.NOT: "Not", Op.ADD: "Add", Op.SUB: "Sub", Op.MUL: "Mul", Op.DIV: "Div",
         Op.POW: "Pow", Op.MAXIMUM: "Max", Op.MINIMUM: "Min", Op.AND: "And", Op.OR: "Or", Op.MATMUL: "MatMul",
     }.items()},
     **{op: _compare(name) for op, name in {
@@ -187,6 +195,7 @@ EXPORT_RULES = {
     }.items()},
     Op.NE: _compare("Equal", negate=True),
     Op.SOFTPLUS: _softplus,
+    Op.RELU: _relu,
     Op.LOG1P: _log1p,
     Op.EXPM1: _expm1,
     Op.CONCATENATE: lambda ex, node, ins: [ex.one("Concat", _operands(ex, node, ins), **node.params)],
