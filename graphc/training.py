@@ -1,5 +1,5 @@
 """A small training loop, `gc.train`, with a tqdm progress bar, a history, and early stopping (Alg. 7.1).
-Knows shared variables and Python callables only: no passes, no codegen.
+Knows shared variables, Python callables and graphc.checkpoint: no passes, no codegen.
 
     >>> import numpy as np, graphc as gc
     >>> w = gc.shared(np.zeros(2), name="w")

@@ -151,3 +151,19 @@ def test_pytorch_models_load_run_differentiate_and_draw(backend) -> None:
             np.testing.assert_allclose(g, t.numpy(), rtol=1e-3, atol=1e-5, err_msg=f"{name} {p.name}")
         dot = gc.viz.to_dot(J, grads=dict(zip(params, gc.grad(J, params), strict=True)))
         assert all(p.name.replace(".", "") in dot.replace(".", "") for p in params) and "∇" in dot
+
+
+def test_tensors_in_external_files_are_refused(tmp_path) -> None:
+    """A model may point at files beside it: graphc reads nothing but the model itself."""
+    helper = onnx.helper
+    weight = onnx.numpy_helper.from_array(np.ones((2, 2), np.float32), "W")
+    weight.ClearField("raw_data")
+    weight.data_location = onnx.TensorProto.EXTERNAL
+    weight.external_data.add(key="location", value="../../etc/passwd")
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 2])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 2])
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "g", [x], [y], [weight])
+    path = tmp_path / "model.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    with pytest.raises(gc.GraphcError, match=r"keeps tensors in external files \(W\)"):
+        gc.onnx.load(path)
