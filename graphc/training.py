@@ -1,5 +1,5 @@
 """A small training loop, `gc.train`, with a tqdm progress bar, a history, and early stopping (Alg. 7.1).
-Knows shared variables, Python callables and graphc.checkpoint: no passes, no codegen.
+Knows shared variables, Python callables and graphc.io.checkpoint: no passes, no codegen.
 
     >>> import numpy as np, graphc as gc
     >>> w = gc.shared(np.zeros(2), name="w")
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checkpoint import Checkpoint
 from .errors import InputError
 from .graph import SharedVariable
+from .io.checkpoint import Checkpoint
 
 __all__ = ["train", "History", "EarlyStopping", "minibatches", "retrain_for_best_steps", "continue_until"]
 
@@ -122,7 +122,7 @@ def train(
     step_fn returns the loss (or a tuple whose first item is the loss). validate() returns a number to
     minimise (e.g. validation loss or error), recorded each epoch; early_stopping uses it (Alg. 7.1).
     checkpoint: a folder where every `every` epochs (and at the end) the training state is saved atomically
-    (graphc.checkpoint); with resume=True a run continues from it, `epochs` being the total, and ends with
+    (graphc.io.checkpoint); with resume=True a run continues from it, `epochs` being the total, and ends with
     the parameters an uninterrupted run gets.
     """
     from tqdm.auto import tqdm

@@ -3,8 +3,8 @@
 Loading a file never runs code from it. The API (`save`, `load`, `save_params`, `load_params`) is also on
 the facade (gc.save, ...). Modules: archive (the zip container), codecs (values, sympy trees), schema (each
 op's params), graphs (graph -> JSON), reading (JSON -> graph, every field checked), document (what a file
-holds; pickling), params (named arrays), api (the one that compiles). This package imports its modules
-lazily, so graphc.compile can use graphc.io.document without an import cycle.
+holds; pickling), params (named arrays), checkpoint (gc.train's), api (the one that compiles). This
+package imports its modules lazily, so graphc.compile can use graphc.io.document without an import cycle.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ _LAZY = {
     "FORMAT_VERSION": "graphc.io.graphs",
 }
 
-_MODULES = ("api", "archive", "codecs", "document", "graphs", "params", "reading", "schema")
+_MODULES = ("api", "archive", "checkpoint", "codecs", "document", "graphs", "params", "reading", "schema")
 
 __all__ = sorted(_LAZY)
 

@@ -5,6 +5,7 @@ graphc.io.reading reads it back; the layout is documented in docs/FORMAT.md.
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,17 +141,23 @@ class Writer:
         }
 
     def document(self, contents: dict) -> dict:
-        from graphc import __version__
-
         return {
             "format": FORMAT,
             "version": FORMAT_VERSION,
-            "written_by": f"graphc {__version__}",
+            "written_by": f"graphc {graphc_version()}",
             "kind": contents["kind"],
             "shared": self.shared,
             "functions": self.functions,
             "contents": contents,
         }
+
+
+def graphc_version() -> str:
+    """The installed graphc's version (read from the package metadata, not the facade, which is above us)."""
+    try:
+        return importlib.metadata.version("graphc")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def real_symbol(name: str) -> sympy.Symbol:

@@ -22,7 +22,7 @@ from graphc.types import Type
 
 from . import codecs
 from .archive import Archive, fail
-from .graphs import FORMAT, FORMAT_VERSION, MAX_NESTING, real_symbol
+from .graphs import FORMAT, FORMAT_VERSION, MAX_NESTING, graphc_version, real_symbol
 from .schema import params_problem
 
 MAX_ZERO_FILLED = 4 << 30  # bytes of shared variables a file may ask for without storing them
@@ -212,10 +212,8 @@ def check_header(document: dict) -> None:
     if type(version) is not int:
         raise fail(f"its format version {version!r:.40} is not a number")
     if version > FORMAT_VERSION:
-        from graphc import __version__
-
         raise fail(
-            f"it was written by {writer!s:.60} in format version {version}; graphc {__version__} reads "
+            f"it was written by {writer!s:.60} in format version {version}; graphc {graphc_version()} reads "
             f"format version {FORMAT_VERSION} and older (upgrade graphc to read it)"
         )
     if version < 1:

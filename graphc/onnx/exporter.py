@@ -14,6 +14,7 @@ import sympy
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, SharedVariable, Variable
+from graphc.io.graphs import graphc_version
 from graphc.types import Type
 
 from .export_rules import EXPORT_RULES
@@ -143,13 +144,11 @@ def export_graph(graph: FunctionGraph, opset: int, name: str):
         outputs.append(_value_info(onnx, final, v.type))
     inputs = [_value_info(onnx, ex.names[id(v)], v.type) for v in graph.inputs]
     graph_proto = onnx.helper.make_graph(ex.nodes, name, inputs, outputs, ex.initializers)
-    from graphc import __version__
-
     model = onnx.helper.make_model(
         graph_proto,
         opset_imports=[onnx.helper.make_opsetid("", opset)],
         producer_name="graphc",
-        producer_version=__version__,
+        producer_version=graphc_version(),
         ir_version=min(onnx.IR_VERSION, 10),
     )
     onnx.checker.check_model(model)

@@ -1,5 +1,5 @@
-"""Checkpoints of gc.train, for an exact resume. Knows shared variables and graphc.io's files; no passes, no
-codegen.
+"""Checkpoints of gc.train, for an exact resume. Knows shared variables and graphc.io's files of named arrays;
+no passes, no codegen.
 
     history = gc.train(step, batches, epochs=20, checkpoint="runs/cnn", every=1, resume=True)
 
@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GraphcError, InputError
-from .graph import SharedVariable
-from .io import codecs
-from .io.archive import fail
-from .io.params import assign, read_groups, write_groups
+from graphc.errors import GraphcError, InputError
+from graphc.graph import SharedVariable
+
+from . import codecs
+from .archive import fail
+from .params import assign, read_groups, write_groups
 
 FILE = "checkpoint.gcz"
 
