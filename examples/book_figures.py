@@ -1,7 +1,8 @@
 """The computational graphs of Goodfellow, Bengio & Courville, *Deep Learning*, §6.5, drawn by gc.viz.
 
-    python examples/book_figures.py            # writes docs/figures/*.svg and *.png (needs graphviz's dot)
-    python examples/book_figures.py --dot      # only prints the DOT sources (no dot needed)
+    python examples/book_figures.py                    # writes book_figures/*.svg and *.png (needs dot)
+    python examples/book_figures.py --out docs/figures # regenerates the README's figures (tracked files)
+    python examples/book_figures.py --dot              # only prints the DOT sources (no dot needed)
 
 Each FIGURES entry builds one graph with graphc and returns what gc.viz.to_dot takes; tests/test_viz.py reads
 the same builders and checks the drawings' nodes, edges and labels.
@@ -9,15 +10,13 @@ the same builders and checks the drawings' nodes, edges and labels.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
 import sympy
 
 import graphc as gc
-
-OUT = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
 
 def named(var: gc.Variable, name: str) -> gc.Variable:
@@ -133,18 +132,23 @@ FIGURES = {
 }
 
 
-def main(argv: list[str]) -> None:
-    only_dot = "--dot" in argv
-    OUT.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str] | None = None) -> Path | None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("book_figures"), help="folder for the drawings")
+    parser.add_argument("--dot", action="store_true", help="print the DOT sources instead (no dot needed)")
+    args = parser.parse_args(argv)
+    if not args.dot:
+        args.out.mkdir(parents=True, exist_ok=True)
     for name, build in FIGURES.items():
         graph, options = build()
-        if only_dot:
+        if args.dot:
             print(f"// {name}: {build.__doc__.splitlines()[0]}\n{gc.viz.to_dot(graph, **options)}")
             continue
         for ext in ("svg", "png"):
-            gc.viz.render(graph, path=OUT / f"{name}.{ext}", **options)
-        print(f"{name}: {OUT / name}.svg, .png")
+            gc.viz.render(graph, path=args.out / f"{name}.{ext}", **options)
+        print(f"{name}: {args.out / name}.svg, .png")
+    return None if args.dot else args.out
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

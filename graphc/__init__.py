@@ -10,11 +10,11 @@ This facade imports the core eagerly and `grad`, `function`, `viz`, `nn`, `optim
 import order makes a cycle between graphc, graphc.passes and graphc.codegen.
 """
 
-from __future__ import annotations
+import copyreg as _copyreg
+import importlib as _importlib
+from types import ModuleType as _ModuleType
 
-import copyreg
-import importlib
-
+from . import graph as _graph
 from .elementwise import ScalarFunction, elementwise
 from .errors import (
     BackendError,
@@ -26,7 +26,7 @@ from .errors import (
     ShapeError,
     TypeError_,
 )
-from .fgraph import FunctionGraph
+from .fgraph import FunctionGraph as _FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, toposort
 from .ops import Op
 from .printing import debugprint
@@ -124,6 +124,7 @@ _LAZY = {
     "train": ("graphc.training", "train"),
     "training": ("graphc.training", None),
     "evaluate": ("graphc.codegen.interp", "evaluate"),
+    "to_networkx": ("graphc.analysis", "to_networkx"),
     "save": ("graphc.io.api", "save"),
     "load": ("graphc.io.api", "load"),
     "save_params": ("graphc.io.params", "save_params"),
@@ -131,6 +132,24 @@ _LAZY = {
     "io": ("graphc.io", None),
     "onnx": ("graphc.onnx", None),
 }
+# The public names: what the imports above bind (not the submodules they load), and the lazy ones.
+__all__ = sorted(
+    [
+        name
+        for name, value in globals().items()
+        if not name.startswith("_") and not isinstance(value, _ModuleType)
+    ]
+    + list(_LAZY)
+)
+
+
+def _notebook_display(obj) -> dict:
+    from .notebook import mimebundle
+
+    return mimebundle(obj)
+
+
+_graph.DISPLAY_HOOKS["mimebundle"] = _notebook_display
 
 
 def _pickle_safely(obj):
@@ -140,19 +159,19 @@ def _pickle_safely(obj):
     return read_bytes, (to_bytes(obj),)
 
 
-for _cls in (Variable, Constant, SharedVariable, FunctionGraph):
-    copyreg.pickle(_cls, _pickle_safely)
+for _cls in (Variable, Constant, SharedVariable, _FunctionGraph):
+    _copyreg.pickle(_cls, _pickle_safely)
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         module_name, attr = _LAZY[name]
-        module = importlib.import_module(module_name)
+        module = _importlib.import_module(module_name)
         value = module if attr is None else getattr(module, attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+def __dir__() -> list[str]:
+    return __all__

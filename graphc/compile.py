@@ -12,7 +12,8 @@ import sympy
 
 from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeError, where_built
 from .fgraph import FunctionGraph
-from .graph import Constant, SharedVariable, Variable, graph_inputs
+from .graph import Constant, Displayed, SharedVariable, Variable, graph_inputs
+from .notebook import Report
 from .ops import Op, describe
 from .tensor import as_variable
 from .types import concrete_dim, shape_str
@@ -138,7 +139,7 @@ def _check_inputs(fgraph: FunctionGraph) -> None:
                 )
 
 
-class Function:
+class Function(Displayed):
     """A compiled graph: call it with one array per input; get an array back (a tuple for several outputs)."""
 
     def __init__(self, fgraph, optimized, program, reports, backend, single, name):
@@ -199,9 +200,9 @@ class Function:
         """The host assembly of the llvm backend's native code; None for other backends."""
         return getattr(self.program, "asm", None)
 
-    def report(self, file=None) -> str:
-        """What each pass did: nodes before/after and the rewrites that fired."""
-        text = "\n".join(str(r) for r in self.reports) or "no passes ran"
+    def report(self, file=None) -> Report:
+        """What each pass did: nodes before/after, the rewrites that fired (text; a table in a notebook)."""
+        text = Report(self.reports)
         if file is not None:
             print(text, file=file)
         return text

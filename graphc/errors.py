@@ -24,7 +24,8 @@ TypeError_ = DTypeError
 
 
 class InputError(GraphcError, ValueError):
-    """Bad arguments to a compiled function: arity, unknown inputs, values that cannot be converted."""
+    """Bad arguments: to a compiled function (arity, unknown inputs, values that cannot be converted) or to a
+    builder of gc.nn, gc.optim or gc.train (a value out of range, an unknown option)."""
 
 
 class GraphError(GraphcError, ValueError):

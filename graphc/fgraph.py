@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .errors import GraphError
-from .graph import Constant, Node, SharedVariable, Variable, apply, origin_scope, toposort
+from .graph import Constant, Displayed, Node, SharedVariable, Variable, apply, origin_scope, toposort
 
 
-class FunctionGraph:
+class FunctionGraph(Displayed):
     """Explicit inputs, outputs, and (shared variable, new value) updates, plus the shared variables read."""
 
     def __init__(

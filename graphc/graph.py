@@ -7,7 +7,7 @@ never changed by compiling it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import count
 
@@ -45,7 +45,22 @@ def origin_scope(origin: Origin | None):
         _inherited_origin.pop()
 
 
-class Variable:
+# How a notebook shows a graph: the facade installs graphc.notebook's drawing here, so the core draws nothing
+# itself and imports nothing above it.
+DISPLAY_HOOKS: dict[str, Callable] = {}
+
+
+class Displayed:
+    """Jupyter shows a graph object as a drawing (through DISPLAY_HOOKS) and as its repr everywhere else."""
+
+    __slots__ = ()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        hook = DISPLAY_HOOKS.get("mimebundle")
+        return hook(self) if hook is not None else {"text/plain": repr(self)}
+
+
+class Variable(Displayed):
     """A value in the graph: an input, a constant, a shared (persistent) value, or the output of a Node."""
 
     __slots__ = ("type", "name", "owner", "index", "id", "__weakref__")

@@ -31,14 +31,21 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .errors import GraphError, InputError
 from .fgraph import FunctionGraph
 from .graph import SharedVariable, Variable
+from .tensor import _here as here
 from .tensor import as_variable, cast, clip, minimum, shared, sqrt, sum_
 
 __all__ = [
     "gradients", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "clip_by_norm", "clip_by_value",
     "Newton", "ConjugateGradient",
 ]  # fmt: skip
+
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
+
 
 CostOrGrads = Variable | Sequence[Variable]
 
@@ -49,7 +56,9 @@ def gradients(cost_or_grads: CostOrGrads, params: Sequence[Variable]) -> list[Va
         return _autodiff().grad(cost_or_grads, list(params))
     grads = list(cost_or_grads)
     if len(grads) != len(params):
-        raise ValueError(f"{len(grads)} gradients for {len(params)} parameters")
+        raise InputError(
+            f"optimiser: expected one gradient per parameter ({len(params)}), got {len(grads)}{here()}"
+        )
     return grads
 
 
@@ -64,7 +73,7 @@ def _state(p: Variable, what: str, value: float = 0.0) -> SharedVariable:
     """A shared state slot shaped and typed like p, named after it ('W.velocity')."""
     current = p.get_value() if isinstance(p, SharedVariable) else None
     if current is None:
-        raise TypeError(f"optimiser parameters must be shared variables, got {p!r}")
+        raise GraphError(f"optimiser: params must be shared variables (gc.shared), got {p!r}{here()}")
     return shared(np.full_like(current, value), name=f"{p.name or 'param'}.{what}")
 
 
@@ -109,8 +118,9 @@ def momentum(cost_or_grads: CostOrGrads, params, lr: float = 0.01, alpha: float 
 def nesterov(cost: Variable, params, lr: float = 0.01, alpha: float = 0.9) -> dict:
     """Nesterov momentum exactly as the book writes it: the gradient at θ + αv (see the module docstring)."""
     if not isinstance(cost, Variable):
-        raise TypeError(
-            "nesterov needs the cost (its gradient is taken at shifted parameters), not gradients"
+        raise InputError(
+            "nesterov: expected the cost (its gradient is taken at shifted parameters), got "
+            f"{type(cost).__name__} {cost!r}{here()}"
         )
     params = list(params)
     velocities = [_state(p, "velocity") for p in params]
@@ -219,7 +229,12 @@ class Newton:
         H = np.block(
             [[np.reshape(blocks[i * n + j], (sizes[i], sizes[j])) for j in range(n)] for i in range(n)]
         )
-        delta = np.linalg.solve(H + self.damping * np.eye(len(g)), g)
+        try:
+            delta = np.linalg.solve(H + self.damping * np.eye(len(g)), g)
+        except np.linalg.LinAlgError:
+            raise InputError(
+                f"Newton.step: H + damping·I is singular (damping = {self.damping}); give damping > 0{here()}"
+            ) from None
         offset = 0
         for p, size in zip(self.params, sizes, strict=True):
             value = p.get_value()
@@ -240,7 +255,9 @@ class ConjugateGradient:
         from graphc.compile import function
 
         if beta not in ("fletcher-reeves", "polak-ribiere"):
-            raise ValueError(f"beta must be 'fletcher-reeves' or 'polak-ribiere', not {beta!r}")
+            raise InputError(
+                f"ConjugateGradient: beta must be 'fletcher-reeves' or 'polak-ribiere', got {beta!r}{here()}"
+            )
         self.params, self.beta = list(params), beta
         self.grad_fn = function(list(inputs), [cost, *_autodiff().grad(cost, self.params)], backend=backend)
         self.cost_fn = function(list(inputs), cost, backend=backend)

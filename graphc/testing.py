@@ -178,3 +178,7 @@ def _check_entries(wrt, base, symbolic, cost_at, eps, tol, limit) -> float:
 
 
 __all__ = ["check_grad", "GradientCheckError", "GradCheckResult"]
+
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)

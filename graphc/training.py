@@ -1,5 +1,6 @@
-"""A small training loop, `gc.train`, with a tqdm progress bar, a history, and early stopping (Alg. 7.1).
-Knows shared variables, Python callables and graphc.io.checkpoint: no passes, no codegen.
+"""A small training loop, `gc.train`, with progress (graphc.notebook: a bar in Jupyter or on a terminal, plain
+lines in a log), a history, early stopping (Alg. 7.1) and checkpoints (graphc.io.checkpoint). Knows shared
+variables and Python callables: no passes, no codegen.
 
     >>> import numpy as np, graphc as gc
     >>> w = gc.shared(np.zeros(2), name="w")
@@ -21,11 +22,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError
+from .errors import GraphcError, InputError
 from .graph import SharedVariable
 from .io.checkpoint import Checkpoint
+from .notebook import in_notebook, progress_display
+from .tensor import _here as here
 
 __all__ = ["train", "History", "EarlyStopping", "minibatches", "retrain_for_best_steps", "continue_until"]
+
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
 
 
 @dataclass
@@ -37,26 +44,43 @@ class History:
     best_epoch: int | None = None
     stopped_epoch: int | None = None
 
-    def plot(self, path: str | None = None):
-        """Loss curves with matplotlib (if installed), saved to `path` if given; the figure or None."""
+    def plot(self, path: str | None = None, ax=None, label: str = ""):
+        """The loss curves (matplotlib) on `ax`, or on a new figure (shown inline in Jupyter); saved to `path`
+        if given. `label` prefixes the curves' names, to compare runs on one `ax`. Returns the figure."""
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            import matplotlib.figure  # noqa: F401
         except ImportError:
-            return None
-        fig, ax = plt.subplots()
-        ax.plot(self.loss, label="training loss")
+            raise GraphcError(
+                "History.plot needs matplotlib, which is not installed: pip install matplotlib (the values "
+                "are in history.loss and history.val)"
+            ) from None
+        if ax is None:
+            ax = _new_figure().subplots()
+        prefix = f"{label} " if label else ""
+        ax.plot(self.loss, label=f"{prefix}training loss")
         if self.val:
-            ax.plot(self.val, label="validation")
+            ax.plot(self.val, label=f"{prefix}validation")
         if self.best_epoch is not None:
-            ax.axvline(self.best_epoch, linestyle=":", color="gray", label="best (restored)")
+            ax.axvline(self.best_epoch, linestyle=":", color="gray", label=f"{prefix}best (restored)")
         ax.set_xlabel("epoch")
         ax.legend()
         if path:
-            fig.savefig(path)
-        return fig
+            ax.figure.savefig(path)
+        return ax.figure
+
+
+def _new_figure():
+    """A figure of its own (no pyplot state), except in Jupyter: there pyplot makes it, which sets up the
+    inline display of the figure plot() returns, and lets go of it at once, so that it is not shown twice."""
+    if not in_notebook():
+        from matplotlib.figure import Figure
+
+        return Figure(figsize=(6, 3.5), layout="constrained")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(6, 3.5), layout="constrained")
+    plt.close(fig)
+    return fig
 
 
 class EarlyStopping:
@@ -92,6 +116,12 @@ class EarlyStopping:
 
 def minibatches(*arrays: np.ndarray, batch_size: int, rng: np.random.Generator | None = None) -> Callable:
     """A `batches` callable for gc.train: minibatches of the arrays, reshuffled each epoch with rng."""
+    lengths = [len(a) for a in arrays]
+    if not isinstance(batch_size, int) or batch_size < 1 or len(set(lengths)) > 1:
+        raise InputError(
+            f"minibatches: expected arrays of one length and a positive int batch_size, got lengths "
+            f"{lengths} and batch_size {batch_size!r}{here()}"
+        )
 
     def batches(epoch: int):
         n = len(arrays[0])
@@ -125,33 +155,31 @@ def train(
     (graphc.io.checkpoint); with resume=True a run continues from it, `epochs` being the total, and ends with
     the parameters an uninterrupted run gets.
     """
-    from tqdm.auto import tqdm
-
     if early_stopping is not None and validate is None:
-        raise ValueError("gc.train: early_stopping needs validate=, the function whose value it watches")
+        raise InputError(
+            f"gc.train: early_stopping needs validate=, the function whose value it watches; got None{here()}"
+        )
     if resume and checkpoint is None:
-        raise InputError("gc.train: resume=True needs checkpoint=, the folder to resume from")
+        raise InputError(f"gc.train: resume=True needs checkpoint=, the folder to resume from{here()}")
     if type(every) is not int or every < 1:
-        raise InputError(f"gc.train: every must be a positive number of epochs, not {every!r}")
+        raise InputError(f"gc.train: every must be a positive number of epochs, not {every!r}{here()}")
     history = History()
     saver = Checkpoint(checkpoint, step_fn, batches, early_stopping) if checkpoint is not None else None
     start = saver.restore(history) if resume else 0
     if history.stopped_epoch is not None:  # the checkpointed run had stopped early: nothing left to do
         start = epochs
-    bar = tqdm(range(start, epochs), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
+    shown = progress_display(progress, epochs, desc)
+    for epoch in range(start, epochs):
         total, count = 0.0, 0
         for batch in batches(epoch) if callable(batches) else batches:
-            out = step_fn(*batch)
-            out = out[0] if isinstance(out, (tuple, list)) else out
-            total += float(out)
+            total += _loss(step_fn(*batch))
             count += 1
         history.loss.append(total / max(count, 1))
-        shown = {"loss": f"{history.loss[-1]:.4f}"}
+        values = {"loss": history.loss[-1]}
         if validate is not None:
             history.val.append(float(validate()))
-            shown["val"] = f"{history.val[-1]:.4f}"
-        bar.set_postfix(shown)
+            values["val"] = history.val[-1]
+        shown.show(epoch, values)
         if early_stopping is not None and validate is not None and (epoch + 1) % early_stopping.every == 0:
             if early_stopping.update(epoch, history.val[-1]):
                 history.stopped_epoch = epoch
@@ -160,11 +188,24 @@ def train(
             saver.save(epoch, history)
         if stopped:
             break
-    bar.close()
     if early_stopping is not None:
         early_stopping.restore()
         history.best_epoch = early_stopping.best_epoch
+    stopped = history.stopped_epoch is not None and history.best_epoch is not None
+    shown.close(f"stopped early; best epoch {history.best_epoch + 1}, restored" if stopped else "")
     return history
+
+
+def _loss(out) -> float:
+    """The loss from what step_fn returned: a scalar, or a tuple or list whose first item is one."""
+    out = out[0] if isinstance(out, (tuple, list)) and out else out
+    value = np.asarray(out)
+    if value.size != 1 or value.dtype.kind not in "fiub":
+        raise InputError(
+            "gc.train: step_fn must return the loss (a scalar) or a tuple whose first item is it, got "
+            f"{type(out).__name__} of shape {value.shape}{here()}"
+        )
+    return float(value.reshape(()))
 
 
 def retrain_for_best_steps(
@@ -173,7 +214,10 @@ def retrain_for_best_steps(
     """Algorithm 7.2: after early stopping on the subtraining set found i* (stopped.best_epoch), re-initialise
     the parameters (`reset()`) and train on all the data (training + validation) for i* epochs."""
     if stopped.best_epoch is None:
-        raise ValueError("retrain_for_best_steps needs a History from a run with early stopping")
+        raise InputError(
+            "retrain_for_best_steps: stopped must be the History of a run with early stopping (its "
+            f"best_epoch is None){here()}"
+        )
     reset()
     return train(step_fn, all_batches, epochs=stopped.best_epoch + 1, progress=progress, desc="retrain")
 

@@ -194,11 +194,3 @@ def test_max_pool_gradient_goes_to_the_max():
     expected[0, 1] = expected[1, 3] = expected[2, 0] = 1.0
     expected[2, 2] = expected[2, 3] = 0.5  # a tie (7, 7): the gradient is shared evenly
     np.testing.assert_array_equal(g, expected)
-
-
-def test_conv_errors():
-    x = gc.tensor("x", ("n", 2, 5, 5))
-    with pytest.raises(ValueError, match="channels"):
-        gc.nn.conv2d(x, gc.tensor("w", (1, 3, 3, 3)))
-    with pytest.raises(ValueError, match="does not fit"):
-        gc.nn.max_pool2d(x, 6)

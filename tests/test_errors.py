@@ -320,3 +320,44 @@ def test_symbolic_indexing_needs_a_large_enough_size(backend: str) -> None:
         IndexError, match="axis 0 has n = 3, so index -4 is out of bounds"
     ):  # also a ShapeError
         f(np.ones((3, 2)))
+
+
+# -- gc.nn, gc.optim, gc.train: bad arguments are graphc errors too, at the user's line ----------------------
+x4, img = gc.tensor("x", ("n", 4), "float32"), gc.tensor("img", ("n", 2, 5, 5))
+k3, seq = gc.tensor("k", (1, 3, 3, 3)), gc.tensor("seq", ("n", "T", 3))
+labels, w2, RNG = gc.vector("t", dtype="int64"), gc.shared(np.zeros(2), name="w"), np.random.default_rng(0)
+History, stopper = gc.training.History, gc.training.EarlyStopping([w2])
+USER_LAYER = [  # (error, the bad call on one line, what its message must say)
+    (gc.InputError, lambda: gc.nn.dropout(x4, 1.5, gc.nn.Mode()), "dropout: keep", "(0, 1], got 1.5"),
+    (gc.InputError, lambda: gc.nn.dropout(x4, 0.5, gc.nn.Mode(), "x"), "'inverted' or 'weight', got 'x'"),
+    (gc.InputError, lambda: gc.nn.mse(x4, x4, reduction="avg"), "'mean', 'sum' or 'none', got 'avg'"),
+    (gc.InputError, lambda: gc.nn.l2_penalty([]), "l2_penalty: weights must hold", "got []"),
+    (gc.InputError, lambda: gc.nn.label_smoothing(labels, 1), "k (the number of classes)", "got 1"),
+    (gc.ShapeError, lambda: gc.nn.maxout(x4, 3), "maxout of x (float32 (n, 4))", "k = 3, got 4"),
+    (gc.InputError, lambda: gc.nn.maxout(x4, 0), "maxout: k (pieces per unit)", "got 0"),
+    (gc.ShapeError, lambda: gc.nn.conv2d(img, k3), "img (float64 (n, 2, 5, 5)) must have 3 channels", "k ("),
+    (gc.ShapeError, lambda: gc.nn.conv2d(x4, k3), "conv2d: the input must be NCHW", "x (float32 (n, 4))"),
+    (gc.ShapeError, lambda: gc.nn.conv1d(img, k3), "conv1d: the input must be (n, channels, length)"),
+    (gc.ShapeError, lambda: gc.nn.max_pool2d(img, 6), "max_pool2d: a 6×6 window does not fit the 5×5 img"),
+    (gc.InputError, lambda: gc.nn.avg_pool2d(img, 2, stride=0), "avg_pool2d: stride must be", "got 0"),
+    (gc.ShapeError, lambda: gc.nn.SimpleRNN(3, 2)(seq), "SimpleRNN: xs must be", "seq (float64 (n, T, 3))"),
+    (gc.InputError, lambda: gc.nn.Dense(2, 3, init="he"), "Dense dense: init must be one of", "got 'he'"),
+    (gc.ShapeError, lambda: gc.nn.Dense(2, 3, init=np.zeros((3, 2))), "must have shape (2, 3), got (3, 2)"),
+    (gc.InputError, lambda: gc.nn.init.sparse(4, 2, 5, RNG), "sparse: k", "in 1..4 (m), got 5"),
+    (gc.ShapeError, lambda: gc.nn.init.uniform((5,), RNG), "at least 2 dimensions", "got (5,)"),
+    (gc.InputError, lambda: gc.optim.sgd([w2, w2], [w2]), "one gradient per parameter (1), got 2"),
+    (gc.GraphError, lambda: gc.optim.momentum([x4], [x4]), "params must be shared", "got <Variable x"),
+    (gc.InputError, lambda: gc.optim.nesterov([w2], [w2]), "nesterov: expected the cost", "got list"),
+    (gc.InputError, lambda: gc.optim.ConjugateGradient(w2.sum(), [w2], beta="hs"), "beta", "got 'hs'"),
+    (gc.InputError, lambda: gc.train(print, [()], early_stopping=stopper), "early_stopping needs validate="),
+    (gc.InputError, lambda: gc.train(lambda: np.ones(3), [()], progress=False), "step_fn", "shape (3,)"),
+    (gc.InputError, lambda: gc.training.retrain_for_best_steps(print, print, [], History()), "stopped must"),
+    (gc.InputError, lambda: gc.training.minibatches(np.ones(3), np.ones(2), batch_size=2), "lengths [3, 2]"),
+    (gc.InputError, lambda: gc.training.minibatches(np.ones(3), batch_size=0), "batch_size 0"),
+    (gc.InputError, lambda: gc.optim.Newton(w2.sum() * 0, [w2]).step(), "singular (damping = 0.0)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", USER_LAYER, ids=lambda case: f"line{case[1].__code__.co_firstlineno}")
+def test_user_layer_errors(case) -> None:
+    raises_at_line(case[0], case[1], *case[2:])

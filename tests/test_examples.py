@@ -49,8 +49,11 @@ def test_rnn_sequence():
     assert all(np.isfinite(out["clipped_losses"]))
 
 
-def test_regularization():
-    results = run_example("regularization", "--epochs", "100")["results"]  # the full run: ~5 s
+def test_regularization(tmp_path):
+    pytest.importorskip("matplotlib")
+    curves = tmp_path / "curves.png"
+    results = run_example("regularization", "--epochs", "100", "--plot", str(curves))["results"]  # ~5 s
+    assert curves.read_bytes()[:4] == b"\x89PNG"
     early = results["early stopping"]["history"]
     assert early.best_epoch is not None and early.stopped_epoch is not None
     assert min(early.val) == pytest.approx(results["early stopping"]["val_loss"], rel=1e-5)  # θ* restored

@@ -58,3 +58,24 @@ def test_no_forbidden_imports():
                 if pkg == "graphc" and top in ("passes", "codegen"):
                     problems.append(f"{rel} imports {name} (use graphc.passes / graphc.codegen)")
     assert not problems, "\n".join(problems)
+
+
+def test_public_namespaces_hold_only_their_api():
+    """dir() of the facade and of each public module is its __all__, which holds graphc's own names only: no
+    `annotations`, `np`, `Callable` or submodules leak in (tab completion shows the API)."""
+    from types import ModuleType
+
+    import graphc as gc
+
+    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing]
+    subpackages = {"nn", "optim", "viz", "testing", "training", "init"}
+    for module in public:
+        assert dir(module) == sorted(module.__all__), module.__name__
+        for name in module.__all__:
+            value = getattr(module, name)
+            where = f"{module.__name__}.{name}"
+            assert not name.startswith("_") and (name in subpackages) == isinstance(value, ModuleType), where
+            assert getattr(value, "__module__", None) in (None, "graphc") or value.__module__.startswith(
+                "graphc."
+            ), f"{where} comes from {value.__module__}"
+    assert not {"annotations", "importlib"} & set(vars(gc))

@@ -189,9 +189,9 @@ def test_initialisers(rng):
     G = gc.nn.init.glorot_uniform(100, 50, rng)
     bound = np.sqrt(6 / 150)
     assert np.abs(G).max() <= bound and np.abs(G).max() > 0.95 * bound
-    Q = gc.nn.init.orthogonal((6, 4), rng, gain=2.0)
+    Q = gc.nn.init.orthogonal((6, 4), rng, gain=2.0, dtype="float64")
     np.testing.assert_allclose(Q.T @ Q, 4 * np.eye(4), atol=1e-12)
-    Q2 = gc.nn.init.orthogonal((3, 7), rng)
+    Q2 = gc.nn.init.orthogonal((3, 7), rng, dtype="float64")
     np.testing.assert_allclose(Q2 @ Q2.T, np.eye(3), atol=1e-12)
     S = gc.nn.init.sparse(20, 8, 3, rng)
     assert ((S != 0).sum(axis=0) == 3).all()
@@ -200,7 +200,7 @@ def test_initialisers(rng):
     K = gc.nn.init.uniform((8, 3, 5, 5), rng)
     assert np.abs(K).max() <= 1 / np.sqrt(75) and np.abs(K).max() > 0.95 / np.sqrt(75)
     assert gc.nn.init.zeros((3,)).tolist() == [0.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(gc.InputError, match=r"sparse: k \(non-zeros per unit\) must be in 1..4 \(m\), got 5"):
         gc.nn.init.sparse(4, 2, 5, rng)
 
 
@@ -215,6 +215,26 @@ def test_dense_initialisers_and_zero_bias(init):
         assert np.abs(W).max() <= bound
     if init == "orthogonal":
         np.testing.assert_allclose(W.T @ W, np.eye(30), atol=1e-5)
+
+
+def test_a_float32_model_stays_float32():
+    """Layers and initialisers make float32 parameters by default: nothing upcasts a float32 model."""
+    rng = np.random.default_rng(0)
+    x = gc.matrix("x", ("n", 4), dtype="float32")
+    dense, bn, ln = gc.nn.Dense(4, 4, rng=rng), gc.nn.BatchNorm(4), gc.nn.LayerNorm(4)
+    train = gc.nn.Mode(training=True)
+    h = ln(bn(dense(x), train))
+    hs, _ = gc.nn.SimpleRNN(4, 3, rng=rng)(gc.stack([h, h], axis=1))
+    assert h.dtype == np.float32 and hs.dtype == np.float32
+    params = dense.params + bn.params + ln.params + [bn.running_mean, bn.running_var]
+    assert {p.dtype for p in params} == {np.dtype(np.float32)}
+    for value in (gc.nn.init.uniform((3, 2), rng), gc.nn.init.glorot_uniform(3, 2, rng),
+                  gc.nn.init.normal((3, 2), rng), gc.nn.init.orthogonal((3, 2), rng),
+                  gc.nn.init.sparse(3, 2, 1, rng), gc.nn.init.zeros((2,))):  # fmt: skip
+        assert value.dtype == np.float32
+    step = gc.function([x], gc.sum(h), updates=train.updates)  # running statistics keep their dtype
+    step(np.ones((2, 4), np.float32))
+    assert gc.nn.Dense(4, 2, dtype="float64").W.dtype == np.float64
 
 
 def test_dense_and_weights_only_penalties():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import scipy.special
@@ -232,12 +234,6 @@ def test_fletcher_reeves_and_polak_ribiere_differ():
     assert not np.allclose(paths["fletcher-reeves"][-1], paths["polak-ribiere"][-1], rtol=1e-6)
 
 
-def test_conjugate_gradient_rejects_unknown_beta():
-    w = gc.shared(np.zeros(2), name="w")
-    with pytest.raises(ValueError, match="beta"):
-        gc.optim.ConjugateGradient(gc.sum(w * w), [w], beta="hestenes")
-
-
 def test_train_history_and_early_stopping_restores_best():
     """Alg. 7.1: a validation curve that improves then worsens; θ* from the best epoch is restored."""
     w = gc.shared(np.zeros(1), name="w")
@@ -267,20 +263,14 @@ def test_early_stopping_every_n_epochs():
     assert w.get_value()[0] == 4.0
 
 
-def test_early_stopping_needs_a_validation_function():
-    w = gc.shared(np.zeros(1), name="w")
-    with pytest.raises(ValueError, match="validate"):
-        gc.train(lambda: 0.0, [()], epochs=2, early_stopping=gc.training.EarlyStopping([w]), progress=False)
-
-
 def test_history_plot_without_matplotlib(monkeypatch):
-    import sys
-
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # an import of it now raises ImportError
-    assert gc.training.History(loss=[1.0]).plot() is None
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(gc.GraphcError, match="History.plot needs matplotlib, which is not installed: pip"):
+        gc.training.History(loss=[1.0]).plot()
 
 
-def test_train_runs_minibatches_with_a_progress_bar(capsys):
+def _fit(epochs: int, **options):
     w = gc.shared(np.zeros(4), name="w")
     x, y = gc.matrix("x", ("n", 4)), gc.vector("y")
     J = gc.nn.mse(x @ w, y)
@@ -288,10 +278,40 @@ def test_train_runs_minibatches_with_a_progress_bar(capsys):
     X = RNG.standard_normal((40, 4))
     Y = X @ np.array([1.0, -1.0, 0.5, 2.0])
     batches = gc.training.minibatches(X, Y, batch_size=8, rng=np.random.default_rng(0))
-    history = gc.train(step, batches, epochs=30, progress=True, desc="fit")
+    return gc.train(step, batches, epochs=epochs, desc="fit", **options)
+
+
+def test_train_logs_plain_lines_when_not_on_a_terminal(capsys):
+    history = _fit(30)  # pytest captures stdout: not a terminal, as in a log file or CI
     assert len(history.loss) == 30 and history.loss[-1] < 1e-3 * history.loss[0]
-    err = capsys.readouterr().err
-    assert "fit" in err and "loss=" in err  # the bar shows the running loss
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 30 and "\r" not in out and not err
+    assert lines[0].startswith("fit epoch 1/30: loss ") and lines[-1].startswith("fit epoch 30/30: loss ")
+    _fit(250, validate=lambda: 1.0, early_stopping=gc.training.EarlyStopping([], patience=3))
+    lines = capsys.readouterr().out.splitlines()  # every 3rd of 250 epochs; the last one; why it stopped
+    assert [line.split(":")[0] for line in lines] == ["fit epoch 3/250", "fit epoch 4/250", "fit"]
+    assert lines[1].endswith("val 1.0000") and lines[2] == "fit: stopped early; best epoch 1, restored"
+
+
+def test_train_shows_a_bar_on_a_terminal_and_in_jupyter(monkeypatch, capsys):
+    from tqdm import notebook, std
+
+    from graphc import notebook as display
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    shown = display.progress_display(True, 30, "fit")
+    assert type(shown.bar) is std.tqdm
+    shown.close()
+    _fit(5)
+    assert "fit" in capsys.readouterr().err  # tqdm's bar, on stderr
+    monkeypatch.setattr(display, "in_notebook", lambda: True)
+    pytest.importorskip("ipywidgets")
+    shown = display.progress_display(True, 30, "fit")
+    assert type(shown.bar) is notebook.tqdm
+    shown.close()
+    assert type(display.progress_display(False, 30, "fit")) is display._Silent
 
 
 def test_retraining_variants_of_early_stopping():
@@ -309,4 +329,12 @@ def test_history_plot(tmp_path):
     pytest.importorskip("matplotlib")
     history = gc.training.History(loss=[3.0, 2.0, 1.5], val=[3.5, 2.5, 2.7], best_epoch=1)
     path = tmp_path / "curves.png"
-    assert history.plot(str(path)) is not None and path.stat().st_size > 0
+    fig = history.plot(str(path))
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    (ax,) = fig.axes
+    curves = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert curves["training loss"] == history.loss and curves["validation"] == history.val
+    best = next(line for line in ax.get_lines() if line.get_label() == "best (restored)")
+    assert list(best.get_xdata()) == [1, 1]
+    assert gc.training.History(loss=[1.0, 0.5]).plot(ax=ax, label="run 2") is fig  # compare runs on one ax
+    assert {line.get_label() for line in ax.get_lines()} >= {"run 2 training loss", "training loss"}

@@ -6,10 +6,13 @@ close."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
+from graphc.graph import toposort
+from graphc.passes.autodiff import on_a_path
 
 SHAPES = [(3, 4), (4,), (3, 1), ()]
 CONSTANTS = [0.0, 1.0, 2.0, 0.5, -1.0]
@@ -122,3 +125,27 @@ def test_optimised_equals_unoptimised(case, backend):
     for got_plain, got_fast, ref in zip(plain, fast, want, strict=True):
         np.testing.assert_allclose(got_plain, ref, rtol=1e-12, atol=1e-300)  # the backend itself, unoptimised
         _compare(got_fast, ref)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=graphs())
+def test_structure_against_networkx(case):
+    """networkx as an independent oracle: every stage of the pipeline is acyclic (fusion must not make a
+    cycle), graphc's topological order is valid for it, and autodiff's pruning (Alg. 6.5) keeps exactly the
+    nodes on a float path from an input to the output."""
+    nx = pytest.importorskip("networkx")
+    inputs, outputs, _ = case
+    f = gc.function(inputs, outputs, backend="interp")
+    for name, fg in f.stages:
+        G = gc.to_networkx(f, stage=name)
+        assert nx.is_directed_acyclic_graph(G), name
+        position = {node: i for i, node in enumerate(fg.nodes)}
+        assert set(position) == {n for n, kind in G.nodes(data="kind") if kind == "op"}, name
+        assert all(position[u] < position[v] for u, v in G.edges if u in position), name
+    root = outputs[0]
+    G = gc.to_networkx(root)
+    floats = G.subgraph(n for n, t in G.nodes(data="type") if t.is_float)  # gradients flow through floats
+    reached = set().union(*(nx.descendants(floats, v) for v in inputs if v in floats))
+    on_path = reached & (nx.ancestors(G, root.owner) | {root.owner}) if root.owner else set()
+    relevant, _ = on_a_path(toposort([root]), inputs)
+    assert set(relevant) == on_path

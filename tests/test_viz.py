@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -305,11 +306,43 @@ def test_render_svg_png_pdf(tmp_path) -> None:
 
 @needs_dot
 def test_book_figures_script_writes_every_figure(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(FIGS, "OUT", tmp_path)
-    FIGS.main([])
+    monkeypatch.chdir(tmp_path)
+    assert FIGS.main([]) == Path("book_figures")  # by default not into docs/figures (tracked files)
     for name in FIGS.FIGURES:
-        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-        ET.parse(tmp_path / f"{name}.svg")
+        assert (tmp_path / "book_figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        ET.parse(tmp_path / "book_figures" / f"{name}.svg")
+    assert FIGS.main(["--out", str(tmp_path / "elsewhere")]) == tmp_path / "elsewhere"
+    assert len(list((tmp_path / "elsewhere").glob("*.svg"))) == len(FIGS.FIGURES)
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+CSS_FAMILIES = {"DejaVu Serif, serif", "DejaVu Sans Mono, monospace"}
+
+
+def _check_portable_text(svg: str) -> list[tuple[str, str]]:
+    """Every <text> names a CSS font family with a generic fallback (not a fontconfig style name such as
+    'DejaVu Serif Italic', which browsers do not know) and no baseline-shift (browsers ignore it on <text>).
+    Returns (subscript, its base) pairs: a subscript is set lower and smaller than the text before it."""
+    assert "baseline-shift" not in svg and "Italic" not in svg
+    pairs = []
+    for group in ET.fromstring(svg).iter(f"{SVG}a"):
+        texts = list(group.iter(f"{SVG}text"))
+        for before, text in zip(texts, texts[1:], strict=False):
+            assert text.get("font-family") in CSS_FAMILIES, text.attrib
+            if float(text.get("font-size")) < float(before.get("font-size")):
+                assert float(text.get("y")) > float(before.get("y")), (before.attrib, text.attrib)
+                pairs.append((text.text, before.text))
+    return pairs
+
+
+@needs_dot
+def test_svg_fonts_and_subscripts_read_outside_graphviz() -> None:
+    graph, options = FIGS.fig_6_11_backward()
+    for svg in (viz.to_svg(graph, **options), (ROOT / "docs/figures/fig_6_11_backward.svg").read_text()):
+        subscripts = _check_portable_text(svg)
+        assert ("MLE", "J") in subscripts and ("W⁽¹⁾", "∇") in subscripts  # J_MLE and ∇_W⁽¹⁾ J
+    for path in (ROOT / "docs" / "figures").glob("*.svg"):
+        _check_portable_text(path.read_text())
 
 
 def test_committed_figures_exist() -> None:
@@ -401,3 +434,26 @@ def test_operation_name_is_written_on_the_arrow_from_the_deepest_input() -> None
         for a, b, attrs in edges:
             if "label" in attrs and a in leaves:  # only where every input is a leaf (z = x·y)
                 assert all(t in leaves for t in tails[b]), (fig, attrs["label"])
+
+
+def test_to_networkx_nodes_edges_and_attributes() -> None:
+    nx = pytest.importorskip("networkx")
+    x, W = gc.matrix("x", ("n", 3)), gc.shared(np.ones((3, 2)), name="W")
+    h, line = gc.tanh(x @ W), sys._getframe().f_lineno
+    J = gc.sum(h * h)
+    (gW,) = gc.grad(J, [W])
+    step = gc.function([x], J, updates={W: W - 0.1 * gW})
+    G = gc.to_networkx(J)
+    assert G.nodes[x]["kind"] == "input" and G.nodes[W]["kind"] == "shared" and G.nodes[W]["name"] == "W"
+    tanh = h.owner
+    assert G.nodes[tanh]["op"] == "tanh" and G.nodes[tanh]["type"] == h.type
+    assert G.nodes[tanh]["origin"] == f"{__file__}:{line}"
+    assert G.edges[tanh, J.owner.inputs[0].owner]["positions"] == [0, 1]  # h * h reads h twice
+    assert G.graph["outputs"] == [J.owner] and nx.has_path(G, x, J.owner)
+    fused = gc.to_networkx(step, stage="fusion")
+    assert "fused" in {op for _, op in fused.nodes(data="op")} and len(fused.graph["updates"]) == 1
+    assert fused.graph["updates"][0][0] is W and nx.is_directed_acyclic_graph(fused)
+    with pytest.raises(gc.GraphcError, match="stage= applies to a compiled Function"):
+        gc.to_networkx(J, stage="fusion")
+    with pytest.raises(gc.GraphcError, match="expected a Variable"):
+        gc.to_networkx(42)

@@ -5,7 +5,7 @@ graphc.io.reading reads it back; the layout is documented in docs/FORMAT.md.
 
 from __future__ import annotations
 
-import importlib.metadata
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,11 +153,9 @@ class Writer:
 
 
 def graphc_version() -> str:
-    """The installed graphc's version (read from the package metadata, not the facade, which is above us)."""
-    try:
-        return importlib.metadata.version("graphc")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "(not installed)"
+    """graphc's version. The facade (graphc/__init__.py) is loaded before any of its modules, so it is read
+    from there, not imported (a module below the facade never imports it)."""
+    return getattr(sys.modules.get("graphc"), "__version__", "(unknown)")
 
 
 def real_symbol(name: str) -> sympy.Symbol:

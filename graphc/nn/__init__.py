@@ -56,3 +56,7 @@ __all__ = [
     "sum_squared_error", "BatchNorm", "LayerNorm", "batch_norm", "layer_norm", "Mode", "random_normal",
     "random_uniform", "l1_penalty", "l2_penalty", "label_smoothing", "SimpleRNN", "rnn_step",
 ]  # fmt: skip
+
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)

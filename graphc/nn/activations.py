@@ -10,7 +10,10 @@ choice).
 
 from __future__ import annotations
 
+from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
+from graphc.ops import describe
+from graphc.tensor import _here as here
 from graphc.tensor import (
     abs_,
     as_variable,
@@ -90,9 +93,13 @@ def step(x) -> Variable:
 def maxout(z, k: int) -> Variable:
     """g(z)ᵢ = max over group i of k consecutive pieces of the last axis (a known multiple of k)."""
     z = as_variable(z)
-    units = z.type.shape[-1]
+    if not isinstance(k, int) or k < 1:
+        raise InputError(f"maxout: k (pieces per unit) must be a positive int, got {k!r}{here()}")
+    units = z.type.shape[-1] if z.type.ndim else None
     if not isinstance(units, int) or units % k:
-        raise ValueError(f"maxout: the last axis ({units}) must be a known multiple of k = {k}")
+        raise ShapeError(
+            f"maxout of {describe(z)}: the last axis must be a known multiple of k = {k}, got {units}{here()}"
+        )
     grouped = reshape(z, tuple(z.type.shape[:-1]) + (units // k, k))
     return max_(grouped, axis=-1)
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 import functools
 import math
 
+from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
+from graphc.ops import describe
+from graphc.tensor import _here as here
 from graphc.tensor import (
     add,
     as_variable,
@@ -32,19 +35,18 @@ from graphc.tensor import (
 __all__ = ["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "pad2d", "conv_output_size"]
 
 
-def _pair(v, what: str) -> tuple[int, int]:
-    if isinstance(v, int):
-        return v, v
-    a, b = v
-    if not (isinstance(a, int) and isinstance(b, int)):
-        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
-    return a, b
+def _pair(v, what: str, least: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints, each at least `least`; `what` names the argument ("conv2d: stride")."""
+    pair = (v, v) if isinstance(v, int) else tuple(v) if isinstance(v, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(a, int) and a >= least for a in pair):
+        raise InputError(f"{what} must be an int or a pair of ints, each at least {least}, got {v!r}{here()}")
+    return pair
 
 
 def _static_hw(x: Variable, what: str) -> tuple[int, int]:
-    h, w = x.type.shape[-2], x.type.shape[-1]
-    if x.type.ndim != 4 or not isinstance(h, int) or not isinstance(w, int):
-        raise ValueError(f"{what}: the input must be NCHW with known H and W, got shape {x.type.shape}")
+    h, w = (x.type.shape[-2], x.type.shape[-1]) if x.type.ndim == 4 else (None, None)
+    if not isinstance(h, int) or not isinstance(w, int):
+        raise ShapeError(f"{what}: the input must be NCHW with known H and W, got {describe(x)}{here()}")
     return h, w
 
 
@@ -59,16 +61,17 @@ def _padding(padding, size: tuple[int, int], kernel: tuple[int, int], stride: tu
             total = max((math.ceil(n / s) - 1) * s + k - n, 0)
             out.append((total // 2, total - total // 2))  # the extra row/column at the end, as TensorFlow
         return tuple(out)
-    ph, pw = _pair(padding, "padding")
+    ph, pw = _pair(padding, "conv2d: padding", least=0)
     return (ph, ph), (pw, pw)
 
 
 def pad2d(x, padding) -> Variable:
     """Zero padding of the last two axes: `padding` = ((top, bottom), (left, right)) or an int."""
     x = as_variable(x)
-    (top, bottom), (left, right) = (
-        ((padding, padding), (padding, padding)) if isinstance(padding, int) else padding
-    )
+    if isinstance(padding, int):
+        padding = ((padding, padding), (padding, padding))
+    (top, bottom), (left, right) = (_pair(p, "pad2d: padding", least=0) for p in padding)
+    _static_hw(x, "pad2d")
 
     def zeros(shape):
         return broadcast_to(as_variable(0, like=x), shape)
@@ -93,14 +96,14 @@ def conv_output_size(n: int, k: int, stride: int) -> int:
     return (n - k) // stride + 1
 
 
-def _windows(x: Variable, kernel, stride) -> tuple[list[Variable], int, int]:
+def _windows(x: Variable, kernel, stride, what: str) -> tuple[list[Variable], int, int]:
     """The kh·kw strided slices of x (one per kernel offset, row-major), each of shape (n, c, out_h,
     out_w)."""
     (kh, kw), (sh, sw) = kernel, stride
-    h, w = _static_hw(x, "window")
+    h, w = _static_hw(x, what)
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
     if oh < 1 or ow < 1:
-        raise ValueError(f"a {kh}×{kw} window does not fit a {h}×{w} input")
+        raise ShapeError(f"{what}: a {kh}×{kw} window does not fit the {h}×{w} {describe(x)}{here()}")
     slices = [x[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
               for i in range(kh) for j in range(kw)]  # fmt: skip
     return slices, oh, ow
@@ -115,13 +118,16 @@ def conv2d(x, w, stride=1, padding="valid", flip: bool = False) -> Variable:
     """
     x, w = as_variable(x), as_variable(w)
     if w.type.ndim != 4 or not all(isinstance(d, int) for d in w.type.shape):
-        raise ValueError(f"conv2d: kernels must be OIHW with known sizes, got shape {w.type.shape}")
+        raise ShapeError(f"conv2d: the kernels must be OIHW with known sizes, got {describe(w)}{here()}")
     o, c, kh, kw = w.type.shape
-    if x.type.ndim != 4 or x.type.shape[1] != c:
-        raise ValueError(f"conv2d: input {x.type.shape} must be NCHW with {c} channels (the kernels' I)")
-    stride = _pair(stride, "stride")
-    x = pad2d(x, _padding(padding, _static_hw(x, "conv2d"), (kh, kw), stride))
-    slices, oh, ow = _windows(x, (kh, kw), stride)
+    size = _static_hw(x, "conv2d")
+    if x.type.shape[1] != c:
+        raise ShapeError(
+            f"conv2d: the input {describe(x)} must have {c} channels, as the kernels {describe(w)}{here()}"
+        )
+    stride = _pair(stride, "conv2d: stride")
+    x = pad2d(x, _padding(padding, size, (kh, kw), stride))
+    slices, oh, ow = _windows(x, (kh, kw), stride, "conv2d")
     if flip:  # true convolution: offset (i, j) meets kernel entry (kh−1−i, kw−1−j)
         slices = slices[::-1]
     cols = stack(slices, axis=-1)  # (n, c, oh, ow, kh·kw)
@@ -133,6 +139,11 @@ def conv2d(x, w, stride=1, padding="valid", flip: bool = False) -> Variable:
 def conv1d(x, w, stride: int = 1, padding="valid", flip: bool = False) -> Variable:
     """1-D convolution for sequences: x (n, c, length), w (o, c, k) (conv2d with height 1)."""
     x, w = as_variable(x), as_variable(w)
+    if x.type.ndim != 3 or w.type.ndim != 3:
+        raise ShapeError(
+            f"conv1d: the input must be (n, channels, length) and the kernels (out, in, k), got "
+            f"{describe(x)} and {describe(w)}{here()}"
+        )
     n, c, length = x.type.shape
     o, _, k = w.type.shape
     x = reshape(x, (n, c, 1, length))
@@ -140,30 +151,29 @@ def conv1d(x, w, stride: int = 1, padding="valid", flip: bool = False) -> Variab
         total = max((math.ceil(length / stride) - 1) * stride + k - length, 0)
         x, pad = pad2d(x, ((0, 0), (total // 2, total - total // 2))), "valid"
     else:
-        pad = "valid" if padding == "valid" else (0, int(padding))
+        pad = "valid" if padding == "valid" else (0, padding)
     y = conv2d(x, reshape(w, (o, c, 1, k)), stride=(1, stride), padding=pad, flip=flip)
     return reshape(y, (n, o, y.type.shape[-1]))
+
+
+def _pool_windows(x, size, stride, padding, what: str) -> tuple[list[Variable], tuple[int, int]]:
+    x = as_variable(x)
+    kernel = _pair(size, f"{what}: size")
+    stride = _pair(stride if stride is not None else kernel, f"{what}: stride")
+    if padding:
+        x = pad2d(x, padding)
+    return _windows(x, kernel, stride, what)[0], kernel
 
 
 def max_pool2d(x, size=2, stride=None, padding=0) -> Variable:
     """Max over size×size (or (kh, kw)) windows moved by `stride` (default: the size; smaller overlaps).
 
     Padding, if any, is with zeros (use it after non-negative units such as ReLU)."""
-    x = as_variable(x)
-    kernel = _pair(size, "size")
-    stride = _pair(stride if stride is not None else kernel, "stride")
-    if padding:
-        x = pad2d(x, padding)
-    slices, _, _ = _windows(x, kernel, stride)
+    slices, _ = _pool_windows(x, size, stride, padding, "max_pool2d")
     return max_(stack(slices, axis=-1), axis=-1)
 
 
 def avg_pool2d(x, size=2, stride=None, padding=0) -> Variable:
     """Mean over size×size windows moved by `stride` (default: the size); zero padding counts in the mean."""
-    x = as_variable(x)
-    kernel = _pair(size, "size")
-    stride = _pair(stride if stride is not None else kernel, "stride")
-    if padding:
-        x = pad2d(x, padding)
-    slices, _, _ = _windows(x, kernel, stride)
+    slices, kernel = _pool_windows(x, size, stride, padding, "avg_pool2d")
     return functools.reduce(add, slices) * (1.0 / (kernel[0] * kernel[1]))

@@ -10,36 +10,45 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.errors import InputError, ShapeError
+from graphc.tensor import _here as here
+
 __all__ = ["uniform", "glorot_uniform", "normal", "orthogonal", "sparse", "zeros", "fans"]
+
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan-in m, fan-out n): (m, n) for dense weights, (C·kh·kw, O·kh·kw) for OIHW conv kernels."""
+    if len(shape) < 2:
+        raise ShapeError(f"a weight shape has at least 2 dimensions (fan-in, fan-out), got {shape}{here()}")
     if len(shape) == 2:
         return shape[0], shape[1]
     receptive = int(np.prod(shape[2:]))
     return shape[1] * receptive, shape[0] * receptive
 
 
-def uniform(shape, rng: np.random.Generator, dtype="float64") -> np.ndarray:
+def uniform(shape, rng: np.random.Generator, dtype="float32") -> np.ndarray:
     """U(−1/√m, 1/√m)."""
     shape = tuple(shape)
     bound = 1.0 / np.sqrt(fans(shape)[0])
     return rng.uniform(-bound, bound, shape).astype(dtype)
 
 
-def glorot_uniform(m: int, n: int, rng: np.random.Generator, dtype="float64", shape=None) -> np.ndarray:
+def glorot_uniform(m: int, n: int, rng: np.random.Generator, dtype="float32", shape=None) -> np.ndarray:
     """Glorot & Bengio's normalised initialisation U(−√(6/(m+n)), √(6/(m+n)))."""
     bound = np.sqrt(6.0 / (m + n))
     return rng.uniform(-bound, bound, shape if shape is not None else (m, n)).astype(dtype)
 
 
-def normal(shape, rng: np.random.Generator, std: float = 0.01, dtype="float64") -> np.ndarray:
+def normal(shape, rng: np.random.Generator, std: float = 0.01, dtype="float32") -> np.ndarray:
     """N(0, σ²)."""
     return (std * rng.standard_normal(tuple(shape))).astype(dtype)
 
 
-def orthogonal(shape, rng: np.random.Generator, gain: float = 1.0, dtype="float64") -> np.ndarray:
+def orthogonal(shape, rng: np.random.Generator, gain: float = 1.0, dtype="float32") -> np.ndarray:
     """A random orthogonal matrix (Saxe et al.) times `gain`: orthonormal rows or columns, whichever are
     fewer."""
     rows, cols = shape[0], int(np.prod(shape[1:]))
@@ -50,11 +59,11 @@ def orthogonal(shape, rng: np.random.Generator, gain: float = 1.0, dtype="float6
     return (gain * q.reshape(shape)).astype(dtype)
 
 
-def sparse(m: int, n: int, k: int, rng: np.random.Generator, std: float = 1.0, dtype="float64") -> np.ndarray:
+def sparse(m: int, n: int, k: int, rng: np.random.Generator, std: float = 1.0, dtype="float32") -> np.ndarray:
     """Martens' sparse initialisation: each of the n units gets exactly k non-zero N(0, std²) input
     weights."""
     if not 0 < k <= m:
-        raise ValueError(f"sparse: k must be in 1..{m}, got {k}")
+        raise InputError(f"sparse: k (non-zeros per unit) must be in 1..{m} (m), got {k}{here()}")
     W = np.zeros((m, n))
     for j in range(n):
         rows = rng.choice(m, size=k, replace=False)
@@ -62,6 +71,6 @@ def sparse(m: int, n: int, k: int, rng: np.random.Generator, std: float = 1.0, d
     return W.astype(dtype)
 
 
-def zeros(shape, dtype="float64") -> np.ndarray:
+def zeros(shape, dtype="float32") -> np.ndarray:
     """Biases start at 0 (the course's default)."""
     return np.zeros(tuple(shape), dtype=dtype)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
+from graphc.tensor import _here as here
 from graphc.tensor import as_variable, cast, lt, matmul, shared
 
 from . import init as initializers
@@ -38,14 +40,21 @@ def dense(x, W, b=None) -> Variable:
 
 class Dense:
     """A fully connected layer: W (n_in, n_out) from `init` ("glorot", "uniform", "orthogonal", "normal" or an
-    array), b = 0."""
+    array), b = 0. Parameters are float32 unless `dtype` says otherwise (a float32 model stays float32)."""
 
-    def __init__(self, n_in: int, n_out: int, rng=None, init="glorot", dtype="float64", name: str = "dense",
+    def __init__(self, n_in: int, n_out: int, rng=None, init="glorot", dtype="float32", name: str = "dense",
                  bias: bool = True):  # fmt: skip
         rng = rng if rng is not None else np.random.default_rng(0)
+        if isinstance(init, str) and init not in INITIALISERS:
+            raise InputError(f"Dense {name}: init must be one of {sorted(INITIALISERS)} or an array, got "
+                             f"{init!r}{here()}")  # fmt: skip
         value = (
             INITIALISERS[init](n_in, n_out, rng, dtype) if isinstance(init, str) else np.asarray(init, dtype)
         )
+        if value.shape != (n_in, n_out):
+            raise ShapeError(
+                f"Dense {name}: init must have shape ({n_in}, {n_out}), got {value.shape}{here()}"
+            )
         self.W = shared(value, name=f"{name}.W")
         self.b = shared(np.zeros(n_out, dtype), name=f"{name}.b") if bias else None
         self.weights = [self.W]
@@ -69,9 +78,11 @@ def dropout(x, keep: float, mode: Mode, scaling: str = "inverted") -> Variable:
     """
     x = as_variable(x)
     if not 0 < keep <= 1:
-        raise ValueError(f"dropout: keep must be in (0, 1], got {keep}")
+        raise InputError(
+            f"dropout: keep (the probability of keeping a unit) must be in (0, 1], got {keep}{here()}"
+        )
     if scaling not in ("inverted", "weight"):
-        raise ValueError(f"dropout: scaling must be 'inverted' or 'weight', not {scaling!r}")
+        raise InputError(f"dropout: scaling must be 'inverted' or 'weight', got {scaling!r}{here()}")
     if not mode.training:
         return x if scaling == "inverted" else x * keep
     if keep == 1:

@@ -9,7 +9,9 @@ Every loss takes `reduction`: "mean" (default; the course's (1/n)Σ), "sum", or 
 
 from __future__ import annotations
 
+from graphc.errors import InputError
 from graphc.graph import Variable
+from graphc.tensor import _here as here
 from graphc.tensor import as_variable, cast, log, log_softmax, mean, one_hot, softplus, sum_
 
 __all__ = [
@@ -25,7 +27,7 @@ def reduce(values: Variable, reduction: str) -> Variable:
         return sum_(values)
     if reduction == "none":
         return values
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+    raise InputError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}{here()}")
 
 
 def _targets(targets, like: Variable) -> Variable:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.graph import Variable
-from graphc.tensor import as_variable, mean, reshape, shared, sqrt
+from graphc.tensor import as_variable, cast, mean, reshape, shared, sqrt
 
 from .random import Mode
 
@@ -44,14 +44,15 @@ def layer_norm(x, gamma, beta, eps: float = 1e-5) -> Variable:
 
 
 class BatchNorm:
-    """Batch normalisation for (n, features) or NCHW (n, channels, h, w) inputs, with learned γ (1) and β (0).
+    """Batch normalisation for (n, features) or NCHW (n, channels, h, w) inputs, with learned γ (1) and β (0)
+    (float32 unless `dtype` says otherwise).
 
     Training mode normalises with the batch's statistics and adds running-average updates
     (r ← momentum·r + (1 − momentum)·batch statistic) to `mode.updates`; evaluation mode uses the
     running ones.
     """
 
-    def __init__(self, n_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype="float64",
+    def __init__(self, n_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype="float32",
                  name: str = "bn"):  # fmt: skip
         self.n, self.momentum, self.eps = n_features, momentum, eps
         self.gamma = shared(np.ones(n_features, dtype), name=f"{name}.gamma")
@@ -71,15 +72,16 @@ class BatchNorm:
             return gamma * ((x - rm) / sqrt(rv + self.eps)) + beta
         xhat, mu, var = _normalise(x, axes, self.eps)
         m = self.momentum
-        mode.add_update(self.running_mean, m * self.running_mean + (1 - m) * reshape(mu, (self.n,)))
-        mode.add_update(self.running_var, m * self.running_var + (1 - m) * reshape(var, (self.n,)))
+        for running, batch in ((self.running_mean, mu), (self.running_var, var)):  # kept in their own dtype
+            batch = cast(reshape(batch, (self.n,)), running.type.dtype)
+            mode.add_update(running, m * running + (1 - m) * batch)
         return gamma * xhat + beta
 
 
 class LayerNorm:
     """Layer normalisation over the last axis with learned γ (1) and β (0); the same in both modes."""
 
-    def __init__(self, n_features: int, eps: float = 1e-5, dtype="float64", name: str = "ln"):
+    def __init__(self, n_features: int, eps: float = 1e-5, dtype="float32", name: str = "ln"):
         self.eps = eps
         self.gamma = shared(np.ones(n_features, dtype), name=f"{name}.gamma")
         self.beta = shared(np.zeros(n_features, dtype), name=f"{name}.beta")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from graphc.errors import InputError
 from graphc.graph import Variable
+from graphc.tensor import _here as here
 from graphc.tensor import abs_, as_variable, cast, one_hot, sum_
 
 __all__ = ["l2_penalty", "l1_penalty", "label_smoothing"]
@@ -25,7 +27,7 @@ def l2_penalty(weights: Sequence[Variable]) -> Variable:
         term = sum_(w * w)
         total = term if total is None else total + term
     if total is None:
-        raise ValueError("l2_penalty: no weights given")
+        raise InputError(f"l2_penalty: weights must hold at least one variable, got {weights!r}{here()}")
     return 0.5 * total
 
 
@@ -36,7 +38,7 @@ def l1_penalty(weights: Sequence[Variable]) -> Variable:
         term = sum_(abs_(w))
         total = term if total is None else total + term
     if total is None:
-        raise ValueError("l1_penalty: no weights given")
+        raise InputError(f"l1_penalty: weights must hold at least one variable, got {weights!r}{here()}")
     return total
 
 
@@ -44,6 +46,8 @@ def label_smoothing(targets, k: int, eps: float = 0.1, dtype="float64") -> Varia
     """Soft targets: 1 − ε for the true class and ε/(k − 1) for the others (k = 10, ε = 0.1: 0.9 and 0.0111…).
 
     `targets` are integer labels or one-hot rows."""
+    if not isinstance(k, int) or k < 2:
+        raise InputError(f"label_smoothing: k (the number of classes) must be an int ≥ 2, got {k!r}{here()}")
     t = as_variable(targets)
     t = one_hot(t, k, dtype=dtype) if t.type.dtype.kind in "iu" else cast(t, dtype)
     return t * (1 - eps) + (1 - t) * (eps / (k - 1))

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.errors import ShapeError
 from graphc.graph import Variable
+from graphc.ops import describe
+from graphc.tensor import _here as here
 from graphc.tensor import as_variable, broadcast_to, shared, stack, tanh
 
 from . import init as initializers
@@ -32,7 +35,7 @@ class SimpleRNN:
     """A tanh RNN layer: Wˣ (n_in, n_hidden) Glorot, Wʰ (n_hidden, n_hidden) orthogonal × `gain`, b = 0."""
 
     def __init__(
-        self, n_in: int, n_hidden: int, rng=None, gain: float = 1.0, dtype="float64", name: str = "rnn"
+        self, n_in: int, n_hidden: int, rng=None, gain: float = 1.0, dtype="float32", name: str = "rnn"
     ):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.n_hidden = n_hidden
@@ -45,9 +48,12 @@ class SimpleRNN:
     def __call__(self, xs, h0=None) -> tuple[Variable, Variable]:
         """xs: (n, T, n_in) with T a known int. Returns (all hidden states (n, T, n_hidden), the last one)."""
         xs = as_variable(xs)
+        if xs.type.ndim != 3 or not isinstance(xs.type.shape[1], int):
+            raise ShapeError(
+                f"SimpleRNN: xs must be (batch, time, features) with a known int sequence length, got "
+                f"{describe(xs)}{here()}"
+            )
         n, steps = xs.type.shape[0], xs.type.shape[1]
-        if not isinstance(steps, int):
-            raise ValueError(f"SimpleRNN: the sequence length must be a known int, got {steps}")
         h = h0 if h0 is not None else broadcast_to(as_variable(0, like=xs), (n, self.n_hidden))
         states = []
         for t in range(steps):

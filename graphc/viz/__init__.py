@@ -24,8 +24,14 @@ from graphc.graph import Variable
 
 from .draw import emit
 from .scene import build_scene
+from .svg import portable
 
-__all__ = ["to_dot", "render", "stage_graph", "FORMATS"]
+__all__ = ["to_dot", "to_svg", "render", "stage_graph", "FORMATS"]
+
+
+def __dir__() -> list[str]:  # tab completion shows the public names only
+    return sorted(__all__)
+
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = (
@@ -83,17 +89,28 @@ def render(graph, path: str | Path, **options) -> Path:
         )
     if fmt == "png":
         options.setdefault("dpi", 110)
-    source = to_dot(graph, **options)
-    if _dot_binary() is None:
-        raise GraphcError(f"gc.viz.render: {INSTALL_HINT}")
-    try:
-        data = graphviz.Source(source).pipe(format=fmt)
-    except graphviz.ExecutableNotFound as exc:
-        raise GraphcError(f"gc.viz.render: {INSTALL_HINT}") from exc
-    except graphviz.CalledProcessError as exc:
-        raise GraphcError(f"gc.viz.render: dot failed on the drawing: {exc.stderr!r}") from exc
-    path.write_bytes(data)
+    if fmt == "svg":
+        path.write_text(to_svg(graph, **options), encoding="utf-8")
+    else:
+        path.write_bytes(_pipe(to_dot(graph, **options), fmt, "gc.viz.render"))
     return path
+
+
+def to_svg(graph, **options) -> str:
+    """The drawing as SVG text (anything to_dot takes, with the same options), made to read the same in a
+    browser as in graphviz (graphc.viz.svg). Needs graphviz's `dot` program."""
+    return portable(_pipe(to_dot(graph, **options), "svg", "gc.viz.to_svg").decode("utf-8"))
+
+
+def _pipe(source: str, fmt: str, what: str) -> bytes:
+    if _dot_binary() is None:
+        raise GraphcError(f"{what}: {INSTALL_HINT}")
+    try:
+        return graphviz.Source(source).pipe(format=fmt)
+    except graphviz.ExecutableNotFound as exc:
+        raise GraphcError(f"{what}: {INSTALL_HINT}") from exc
+    except graphviz.CalledProcessError as exc:
+        raise GraphcError(f"{what}: dot failed on the drawing: {exc.stderr!r}") from exc
 
 
 def _dot_binary() -> str | None:
