@@ -32,5 +32,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'graphc.io' has no attribute {name!r}")
 
 
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY) + list(_MODULES))
+def __dir__() -> list[str]:
+    return __all__

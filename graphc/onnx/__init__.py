@@ -54,6 +54,10 @@ def load(source) -> FunctionGraph:
     return load_model(source)
 
 
+def __dir__() -> list[str]:
+    return __all__
+
+
 def _as_graph(obj) -> FunctionGraph:
     if isinstance(obj, FunctionGraph):
         return obj
