@@ -52,13 +52,4 @@ def compile_graph(fgraph) -> InterpProgram:
     return InterpProgram(fgraph)
 
 
-def evaluate(outputs, givens: dict | None = None):
-    """Evaluate variables directly (no compilation): handy for teaching and tests."""
-    from graphc.compile import function
-
-    givens = givens or {}
-    f = function(list(givens), outputs, backend="interp", optimize="none")
-    return f(*givens.values())
-
-
-__all__ = ["compile_graph", "evaluate", "Constant"]
+__all__ = ["compile_graph", "Constant"]

@@ -15,6 +15,7 @@ import importlib as _importlib
 from types import ModuleType as _ModuleType
 
 from . import graph as _graph
+from . import settings
 from .elementwise import ScalarFunction, elementwise
 from .errors import (
     BackendError,
@@ -112,9 +113,9 @@ _LAZY = {
     "function": ("graphc.compile", "function"),
     "Function": ("graphc.compile", "Function"),
     "grad": ("graphc.passes.autodiff", "grad"),
-    "jacobian": ("graphc.passes.autodiff", "jacobian"),
-    "hessian": ("graphc.passes.autodiff", "hessian"),
-    "hessian_vector_product": ("graphc.passes.autodiff", "hessian_vector_product"),
+    "jacobian": ("graphc.passes.jacobians", "jacobian"),
+    "hessian": ("graphc.passes.jacobians", "hessian"),
+    "hessian_vector_product": ("graphc.passes.jacobians", "hessian_vector_product"),
     "stop_gradient": ("graphc.passes.autodiff", "stop_gradient"),
     "symbol_to_number": ("graphc.passes.eager", "symbol_to_number"),
     "viz": ("graphc.viz", None),
@@ -123,7 +124,7 @@ _LAZY = {
     "testing": ("graphc.testing", None),
     "train": ("graphc.training", "train"),
     "training": ("graphc.training", None),
-    "evaluate": ("graphc.codegen.interp", "evaluate"),
+    "evaluate": ("graphc.compile", "evaluate"),
     "to_networkx": ("graphc.analysis", "to_networkx"),
     "save": ("graphc.io.api", "save"),
     "load": ("graphc.io.api", "load"),
@@ -132,7 +133,7 @@ _LAZY = {
     "io": ("graphc.io", None),
     "onnx": ("graphc.onnx", None),
 }
-# The public names: what the imports above bind (not the submodules they load), and the lazy ones.
+# The public names: what the imports above bind (not the submodules they load), the lazy ones, and settings.
 __all__ = sorted(
     [
         name
@@ -140,6 +141,7 @@ __all__ = sorted(
         if not name.startswith("_") and not isinstance(value, _ModuleType)
     ]
     + list(_LAZY)
+    + ["settings"]
 )
 
 

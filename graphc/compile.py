@@ -1,4 +1,4 @@
-"""gc.function: the driver, the one place that ties graphc, graphc.passes and graphc.codegen together.
+"""gc.function: the driver (user layer), the one place that ties graphc, graphc.passes and graphc.codegen.
 
 inputs/outputs/updates -> FunctionGraph -> passes pipeline -> backend program -> Function (checks + calls).
 """
@@ -9,6 +9,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import sympy
+
+from graphc.codegen import compile_program
+from graphc.passes import run_pipeline
 
 from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeError, where_built
 from .fgraph import FunctionGraph
@@ -38,9 +41,6 @@ def function(
     outputs. `optimize` is "fast" (the default pipeline), "none", or a list of passes. `backend` is "interp",
     "numpy" or "llvm".
     """
-    from graphc.codegen import compile_program
-    from graphc.passes import run_pipeline
-
     inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)  # gc.function(x, y) works too
     single = isinstance(outputs, Variable)
     outputs = [outputs] if single else [as_variable(o) for o in outputs]
@@ -85,6 +85,18 @@ def _function_from_bytes(blob: bytes) -> Function:
     from graphc.io.document import read_bytes
 
     return read_bytes(blob, compile_spec)
+
+
+def evaluate(outputs, givens: dict | None = None):
+    """Evaluate variables directly with the interpreter, no passes (handy for teaching and tests).
+
+    >>> import graphc as gc
+    >>> x = gc.vector("x"); float(gc.evaluate((x * x).sum(), {x: [1.0, 2.0]}))
+    5.0
+    """
+    givens = givens or {}
+    f = function(list(givens), outputs, backend="interp", optimize="none")
+    return f(*givens.values())
 
 
 def _check_updates(updates) -> list[tuple[SharedVariable, Variable]]:

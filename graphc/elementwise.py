@@ -19,6 +19,8 @@ import numpy as np
 import sympy
 
 from .errors import GraphcError
+from .graph import apply, as_variable
+from .ops import Op
 
 _keys = count()
 _NUMPY_FUNCS = [
@@ -72,13 +74,10 @@ class ScalarFunction:
         return self._partials[i]
 
     def __call__(self, *args):
-        from .graph import apply
-        from .tensor import as_variable
-
         if len(args) != self.nargs:
             raise GraphcError(f"{self.name} takes {self.nargs} arguments, got {len(args)}")
         like = next((a for a in args if hasattr(a, "type")), None)
-        return apply(_op(), [as_variable(a, like=like) for a in args], fn=self)
+        return apply(Op.SCALAR_FN, [as_variable(a, like=like) for a in args], fn=self)
 
     def __eq__(self, other) -> bool:  # the symbols' order matters: f(x, y) = x - y is not g(y, x) = x - y
         return isinstance(other, ScalarFunction) and (self.name, self.symbols, self.expr) == (
@@ -92,12 +91,6 @@ class ScalarFunction:
 
     def __repr__(self) -> str:
         return f"<elementwise {self.name}({', '.join(map(str, self.symbols))}) = {self.expr}>"
-
-
-def _op():
-    from .ops import Op
-
-    return Op.SCALAR_FN
 
 
 def elementwise(name: str, definition: Callable[..., sympy.Expr] | sympy.Expr, args=None) -> ScalarFunction:

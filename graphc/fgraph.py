@@ -6,10 +6,11 @@ graph (and every earlier stage, for drawing) stays as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .errors import GraphError
-from .graph import Constant, Displayed, Node, SharedVariable, Variable, apply, origin_scope, toposort
+from .graph import Constant, Displayed, Node, SharedVariable, Variable, apply, toposort
+from .origin import origin_scope
 
 
 class FunctionGraph(Displayed):
@@ -71,16 +72,6 @@ class FunctionGraph(Displayed):
                 seen.setdefault(id(v), v)
         return list(seen.values())
 
-    def clients(self) -> dict[int, list[tuple[Node | None, int]]]:
-        """id(variable) -> [(node using it, input position)]; (None, k) marks root k (an output or update)."""
-        uses: dict[int, list[tuple[Node | None, int]]] = {}
-        for node in self.nodes:
-            for pos, v in enumerate(node.inputs):
-                uses.setdefault(id(v), []).append((node, pos))
-        for k, v in enumerate(self.roots):
-            uses.setdefault(id(v), []).append((None, k))
-        return uses
-
     def with_roots(self, roots: Sequence[Variable]) -> FunctionGraph:
         """The same inputs and shared variables with new outputs and update values (same order as `roots`)."""
         n = len(self.outputs)
@@ -91,15 +82,20 @@ class FunctionGraph(Displayed):
         )
 
     # -- rebuilding ------------------------------------------------------------------------------------------
-    def rebuild(self, rule: Callable[[Node, list[Variable]], Sequence[Variable] | None]) -> FunctionGraph:
+    def rebuild(
+        self, rule: Callable[[Node, list[Variable]], Sequence[Variable] | None], order: Iterable | None = None
+    ) -> FunctionGraph:
         """One linear walk: each node, with its inputs already rebuilt, is offered to `rule`.
 
         `rule(node, new_inputs)` returns replacement outputs (one per node output) or None to keep the node
         (rebuilt only if an input changed). Replacements take the node's origin, so errors still point at the
-        user's line.
+        user's line. `order` (default: the nodes in topological order) may instead list *units* that stand
+        for several nodes at once (fusion's groups): anything with `inputs`, `outputs` (the old variables it
+        replaces) and `origin`, each after the units that make its inputs; `rule` replaces every unit that is
+        not a Node.
         """
         mapping: dict[int, Variable] = {}
-        for node in self.nodes:
+        for node in self.nodes if order is None else order:
             new_inputs = [mapping.get(id(v), v) for v in node.inputs]
             with origin_scope(node.origin):
                 replaced = rule(node, new_inputs)

@@ -6,43 +6,19 @@ never changed by compiling it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from itertools import count
 
 import numpy as np
 
-from .errors import GraphcError, GraphError, where_built
-from .ops import Op, infer_types
-from .types import Type
+from .errors import DTypeError, GraphcError, GraphError, ShapeError, where_built
+from .operators import Operators
+from .ops import Op, describe
+from .origin import Origin, here, user_origin
+from .shape_rules import infer_types
+from .types import Type, as_dtype
 
-Origin = tuple[str, int]
 _ids = count()
-_inherited_origin: list[Origin | None] = []
-
-
-def _user_origin() -> Origin | None:
-    """The file:line of the first frame outside graphc: where the user built this node."""
-    if _inherited_origin:
-        return _inherited_origin[-1]
-    frame = sys._getframe(2)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if module != "graphc" and not module.startswith("graphc."):
-            return (frame.f_code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
-
-
-@contextmanager
-def origin_scope(origin: Origin | None):
-    """Nodes built inside take this origin: a rewrite's replacement points at the user code it replaced."""
-    _inherited_origin.append(origin)
-    try:
-        yield
-    finally:
-        _inherited_origin.pop()
 
 
 # How a notebook shows a graph: the facade installs graphc.notebook's drawing here, so the core draws nothing
@@ -60,11 +36,13 @@ class Displayed:
         return hook(self) if hook is not None else {"text/plain": repr(self)}
 
 
-class Variable(Displayed):
-    """A value in the graph: an input, a constant, a shared (persistent) value, or the output of a Node."""
+class Variable(Displayed, Operators):
+    """A value in the graph: an input, a constant, a shared (persistent) value, or the output of a Node.
+
+    Its operators and methods (x + y, x @ W, x[1:], x.T, x.sum(), ...) come from graphc.operators.Operators.
+    """
 
     __slots__ = ("type", "name", "owner", "index", "id", "__weakref__")
-    __array_ufunc__ = None  # NumPy defers to our reflected operators: np_array * x builds a node
 
     def __init__(self, type: Type, name: str | None = None, owner: Node | None = None, index: int = 0):
         self.type = type
@@ -108,7 +86,10 @@ class Variable(Displayed):
     def __len__(self):
         raise GraphcError(f"{self!r} is symbolic; use x.shape[0] for its (possibly symbolic) length")
 
-    # Operators (x + y, x @ W, x[1:], x.T, x.sum(), ...) are attached by graphc.tensor (it owns the builders).
+    def _apply(self, op: Op, *operands, **params):
+        """The operators' hook: Python scalars and arrays among `operands` become constants (a scalar takes
+        this Variable's dtype, NEP 50), then one `op` node is built."""
+        return apply(op, [as_variable(v, like=self) for v in operands], **params)
 
 
 class Constant(Variable):
@@ -143,8 +124,6 @@ class SharedVariable(Variable):
         return self._value.copy() if copy else self._value
 
     def set_value(self, value, copy: bool = True) -> None:
-        from .errors import DTypeError, ShapeError
-
         value = np.asarray(value)
         if value.shape != self._value.shape:
             raise ShapeError(
@@ -162,6 +141,39 @@ class SharedVariable(Variable):
         self._value = (
             np.array(value, copy=True, order="C") if copy else np.asarray(value, order="C")
         )  # keeps 0-d
+
+
+# --- leaves from Python values ------------------------------------------------------------------------------
+PyScalar = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def constant(value, dtype=None, name: str | None = None) -> Constant:
+    """A constant baked into the graph; its dtype must be one graphc supports."""
+    array = np.asarray(value, dtype=None if dtype is None else as_dtype(dtype))
+    if array.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
+        if array.dtype.kind == "i":
+            array = array.astype("int64")
+        elif array.dtype.kind == "f":
+            array = array.astype("float64")
+        else:
+            raise DTypeError(f"constant: unsupported dtype {array.dtype}")
+    return Constant(array, name)
+
+
+def as_variable(x, like: Variable | None = None) -> Variable:
+    """A Variable for x: Python scalars take `like`'s dtype where NumPy 2 would (NEP 50 weak scalars)."""
+    if isinstance(x, Variable):
+        return x
+    if isinstance(x, PyScalar) and not isinstance(x, (np.generic)) and like is not None:
+        try:
+            dtype = np.result_type(like.type.dtype, x)
+            keep = dtype.name != "bool" or isinstance(x, bool)  # a number never becomes a bool constant
+            return Constant(np.asarray(x, dtype=dtype if keep else None))
+        except OverflowError as exc:
+            raise DTypeError(f"the Python scalar {x!r} does not fit {describe(like)}{here()}") from exc
+    if isinstance(x, (list, tuple, np.ndarray, np.generic, *PyScalar)):
+        return constant(x)
+    raise GraphcError(f"cannot use {type(x).__name__} {x!r} as a graph value{here()}")
 
 
 class Node:
@@ -188,7 +200,7 @@ class Node:
 def apply(op: Op, inputs: Sequence[Variable], origin: Origin | None = None, **params) -> Variable | tuple:
     """Build one node: check and infer types now, so bad shapes are reported at the user's line."""
     if origin is None:
-        origin = _user_origin()
+        origin = user_origin()
     try:
         out_types = infer_types(op, inputs, params)
     except GraphcError as exc:

@@ -1,5 +1,5 @@
 """Optimisers of chapter 8 as graph builders: each returns the `updates` dict for gc.function, with its state
-in named shared variables. Knows the core and gc.grad/gc.hessian (through the facade); nothing of codegen.
+in named shared variables. User layer: the core, graphc.passes.autodiff (grad, hessian) and the driver.
 
     >>> import numpy as np, graphc as gc
     >>> w = gc.shared(np.zeros(3), name="w")
@@ -31,10 +31,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from graphc.passes.autodiff import grad
+from graphc.passes.jacobians import hessian
+
+from .compile import function
 from .errors import GraphError, InputError
 from .fgraph import FunctionGraph
 from .graph import SharedVariable, Variable
-from .tensor import _here as here
+from .origin import here
 from .tensor import as_variable, cast, clip, minimum, shared, sqrt, sum_
 
 __all__ = [
@@ -53,20 +57,13 @@ CostOrGrads = Variable | Sequence[Variable]
 def gradients(cost_or_grads: CostOrGrads, params: Sequence[Variable]) -> list[Variable]:
     """gc.grad(cost, params), or the given list of gradients (checked to match params)."""
     if isinstance(cost_or_grads, Variable):
-        return _autodiff().grad(cost_or_grads, list(params))
+        return grad(cost_or_grads, list(params))
     grads = list(cost_or_grads)
     if len(grads) != len(params):
         raise InputError(
             f"optimiser: expected one gradient per parameter ({len(params)}), got {len(grads)}{here()}"
         )
     return grads
-
-
-def _autodiff():
-    """gc.grad and gc.hessian through the facade (the core imports no pass directly)."""
-    import graphc
-
-    return graphc
 
 
 def _state(p: Variable, what: str, value: float = 0.0) -> SharedVariable:
@@ -126,7 +123,7 @@ def nesterov(cost: Variable, params, lr: float = 0.01, alpha: float = 0.9) -> di
     velocities = [_state(p, "velocity") for p in params]
     shifted = {p: p + alpha * v for p, v in zip(params, velocities, strict=True)}
     (cost_at_shift,) = FunctionGraph([], [cost]).replace(shifted).outputs
-    grads = _autodiff().grad(cost_at_shift, params)  # ∂J(θ + αv)/∂θ = ∇J at θ + αv
+    grads = grad(cost_at_shift, params)  # ∂J(θ + αv)/∂θ = ∇J at θ + αv
     updates = {}
     for p, v, g in zip(params, velocities, grads, strict=True):
         v_new = alpha * v - _like(lr, p) * g
@@ -211,11 +208,9 @@ class Newton:
 
     def __init__(self, cost: Variable, params, inputs: Sequence[Variable] = (), damping: float = 0.0,
                  backend: str = "numpy"):  # fmt: skip
-        from graphc.compile import function
-
         self.params, self.damping = list(params), damping
-        grads = _autodiff().grad(cost, self.params)
-        blocks = _autodiff().hessian(cost, self.params)
+        grads = grad(cost, self.params)
+        blocks = hessian(cost, self.params)
         self.fn = function(list(inputs), [cost, *grads, *(b for row in blocks for b in row)], backend=backend)
 
     def step(self, *inputs) -> float:
@@ -252,14 +247,12 @@ class ConjugateGradient:
 
     def __init__(self, cost: Variable, params, inputs: Sequence[Variable] = (), beta: str = "fletcher-reeves",
                  backend: str = "numpy", line_search: Callable | None = None):  # fmt: skip
-        from graphc.compile import function
-
         if beta not in ("fletcher-reeves", "polak-ribiere"):
             raise InputError(
                 f"ConjugateGradient: beta must be 'fletcher-reeves' or 'polak-ribiere', got {beta!r}{here()}"
             )
         self.params, self.beta = list(params), beta
-        self.grad_fn = function(list(inputs), [cost, *_autodiff().grad(cost, self.params)], backend=backend)
+        self.grad_fn = function(list(inputs), [cost, *grad(cost, self.params)], backend=backend)
         self.cost_fn = function(list(inputs), cost, backend=backend)
         self.line_search = line_search
         self.g_prev: np.ndarray | None = None

@@ -1,6 +1,6 @@
 """Testing helpers for graphc users: `check_grad`, symbolic gradients against central differences.
 
-Knows the public API only (gc.grad, gc.function, through the lazy facade); imports neither passes nor codegen.
+User layer: the core, graphc.passes.autodiff (grad) and the driver (function).
 
     >>> import numpy as np, graphc as gc
     >>> from graphc.testing import check_grad
@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphc.passes.autodiff import grad
+
+from .compile import function
 from .errors import GraphcError
 from .graph import SharedVariable, Variable
 from .tensor import tensor
@@ -58,13 +61,11 @@ def check_grad(
     tol: the tolerance on |symbolic - numeric| / (1 + |numeric|) (default 1e-5 in float64, 1e-2 in float32).
     Entries are checked one by one when the wrt values have at most `max_entries` elements in all.
     """
-    import graphc  # the facade loads grad and function lazily: the core never imports passes itself
-
     cost, wrt, values = _graph(fn_or_graph, inputs)
-    grads = graphc.grad(cost, wrt)
+    grads = grad(cost, wrt)
     plain = [v for v in values if not isinstance(v, SharedVariable)]
     shared = [v for v in values if isinstance(v, SharedVariable)]
-    compiled = graphc.function(plain, [cost, *grads], backend=backend, optimize=optimize)
+    compiled = function(plain, [cost, *grads], backend=backend, optimize=optimize)
     low = any(w.type.dtype == np.float32 for w in wrt) or cost.type.dtype == np.float32
     eps = eps if eps is not None else (1e-3 if low else 1e-6)
     tol = tol if tol is not None else (1e-2 if low else 1e-5)

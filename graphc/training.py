@@ -26,7 +26,7 @@ from .errors import GraphcError, InputError
 from .graph import SharedVariable
 from .io.checkpoint import Checkpoint
 from .notebook import in_notebook, progress_display
-from .tensor import _here as here
+from .origin import here
 
 __all__ = ["train", "History", "EarlyStopping", "minibatches", "retrain_for_best_steps", "continue_until"]
 

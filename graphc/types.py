@@ -88,6 +88,11 @@ def dims_equal(a: Dim, b: Dim) -> bool:
     return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
 
 
+def same_shape(a: Sequence[Dim], b: Sequence[Dim]) -> bool:
+    """Two shapes are equal, dimension by dimension (named sizes up to algebra: n + 1 equals 1 + n)."""
+    return a == b or (len(a) == len(b) and all(map(dims_equal, a, b)))
+
+
 def dim_product(dims: Iterable[Dim]) -> Dim:
     total: Dim = 1
     for d in dims:

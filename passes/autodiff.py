@@ -36,10 +36,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from graphc.errors import DTypeError, GraphcError, GraphError, ShapeError, where_built
-from graphc.graph import Constant, Variable, origin_scope, toposort
+from graphc.graph import Constant, Variable, toposort
 from graphc.ops import Op, describe
-from graphc.tensor import add, as_variable, broadcast_to, cast, concatenate, mul, reshape, sum_
-from graphc.types import Type, dims_equal, is_static
+from graphc.origin import origin_scope
+from graphc.tensor import add, as_variable, broadcast_to, cast, reshape, sum_
+from graphc.types import Type, same_shape
 
 from .vjp_rules import STOP_GRADIENT, VJP_RULES
 
@@ -57,13 +58,13 @@ def grad(
     `known_grads` ({variable: its gradient}) starts the backward pass from given output gradients too (with
     `cost=None`, from them alone): a vector-Jacobian product. `disconnected` is "raise" or "zero".
     """
-    single, wrt_list = _wrt_list(wrt, "grad")
+    single, wrt_list = as_wrt_list(wrt, "grad")
     if disconnected not in ("raise", "zero"):
         raise GraphcError(f"grad: disconnected must be 'raise' or 'zero', not {disconnected!r}")
     seeds = _seeds(cost, known_grads)
     found = backprop(seeds, wrt_list)
     roots = [v for v, _ in seeds]
-    results = [_finish(w, g, disconnected, roots) for w, g in zip(wrt_list, found, strict=True)]
+    results = [finish(w, g, disconnected, roots) for w, g in zip(wrt_list, found, strict=True)]
     return results[0] if single else results
 
 
@@ -75,106 +76,57 @@ def stop_gradient(x) -> Variable:
     return STOP_GRADIENT(x)
 
 
-def jacobian(y, wrt: Wrt, disconnected: str = "raise") -> Variable | list[Variable]:
-    """∂y/∂x, of shape y.shape + x.shape: one backward pass per element of y (y's shape must be static).
-
-    Row i is the vector-Jacobian product with the i-th basis vector (`known_grads={y: eᵢ}`), so no getitem of
-    y is built; the graph grows with y.size times the backward graph.
-    """
-    y = as_variable(y)
-    single, wrt_list = _wrt_list(wrt, "jacobian")
-    if not y.type.is_float:  # as gc.grad says of an integer cost, whatever y's shape
-        raise DTypeError(f"jacobian: {describe(y)} is not a float value, so it has no derivative")
-    if y.type.ndim == 0:
-        return grad(y, wrt, disconnected)
-    if not is_static(y.type.shape):
-        raise ShapeError(f"jacobian: the shape of {describe(y)} must be known when the graph is built")
-    size = int(np.prod(y.type.shape))
-    rows_found = []
-    for i in range(size):
-        basis = np.zeros(size, y.type.dtype)
-        basis[i] = 1
-        rows_found.append(backprop([(y, Constant(basis.reshape(y.type.shape)))], wrt_list))
-    results = []
-    for k, w in enumerate(wrt_list):
-        if all(row[k] is None for row in rows_found):  # disconnected as a whole: the user's choice applies
-            _finish(w, None, disconnected, [y])
-        rows = [_finish(w, row[k], "zero", [y]) for row in rows_found]
-        flat = concatenate([reshape(r, (1,) + tuple(w.type.shape)) for r in rows], axis=0)
-        results.append(reshape(flat, tuple(y.type.shape) + tuple(w.type.shape)))
-    return results[0] if single else results
-
-
-def hessian(cost: Variable, wrt: Wrt, disconnected: str = "raise"):
-    """∂²cost/∂x² with shape x.shape + x.shape, as the Jacobian of the gradient (symbol to symbol, twice).
-
-    For a list [x₁, …] the result is the block list [[∂²c/∂xᵢ∂xⱼ for j] for i].
-    """
-    single, wrt_list = _wrt_list(wrt, "hessian")
-    grads = grad(cost, wrt_list, disconnected=disconnected)
-    blocks = [jacobian(g, wrt_list, disconnected="zero") for g in grads]
-    return blocks[0][0] if single else blocks
-
-
-def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Variable]:
-    """H·v without building H: the gradient of (∇cost · v), one more backward pass (Pearlmutter's trick)."""
-    single, wrt_list = _wrt_list(wrt, "hessian_vector_product")
-    v_list = [v] if single else list(v)
-    if len(v_list) != len(wrt_list):
-        raise GraphcError(f"hessian_vector_product: {len(wrt_list)} variables but {len(v_list)} vectors")
-    grads = grad(cost, wrt_list)
-    total = None
-    for g, w, vec in zip(grads, wrt_list, v_list, strict=True):
-        vec = as_variable(vec, like=w)
-        if len(vec.type.shape) != len(w.type.shape) or not all(
-            dims_equal(a, b) for a, b in zip(vec.type.shape, w.type.shape, strict=True)
-        ):
-            raise ShapeError(
-                f"hessian_vector_product: v {describe(vec)} must have the shape of {describe(w)}"
-            )
-        term = sum_(mul(g, vec))
-        total = term if total is None else add(total, term)
-    return grad(total, wrt, disconnected="zero")  # a gradient linear in x has H = 0: zero, not an error
-
-
 # --- the backward walk --------------------------------------------------------------------------------------
 def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> list[Variable | None]:
     """Gradients of Σ <seed variable, seed gradient> with respect to each of `wrt` (None: disconnected)."""
     relevant, reach = on_a_path(toposort([v for v, _ in seeds]), wrt)
-    # Backward sweep: each node once, after all its consumers have added their contributions.
-    pending: dict[int, list[Variable]] = {}
+    table = GradTable(reach)
     for var, g in seeds:
-        if id(var) in reach:
-            pending.setdefault(id(var), []).append(g)
-    for node in reversed(relevant):
+        table.add(var, g)
+    for node in reversed(relevant):  # each node once, after all its consumers have added their part
         if len(node.outputs) != 1:
-            raise GraphcError(_no_rule(node))
-        out = node.outputs[0]
-        contributions = pending.get(id(out))
-        if not contributions:
-            continue
-        rule = VJP_RULES.get(node.op)
-        if rule is None:
-            raise GraphcError(_no_rule(node))
+            raise GraphcError(no_rule_message(node))
         with origin_scope(node.origin):
-            g = _total(contributions)
-            pending[id(out)] = [g]  # out may be a wrt variable too: keep its total
-            cotangents = rule(g, out, *node.inputs, **node.params)
+            g = table.total(node.outputs[0])
+            if g is None:
+                continue
+            rule = VJP_RULES.get(node.op)
+            if rule is None:
+                raise GraphcError(no_rule_message(node))
+            cotangents = rule(g, node.outputs[0], *node.inputs, **node.params)
             if len(cotangents) != len(node.inputs):
                 raise GraphcError(f"the VJP rule of {node.op.value} gave {len(cotangents)} gradients "
                                   f"for {len(node.inputs)} inputs{where_built(node.origin)}")  # fmt: skip
             for inp, ct in zip(node.inputs, cotangents, strict=True):
-                if ct is not None and id(inp) in reach:
-                    pending.setdefault(id(inp), []).append(fit(ct, inp.type))
+                table.add(inp, ct)
     results = []
     for w in wrt:
-        contributions = pending.get(id(w)) if id(w) in reach else None
-        if contributions:
-            with origin_scope(w.origin):
-                results.append(_total(contributions))
-        else:
-            results.append(None)
+        with origin_scope(w.origin):
+            results.append(table.total(w))
     return results
+
+
+class GradTable:
+    """The book's grad_table (Alg. 6.5): the gradient contributions of each value on a path from a `wrt`
+    variable, summed once they are all in."""
+
+    def __init__(self, reach: set[int]):
+        self.reach = reach  # ids of the values a gradient flows to (on_a_path)
+        self.parts: dict[int, list[Variable]] = {}
+
+    def add(self, var: Variable, ct: Variable | None) -> None:
+        """One contribution to var's gradient, broadcasting summed away (none where no gradient flows)."""
+        if ct is not None and id(var) in self.reach:
+            self.parts.setdefault(id(var), []).append(fit(ct, var.type))
+
+    def total(self, var: Variable) -> Variable | None:
+        """The sum of var's contributions (a balanced tree of adds), kept: var may be asked for again."""
+        parts = self.parts.get(id(var))
+        if not parts:
+            return None
+        if len(parts) > 1:
+            parts[:] = [_total(parts)]
+        return parts[0]
 
 
 def on_a_path(nodes: list, wrt: Sequence[Variable]) -> tuple[list, set[int]]:
@@ -197,7 +149,7 @@ def fit(ct: Variable, t: Type) -> Variable:
     if ct.type.dtype != t.dtype:
         ct = cast(ct, t.dtype)
     shape, target = ct.type.shape, t.shape
-    if _same(shape, target):
+    if same_shape(shape, target):
         return ct
     lead = len(shape) - len(target)
     if lead >= 0:
@@ -208,7 +160,7 @@ def fit(ct: Variable, t: Type) -> Variable:
             ct = sum_(ct, axis=axes) if axes else ct
         else:
             ct = reshape(sum_(ct, axis=axes, keepdims=True), _kept(shape, axes, lead))
-    if not _same(ct.type.shape, target):  # a cotangent smaller than its input (e.g. a scalar): broadcast it
+    if not same_shape(ct.type.shape, target):  # a cotangent smaller than its input (a scalar): broadcast it
         ct = broadcast_to(ct, target)
     return ct
 
@@ -239,7 +191,7 @@ def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
             raise DTypeError(
                 f"grad: known_grads gives a gradient for {describe(var)}, which is not a float value"
             )
-        if not _same(g.type.shape, var.type.shape):
+        if not same_shape(g.type.shape, var.type.shape):
             raise ShapeError(f"grad: the known gradient {describe(g)} must have the shape of {describe(var)}")
         seeds.append((var, fit(g, var.type)))
     if not seeds:
@@ -247,7 +199,7 @@ def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
     return seeds
 
 
-def _wrt_list(wrt, what: str) -> tuple[bool, list[Variable]]:
+def as_wrt_list(wrt, what: str) -> tuple[bool, list[Variable]]:
     """(whether wrt is a single Variable, the list of wrt Variables); a clear error for anything else."""
     if isinstance(wrt, Variable):
         return True, [wrt]
@@ -263,7 +215,7 @@ def _wrt_list(wrt, what: str) -> tuple[bool, list[Variable]]:
     return False, wrt_list
 
 
-def _finish(w: Variable, g: Variable | None, disconnected: str, roots: list[Variable]) -> Variable:
+def finish(w: Variable, g: Variable | None, disconnected: str, roots: list[Variable]) -> Variable:
     if g is not None:
         return g
     dtype = w.type.dtype if w.type.is_float else np.dtype("float64")
@@ -302,7 +254,7 @@ def _is_stop(node) -> bool:
     return node.op is Op.SCALAR_FN and node.params["fn"] is STOP_GRADIENT
 
 
-def _no_rule(node) -> str:
+def no_rule_message(node) -> str:
     if node.op is Op.FUSED:
         return ("cannot differentiate a fused kernel: fusion happens inside gc.function, after gc.grad; "
                 f"call gc.grad on the graph you built, then compile{where_built(node.origin)}")  # fmt: skip
@@ -313,8 +265,4 @@ def _one(d) -> bool:
     return isinstance(d, int) and d == 1
 
 
-def _same(a, b) -> bool:
-    return len(a) == len(b) and all(dims_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
-__all__ = ["grad", "jacobian", "hessian", "hessian_vector_product", "stop_gradient", "backprop", "fit"]
+__all__ = ["grad", "stop_gradient", "backprop", "fit", "GradTable"]

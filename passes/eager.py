@@ -27,7 +27,7 @@ from graphc.graph import Constant, Node, SharedVariable, Variable, toposort
 from graphc.ops import IMPL, describe
 from graphc.types import Type, concrete_params
 
-from .autodiff import _no_rule, _wrt_list, fit, on_a_path
+from .autodiff import as_wrt_list, fit, no_rule_message, on_a_path
 from .vjp_rules import VJP_RULES
 
 
@@ -77,7 +77,7 @@ class Backprop:
 def symbol_to_number(cost: Variable, wrt, given: Mapping[Variable, object] | None = None) -> Backprop:
     """Evaluate `cost` on the numbers `given` for its inputs ({variable: array}; shared variables use their
     values), then backprop numerically to `wrt` (a Variable or a list), recording every step."""
-    _, wrt_list = _wrt_list(wrt, "symbol_to_number")
+    _, wrt_list = as_wrt_list(wrt, "symbol_to_number")
     if not isinstance(cost, Variable) or cost.type.ndim != 0 or not cost.type.is_float:
         raise GraphcError(f"symbol_to_number: the cost must be a float scalar Variable, got {cost!r}")
     nodes = toposort([cost])
@@ -92,7 +92,7 @@ def symbol_to_number(cost: Variable, wrt, given: Mapping[Variable, object] | Non
             continue
         rule = VJP_RULES.get(node.op)
         if rule is None or len(node.outputs) != 1:
-            raise GraphcError(_no_rule(node))
+            raise GraphcError(no_rule_message(node))
         consts = [Constant(values[v]) for v in node.inputs]
         with np.errstate(all="ignore"):
             cotangents = rule(

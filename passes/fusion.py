@@ -1,19 +1,10 @@
-"""Elementwise fusion: maximal connected elementwise regions (and a trailing SUM/MAX) become one FUSED node
-whose body is a graphc.kernel.Kernel. Imports only the graphc core; knows nothing of codegen.
+"""Elementwise fusion: each group that passes/grouping.py finds (a maximal elementwise region, and a trailing
+SUM/MAX) becomes one FUSED node whose body is a graphc.kernel.Kernel. Imports only the graphc core; knows
+nothing of codegen.
 
-Grouping is one walk in topological order with union-find. Each elementwise node starts a group and merges
-with the groups of the elementwise nodes that produce its inputs, when
-- shapes allow it: every value a kernel hands out has the iteration shape, so a group of a smaller shape
-  (a scalar `lr * 0.1` feeding a matrix update) joins only if none of its values is needed outside;
-- no cycle appears: a merge is refused if a path leaves the two groups and comes back into them. The walk
-  keeps, per group, a heap of the nodes outside it that read its values and one of those that feed it; when
-  every reader comes after every feeder in topological order no path can come back (the common case,
-  O(log n)); otherwise a depth-first search over the nodes in between decides, within CYCLE_CHECK_BUDGET
-  steps (refusing when it runs out keeps the pass linear and is always safe: fusing less never changes
-  results);
-- a reduced value (SUM or MAX of a group value of the full shape, same float dtype) joins as a trailing
-  reduction: an output of the kernel, never an input of another instruction.
 Groups of one elementwise node are left alone. A value used outside its group is an output of the kernel.
+The graph is rebuilt once, by `FunctionGraph.rebuild` over units: a group (its kernel) or a node outside every
+group, in an order where each unit comes after those that make its inputs.
 
 Then siblings: two kernels that read the same value over the same iteration shape, with no path from one to
 the other, become one kernel, so that memory is read once (Σ W² for the weight decay and the update of W).
@@ -23,19 +14,19 @@ Each kernel joins at most one sibling; the path search is bounded like the cycle
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 from collections import Counter
 
 import numpy as np
 
 from graphc.fgraph import FunctionGraph
-from graphc.graph import Constant, Node, Variable, apply, origin_scope
+from graphc.graph import Constant, Node, Variable, apply
 from graphc.kernel import Instr, Kernel
-from graphc.ops import ELEMENTWISE, TRANSCENDENTAL, Op
-from graphc.types import DTYPES, broadcast_shapes, dims_equal
+from graphc.ops import TRANSCENDENTAL, Op
+from graphc.types import DTYPES, broadcast_shapes, same_shape
 
-TRAILING = frozenset({Op.SUM, Op.MAX})
+from .grouping import CYCLE_CHECK_BUDGET, Grouping
+
 _NAMES = {np.dtype(d): d for d in DTYPES}  # np.dtype.name is slow (Python-level) in NumPy 2
 
 
@@ -43,184 +34,10 @@ def _name(dtype: np.dtype) -> str:
     return _NAMES.get(dtype) or dtype.name
 
 
-CYCLE_CHECK_BUDGET = 256
 # At most this many nodes in one kernel: LLVM's O3 time per operation grows past a few thousand (a 100,000-op
 # body took 79 s, 25 bodies of 4,000 ops 8 s), and a body this long is compute-bound anyway.
 MAX_KERNEL_NODES = 4096
 SIBLING_CANDIDATES = 8  # siblings tried per kernel: a value read by thousands of kernels stays linear
-
-
-def _same_shape(a: tuple, b: tuple) -> bool:
-    return a == b or (len(a) == len(b) and all(dims_equal(x, y) for x, y in zip(a, b, strict=True)))
-
-
-class _Group:
-    __slots__ = ("members", "reductions", "shape", "outside", "producers", "banned")
-
-    def __init__(self, node: Node, readers: list[Node], order: dict[int, int]):
-        self.members = [node]
-        self.reductions: list[Node] = []
-        self.shape = node.outputs[0].type.shape
-        # Both heaps may hold stale entries of nodes that joined the group since (dropped lazily).
-        # (topological index, tie-breaker, node) of the nodes that read our values: a min-heap
-        self.outside = [(order[id(r)], id(r), r) for r in readers]
-        heapq.heapify(self.outside)
-        # (-topological index, tie-breaker, node) of the nodes that make our inputs: a max-heap
-        self.producers: list = []
-        self.add_producers(node, order)
-        self.banned: set[int] = set()  # ids of the nodes that read one of our reductions: never members
-
-    @property
-    def size(self) -> int:
-        return len(self.members) + len(self.outside) + len(self.producers) + len(self.banned)
-
-    def add_producers(self, node: Node, order: dict[int, int]) -> None:
-        for v in node.inputs:
-            if v.owner is not None:
-                heapq.heappush(self.producers, (-order[id(v.owner)], id(v.owner), v.owner))
-
-
-class _Grouping:
-    """Union-find over groups of nodes, built in one topological walk."""
-
-    def __init__(self, fgraph: FunctionGraph):
-        self.nodes = fgraph.nodes
-        self.order = {id(n): i for i, n in enumerate(self.nodes)}
-        self.readers: dict[int, list[Node]] = {}
-        for node in self.nodes:
-            for v in node.inputs:
-                self.readers.setdefault(id(v), []).append(node)
-        self.roots = {id(v) for v in fgraph.roots}
-        self.parent: dict[int, int] = {}  # id(node) -> id(node) towards its group's representative
-        self.groups: dict[int, _Group] = {}  # representative id -> group
-
-    def find(self, node_id: int) -> int | None:
-        if node_id not in self.parent:
-            return None
-        root = node_id
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[node_id] != root:  # path compression
-            self.parent[node_id], node_id = root, self.parent[node_id]
-        return root
-
-    def node_readers(self, node: Node) -> list[Node]:
-        return [r for out in node.outputs for r in self.readers.get(id(out), ())]
-
-    def run(self) -> None:
-        for node in self.nodes:
-            if node.op in ELEMENTWISE and len(node.outputs) == 1:
-                self.parent[id(node)] = id(node)
-                self.groups[id(node)] = _Group(node, self.node_readers(node), self.order)
-                for v in dict.fromkeys(node.inputs):
-                    if v.owner is not None and id(v.owner) in self.parent and v.owner.op not in TRAILING:
-                        a, b = self.find(id(v.owner)), self.find(id(node))
-                        if a != b:
-                            self.try_merge(a, b, self.order[id(node)])
-            elif node.op in TRAILING:
-                self.try_reduction(node)
-
-    def try_reduction(self, node: Node) -> None:
-        (v,) = node.inputs
-        if v.owner is None or v.owner.op in TRAILING or id(v.owner) not in self.parent:
-            return
-        if v.type.dtype.kind != "f" or node.outputs[0].type.dtype != v.type.dtype:
-            return
-        g = self.find(id(v.owner))
-        group = self.groups[g]
-        if not _same_shape(v.type.shape, group.shape):
-            return
-        # The reduction reads only `v`, a value of the group, so no path can leave the group and enter it.
-        self.parent[id(node)] = g
-        group.reductions.append(node)
-        for r in self.node_readers(node):
-            heapq.heappush(group.outside, (self.order[id(r)], id(r), r))
-            group.banned.add(id(r))
-        group.add_producers(node, self.order)
-
-    def try_merge(self, a: int, b: int, limit: int) -> bool:
-        """Merge producer group a into consumer group b (b holds the node at topological index `limit`)."""
-        ga, gb = self.groups[a], self.groups[b]
-        if not _same_shape(ga.shape, gb.shape):
-            if ga.reductions or not self._internal(ga, {a, b}):
-                return False
-            if not _same_shape(broadcast_shapes(ga.shape, gb.shape), gb.shape):
-                return False
-        if len(ga.members) + len(gb.members) > MAX_KERNEL_NODES:
-            return False
-        big, small = (a, b) if ga.size >= gb.size else (b, a)  # small-to-large: n log n in all
-        gbig, gsmall = self.groups[big], self.groups[small]
-        # A reduced value is never read inside its own kernel: look from the smaller group's side only.
-        if any(id(m) in gbig.banned for m in gsmall.members) or any(
-            self.find(x) == big for x in gsmall.banned
-        ):
-            return False
-        if self._may_cycle(ga, gb, {a, b}, limit):
-            return False
-        del self.groups[small]
-        self.parent[small] = big
-        gbig.members += gsmall.members
-        gbig.reductions += gsmall.reductions
-        gbig.shape = gb.shape
-        for entry in gsmall.outside:
-            heapq.heappush(gbig.outside, entry)
-        for entry in gsmall.producers:
-            heapq.heappush(gbig.producers, entry)
-        gbig.banned |= gsmall.banned
-        return True
-
-    def _internal(self, group: _Group, reps: set[int]) -> bool:
-        """Every value of `group` is read only inside the two groups being merged (none is an output)."""
-        if len(group.members) > CYCLE_CHECK_BUDGET:
-            return False
-        for m in group.members:
-            if id(m.outputs[0]) in self.roots:
-                return False
-            if any(self.find(id(r)) not in reps for r in self.node_readers(m)):
-                return False
-        return True
-
-    def _may_cycle(self, ga: _Group, gb: _Group, reps: set[int], limit: int) -> bool:
-        """Whether a path leaves the two groups and comes back: from a node outside that reads a member
-        (index >= lo) to a node outside that feeds a member (index <= hi). None can exist when hi < lo."""
-        for group in (ga, gb):
-            for heap in (group.outside, group.producers):
-                while heap and self.find(heap[0][1]) in reps:
-                    heapq.heappop(heap)  # joined one of the two groups: not outside any more
-        lo = min((g.outside[0][0] for g in (ga, gb) if g.outside), default=limit)
-        hi = max((-g.producers[0][0] for g in (ga, gb) if g.producers), default=-1)
-        if lo >= limit or hi < lo:
-            return False  # the common case, decided in O(log n)
-        limit = min(limit, hi + 1)  # a path back ends at a producer, so it never passes hi
-        starts: list[Node] = []
-        budget = CYCLE_CHECK_BUDGET
-        for group in (ga, gb):
-            if not group.outside or group.outside[0][0] >= limit:
-                continue
-            for index, node_id, node in group.outside:
-                budget -= 1
-                if budget <= 0:
-                    return True
-                if index < limit and self.find(node_id) not in reps:
-                    starts.append(node)
-        # Depth-first search forwards from the outside readers, over nodes before `limit` only (a path into
-        # the groups ends at a producer of a member, and no producer comes at or after `limit`).
-        seen: set[int] = set()
-        stack = starts
-        while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            budget -= 1
-            if budget <= 0:
-                return True
-            for r in self.node_readers(node):
-                if self.find(id(r)) in reps:
-                    return True
-                if self.order[id(r)] < limit:
-                    stack.append(r)
-        return False
 
 
 def _inline_constant(v: Variable) -> bool:
@@ -231,9 +48,10 @@ def _inline_constant(v: Variable) -> bool:
 
 
 class _Fused:
-    """One group's kernel: which variables it reads and which old variables its outputs replace."""
+    """One group as a unit of the rebuild: its kernel, the variables it reads (`inputs`) and the old variables
+    its FUSED node's outputs replace (`outputs`)."""
 
-    def __init__(self, members: list[Node], reductions: list[Node], grouping: _Grouping):
+    def __init__(self, members: list[Node], reductions: list[Node], grouping: Grouping):
         inside = {id(m.outputs[0]) for m in members}
         group_ids = {id(m) for m in members} | {id(r) for r in reductions}
         self.inputs: list[Variable] = []
@@ -258,26 +76,26 @@ class _Fused:
             args = tuple(values[id(v)] if id(v) in values else constant(v) for v in m.inputs)
             values[id(m.outputs[0])] = len(self.inputs) + len(instrs)
             instrs.append(Instr(m.op, args, m.param_key, _name(m.outputs[0].type.dtype)))
-        outputs, reductions_out, self.replaces = [], [], []
+        results, reductions_out, self.outputs = [], [], []
         for m in members:
             out = m.outputs[0]
             readers = grouping.node_readers(m)
             if id(out) in grouping.roots or any(id(r) not in group_ids for r in readers):
-                outputs.append(values[id(out)])
+                results.append(values[id(out)])
                 reductions_out.append(None)
-                self.replaces.append(out)
+                self.outputs.append(out)
         for r in reductions:
-            outputs.append(values[id(r.inputs[0])])
+            results.append(values[id(r.inputs[0])])
             reductions_out.append((r.op, r.params["axis"], r.params["keepdims"]))
-            self.replaces.append(r.outputs[0])
+            self.outputs.append(r.outputs[0])
         self.kernel = Kernel(
             tuple(_name(v.type.dtype) for v in self.inputs),
             tuple(instrs),
-            tuple(outputs),
+            tuple(results),
             tuple(reductions_out),
         )
         self.origin = max([*members, *reductions], key=lambda n: grouping.order[id(n)]).origin
-        self.ok = _types_agree(self.kernel, self.inputs, self.replaces)  # else the group is left unfused
+        self.ok = _types_agree(self.kernel, self.inputs, self.outputs)  # else the group is left unfused
 
 
 def _types_agree(kernel: Kernel, inputs: list[Variable], replaces: list[Variable]) -> bool:
@@ -287,14 +105,14 @@ def _types_agree(kernel: Kernel, inputs: list[Variable], replaces: list[Variable
     except Exception:  # noqa: BLE001 - any disagreement means: do not fuse
         return False
     return all(
-        t.dtype == v.type.dtype and _same_shape(t.shape, v.type.shape)
+        t.dtype == v.type.dtype and same_shape(t.shape, v.type.shape)
         for t, v in zip(types, replaces, strict=True)
     )
 
 
 def fuse_elementwise(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]:
     """Group elementwise regions into FUSED nodes; reports kernels made, nodes fused, trailing reductions."""
-    grouping = _Grouping(fgraph)
+    grouping = Grouping(fgraph, MAX_KERNEL_NODES)
     grouping.run()
     fused: dict[int, _Fused] = {}
     for rep, group in grouping.groups.items():
@@ -315,14 +133,14 @@ def fuse_elementwise(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, in
     for node in grouping.nodes:
         rep = grouping.find(id(node))
         if rep in fused:
-            unit_of[id(node)] = rep
-    fgraph = _rebuild(fgraph, fused, unit_of)
+            unit_of[id(node)] = fused[rep]
+    fgraph = _rebuild(fgraph, unit_of)
     fgraph, fired["sibling_kernels"] = _merge_siblings(fgraph)
     return fgraph, {k: v for k, v in fired.items() if v}
 
 
 class _Siblings:
-    """Two FUSED nodes as one kernel (the same attributes `_rebuild` reads from a `_Fused`)."""
+    """Two FUSED nodes as one kernel: a unit of the rebuild, like a `_Fused`."""
 
     def __init__(self, a: Node, b: Node):
         self.inputs: list[Variable] = list(a.inputs)
@@ -346,7 +164,7 @@ class _Siblings:
         self.kernel = Kernel(
             tuple(_name(v.type.dtype) for v in self.inputs), tuple(instrs), tuple(outputs), reductions
         )
-        self.replaces = [*a.outputs, *b.outputs]
+        self.outputs = [*a.outputs, *b.outputs]
         self.origin = b.origin
 
 
@@ -358,20 +176,18 @@ def _merge_siblings(fgraph: FunctionGraph) -> tuple[FunctionGraph, int]:
     for node in nodes:
         for v in node.inputs:
             readers.setdefault(id(v), []).append(node)
-    paired: dict[int, int] = {}  # id(node) -> index of its pair in `merged`
-    merged: list[_Siblings] = []
+    paired: dict[int, _Siblings] = {}  # id(node) -> the pair it joined
     for a in nodes:
         if a.op is not Op.FUSED or id(a) in paired:
             continue
         for b in itertools.islice(_sibling_candidates(a, readers, order, paired), SIBLING_CANDIDATES):
             pair = _Siblings(a, b)
             if _merge_is_safe(a, b, pair, readers, order):
-                paired[id(a)] = paired[id(b)] = len(merged)
-                merged.append(pair)
+                paired[id(a)] = paired[id(b)] = pair
                 break
-    if not merged:
+    if not paired:
         return fgraph, 0
-    return _rebuild(fgraph, dict(enumerate(merged)), paired), len(merged)
+    return _rebuild(fgraph, paired), len(paired) // 2
 
 
 def _sibling_candidates(a: Node, readers: dict, order: dict, paired: dict):
@@ -386,7 +202,7 @@ def _sibling_candidates(a: Node, readers: dict, order: dict, paired: dict):
             if id(b) in seen or b.op is not Op.FUSED or id(b) in paired:
                 continue
             seen.add(id(b))
-            if _same_shape(_iteration_shape(b), shape):
+            if same_shape(_iteration_shape(b), shape):
                 yield b
 
 
@@ -413,7 +229,7 @@ def _merge_is_safe(a: Node, b: Node, pair: _Siblings, readers: dict, order: dict
             return False  # undecided: not merging is always safe
         seen.add(id(node))
         stack.extend(r for out in node.outputs for r in readers.get(id(out), ()))
-    return _types_agree(pair.kernel, pair.inputs, pair.replaces)
+    return _types_agree(pair.kernel, pair.inputs, pair.outputs)
 
 
 def _reduces_first_axis(kernel: Kernel) -> bool:
@@ -428,54 +244,39 @@ def _iteration_shape(node: Node) -> tuple:
     return broadcast_shapes(*(v.type.shape for v in node.inputs))
 
 
-def _rebuild(fgraph: FunctionGraph, fused: dict[int, _Fused], unit_of: dict[int, int]) -> FunctionGraph:
-    """The graph with each group replaced by its FUSED node: an iterative DFS over units (node or group)."""
-    mapping: dict[int, Variable] = {}
-    done: set = set()
+def _rebuild(fgraph: FunctionGraph, unit_of: dict[int, _Fused | _Siblings]) -> FunctionGraph:
+    """The graph with each unit in `unit_of` (id(node) -> the unit it belongs to) as one FUSED node."""
 
-    def unit(node: Node):
-        rep = unit_of.get(id(node))
-        return ("group", rep) if rep is not None else ("node", node)
+    def fuse(unit, inputs: list[Variable]):
+        if isinstance(unit, Node):
+            return None  # rebuilt where an input changed
+        return apply(Op.FUSED, inputs, origin=unit.origin, kernel=unit.kernel)
 
-    def key(u) -> tuple:
-        return (u[0], u[1] if u[0] == "group" else id(u[1]))
+    return fgraph.rebuild(fuse, order=_units_in_order(fgraph, unit_of))
 
-    def deps(u) -> list[Variable]:
-        return fused[u[1]].inputs if u[0] == "group" else list(u[1].inputs)
 
-    def build(u) -> None:
-        if u[0] == "group":
-            f = fused[u[1]]
-            inputs = [mapping.get(id(v), v) for v in f.inputs]
-            built = apply(Op.FUSED, inputs, origin=f.origin, kernel=f.kernel)
-            built = built if isinstance(built, tuple) else (built,)
-            for old, new in zip(f.replaces, built, strict=True):
-                mapping[id(old)] = new
-            return
-        node = u[1]
-        inputs = [mapping.get(id(v), v) for v in node.inputs]
-        if all(a is b for a, b in zip(inputs, node.inputs, strict=True)):
-            return
-        with origin_scope(node.origin):
-            built = apply(node.op, inputs, origin=node.origin, **node.params)
-        built = built if isinstance(built, tuple) else (built,)
-        for old, new in zip(node.outputs, built, strict=True):
-            mapping[id(old)] = new
+def _units_in_order(fgraph: FunctionGraph, unit_of: dict[int, _Fused | _Siblings]) -> list:
+    """The units the roots need (a group, or a node in none), each after the units that make its inputs: an
+    iterative depth-first search from the roots (units never form a cycle: grouping refused those merges)."""
 
+    def unit(v: Variable):
+        return unit_of.get(id(v.owner), v.owner)
+
+    order: list = []
+    done: set[int] = set()
     for root in fgraph.roots:
-        if root.owner is None or key(unit(root.owner)) in done:
+        if root.owner is None or id(unit(root)) in done:
             continue
-        stack = [(unit(root.owner), iter(deps(unit(root.owner))))]
+        stack = [(unit(root), iter(unit(root).inputs))]
         while stack:
             u, pending = stack[-1]
             for v in pending:
-                if v.owner is not None and key(unit(v.owner)) not in done:
-                    child = unit(v.owner)
-                    stack.append((child, iter(deps(child))))
+                if v.owner is not None and id(unit(v)) not in done:
+                    stack.append((unit(v), iter(unit(v).inputs)))
                     break
             else:
                 stack.pop()
-                if key(u) not in done:
-                    done.add(key(u))
-                    build(u)
-    return fgraph.with_roots([mapping.get(id(v), v) for v in fgraph.roots])
+                if id(u) not in done:
+                    done.add(id(u))
+                    order.append(u)
+    return order

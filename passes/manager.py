@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
 
+from .canonicalize import canonicalize
+from .cse import cse
+from .dce import dce
+from .fold import constant_fold
+from .fusion import fuse_elementwise
+from .stabilize import stabilize
+
 
 @dataclass
 class PassReport:
@@ -32,13 +39,6 @@ Pass = Callable[[FunctionGraph], tuple[FunctionGraph, dict[str, int]]]
 
 def fast_pipeline() -> list[tuple[str, Pass]]:
     """The default pipeline, in order. Each pass is one linear walk over the graph."""
-    from .canonicalize import canonicalize
-    from .cse import cse
-    from .dce import dce
-    from .fold import constant_fold
-    from .fusion import fuse_elementwise
-    from .stabilize import stabilize
-
     return [
         ("canonicalize", canonicalize),  # x+0, x*1, --x, transpose(transpose), x**2 -> x*x, (x*2)*3 -> x*6
         ("constant_fold", constant_fold),  # constant subexpressions -> constants (bounded size)
@@ -47,11 +47,6 @@ def fast_pipeline() -> list[tuple[str, Pass]]:
         ("fusion", fuse_elementwise),  # maximal elementwise regions (+ a trailing reduction) -> FUSED kernels
         ("dce", dce),  # no-op updates, unread kernel outputs
     ]
-
-
-def stages(fgraph: FunctionGraph, reports: Sequence[PassReport]) -> list[tuple[str, FunctionGraph]]:
-    """[("input", graph as given), (pass name, graph after it), ...]: what gc.viz draws for each stage."""
-    return [("input", fgraph)] + [(r.name, r.graph) for r in reports if r.graph is not None]
 
 
 def run_pipeline(fgraph: FunctionGraph, optimize: str | Sequence) -> tuple[FunctionGraph, list[PassReport]]:

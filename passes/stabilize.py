@@ -1,4 +1,5 @@
-"""The stabilising pass: rewrites expressions that overflow or cancel into ops that do not. Knows no codegen.
+"""The stabilising pass and its table, STABILIZE: expressions that overflow or cancel become ops that do not.
+Run by the rewrite engine (passes/rules.py); knows nothing of codegen.
 
 log(softmax) -> log_softmax, log(sigmoid(x)) -> -softplus(-x), 1-sigmoid(x) -> sigmoid(-x) (hence
 log(1-sigmoid(x)) -> -softplus(x)), log(1+x) -> log1p(x), exp(x)-1 -> expm1(x), log(sum(exp(x))) ->
@@ -16,9 +17,10 @@ from graphc.fgraph import FunctionGraph
 from graphc.graph import Variable, apply
 from graphc.ops import Op
 from graphc.tensor import broadcast_to, neg
+from graphc.types import same_shape
 
-from .canonicalize import apply_rules
-from .rules import CANONICALIZE, Rule, is_const, keeps_type, owner_op, same_shape, split_const
+from .canonicalize import CANONICALIZE
+from .rules import Rule, apply_rules, is_const, keeps_type, owner_op, split_const
 
 
 # --- the rules --------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def _log_one_plus(node, inputs):
     if owner_op(v) is not Op.ADD:
         return None
     pair = split_const(list(v.owner.inputs))
-    if pair is None or not is_const(pair[1], 1) or not same_shape(pair[0], v):
+    if pair is None or not is_const(pair[1], 1) or not same_shape(pair[0].type.shape, v.type.shape):
         return None
     return keeps_type(apply(Op.LOG1P, (pair[0],)), node)
 
@@ -133,7 +135,11 @@ def _softmax_grad_cancel(node, inputs):
 
 def _one_minus_sigmoid(node, inputs):
     one, s = inputs
-    if not is_const(one, 1) or owner_op(s) is not Op.SIGMOID or not same_shape(s, node.outputs[0]):
+    if (
+        not is_const(one, 1)
+        or owner_op(s) is not Op.SIGMOID
+        or not same_shape(s.type.shape, node.outputs[0].type.shape)
+    ):
         return None
     return keeps_type(apply(Op.SIGMOID, (neg(s.owner.inputs[0]),)), node)
 
@@ -157,4 +163,5 @@ STABILIZE: list[Rule] = [
 
 
 def stabilize(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]:
+    """The stabilising rules, and the canonical ones to simplify what they build."""
     return apply_rules(fgraph, STABILIZE + CANONICALIZE)

@@ -7,6 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
+from graphc import settings
+
 BACKENDS = ["interp", "numpy"]
 _LLVM = ("llvmlite", "graphc.codegen.llvm.backend")
 if all(importlib.util.find_spec(name) is not None for name in _LLVM):
@@ -16,6 +18,14 @@ if all(importlib.util.find_spec(name) is not None for name in _LLVM):
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _settings_follow_the_environment():
+    """graphc reads GRAPHC_* variables once; a test that sets them calls settings.reload(), and this reads
+    them again once monkeypatch has put the environment back (autouse fixtures are torn down last)."""
+    yield
+    settings.reload()
 
 
 @pytest.fixture

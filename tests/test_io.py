@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 import sympy
-from test_ops import CASES, _inputs
+from all_cases import CASES
 
 import graphc as gc
 from graphc.io import document
@@ -48,7 +48,7 @@ def test_every_case_keeps_its_structure() -> None:
     origins, checked by each op's own shape rule on the way in."""
     seen = set()
     for case in CASES:
-        xs = _inputs(case)
+        xs = case.variables()
         graph = gc.fgraph.FunctionGraph(xs, [case.build(*xs)])
         loaded = document.read_bytes(document.to_bytes(graph))
         assert structure(loaded) == structure(graph), case.name
@@ -89,7 +89,7 @@ def test_every_case_is_bit_identical_after_loading(backend: str, tmp_path, rng) 
     for k, cases in enumerate(_groups_binding_sizes_alike()):
         inputs, outputs, arrays = [], [], []
         for case in cases:
-            xs = _inputs(case)
+            xs = case.variables()
             inputs += xs
             outputs.append(case.build(*xs))
             arrays += [a.sample(rng) for a in case.args]

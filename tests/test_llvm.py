@@ -17,6 +17,7 @@ import pytest
 import sympy
 
 import graphc as gc
+from graphc import settings
 from graphc.errors import ShapeError
 
 pytest.importorskip("llvmlite")
@@ -27,6 +28,7 @@ from graphc.codegen.llvm import cache, vecmath  # noqa: E402
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
+    settings.reload()
     return tmp_path / "cache"
 
 
@@ -62,6 +64,7 @@ def test_two_threads_match_one(monkeypatch, rng):
     results = []
     for threads in ("1", "2"):
         monkeypatch.setenv("GRAPHC_NUM_THREADS", threads)
+        settings.reload()
         v = gc.tensor("v", ("n", 1000), "float64")
         f = gc.function([v], [gc.sigmoid(v) * 2.0, (v * v).sum(axis=1)], backend="llvm")
         results.append(f(x))

@@ -9,8 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from all_cases import CASES
 from test_io_examples import MODELS
-from test_ops import CASES, _inputs
 
 import graphc as gc
 from graphc.ops import Op
@@ -34,7 +34,7 @@ def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
     """As built (opsets 13 and the default) and after the passes (fused kernels expanded back)."""
     fused = 0
     for case in CASES:
-        xs = _inputs(case)
+        xs = case.variables()
         out = case.build(*xs)
         if Op.RANDOM_UNIFORM in {n.op for n in gc.toposort([out])}:
             continue

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphc import settings
+
 from . import jit
 
 __all__ = [
@@ -44,7 +46,7 @@ _META_LEN = struct.Struct("<I")
 
 def cache_dir() -> Path:
     """``$GRAPHC_CACHE_DIR``, else ``$XDG_CACHE_HOME/graphc``, else ``~/.cache/graphc``."""
-    explicit = os.environ.get("GRAPHC_CACHE_DIR")
+    explicit = settings.current().cache_dir
     if explicit:
         return Path(explicit)
     xdg = os.environ.get("XDG_CACHE_HOME")

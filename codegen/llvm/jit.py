@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import llvmlite
 import llvmlite.binding as llvm
+
+from graphc import settings
 
 __all__ = [
     "JitEngine",
@@ -125,7 +126,7 @@ def optimize_module(llvm_module: llvm.ModuleRef, tm: llvm.TargetMachine | None =
 
 def _dump_dir() -> Path | None:
     """The GRAPHC_DUMP_IR directory, if the debug switch is on."""
-    value = os.environ.get("GRAPHC_DUMP_IR")
+    value = settings.current().dump_ir
     if not value:
         return None
     path = Path(value)

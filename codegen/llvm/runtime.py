@@ -19,6 +19,7 @@ import numpy as np
 import sympy
 from sympy.printing.pycode import pycode
 
+from graphc import settings
 from graphc.errors import BackendError
 
 from . import cache, jit
@@ -48,7 +49,7 @@ LAYOUT_OK = _layout_ok()
 
 def num_threads() -> int:
     """GRAPHC_NUM_THREADS, else the CPUs this process may run on."""
-    value = os.environ.get("GRAPHC_NUM_THREADS")
+    value = settings.current().num_threads
     if value:
         return max(1, int(value))
     try:

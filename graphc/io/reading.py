@@ -17,7 +17,8 @@ from graphc.elementwise import ScalarFunction
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, SharedVariable, Variable, apply
-from graphc.ops import ARITY, Op
+from graphc.ops import Op
+from graphc.shape_rules import ARITY
 from graphc.types import Type
 
 from . import codecs

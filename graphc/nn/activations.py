@@ -13,7 +13,7 @@ from __future__ import annotations
 from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
 from graphc.ops import describe
-from graphc.tensor import _here as here
+from graphc.origin import here
 from graphc.tensor import (
     abs_,
     as_variable,

@@ -20,7 +20,7 @@ import math
 from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
 from graphc.ops import describe
-from graphc.tensor import _here as here
+from graphc.origin import here
 from graphc.tensor import (
     add,
     as_variable,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.errors import InputError, ShapeError
-from graphc.tensor import _here as here
+from graphc.origin import here
 
 __all__ = ["uniform", "glorot_uniform", "normal", "orthogonal", "sparse", "zeros", "fans"]
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
-from graphc.tensor import _here as here
+from graphc.origin import here
 from graphc.tensor import as_variable, cast, lt, matmul, shared
 
 from . import init as initializers

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from graphc.errors import InputError
 from graphc.graph import Variable
-from graphc.tensor import _here as here
+from graphc.origin import here
 from graphc.tensor import as_variable, cast, log, log_softmax, mean, one_hot, softplus, sum_
 
 __all__ = [

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from graphc.errors import InputError
 from graphc.graph import Variable
-from graphc.tensor import _here as here
+from graphc.origin import here
 from graphc.tensor import abs_, as_variable, cast, one_hot, sum_
 
 __all__ = ["l2_penalty", "l1_penalty", "label_smoothing"]

@@ -18,7 +18,7 @@ import numpy as np
 from graphc.errors import ShapeError
 from graphc.graph import Variable
 from graphc.ops import describe
-from graphc.tensor import _here as here
+from graphc.origin import here
 from graphc.tensor import as_variable, broadcast_to, shared, stack, tanh
 
 from . import init as initializers

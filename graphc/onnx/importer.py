@@ -18,7 +18,8 @@ import sympy
 
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
-from graphc.graph import Variable, origin_scope
+from graphc.graph import Variable
+from graphc.origin import origin_scope
 from graphc.tensor import add, constant, mul, reshape, shared, size, stack, tensor
 
 from .import_rules import IMPORT_RULES

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from graphc.errors import GraphcError
 from graphc.graph import Constant, Node, SharedVariable, Variable, graph_inputs, toposort
 from graphc.ops import Op
-from graphc.types import dims_equal
+from graphc.types import same_shape
 
 from .names import (
     SUPERSCRIPT,
@@ -293,10 +293,6 @@ def _names(scene: Scene, forward_roots: list[Variable], grads, aliases: dict[int
     return names
 
 
-def _same_shape(a: Variable, b: Variable) -> bool:
-    return a.type.ndim == b.type.ndim and all(map(dims_equal, a.type.shape, b.type.shape))
-
-
 def _match_wrt(grads, forward_roots: list[Variable]) -> dict[int, Variable]:
     """id(gradient) -> the variable it is the gradient of: given as pairs, or, for a gradient given alone,
     the forward graph's one leaf (input or parameter) of its type. Where that is ambiguous (w and x both of
@@ -318,4 +314,4 @@ def _match_wrt(grads, forward_roots: list[Variable]) -> dict[int, Variable]:
 
 
 def _same_type(a: Variable, b: Variable) -> bool:
-    return a.type.dtype == b.type.dtype and _same_shape(a, b)
+    return a.type.dtype == b.type.dtype and same_shape(a.type.shape, b.type.shape)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from kernels import UNARY_SIG, unary_kernel_ir
 
+from graphc import settings
 from graphc.codegen.llvm import cache, jit
 
 
@@ -26,8 +27,10 @@ def _exp_kernel(lib):
 
 def test_cache_dir_env(monkeypatch, tmp_path):
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "a"))
+    settings.reload()
     assert cache.cache_dir() == tmp_path / "a"
     monkeypatch.delenv("GRAPHC_CACHE_DIR")
+    settings.reload()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache.cache_dir() == tmp_path / "xdg" / "graphc"
 

@@ -8,6 +8,7 @@ import pytest
 from accuracy import MAX_ABS, REFERENCES, reference, sample_inputs, ulp_error
 from kernels import compile_unary, unary_kernel_ir
 
+from graphc import settings
 from graphc.codegen.llvm import jit, vecmath
 
 DTYPES = [np.float32, np.float64]
@@ -98,6 +99,7 @@ def test_loop_is_vectorised(func, dtype):
 
 def test_dump_ir(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHC_DUMP_IR", str(tmp_path))
+    settings.reload()
     jit.default_engine().compile(unary_kernel_ir("exp", np.float32), ["kernel"], name="dumped")
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["dumped.ll", "dumped.opt.ll", "dumped.s"]

@@ -1,0 +1,61 @@
+"""Process-wide settings, read once from the environment variables the README lists. Core layer.
+
+- ``GRAPHC_CACHE_DIR``: where compiled code is cached (unset: ``$XDG_CACHE_HOME/graphc``, else
+  ``~/.cache/graphc``, chosen by the object cache);
+- ``GRAPHC_NUM_THREADS``: threads for native loops (unset: the CPUs this process may use);
+- ``GRAPHC_DUMP_IR``: a directory where each compiled module's IR, optimised IR and assembly are written.
+
+They are read when graphc is imported. A program or a test that changes them afterwards calls `reload()`:
+
+    >>> import os, graphc.settings
+    >>> os.environ["GRAPHC_NUM_THREADS"] = "1"
+    >>> graphc.settings.reload().num_threads
+    1
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import GraphcError
+
+
+@dataclass(frozen=True)
+class Settings:
+    cache_dir: Path | None  # None: the object cache's default location
+    num_threads: int | None  # None: the CPUs this process may use
+    dump_ir: Path | None  # None: nothing is dumped
+
+
+def read(environ: Mapping[str, str] = os.environ) -> Settings:
+    """The settings the environment `environ` gives (an empty variable counts as unset)."""
+    threads = environ.get("GRAPHC_NUM_THREADS") or None
+    if threads is not None:
+        try:
+            threads = max(1, int(threads))
+        except ValueError:
+            raise GraphcError(f"GRAPHC_NUM_THREADS must be a whole number, not {threads!r}") from None
+    return Settings(_path(environ, "GRAPHC_CACHE_DIR"), threads, _path(environ, "GRAPHC_DUMP_IR"))
+
+
+def _path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name)
+    return Path(value) if value else None
+
+
+_current = read()
+
+
+def current() -> Settings:
+    """The settings in force (one read of a module global: safe from any thread)."""
+    return _current
+
+
+def reload() -> Settings:
+    """Read the environment again, for code that changed a GRAPHC_* variable after importing graphc."""
+    global _current
+    _current = read()
+    return _current
