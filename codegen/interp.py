@@ -9,11 +9,35 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.bodies import cond_branch, one_or_tuple, scan_loop
 from graphc.codegen.checks import checks_of
 from graphc.errors import GraphcError
 from graphc.graph import Constant
-from graphc.ops import IMPL
+from graphc.ops import IMPL, Op
 from graphc.types import concrete_dim, concrete_params
+
+
+def _plain(node):
+    """Most ops: their reference semantics on the call's arrays, params with sizes filled in."""
+    impl, params = IMPL[node.op], node.params
+    return lambda args, sizes: impl(*args, **concrete_params(params, sizes))
+
+
+def _scan(node):
+    """SCAN: the reference loop over the body, itself interpreted (checks and all) at the call's sizes."""
+    body, params = InterpProgram(node.params["body"]), node.params
+    return lambda args, sizes: one_or_tuple(scan_loop(body.run_body, args, sizes, params))
+
+
+def _cond(node):
+    true_body, false_body = InterpProgram(node.params["true_body"]), InterpProgram(node.params["false_body"])
+    return lambda args, sizes: one_or_tuple(
+        tuple(cond_branch(true_body.run_body, false_body.run_body, args, sizes))
+    )
+
+
+INTERP_RULES = {Op.SCAN: _scan, Op.COND: _cond}
+"""How the interpreter runs a node: its own rule for ops with a body, else the op's IMPL (`_plain`)."""
 
 
 class InterpProgram:
@@ -21,9 +45,15 @@ class InterpProgram:
 
     def __init__(self, fgraph):
         self.fgraph = fgraph
-        self.steps = [(node, IMPL[node.op], checks_of(node)) for node in fgraph.nodes]
+        self.steps = [
+            (node, INTERP_RULES.get(node.op, _plain)(node), checks_of(node)) for node in fgraph.nodes
+        ]
         self.shared = fgraph.shared
         self.constants = fgraph.constants
+
+    def run_body(self, arrays, sizes) -> list:
+        """A body's outputs (it has no shared variables: they are captured as inputs)."""
+        return self.run(arrays, (), sizes)[0]
 
     def run(self, arrays, shared_values, sizes):
         fg = self.fgraph
@@ -31,11 +61,11 @@ class InterpProgram:
         env.update((id(v), a) for v, a in zip(self.shared, shared_values, strict=True))
         env.update((id(c), c.value) for c in self.constants)
         with np.errstate(all="ignore"):
-            for node, impl, checks in self.steps:
+            for node, run, checks in self.steps:
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
                     check.verify(args[check.arg])
-                result = impl(*args, **concrete_params(node.params, sizes))
+                result = run(args, sizes)
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)

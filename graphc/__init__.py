@@ -16,6 +16,7 @@ from types import ModuleType as _ModuleType
 
 from . import graph as _graph
 from . import settings
+from .control import cond, scan
 from .elementwise import ScalarFunction, elementwise
 from .errors import (
     BackendError,

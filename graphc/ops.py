@@ -14,6 +14,7 @@ import numpy as np
 import scipy.special
 import sympy
 
+from .bodies import cond_impl, scan_impl
 from .types import shape_str
 
 
@@ -80,6 +81,9 @@ class Op(enum.Enum):
     RANDOM_UNIFORM = "random_uniform"
     # a fused elementwise kernel; params: kernel (a graphc.kernel.Kernel)
     FUSED = "fused"
+    # ops with a body (graphc.bodies): a loop over steps, and a lazy two-way branch
+    SCAN = "scan"  # params: body, n_carry, n_seq, length, reverse, save
+    COND = "cond"  # params: true_body, false_body
 
 
 UNARY = frozenset({
@@ -98,6 +102,8 @@ TRANSCENDENTAL = frozenset({
     Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.TANH, Op.SIGMOID, Op.SOFTPLUS, Op.SIN, Op.COS, Op.POW,
 })  # fmt: skip
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
+BODY_PARAMS: dict[Op, tuple[str, ...]] = {Op.SCAN: ("body",), Op.COND: ("true_body", "false_body")}
+"""The ops with a body (graphc.bodies), and which of their params hold a sub-graph (a FunctionGraph)."""
 
 # --- scalar definitions: each elementwise math function once, as a sympy expression of its arguments --------
 # Derivatives of ops without a hand-written VJP rule, and of user functions, are derived from these.
@@ -265,6 +271,8 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.RANDOM_UNIFORM: random_uniform,
     Op.FUSED: lambda *xs, kernel: _one_or_tuple(kernel.evaluate(xs)),
 }
+IMPL[Op.SCAN] = scan_impl(IMPL)
+IMPL[Op.COND] = cond_impl(IMPL)
 """Reference semantics: IMPL[op](*input_arrays, **params) -> array (a tuple for multi-output ops).
 
 Shapes in params may hold symbolic dimensions; the interpreter substitutes call-time sizes before calling.
