@@ -170,7 +170,7 @@ def close_body(inputs: list[Variable], outputs: list[Variable], mark: int, fn=No
 def _taking(body: FunctionGraph, n_operands: int, own: list[Variable], everything: list[Variable]):
     """`body` taking every captured value of both branches (its own placeholders where it has them)."""
     mine = dict(zip(map(id, own), body.inputs[n_operands:], strict=True))
-    extra = [mine.get(id(v)) or Variable(v.type, v.name) for v in everything]
+    extra = [mine[id(v)] if id(v) in mine else Variable(v.type, v.name) for v in everything]
     return FunctionGraph(body.inputs[:n_operands] + extra, body.outputs)
 
 

@@ -55,6 +55,7 @@ from graphc.tensor import (
 )
 from graphc.types import dims_equal, is_static
 
+from . import vjp_control
 from .vjp_indexing import concatenate_vjp, getitem_vjp
 
 VJPRule = Callable[..., tuple[Variable | None, ...]]
@@ -250,6 +251,8 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.ONE_HOT: no_grad,  # labels are integers
     Op.SIZE: no_grad,  # depends on the shape only
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
+    # ops with a body: (gs, outs, ...) with every output's gradient (passes/vjp_control.py)
+    **vjp_control.RULES,
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""
 
