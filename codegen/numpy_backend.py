@@ -8,6 +8,7 @@ are a line before their node. `f.source` shows the code.
 from __future__ import annotations
 
 import functools
+import itertools
 import keyword
 import os
 import re
@@ -17,6 +18,7 @@ import numpy as np
 import scipy.special
 import sympy
 
+from graphc.bodies import sizes_used
 from graphc.codegen.checks import checks_of
 from graphc.codegen.memory import plan, plan_graph
 from graphc.graph import Constant
@@ -143,18 +145,20 @@ RUNTIME = {
 
 
 class Emitter:
-    """Names every value and writes one line per node into the body of `compiled(...)`."""
+    """Names every value and writes one line per node into the body of `compiled(...)`. A loop's or a branch's
+    body becomes a function of its own (`parent` is the emitter that calls it), defined before `compiled`."""
 
-    def __init__(self, fgraph):
+    def __init__(self, fgraph, parent: Emitter | None = None, name: str = "compiled"):
         self.fg = fgraph
+        self.name = name
         self.names: dict[int, str] = {}
-        self.namespace = dict(RUNTIME)
+        self.namespace = parent.namespace if parent else dict(RUNTIME)
+        self.functions: list[str] = parent.functions if parent else []  # the bodies' sources, in order
+        self._counter = parent._counter if parent else itertools.count(1)  # one namespace: names never clash
         self.lines: list[str] = []
-        self._count = 0
 
     def fresh(self, prefix: str = "v") -> str:
-        self._count += 1
-        return f"{prefix}{self._count}"
+        return f"{prefix}{next(self._counter)}"
 
     def name_of(self, var) -> str:
         if id(var) not in self.names:
@@ -175,15 +179,19 @@ class Emitter:
         return name
 
     def emit(self) -> str:
+        """The source of this function; a body's function takes the named sizes it uses first."""
         fg = self.fg
         self.plan = plan_graph(fg)
-        params = sorted({_size_name(s) for v in fg.inputs for s in v.type.symbols})  # size bindings
-        n_sizes = len(params)
+        used = {s for v in fg.inputs for s in v.type.symbols} if self.name == "compiled" else sizes_used(fg)
+        params = sorted({_size_name(s) for s in used})  # size bindings
+        n_sizes = 0 if self.name != "compiled" else len(params)
+        self.size_params = params[:]
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
             name = _identifier(v.name, f"in{i}", params)
             self.names[id(v)] = name
             params.append(name)
-        self._bind_sizes()
+        if self.name == "compiled":
+            self._bind_sizes()
         made: set[int] = set()
         for step, node in enumerate(fg.nodes):
             if node.origin is not None:
@@ -192,8 +200,8 @@ class Emitter:
                 name = self.fresh("c")
                 self.namespace[name] = check.verify
                 self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
-            if node.op is Op.FUSED:
-                self._emit_fused(node)
+            if node.op in BLOCKS:
+                BLOCKS[node.op](self, node)
             else:
                 args = [self.name_of(v) for v in node.inputs]
                 if node.op is Op.SCALAR_FN:
@@ -207,9 +215,15 @@ class Emitter:
                 self.lines.append(f"del {', '.join(dead)}")
         outs = ", ".join(self.name_of(v) for v in fg.outputs)
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
-        self.lines.append(f"return [{outs}], [{ups}]")
+        self.lines.append(f"return [{outs}], [{ups}]" if self.name == "compiled" else f"return [{outs}]")
         body = "\n".join("        " + line for line in self.lines)
-        return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+        return f"def {self.name}({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+
+    def call_body(self, body, kind: str, args: list[str]) -> str:
+        """Emit `body` as a function of its own; the expression calling it on `args` (a list of arrays)."""
+        sub = Emitter(body, self, self.fresh(kind))
+        self.functions.append(sub.emit())
+        return f"{sub.name}({', '.join(sub.size_params + args)})"
 
     def _bind_sizes(self) -> None:
         """Each symbolic size is read from the first input that has it: `n = x.shape[0]`."""
@@ -266,7 +280,7 @@ class Emitter:
             self.names[id(out_var)] = out
 
 
-_GENERATED = re.compile(r"^[vtc]\d+$")
+_GENERATED = re.compile(r"^([vtcy]|scan_body|true|false)\d+$")
 
 
 def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
@@ -291,10 +305,51 @@ def _broadcast(shapes: list) -> tuple:
     return first if all(s is first for s in shapes) else broadcast_shapes(*shapes)
 
 
+def _emit_scan(em: Emitter, node) -> None:
+    """A Python loop over the steps calling the body's function; ys and saved carries are written in place."""
+    p = node.params
+    n_carry, n_seq = p["n_carry"], p["n_seq"]
+    args = [em.name_of(v) for v in node.inputs]
+    carries = [em.fresh("c") for _ in range(n_carry)]
+    em.lines += [f"{c} = {a}" for c, a in zip(carries, args, strict=False)]
+    stacked = []
+    for out in node.outputs[n_carry:]:
+        name = em.fresh()
+        em.lines.append(f"{name} = np.empty({_shape(out.type.shape)}, np.{out.type.dtype.name})")
+        stacked.append(name)
+    n_y = len(node.outputs) - n_carry - len(p["save"])
+    ys, saved = stacked[:n_y], stacked[n_y:]
+    t, steps = em.fresh("t"), _dim(p["length"])
+    em.lines.append(f"for {t} in {f'range({steps} - 1, -1, -1)' if p['reverse'] else f'range({steps})'}:")
+    em.lines += [f"    {s}[{t}] = {carries[k]}" for s, k in zip(saved, p["save"], strict=True)]
+    step_args = carries + [f"{a}[{t}]" for a in args[n_carry : n_carry + n_seq]] + args[n_carry + n_seq :]
+    results = carries + [em.fresh("y") for _ in ys]
+    em.lines.append(f"    {', '.join(results)}, = {em.call_body(p['body'], 'scan_body', step_args)}")
+    em.lines += [f"    {y}[{t}] = {r}" for y, r in zip(ys, results[n_carry:], strict=True)]
+    for var, name in zip(node.outputs, carries + stacked, strict=True):
+        em.names[id(var)] = name
+
+
+def _emit_cond(em: Emitter, node) -> None:
+    """An if/else calling the branch taken (the other one never runs)."""
+    pred, *args = [em.name_of(v) for v in node.inputs]
+    outs = [em.fresh() for _ in node.outputs]
+    for branch, test in (("true_body", f"if {pred}:"), ("false_body", "else:")):
+        call = em.call_body(node.params[branch], branch.split("_")[0], args)
+        em.lines += [test, f"    {', '.join(outs)}, = {call}"]
+    for var, name in zip(node.outputs, outs, strict=True):
+        em.names[id(var)] = name
+
+
+BLOCKS = {Op.FUSED: Emitter._emit_fused, Op.SCAN: _emit_scan, Op.COND: _emit_cond}
+"""Ops emitted as several lines (a block) rather than one NUMPY_TEMPLATES expression."""
+
+
 class NumpyProgram:
     def __init__(self, fgraph):
         emitter = Emitter(fgraph)
-        self.source = emitter.emit()
+        main = emitter.emit()
+        self.source = "\n\n".join([*emitter.functions, main])
         namespace = emitter.namespace
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
         self._fn = namespace["compiled"]

@@ -65,6 +65,25 @@ def cond_branch(run_true: RunBody, run_false: RunBody, arrays, sizes: dict) -> l
     return (run_true if bool(arrays[0]) else run_false)(list(arrays[1:]), sizes)
 
 
+def sizes_used(graph) -> set:
+    """Every named size a graph's values, its bodies' values and its loops' lengths use (what a body's
+    compiled function must be given)."""
+    found: set = set()
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        for v in g.inputs:
+            found |= v.type.symbols
+        for node in g.nodes:
+            for out in node.outputs:
+                found |= out.type.symbols
+            length = node.params.get("length") if node.op.value == "scan" else None
+            if isinstance(length, sympy.Basic):
+                found |= length.free_symbols
+            stack.extend(p for p in node.params.values() if hasattr(p, "nodes") and hasattr(p, "inputs"))
+    return found
+
+
 def bind_sizes(variables, shapes) -> dict:
     """The named sizes that the shapes give the variables' types (a body's inputs): what a body needs."""
     sizes: dict = {}

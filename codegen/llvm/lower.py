@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphc.codegen.memory import MemoryPlan, plan_graph
+from graphc.codegen.memory import MemoryPlan
 from graphc.ops import Op
 
-from . import elementwise, index, matmul, reduce, rng, shapes, softmax
-from .arena import byte_size
+from . import control, elementwise, index, matmul, reduce, rng, shapes, softmax
+from .arena import plan_memory
 from .context import LowerCtx
 from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
 
@@ -36,18 +36,10 @@ LLVM_RULES = RuleTable(
         **shapes.RULES,
         **index.RULES,
         **rng.RULES,
+        **control.RULES,  # SCAN and COND: their bodies lowered in place, in a native loop or branch
     }
 )
 """LLVM_RULES[op](ctx, node, input_views) -> output views, for every op."""
-
-
-def plan_memory(fgraph) -> MemoryPlan:
-    """Slots by byte size; views have none of their own and keep what they view alive."""
-
-    def key_of(var):
-        return None if shapes.VIEWS.get(var.owner.op) == "always" else byte_size(var)
-
-    return plan_graph(fgraph, key_of, lambda node: (0,) if node.op in shapes.VIEWS else ())
 
 
 @dataclass
@@ -68,10 +60,7 @@ def lower(fgraph, rules=LLVM_RULES) -> Lowered:
     """Lower the whole graph into one main function (autodidax's ``jaxpr_subcomp``), then its entry."""
     plan = plan_memory(fgraph)
     ctx = LowerCtx(fgraph, plan, rules)
-    for node in fgraph.nodes:
-        ctx.node = node
-        outs = rules[node.op](ctx, node, [ctx.env[id(v)] for v in node.inputs])
-        ctx.bind(node.outputs, outs)
+    ctx.lower_nodes(fgraph.nodes)
     ctx.finish()
     sizes = ctx.sizes
     entry = python_entry(ctx.module, ctx.main, ctx.n_pointers, fgraph.inputs, sizes.symbols, sizes.derived)
