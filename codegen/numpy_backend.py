@@ -217,7 +217,8 @@ class Emitter:
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
         self.lines.append(f"return [{outs}], [{ups}]" if self.name == "compiled" else f"return [{outs}]")
         body = "\n".join("        " + line for line in self.lines)
-        return f"def {self.name}({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+        signature = f"def {self.name}({', '.join(params[n_sizes:])}):"
+        return f"{signature}\n    with np.errstate(all='ignore'):\n{body}\n"
 
     def call_body(self, body, kind: str, args: list[str]) -> str:
         """Emit `body` as a function of its own; the expression calling it on `args` (a list of arrays)."""

@@ -49,12 +49,14 @@ def scan_vjp(gs, outs, *inputs, body, n_carry, n_seq, length, reverse, save):
     g_saved = dict(zip(save, gs[n_carry + n_y :], strict=True))
     float_carries = _floats(carries)
     ct_carry = {k: Variable(carries[k].type, f"d{carries[k].name or k}") for k in float_carries}
-    ct_y = {j: Variable(body.outputs[n_carry + j].type, f"dy{j}") for j, g in enumerate(g_ys) if g is not None}
-    ct_saved = {k: Variable(carries[k].type, f"dsaved{k}") for k in float_carries if g_saved.get(k) is not None}
+    ys_out = body.outputs[n_carry:]
+    ct_y = {j: Variable(ys_out[j].type, f"dy{j}") for j, g in enumerate(g_ys) if g is not None}
+    ct_saved = {k: Variable(carries[k].type, f"ds{k}") for k in float_carries if g_saved.get(k) is not None}
     seeds = [(body.outputs[k], ct) for k, ct in ct_carry.items()]
     seeds += [(body.outputs[n_carry + j], ct) for j, ct in ct_y.items()]
     float_slices, float_held = _floats(slices), _floats(held)
-    wrt = [carries[k] for k in float_carries] + [slices[i] for i in float_slices] + [held[i] for i in float_held]
+    wrt = [carries[k] for k in float_carries] + [slices[i] for i in float_slices]
+    wrt += [held[i] for i in float_held]
     grads = _backprop(seeds, wrt)
     g_carry = dict(zip(float_carries, grads, strict=False))
     g_slice = dict(zip(float_slices, grads[len(float_carries) :], strict=False))

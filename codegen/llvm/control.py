@@ -1,5 +1,5 @@
-"""SCAN and COND for the llvm backend: the body's code is lowered in place, inside a native loop over the steps
-or the two arms of a branch. No Python runs per step. Knows views, the context's body API and ops.
+"""SCAN and COND for the llvm backend: the body's code is lowered in place, inside a native loop over the
+steps or the two arms of a branch. No Python runs per step. Knows views, the context's body API and ops.
 
 A scan's carries live in two buffers each (double buffering): a step reads the current one and its body
 writes the new carry straight into the other, then the two swap. Each y is written by its body in place,
@@ -52,7 +52,7 @@ class _Carry:
 
 
 def scan(ctx, node, ins):
-    """LLVM_RULES[Op.SCAN]: for each step t, the body with x[t], writing the new carries and ys[t] in place."""
+    """LLVM_RULES[Op.SCAN]: for each step t, the body on x[t], writing the new carries and ys[t] in place."""
     p = node.params
     body, n_carry, n_seq = p["body"], p["n_carry"], p["n_seq"]
     n_y = len(body.outputs) - n_carry
@@ -60,7 +60,7 @@ def scan(ctx, node, ins):
     finals = [ctx.out(v) for v in node.outputs[:n_carry]]
     stacked = [ctx.out(v) for v in node.outputs[n_carry:]]
     ys, saved = stacked[:n_y], stacked[n_y:]
-    passed = {k for k in range(n_carry) if body.outputs[k] is body.inputs[k]}  # a carry the body keeps
+    kept = {k for k in range(n_carry) if body.outputs[k] is body.inputs[k]}  # a carry the body passes on
     buffers = [_Carry(ctx, var, init) for var, init in zip(body.inputs, carries_in, strict=False)]
     b = ctx.b
     steps = ctx.dim(p["length"])
@@ -70,11 +70,11 @@ def scan(ctx, node, ins):
         for view, k in zip(saved, p["save"], strict=True):
             ctx.copy(current[k], row(b, view, t))
         inputs = current + [row(b, x, t) for x in xs] + list(captured)
-        targets = [(body.outputs[k], c.view(b, c.next_slot)) for k, c in enumerate(buffers) if k not in passed]
+        targets = [(body.outputs[k], c.view(b, c.next_slot)) for k, c in enumerate(buffers) if k not in kept]
         targets += [(var, row(b, y, t)) for var, y in zip(body.outputs[n_carry:], ys, strict=True)]
         ctx.lower_body(body, inputs, targets)
         for k, c in enumerate(buffers):
-            if k not in passed:
+            if k not in kept:
                 c.swap(b)
     for c, final in zip(buffers, finals, strict=True):
         ctx.copy(c.view(b, c.cur_slot), final)

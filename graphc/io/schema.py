@@ -5,8 +5,8 @@ values of the right kind, and no backend ever receives a param a hostile file ch
 belongs would otherwise reach generated source). Saving checks the same table, so an op that lacks a row is
 refused at save time, by name, and tests/test_completeness.py lists it.
 
-Extension point: a new op adds one row, `Op.GATHER: {"axis": INT}`; an op with a body uses GRAPH
-(`Op.SCAN: {"body": GRAPH, "length": DIM}`). A new kind is one Kind(name, test) line below.
+Extension point: a new op adds one row, `Op.GATHER: {"axis": INT}`; an op with a body uses GRAPH (as SCAN
+and COND do). A new kind is one Kind(name, test) line below.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ INT64 = Kind("a 64-bit int", lambda v: _is_int(v) and -(2**63) <= v < 2**63)
 COUNT = Kind("a non-negative int", lambda v: _is_int(v) and v >= 0)
 OPTIONAL_INT = Kind("an int or None", lambda v: v is None or _is_int(v))
 INTS = Kind("a tuple of ints", lambda v: type(v) is tuple and all(map(_is_int, v)))
+DIM = Kind("a size", _is_dim)
 SHAPE = Kind("a shape (sizes)", lambda v: type(v) is tuple and all(map(_is_dim, v)))
 DTYPE = Kind("a dtype", lambda v: isinstance(v, np.dtype) and v.name in DTYPES)
 INDEX = Kind("a basic index", lambda v: type(v) is tuple and all(map(_index_item, v)))
@@ -80,6 +81,8 @@ OP_PARAMS: dict[Op, dict[str, Kind]] = {
     Op.ONE_HOT: {"depth": COUNT, "dtype": DTYPE},
     Op.SIZE: {"axis": INTS, "dtype": DTYPE},
     Op.RANDOM_UNIFORM: {"shape": SHAPE, "seed": INT64, "dtype": DTYPE},
+    Op.SCAN: {"body": GRAPH, "n_carry": COUNT, "n_seq": COUNT, "length": DIM, "reverse": BOOL, "save": INTS},
+    Op.COND: {"true_body": GRAPH, "false_body": GRAPH},
 }
 """OP_PARAMS[op] = {param name: Kind}: exactly the params a node of `op` has. FUSED has no row: files hold
 the user's graph, before fusion."""
