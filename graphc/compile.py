@@ -18,7 +18,7 @@ from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeE
 from .fgraph import FunctionGraph
 from .graph import Constant, Displayed, SharedVariable, Variable, graph_inputs
 from .notebook import Report
-from .ops import Op, describe
+from .ops import BODY_PARAMS, Op, describe
 from .tensor import as_variable
 from .types import concrete_dim, shape_str
 
@@ -312,9 +312,16 @@ def _fast_checker(checks: list[_InputCheck]):
 def _symbolic_index_checks(fgraph: FunctionGraph) -> list[tuple]:
     """(node, axis, index item, result dim) for each int or slice applied to a named size. The types assume
     the size is large enough (x[:3] has 3 rows, x[2:] has n - 2); each call checks that it is, so no backend
-    ever reads out of bounds."""
+    ever reads out of bounds. Also (node, sequence, None, None) for each sequence of a scan whose length is
+    another named size than the scan's: the call checks they agree. Bodies are looked into."""
     checks = []
-    for node in fgraph.nodes:
+    for node in _all_nodes(fgraph):
+        if node.op is Op.SCAN:
+            n_carry, n_seq = node.params["n_carry"], node.params["n_seq"]
+            length = node.params["length"]
+            for x in node.inputs[n_carry : n_carry + n_seq]:
+                if x.type.shape[0] != length:
+                    checks.append((node, x, None, None))
         if node.op is not Op.GETITEM:
             continue
         axis, out_axis = 0, 0
@@ -330,8 +337,35 @@ def _symbolic_index_checks(fgraph: FunctionGraph) -> list[tuple]:
     return checks
 
 
+def _all_nodes(fgraph: FunctionGraph) -> list:
+    """The nodes of a graph and of the bodies inside it."""
+    found, stack = [], [fgraph]
+    while stack:
+        graph = stack.pop()
+        found.extend(graph.nodes)
+        stack.extend(n.params[key] for n in graph.nodes for key in BODY_PARAMS.get(n.op, ()))
+    return found
+
+
+def _check_scan_length(node, x, sizes: dict) -> None:
+    n_carry, n_seq = node.params["n_carry"], node.params["n_seq"]
+    length = node.params["length"]
+    steps, got = concrete_dim(length, sizes), concrete_dim(x.type.shape[0], sizes)
+    if steps != got:
+        first = node.inputs[n_carry] if n_seq else None
+        against = f"{describe(first)} has {length} = {steps}" if first is not None and first is not x else (
+            f"the scan runs {length} = {steps} steps")  # fmt: skip
+        raise ShapeError(
+            f"scan: the sequence {describe(x)} has {x.type.shape[0]} = {got} steps, but {against}: every "
+            f"sequence of one scan must have the same length{where_built(node.origin)}"
+        )
+
+
 def _check_symbolic_indexing(checks: list[tuple], sizes: dict) -> None:
     for node, axis, item, out_dim in checks:
+        if item is None:
+            _check_scan_length(node, axis, sizes)
+            continue
         dim = node.inputs[0].type.shape[axis]
         size = concrete_dim(dim, sizes)
         if item[0] == "int":

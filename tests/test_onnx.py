@@ -36,8 +36,8 @@ def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
     for case in CASES:
         xs = case.variables()
         out = case.build(*xs)
-        if Op.RANDOM_UNIFORM in {n.op for n in gc.toposort([out])}:
-            continue
+        if {Op.RANDOM_UNIFORM, Op.SCAN, Op.COND} & {n.op for n in gc.toposort([out])}:
+            continue  # no ONNX equivalent, or not exported yet (test_scan checks the message)
         arrays = [a.sample(rng) for a in case.args]
         with np.errstate(all="ignore"):
             want = gc.function(xs, out, backend="interp", optimize="none")(*arrays)
