@@ -65,6 +65,18 @@ def cond_branch(run_true: RunBody, run_false: RunBody, arrays, sizes: dict) -> l
     return (run_true if bool(arrays[0]) else run_false)(list(arrays[1:]), sizes)
 
 
+def dependencies(body) -> list[int]:
+    """For each output of a body, the body inputs it depends on, as a bit mask (bit k: input k)."""
+    mask = {id(v): 1 << k for k, v in enumerate(body.inputs)}
+    for node in body.nodes:
+        m = 0
+        for v in node.inputs:
+            m |= mask.get(id(v), 0)
+        for out in node.outputs:
+            mask[id(out)] = m
+    return [mask.get(id(v), 0) for v in body.outputs]
+
+
 def sizes_used(graph) -> set:
     """Every named size a graph's values, its bodies' values and its loops' lengths use (what a body's
     compiled function must be given)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from graphc.bodies import dependencies
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, Node, Variable, apply
 from graphc.ops import BODY_PARAMS, ELEMENTWISE, Op
@@ -47,9 +48,28 @@ def into_bodies(run, fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, in
     return _unchanged_or(fgraph, fgraph.rebuild(rule)), dict(fired)
 
 
+MAX_ROUNDS = 8  # pruning a backward loop can leave its forward loop's outputs unread: prune again
+
+
 def optimize_loops(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]:
-    """Prune, hoist and lift in every SCAN (see the module docstring); CSE again if anything moved out."""
+    """Prune, hoist and lift in every SCAN (see the module docstring); CSE again if anything moved out. A
+    round that pruned something is followed by another (a loop's readers come after it in the walk)."""
     fired: Counter[str] = Counter()
+    for _ in range(MAX_ROUNDS):
+        pruned = fired["pruned"]
+        fgraph = _one_round(fgraph, fired)
+        if fired["pruned"] == pruned:
+            break
+    if fired["hoisted"] or fired["lifted"]:
+        fgraph, merged = cse(fgraph)
+        fired.update(merged)
+    return fgraph, {k: v for k, v in fired.items() if v}
+
+
+optimize_loops.own_bodies = True  # the pipeline must not run it inside bodies again: it recurses itself
+
+
+def _one_round(fgraph: FunctionGraph, fired: Counter) -> FunctionGraph:
     used = {id(v) for node in fgraph.nodes for v in node.inputs} | {id(v) for v in fgraph.roots}
 
     def rule(node: Node, inputs: list[Variable]):
@@ -70,14 +90,7 @@ def optimize_loops(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]
         position = {id(v): i for i, v in enumerate(node.outputs)}  # the same outputs, in the same order
         return [built[position[id(v)]] if id(v) in position else v for v in outputs]
 
-    graph = _unchanged_or(fgraph, fgraph.rebuild(rule))
-    if fired["hoisted"] or fired["lifted"]:
-        graph, merged = cse(graph)
-        fired.update(merged)
-    return graph, {k: v for k, v in fired.items() if v}
-
-
-optimize_loops.own_bodies = True  # the pipeline must not run it inside bodies again: it recurses itself
+    return _unchanged_or(fgraph, fgraph.rebuild(rule))
 
 
 # --- pruning ------------------------------------------------------------------------------------------------
@@ -92,7 +105,7 @@ def _prune(node: Node, inputs, outputs, used: set[int], fired: Counter):
     saved_used = [k for k, v in zip(p["save"], outs[n_carry + n_y :], strict=True) if id(v) in used]
     carries = {k for k in range(n_carry) if id(outs[k]) in used or k in saved_used}
     keep_y = [j for j in range(n_y) if id(outs[n_carry + j]) in used]
-    deps = _dependencies(body)
+    deps = dependencies(body)
     reads = 0
     for j in keep_y:
         reads |= deps[n_carry + j]
@@ -129,7 +142,7 @@ def _drop_unread(inputs: list[Variable], params: dict):
     """The scan without the sequences and captured values its body no longer reads (after hoisting)."""
     body, n_carry, n_seq = params["body"], params["n_carry"], params["n_seq"]
     reads = 0
-    for m in _dependencies(body):
+    for m in dependencies(body):
         reads |= m
     keep = [k for k in range(len(body.inputs)) if k < n_carry or reads >> k & 1]
     if len(keep) == len(inputs):
@@ -137,18 +150,6 @@ def _drop_unread(inputs: list[Variable], params: dict):
     new_body = FunctionGraph([body.inputs[k] for k in keep], body.outputs)
     n_seq = sum(n_carry <= k < n_carry + n_seq for k in keep)
     return [inputs[k] for k in keep], dict(params, body=new_body, n_seq=n_seq)
-
-
-def _dependencies(body: FunctionGraph) -> list[int]:
-    """For each body output, the body inputs it depends on, as a bit mask (bit k: input k)."""
-    mask = {id(v): 1 << k for k, v in enumerate(body.inputs)}
-    for node in body.nodes:
-        m = 0
-        for v in node.inputs:
-            m |= mask.get(id(v), 0)
-        for out in node.outputs:
-            mask[id(out)] = m
-    return [mask.get(id(v), 0) for v in body.outputs]
 
 
 # --- hoisting and lifting -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.bodies import dependencies
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, Variable, apply
 from graphc.ops import Op
@@ -47,7 +48,7 @@ def scan_vjp(gs, outs, *inputs, body, n_carry, n_seq, length, reverse, save):
     saved = _saved_carries(outs, inputs, body, n_carry, n_seq, length, reverse, save)
     g_final, g_ys = gs[:n_carry], gs[n_carry : n_carry + n_y]
     g_saved = dict(zip(save, gs[n_carry + n_y :], strict=True))
-    float_carries = _floats(carries)
+    float_carries = _nonzero_carries(body, n_carry, g_final, g_ys, g_saved)
     ct_carry = {k: Variable(carries[k].type, f"d{carries[k].name or k}") for k in float_carries}
     ys_out = body.outputs[n_carry:]
     ct_y = {j: Variable(ys_out[j].type, f"dy{j}") for j, g in enumerate(g_ys) if g is not None}
@@ -97,6 +98,25 @@ def scan_vjp(gs, outs, *inputs, body, n_carry, n_seq, length, reverse, save):
     for i, ct in zip(with_grad, results[n_back : n_back + len(ys)], strict=True):
         cotangents[n_carry + i] = ct
     return tuple(cotangents)
+
+
+def _nonzero_carries(body, n_carry: int, g_final, g_ys, g_saved) -> list[int]:
+    """The float carries whose cotangent is not zero at every step (JAX's fixpoint on symbolic zeros): those
+    given a gradient, and those that a step's output with a nonzero cotangent depends on."""
+    deps = dependencies(body)
+    floats = set(_floats(body.inputs[:n_carry]))
+    live = {k for k in floats if g_final[k] is not None or g_saved.get(k) is not None}
+    reads = 0
+    for j, g in enumerate(g_ys):
+        if g is not None:
+            reads |= deps[n_carry + j]
+    while True:
+        for k in live:
+            reads |= deps[k]
+        more = {k for k in floats if reads >> k & 1} - live
+        if not more:
+            return sorted(live)
+        live |= more
 
 
 def _saved_carries(outs, inputs, body, n_carry, n_seq, length, reverse, save) -> list[Variable]:
