@@ -10,6 +10,7 @@ ids, which only grow.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .errors import DTypeError, GraphcError, ShapeError, where_built
@@ -44,7 +45,7 @@ def scan(step: Callable, init, xs=None, length=None, reverse: bool = False):
     xs_leaves = [as_variable(v) for v in xs_leaves]
     steps = _length(xs_leaves, length)
     mark = next(_ids)  # every Variable the step function makes has a larger id
-    carries = [Variable(v.type, v.name or f"carry{k}") for k, v in enumerate(init_leaves)]
+    carries = [Variable(v.type, _carry_name(v, k)) for k, v in enumerate(init_leaves)]
     slices = [
         Variable(Type(v.type.dtype, v.type.shape[1:]), _slice_name(v, k)) for k, v in enumerate(xs_leaves)
     ]
@@ -226,8 +227,16 @@ def _same_type(a: Variable, b: Variable) -> bool:
     return a.type.dtype == b.type.dtype and same_shape(a.type.shape, b.type.shape)
 
 
+def _carry_name(init: Variable, k: int) -> str:
+    """The carry inside the body is named after init, less a trailing 0: h0 -> h (the book's h⁽ᵗ⁾)."""
+    return (re.sub(r"_?0$", "", init.name) or init.name) if init.name else f"carry{k}"
+
+
 def _slice_name(x: Variable, k: int) -> str:
-    return f"{x.name}_t" if x.name else f"x{k}_t"
+    """One step of a sequence is named after it: xs -> x, inputs -> input, seq -> seq_t."""
+    if not x.name:
+        return f"x{k}_t"
+    return x.name[:-1] if len(x.name) > 1 and x.name.endswith("s") else f"{x.name}_t"
 
 
 def _where(fn) -> str:

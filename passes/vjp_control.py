@@ -50,8 +50,10 @@ def scan_vjp(gs, outs, *inputs, body, n_carry, n_seq, length, reverse, save):
     g_saved = dict(zip(save, gs[n_carry + n_y :], strict=True))
     float_carries = _nonzero_carries(body, n_carry, g_final, g_ys, g_saved)
     ct_carry = {k: Variable(carries[k].type, f"d{carries[k].name or k}") for k in float_carries}
-    ys_out = body.outputs[n_carry:]
-    ct_y = {j: Variable(ys_out[j].type, f"dy{j}") for j, g in enumerate(g_ys) if g is not None}
+    ct_y = {}
+    for j, (y, g) in enumerate(zip(body.outputs[n_carry:], g_ys, strict=True)):
+        if g is not None:
+            ct_y[j] = Variable(y.type, f"d{y.name or 'y'}")
     ct_saved = {k: Variable(carries[k].type, f"ds{k}") for k in float_carries if g_saved.get(k) is not None}
     seeds = [(body.outputs[k], ct) for k, ct in ct_carry.items()]
     seeds += [(body.outputs[n_carry + j], ct) for j, ct in ct_y.items()]

@@ -5,6 +5,8 @@ Forward parity of single rows is in test_ops_control.py."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -262,3 +264,22 @@ def test_graph_size_and_compile_do_not_depend_on_the_length() -> None:
         f = gc.function([xs, inputs[1], inputs[2]], gc.grad((h * c).sum(), w[0]))
         sizes.append(len(f.optimized.nodes))
     assert sizes[0] == sizes[1]
+
+
+# --- drawing ------------------------------------------------------------------------------------------------
+def test_a_scan_draws_folded_with_a_delay_or_unrolled_step_by_step() -> None:
+    """Fig. 10.2 (left): the cell once, h⁽ᵗ⁻¹⁾ -> h⁽ᵗ⁾ with a black square back; unroll=3: steps t = 1..3
+    with x⁽¹⁾..x⁽³⁾ and h⁽¹⁾..h⁽³⁾, the weights drawn once; the backward scan is a red cluster."""
+    xs, h0 = gc.tensor("xs", ("T", 2)), gc.tensor("h0", (3,))
+    w = gc.shared(np.ones((3, 3)), name="W")
+    u = gc.shared(np.ones((2, 3)), name="U")
+    h_last, _ = gc.scan(lambda h, x: (gc.tanh(h @ w + x @ u), None), h0, xs)
+    folded = gc.viz.to_dot(h_last)
+    assert folded.count("shape=square") == 1 and "scan: one step" in folded
+    assert all(name in folded for name in ("h⁽ᵗ⁻¹⁾", "h⁽ᵗ⁾", "x⁽ᵗ⁾", "[t]"))
+    unrolled = gc.viz.to_dot(h_last, unroll=3)
+    assert all(f'"t = {t}"' in unrolled for t in (1, 2, 3)) and "shape=square" not in unrolled
+    assert all(f"{v}⁽{t}⁾" in unrolled for v in "xh" for t in "¹²³") and "…" in unrolled
+    assert len(re.findall(r"label=W\b", unrolled)) == 1  # the weights are shared by every step
+    backward = gc.viz.to_dot(h_last, grads=[(w, gc.grad(h_last.sum(), w))])
+    assert "reverse scan: one step" in backward and "#c0392b" in backward
