@@ -59,7 +59,7 @@ def scan(step: Callable, init, xs=None, length=None, reverse: bool = False):
         raise GraphcError(f"scan: the step function returns a carry shaped {new_tree}, not {init_tree} "
                           f"like init{_where(step)}")  # fmt: skip
     new_leaves = [as_variable(v, like=c) for v, c in zip(new_leaves, carries, strict=True)]
-    for k, (carry, new) in enumerate(zip(carries, new_leaves, strict=True)):
+    for k, (carry, new) in enumerate(zip(init_leaves, new_leaves, strict=True)):
         _check_carry(k, carry, new, step)
     y_leaves, y_tree = ([], None) if result[1] is None else _flatten(result[1], "y")
     y_leaves = [as_variable(v) for v in y_leaves]
