@@ -25,6 +25,7 @@ from graphc.tensor import matmul, reshape
 from graphc.types import dim_product
 
 from .cse import cse
+from .loop_sinks import sink
 
 
 def into_bodies(run, fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]:
@@ -60,7 +61,7 @@ def optimize_loops(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]
         fgraph = _one_round(fgraph, fired)
         if fired["pruned"] == pruned:
             break
-    if fired["hoisted"] or fired["lifted"]:
+    if fired["hoisted"] or fired["lifted"] or fired["sunk"]:
         fgraph, merged = cse(fgraph)
         fired.update(merged)
     return fgraph, {k: v for k, v in fired.items() if v}
@@ -82,11 +83,16 @@ def _one_round(fgraph: FunctionGraph, fired: Counter) -> FunctionGraph:
         for key in BODY_PARAMS[node.op]:  # innermost first: what a nested loop hoists may move further out
             params[key], inside = optimize_loops(node.params[key])
             fired.update(inside)
+        finish = None
         if node.op is Op.SCAN:
             inputs, params = _drop_unread(*_hoist(inputs, params, fired))
+            inputs, params, finish = sink(inputs, params, fired)
         if all(params[k] is node.params[k] for k in params) and all(map(_same, inputs, node.inputs)):
             return outputs if any(a is not b for a, b in zip(outputs, old.outputs, strict=True)) else None
         built = _as_tuple(apply(node.op, inputs, origin=node.origin, **params))
+        if finish is not None:
+            with origin_scope(node.origin):
+                built = finish(built)
         position = {id(v): i for i, v in enumerate(node.outputs)}  # the same outputs, in the same order
         return [built[position[id(v)]] if id(v) in position else v for v in outputs]
 

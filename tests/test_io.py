@@ -37,7 +37,8 @@ def structure(graph: gc.fgraph.FunctionGraph) -> list:
     for node in graph.nodes:
         ins = [number.get(id(v), (type(v).__name__, v.name, str(v.type))) for v in node.inputs]
         outs = [(str(v.type), v.name) for v in node.outputs]
-        params = [(k, structure(v) if isinstance(v, gc.fgraph.FunctionGraph) else v) for k, v in node.param_key]
+        graph = gc.fgraph.FunctionGraph
+        params = [(k, structure(v) if isinstance(v, graph) else v) for k, v in node.param_key]
         rows.append((node.op, params, ins, outs, node.origin))
         for v in node.outputs:
             number[id(v)] = len(number)

@@ -56,20 +56,47 @@ def _branch_ref(x, y):
 
 
 CASES: list[Case] = [
-    C("scan_cumsum", lambda x: gc.scan(lambda c, v: (c + v, c + v), x[0] * 0.0, x)[1],
-      lambda x: np.cumsum(x, axis=0), A((4, 3))),  # fmt: skip
-    C("scan_rnn_captured", _rnn, _rnn_ref, A((5, 2, 3), F32, decl=("T", "n", 3)),
-      A((2, 3), F32, decl=("n", 3)), A((3, 3), F32, -0.5, 0.5), exact=False),  # fmt: skip
+    C(
+        "scan_cumsum",
+        lambda x: gc.scan(lambda c, v: (c + v, c + v), x[0] * 0.0, x)[1],
+        lambda x: np.cumsum(x, axis=0),
+        A((4, 3)),
+    ),  # fmt: skip
+    C(
+        "scan_rnn_captured",
+        _rnn,
+        _rnn_ref,
+        A((5, 2, 3), F32, decl=("T", "n", 3)),
+        A((2, 3), F32, decl=("n", 3)),
+        A((3, 3), F32, -0.5, 0.5),
+        exact=False,
+    ),  # fmt: skip
     C("scan_no_steps", _rnn, _rnn_ref, A((0, 2, 3), decl=("T", 2, 3)), A((2, 3)), A((3, 3)), exact=False),
     C("scan_one_step", _rnn, _rnn_ref, A((1, 2, 3)), A((2, 3)), A((3, 3)), exact=False),
-    C("scan_reverse_tuple_carry", _two_carries, _two_carries_ref, A((6, 3), decl=("T", 3)), A((3,)), A((3,)),
-      exact=False),  # fmt: skip
-    C("scan_int_carry", lambda x: gc.scan(lambda c, v: (c * 2 + v, c), x[0], x)[0], lambda x: _doubling(x),
-      A((4, 2), I64, -3, 3)),  # fmt: skip
+    C(
+        "scan_reverse_tuple_carry",
+        _two_carries,
+        _two_carries_ref,
+        A((6, 3), decl=("T", 3)),
+        A((3,)),
+        A((3,)),
+        exact=False,
+    ),  # fmt: skip
+    C(
+        "scan_int_carry",
+        lambda x: gc.scan(lambda c, v: (c * 2 + v, c), x[0], x)[0],
+        lambda x: _doubling(x),
+        A((4, 2), I64, -3, 3),
+    ),  # fmt: skip
     C("scan_generator", _generator, _generator_ref, A((2,))),
     C("cond_two_operands", _branch, _branch_ref, A((3,), low=0.1), A((3,))),
-    C("cond_false_branch", _branch, _branch_ref, A((3,), low=-2.0, high=-0.1, decl=("n",)),
-      A((3,), decl=("n",))),  # fmt: skip
+    C(
+        "cond_false_branch",
+        _branch,
+        _branch_ref,
+        A((3,), low=-2.0, high=-0.1, decl=("n",)),
+        A((3,), decl=("n",)),
+    ),  # fmt: skip
 ]
 
 
