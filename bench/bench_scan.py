@@ -87,8 +87,8 @@ def per_step() -> None:
         forward = gc.function(inputs, cost, backend=backend)
         both = gc.function(inputs, [cost, *grads], backend=backend)
         repeat = 5 if backend == "llvm" else 1
-        fwd = best_time(lambda f=forward: f(*args), repeat=repeat, min_time=0.02) / steps
-        bwd = best_time(lambda f=both: f(*args), repeat=repeat, min_time=0.02) / steps
+        fwd = best_time(lambda f=forward, a=args: f(*a), repeat=repeat, min_time=0.02) / steps
+        bwd = best_time(lambda f=both, a=args: f(*a), repeat=repeat, min_time=0.02) / steps
         rows.append([backend, f"{fwd * 1e9:,.0f} ns", f"{bwd * 1e9:,.0f} ns"])
     table(f"Time per step of a tiny body (hidden 8, batch 1, float32), T = {steps:,}",
           ["backend", "forward", "forward + backward"], rows)  # fmt: skip
@@ -119,8 +119,8 @@ def versus_peers() -> None:
     jax = peer("jax")
     if jax is not None:
         jnp = jax.numpy
-        params = [jnp.asarray(rng.normal(size=s).astype(np.float32)) for s in ((hidden, hidden), (n_in, hidden),
-                                                                               (hidden,))]  # fmt: skip
+        shapes = ((hidden, hidden), (n_in, hidden), (hidden,))
+        params = [jnp.asarray(rng.normal(size=s).astype(np.float32)) for s in shapes]
 
         def loss(params, x, h0):
             W, U, b = params
@@ -129,14 +129,10 @@ def versus_peers() -> None:
 
         grad = jax.jit(jax.value_and_grad(loss))
         jx, jh = jnp.asarray(x), jnp.asarray(h0)
-        rows.append(
-            [
-                "JAX (lax.scan, jit)",
-                f"{best_time(lambda: jax.block_until_ready(grad(params, jx, jh))) * 1000:.2f} ms",
-            ]
-        )
-    table(f"One forward + backward pass of a tanh RNN (T = {steps}, batch {batch}, input {n_in}, hidden {hidden}, "
-          "float32)", ["", "time"], rows)  # fmt: skip
+        seconds = best_time(lambda: jax.block_until_ready(grad(params, jx, jh)))
+        rows.append(["JAX (lax.scan, jit)", f"{seconds * 1000:.2f} ms"])
+    sizes = f"T = {steps}, batch {batch}, input {n_in}, hidden {hidden}, float32"
+    table(f"One forward + backward pass of a tanh RNN ({sizes})", ["", "time"], rows)
 
 
 if __name__ == "__main__":
