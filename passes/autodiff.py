@@ -100,7 +100,8 @@ def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> lis
             rule = VJP_RULES.get(node.op)
             if rule is None:
                 raise GraphcError(no_rule_message(node))
-            cotangents = rule(g, out, *node.inputs, **node.params)
+            extra = (backprop,) if several else ()  # a body's rule runs this same walk on the body
+            cotangents = rule(*extra, g, out, *node.inputs, **node.params)
             if len(cotangents) != len(node.inputs):
                 raise GraphcError(f"the VJP rule of {node.op.value} gave {len(cotangents)} gradients "
                                   f"for {len(node.inputs)} inputs{where_built(node.origin)}")  # fmt: skip

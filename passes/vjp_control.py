@@ -2,8 +2,9 @@
 and a COND's is a COND of the branches' VJPs; each body's VJP is built by the same autodiff
 (graphc.passes.autodiff.backprop), so gradients of gradients work. Imports only the graphc core.
 
-These rules see every output's gradient at once (None where none flows): ``rule(gs, outs, *inputs,
-**params)``; graphc.passes.autodiff calls them so for the ops in MULTI_OUTPUT.
+These rules see every output's gradient at once (None where none flows) and get the driver's backward walk
+to run on the body: ``rule(backprop, gs, outs, *inputs, **params)``; graphc.passes.autodiff calls them so for
+the ops in MULTI_OUTPUT (and this module never imports it: no import cycle).
 
 What the forward scan saves for the backward: the carry entering each step (its `save` outputs, T × each
 carry), as Theano does; the backward body recomputes the step's forward values from that carry and x[t], then
@@ -28,17 +29,11 @@ def zeros(like: Variable) -> Variable:
     return broadcast_to(Constant(np.zeros((), like.type.dtype)), like.type.shape)
 
 
-def _backprop(seeds, wrt):
-    from .autodiff import backprop  # autodiff imports the rule tables: import it when a rule runs
-
-    return backprop(seeds, wrt) if seeds else [None] * len(wrt)
-
-
 def _floats(variables) -> list[int]:
     return [k for k, v in enumerate(variables) if v.type.is_float]
 
 
-def scan_vjp(gs, outs, *inputs, body, n_carry, n_seq, length, reverse, save):
+def scan_vjp(backprop, gs, outs, *inputs, body, n_carry, n_seq, length, reverse, save):
     """The reverse scan: carries = (cotangent of each float carry, accumulated cotangent of each captured
     value that gets one); per step it reads the saved carry, x[t], the ys' and saved carries' cotangents."""
     n_y = len(body.outputs) - n_carry
@@ -60,7 +55,7 @@ def scan_vjp(gs, outs, *inputs, body, n_carry, n_seq, length, reverse, save):
     float_slices, float_held = _floats(slices), _floats(held)
     wrt = [carries[k] for k in float_carries] + [slices[i] for i in float_slices]
     wrt += [held[i] for i in float_held]
-    grads = _backprop(seeds, wrt)
+    grads = backprop(seeds, wrt) if seeds else [None] * len(wrt)
     g_carry = dict(zip(float_carries, grads, strict=False))
     g_slice = dict(zip(float_slices, grads[len(float_carries) :], strict=False))
     g_held = {i: g for i, g in zip(float_held, grads[len(float_carries) + len(float_slices) :], strict=True)
@@ -132,15 +127,15 @@ def _saved_carries(outs, inputs, body, n_carry, n_seq, length, reverse, save) ->
     return list(again[n_carry + n_y :])
 
 
-def cond_vjp(gs, outs, pred, *operands, true_body, false_body):
+def cond_vjp(backprop, gs, outs, pred, *operands, true_body, false_body):
     """A COND whose branches are the branches' VJPs: the gradient takes the branch the forward pass took."""
     taken = [j for j, g in enumerate(gs) if g is not None]
     floats = _floats(operands)
     branches = []
     for body in (true_body, false_body):
         cts = [Variable(outs[j].type, f"d{j}") for j in taken]
-        grads = _backprop([(body.outputs[j], ct) for j, ct in zip(taken, cts, strict=True)],
-                          [body.inputs[i] for i in floats])  # fmt: skip
+        seeds = [(body.outputs[j], ct) for j, ct in zip(taken, cts, strict=True)]
+        grads = backprop(seeds, [body.inputs[i] for i in floats]) if seeds else [None] * len(floats)
         branches.append((body, cts, grads))
     flowing = [n for n, i in enumerate(floats) if any(grads[n] is not None for _, _, grads in branches)]
     bodies = []

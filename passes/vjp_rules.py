@@ -251,7 +251,7 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.ONE_HOT: no_grad,  # labels are integers
     Op.SIZE: no_grad,  # depends on the shape only
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
-    # ops with a body: (gs, outs, ...) with every output's gradient (passes/vjp_control.py)
+    # ops with a body: (backprop, gs, outs, ...) with every output's gradient (passes/vjp_control.py)
     **vjp_control.RULES,
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""
