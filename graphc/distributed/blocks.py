@@ -4,6 +4,7 @@ layer; the function travels to the workers as a graphc file and is compiled once
 
 from __future__ import annotations
 
+import numpy as np
 import sympy
 
 from graphc.errors import InputError
@@ -44,20 +45,24 @@ def map_blocks(f, *arrays):
     if not out.ndim or out.shape[0] != rows or not isinstance(rows, sympy.Symbol):
         raise InputError(
             f"map_blocks: the output ({shape_str(out.shape)}) must have the rows of "
-            f"{graph.inputs[0].name or 'the first input'} first; reduce the blocks' results afterwards{here()}"
+            f"{graph.inputs[0].name or 'the first input'} first (reduce the blocks' results after){here()}"
         )
     if any(not isinstance(d, int) for d in out.shape[1:]):
-        raise InputError(f"map_blocks: the output's other axes must be fixed sizes, not {shape_str(out.shape)}{here()}")
+        raise InputError(
+            f"map_blocks: the output's other axes must be fixed sizes, not {shape_str(out.shape)}{here()}"
+        )
     row_chunks = arrays[0].chunks[0]
     arrays = [a.rechunk((row_chunks, *a.shape[1:])) for a in arrays]
     return da.map_blocks(
         _block, Compiled(f), *arrays, dtype=out.dtype.name, chunks=(row_chunks, *out.shape[1:]),
-        meta=da.empty((0,) * out.ndim, dtype=out.dtype.name)._meta,
+        meta=np.empty((0,) * out.ndim, out.dtype.name),
     )  # fmt: skip
 
 
 def _block(handle: Compiled, *blocks, block_info=None):
     """run_block, with the block's place in the first array as the error label."""
-    where = (block_info or {}).get(0, {})
-    label = f"block {where.get('chunk-location', '?')} (rows {where.get('array-location', [('?', '?')])[0]})"
+    info = block_info or {}
+    where = info.get(min((k for k in info if k is not None), default=None), {})  # the first array's block
+    (start, stop), *_ = where.get("array-location", [("?", "?")])
+    label = f"block {where.get('chunk-location', '?')} (rows {start}:{stop})"
     return run_block(handle, label, *blocks)

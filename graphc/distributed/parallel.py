@@ -29,8 +29,8 @@ from graphc.passes.autodiff import grad
 from graphc.tensor import tensor
 from graphc.training import History, train
 
-from .cluster import check_running, dask_distributed, default_client, result, tree_sum
-from .shards import ShardedData, check_rows, row_ranges
+from .cluster import Connection, default_client
+from .shards import Shard, ShardedData, batch_shards, check_rows
 from .worker import Compiled, shard_gradient
 
 _trainers = itertools.count()
@@ -72,15 +72,15 @@ class DataParallel:
         cost: Variable,
         params: Sequence[SharedVariable],
         inputs: Sequence[Variable],
-        optimizer: Callable = functools.partial(sgd, lr=0.01),
+        optimizer: Callable | None = None,
         client=None,
         backend: str = "numpy",
         n_shards: int | None = None,
         reduction: str = "mean",
         updates: Mapping[SharedVariable, Variable] | None = None,
     ):
-        dask_distributed()
-        self.client = client if client is not None else default_client()
+        self.cluster = Connection(client if client is not None else default_client())
+        self.client = self.cluster.client
         self.params, self.inputs = list(params), list(inputs)
         if not self.params or not all(isinstance(p, SharedVariable) for p in self.params):
             raise InputError(f"DataParallel: params must be a non-empty list of gc.shared variables{here()}")
@@ -95,6 +95,7 @@ class DataParallel:
 
         gradient_fn, self.sent = _gradient_function(cost, self.params, self.inputs, backend)
         self._gradient = Compiled(gradient_fn)
+        optimizer = optimizer if optimizer is not None else functools.partial(sgd, lr=0.01)
         self._update = _update_function(optimizer, self.params, updates, backend)
         # what gc.train's checkpoints save: every shared value the step reads or updates
         self.fgraph = FunctionGraph(self._update.fgraph.inputs, list(self.sent), self._update.fgraph.updates)
@@ -108,11 +109,7 @@ class DataParallel:
         batch's cost (before the update)."""
         arrays = [np.asarray(a) for a in batch]
         n = check_rows(arrays, self.names, "DataParallel.step")
-        shards = [
-            ([a[lo:hi] for a in arrays], None, hi - lo, f"shard {i} of {self.n_shards} (rows {lo}:{hi} of the batch)")
-            for i, (lo, hi) in enumerate(row_ranges(n, self.n_shards))
-        ]
-        return self._run(shards, n)
+        return self._run(batch_shards(arrays, self.n_shards), n)
 
     def fit(self, *arrays, epochs: int = 1, batch_size: int = 256, rng: np.random.Generator | None = None,
             **train_options) -> History:  # fmt: skip
@@ -128,27 +125,22 @@ class DataParallel:
 
     def _data_step(self, pieces) -> float:
         """One step of fit: piece k of each shard (rows of the shard held on its worker)."""
-        data, shards = self._data, []
-        for s, (rows, count) in enumerate(pieces):
-            if count:
-                a, b = data.bounds[s]
-                shards.append((data.sources[s], rows, count, f"shard {s} of {len(pieces)} (rows {a}:{b} of the data)"))
-        return self._run(shards, sum(count for _, count in pieces))
+        return self._run(self._data.shards(pieces), sum(count for _, count in pieces))
 
-    def _run(self, shards: list[tuple], n: int) -> float:
+    def _run(self, shards: list[Shard], n: int) -> float:
         """Broadcast the values, one gradient task per shard, the tree sum, then the update here."""
         start = time.perf_counter()
         step = next(self._steps)
         what = f"DataParallel step {step}"
-        check_running(self.client, what)
+        self.cluster.check(what)
         key = f"{self._key}-{step}"
-        values = self.client.scatter([[v.get_value() for v in self.sent]], broadcast=True, hash=False)[0]
-        partials = [
-            self.client.submit(shard_gradient, self._gradient, values, sources, rows,
-                               count / n if self.reduction == "mean" else 1.0, label, key=f"{key}-shard{i}")
-            for i, (sources, rows, count, label) in enumerate(shards)
-        ]  # fmt: skip
-        cost, grads, compute = result(self.client, tree_sum(self.client, partials, key), what)
+        values = self.cluster.scatter([v.get_value() for v in self.sent], what)
+        partials = []
+        for i, shard in enumerate(shards):
+            weight = shard.count / n if self.reduction == "mean" else 1.0  # a mean stays a mean
+            args = (self._gradient, values, shard.sources, shard.rows, weight, shard.label)
+            partials.append(self.client.submit(shard_gradient, *args, key=f"{key}-shard{i}"))
+        cost, grads, compute = self.cluster.result(self.cluster.tree_sum(partials, key), what)
         before_update = time.perf_counter()
         self._update(*grads)
         now = time.perf_counter()
@@ -175,7 +167,8 @@ def _update_function(optimizer: Callable, params: list, updates, backend: str):
         batch = [v for v in graph_inputs([value]) if not isinstance(v, (Constant, SharedVariable))]
         if batch:
             raise GraphError(
-                f"DataParallel: the update of {var.name or var!r} reads the batch ({batch[0].name or batch[0]!r}); "
-                f"updates run on the driver, which has no batch (batch statistics cannot be kept){here()}"
+                f"DataParallel: the update of {var.name or repr(var)} reads the batch "
+                f"({batch[0].name or repr(batch[0])}); updates run on the driver, which has no batch (batch "
+                f"statistics cannot be kept){here()}"
             )
     return function(grads, [], updates=[*optimizer(grads, params).items(), *extra.items()], backend=backend)

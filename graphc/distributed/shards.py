@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,9 +20,39 @@ from graphc.errors import InputError
 from graphc.origin import here
 
 
+class Shard(NamedTuple):
+    """One gradient task's data: `sources` (arrays here, or futures of arrays on the workers) of which `rows`
+    are taken (None: all of them), `count` rows in all, and `label`, which names it in errors."""
+
+    sources: list
+    rows: slice | np.ndarray | None
+    count: int
+    label: str
+
+
+def batch_shards(arrays: list[np.ndarray], n_shards: int) -> list[Shard]:
+    """A batch held here, in n_shards contiguous pieces (empty ones left out)."""
+    return [
+        Shard(
+            [a[lo:hi] for a in arrays],
+            None,
+            hi - lo,
+            f"shard {i} of {n_shards} (rows {lo}:{hi} of the batch)",
+        )
+        for i, (lo, hi) in enumerate(row_ranges(len(arrays[0]), n_shards))
+    ]
+
+
 def row_ranges(n: int, parts: int) -> list[tuple[int, int]]:
     """np.array_split's pieces of range(n) as (start, stop), empty ones left out."""
     return [(a, b) for a, b in (_piece(n, parts, k) for k in range(parts)) if b > a]
+
+
+def _piece(n: int, parts: int, k: int) -> tuple[int, int]:
+    """Piece k of np.array_split(range(n), parts) as (start, stop), possibly empty."""
+    size, extra = divmod(n, parts)
+    start = k * size + min(k, extra)
+    return start, start + size + (1 if k < extra else 0)
 
 
 def check_rows(arrays, names: list[str], what: str) -> int:
@@ -33,15 +64,10 @@ def check_rows(arrays, names: list[str], what: str) -> int:
     rows = [a.shape[0] if a.ndim else None for a in arrays]
     if None in rows or len(set(rows)) != 1 or rows[0] == 0:
         shapes = ", ".join(f"{name} {tuple(a.shape)}" for name, a in zip(names, arrays, strict=True))
-        raise InputError(f"{what}: the inputs must have the same, non-zero number of rows; got {shapes}{here()}")
+        raise InputError(
+            f"{what}: the inputs must have the same, non-zero number of rows; got {shapes}{here()}"
+        )
     return int(rows[0])
-
-
-def _piece(n: int, parts: int, k: int) -> tuple[int, int]:
-    """Piece k of np.array_split(range(n), parts) as (start, stop), possibly empty."""
-    size, extra = divmod(n, parts)
-    start = k * size + min(k, extra)
-    return start, start + size + (1 if k < extra else 0)
 
 
 class ShardedData:
@@ -54,15 +80,24 @@ class ShardedData:
             kinds = ", ".join(type(a).__name__ for a in arrays)
             raise InputError(f"DataParallel.fit takes Dask arrays (dask.array), got {kinds}{here()}")
         if any(math.isnan(c) for a in arrays for c in a.chunks[0]):
-            raise InputError(f"DataParallel.fit: the arrays' chunk sizes are unknown: call .compute_chunk_sizes(){here()}")
+            raise InputError(
+                f"DataParallel.fit: unknown chunk sizes: call .compute_chunk_sizes() first{here()}"
+            )
         self.n = check_rows(arrays, names, "DataParallel.fit")
-        own = arrays[0].chunks[0]
-        sizes = own if len(own) == n_shards else tuple(b - a for a, b in row_ranges(self.n, n_shards))
-        self.bounds = [(int(a), int(b)) for a, b in zip(np.cumsum((0, *sizes))[:-1], np.cumsum(sizes))]
+        own = [int(c) for c in arrays[0].chunks[0]]
+        ends = np.cumsum(own).tolist()
+        self.bounds = (
+            list(zip([0, *ends[:-1]], ends, strict=True))
+            if len(own) == n_shards
+            else row_ranges(self.n, n_shards)
+        )
+        sizes = tuple(b - a for a, b in self.bounds)
         blocks = [a.rechunk((sizes, *a.shape[1:])).to_delayed().reshape(len(sizes)) for a in arrays]
         workers = sorted(client.scheduler_info()["workers"])
-        self.sources = [
-            client.compute([b[s] for b in blocks], workers=[workers[s % len(workers)]], allow_other_workers=True)
+        self.sources = [  # shard s on worker s mod W, or on another once that one is gone
+            client.compute(
+                [b[s] for b in blocks], workers=workers[s % len(workers)], allow_other_workers=True
+            )
             for s in range(len(sizes))
         ]
 
@@ -70,7 +105,9 @@ class ShardedData:
         """gc.train's `batches`: per epoch, per step, each shard's (rows, count): a slice, or indices when
         shuffled, and how many (0: the shard sits this step out)."""
         if type(batch_size) is not int or batch_size < 1:
-            raise InputError(f"DataParallel.fit: batch_size must be a positive int, not {batch_size!r}{here()}")
+            raise InputError(
+                f"DataParallel.fit: batch_size must be a positive int, not {batch_size!r}{here()}"
+            )
         steps = math.ceil(self.n / batch_size)
 
         def batches(epoch: int):
@@ -84,6 +121,16 @@ class ShardedData:
 
         batches.rng = rng  # saved by gc.train's checkpoints
         return batches
+
+    def shards(self, pieces: list[tuple]) -> list[Shard]:
+        """One step's shards: the step's piece of each shard of the data (those that have rows)."""
+        return [
+            Shard(sources, rows, count, f"shard {s} of {len(pieces)} (rows {a}:{b} of the data)")
+            for s, ((rows, count), (a, b), sources) in enumerate(
+                zip(pieces, self.bounds, self.sources, strict=True)
+            )
+            if count
+        ]
 
     def release(self) -> None:
         """Let Dask drop the shards."""

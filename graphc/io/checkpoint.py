@@ -49,7 +49,7 @@ class Checkpoint:
         shared = getattr(getattr(step_fn, "fgraph", None) or getattr(owner, "fgraph", None), "shared", None)
         if shared is None:
             raise InputError(
-                "gc.train(checkpoint=...) needs a step function compiled by gc.function (or a DataParallel's step)"
+                "gc.train(checkpoint=...) needs a step compiled by gc.function (or a DataParallel's step)"
             )
         self.path = Path(folder) / FILE
         self.state = keyed(shared)
