@@ -10,7 +10,9 @@ rtol 1e-10 after several steps, float32 to rtol 1e-5.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -322,3 +324,15 @@ def test_map_blocks_refuses_what_it_cannot_split_by_rows():
         gc.distributed.map_blocks(total, da.ones((4, 8)))
     with pytest.raises(gc.InputError, match="takes 1 Dask arrays"):
         gc.distributed.map_blocks(gc.function([x], 2 * x), np.ones((4, 8)))
+
+
+def test_the_example_trains_on_a_running_cluster(client, capsys):
+    """examples/distributed_mnist.py --scheduler ADDRESS, short settings, on the module's cluster."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "distributed_mnist.py"
+    spec = importlib.util.spec_from_file_location("example_distributed_mnist", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = example.main(["--quick", "--scheduler", client.scheduler.address])
+    printed = capsys.readouterr().out
+    assert out["accuracy"] >= 0.9 and len(out["history"].loss) == 6
+    assert "epoch  6: training loss" in printed and "samples/s" in printed
