@@ -336,3 +336,17 @@ def test_the_example_trains_on_a_running_cluster(client, capsys):
     printed = capsys.readouterr().out
     assert out["accuracy"] >= 0.9 and len(out["history"].loss) == 6
     assert "epoch  6: training loss" in printed and "samples/s" in printed
+
+
+def test_dropout_draws_afresh_each_step_with_the_modes_updates(client):
+    """A training Mode's random counter is sent with the parameters and advanced on the driver."""
+    mode = gc.nn.Mode(training=True, seed=3)
+    x, t, _, params = mlp()
+    W1, b1, W2 = params
+    J = gc.nn.softmax_cross_entropy(gc.nn.dropout(gc.relu(x @ W1 + b1), 0.5, mode) @ W2, t)
+    trainer = gc.distributed.DataParallel(J, params, [x, t], client=client, updates=mode.updates)
+    X, T = data(32)
+    for _ in range(2):
+        trainer.step(X, T)
+    assert int(mode.counter.get_value()) == 2
+    assert mode.counter in trainer.sent and mode.counter in trainer.fgraph.shared  # sent, and checkpointed
