@@ -86,7 +86,9 @@ def data_parallel(client, build, steps: int) -> dict:
     for _ in range(steps):
         trainer.step(*batch)
         times.append(trainer.last_step)
-    median = {part: statistics.median(getattr(t, part) for t in times) for part in ("total", "compute", "update")}
+    median = {
+        part: statistics.median(getattr(t, part) for t in times) for part in ("total", "compute", "update")
+    }
     median["communication"] = statistics.median(t.communication for t in times)
     median["param_bytes"] = sum(p.get_value().nbytes for p in params)
     return median
@@ -140,7 +142,9 @@ def predicted(n: int, c: float, p: float, bw: float, costs: dict, fixed: float) 
     rounds3 = math.ceil(math.log(n, 3) - 1e-9) if n > 1 else 0
     rounds2 = math.ceil(math.log2(n)) if n > 1 else 0
     transfer = p / bw
-    communication = fixed + rounds3 * 2 * transfer + (2 * n - 2) * costs["s"] + rounds2 * (costs["h"] + transfer)
+    communication = (
+        fixed + rounds3 * 2 * transfer + (2 * n - 2) * costs["s"] + rounds2 * (costs["h"] + transfer)
+    )
     return c * BATCH / n, communication
 
 
@@ -151,11 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=15, help="steps (and calls) per median")
     args = parser.parse_args(argv)
 
-    baseline = {name: {t: one_process(build, t, args.steps) for t in (1, 2)} for name, build in MODELS.items()}
+    baseline = {
+        name: {t: one_process(build, t, args.steps) for t in (1, 2)} for name, build in MODELS.items()
+    }
     runs, costs = {}, {}
     for workers in (1, 2):
         env = {"GRAPHC_NUM_THREADS": "1", "GRAPHC_CACHE_DIR": os.environ["GRAPHC_CACHE_DIR"]}
-        with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None, env=env) as cluster:
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, dashboard_address=None, env=env
+        ) as cluster:
             with Client(cluster) as client:
                 for name, build in MODELS.items():
                     runs[name, workers] = data_parallel(client, build, args.steps)
@@ -166,19 +174,20 @@ def main(argv: list[str] | None = None) -> None:
     for name in MODELS:
         for threads in (1, 2):
             step = baseline[name][threads]
-            rows.append([name, f"one process, {threads} thread{'s' * (threads > 1)}", f"{BATCH / step:,.0f}",
-                         f"{step * 1e3:.1f}", "", "", ""])  # fmt: skip
+            run = f"one process, {threads} thread{'s' * (threads > 1)}"
+            rows.append([name, run, f"{BATCH / step:,.0f}", f"{step * 1e3:.1f}", "", "", ""])
         for workers in (1, 2):
             t = runs[name, workers]
-            rows.append([name, f"DataParallel, {workers} worker{'s' * (workers > 1)}", f"{BATCH / t['total']:,.0f}",
-                         f"{t['total'] * 1e3:.1f}", f"{t['compute'] * 1e3:.1f}", f"{t['update'] * 1e3:.1f}",
-                         f"{t['communication'] * 1e3:.1f}"])  # fmt: skip
+            run = f"DataParallel, {workers} worker{'s' * (workers > 1)}"
+            parts = [f"{t[part] * 1e3:.1f}" for part in ("total", "compute", "update", "communication")]
+            rows.append([name, run, f"{BATCH / t['total']:,.0f}", *parts])
     table("Data-parallel SGD, batch 1,024, llvm: samples/s, and ms per step (medians)",
           ["model", "run", "samples/s", "step", "compute", "update", "communication"], rows)  # fmt: skip
 
-    table("Dask on this machine (medians)", ["round trip r", "per task s", "hop h", "bandwidth", "broadcast P"],
-          [[f"{costs['r'] * 1e3:.1f} ms", f"{costs['s'] * 1e3:.2f} ms", f"{costs['h'] * 1e3:.1f} ms",
-            f"{costs['bandwidth'] / 1e9:.2f} GB/s", f"{costs['broadcast'] * 1e3:.1f} ms"]])  # fmt: skip
+    ms = [f"{costs[k] * 1e3:.2f} ms" for k in ("r", "s", "h")]
+    header = ["round trip r", "per task s", "hop h", "bandwidth", "broadcast of P"]
+    row = [*ms, f"{costs['bandwidth'] / 1e9:.2f} GB/s", f"{costs['broadcast'] * 1e3:.1f} ms"]
+    table("Dask on this machine (medians)", header, [row])
 
     rows = []
     for name in MODELS:
@@ -190,17 +199,24 @@ def main(argv: list[str] | None = None) -> None:
             rows.append([name, workers, f"{(compute + comm) * 1e3:.1f}", f"{run['total'] * 1e3:.1f}",
                          f"{compute * 1e3:.1f}", f"{run['compute'] * 1e3:.1f}", f"{comm * 1e3:.1f}",
                          f"{run['communication'] * 1e3:.1f}"])  # fmt: skip
-    table("Cost model here, ms: predicted / measured (calibrated on the 1-worker runs)",
-          ["model", "workers", "step", "measured", "compute", "measured", "communication", "measured"], rows)
+    table(
+        "Cost model here, ms: predicted / measured (calibrated on the 1-worker runs)",
+        ["model", "workers", "step", "measured", "compute", "measured", "communication", "measured"],
+        rows,
+    )
 
     mlp = runs["MLP 784-512-10", 1]
     c, p = mlp["compute"] / BATCH, mlp["param_bytes"]
     rows = []
     for network, bw in (("10 GbE", 1.25e9), ("1 GbE", 0.125e9)):
-        fixed = mlp["communication"] - p / costs["bandwidth"] + p / bw  # this machine's latencies, that network
+        fixed = (
+            mlp["communication"] - p / costs["bandwidth"] + p / bw
+        )  # this machine's latencies, that network
         for n in (1, 2, 4, 8, 16, 32, 64):
             compute, comm = predicted(n, c, p, bw, costs, fixed)
-            rows.append([network, n, f"{compute * 1e3:.1f}", f"{comm * 1e3:.1f}", f"{BATCH / (compute + comm):,.0f}"])
+            rows.append(
+                [network, n, f"{compute * 1e3:.1f}", f"{comm * 1e3:.1f}", f"{BATCH / (compute + comm):,.0f}"]
+            )
     table("The MLP's step by the cost model beyond this machine, ms (Dask's r, s, h as measured here)",
           ["network", "workers", "compute", "communication", "samples/s"], rows)  # fmt: skip
     print(f"per-sample compute c = {c * 1e6:.1f} µs on one worker thread, parameters P = {p / 1e6:.2f} MB")

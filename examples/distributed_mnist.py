@@ -54,7 +54,9 @@ def connect(scheduler: str | None, workers: int):
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scheduler", default=None, help="a Dask scheduler's address (default: a local cluster)")
+    parser.add_argument(
+        "--scheduler", default=None, help="a Dask scheduler's address (default: a local cluster)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -71,8 +73,10 @@ def main(argv: list[str] | None = None) -> dict:
     client, cluster = connect(args.scheduler, args.workers)
     try:
         n_workers = len(client.scheduler_info()["workers"])
-        trainer = gc.distributed.DataParallel(J, params, inputs=[x, y], client=client, backend=args.backend,
-                                              optimizer=functools.partial(gc.optim.adam, lr=0.01))  # fmt: skip
+        adam = functools.partial(gc.optim.adam, lr=0.01)
+        trainer = gc.distributed.DataParallel(
+            J, params, [x, y], optimizer=adam, client=client, backend=args.backend
+        )
         print(f"{n_workers} workers at {client.scheduler.address}, {args.backend} backend, "
               f"batch {args.batch_size} ({trainer.n_shards} shards)")  # fmt: skip
         clock = {"epoch": time.perf_counter()}

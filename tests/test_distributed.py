@@ -13,6 +13,7 @@ import functools
 import importlib.util
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -308,11 +309,16 @@ def test_map_blocks_evaluates_each_block_with_a_function_compiled_once_per_worke
     assert {k: v for k, v in client.run(compiled_here).items() if first.get(k)} == {
         k: v for k, v in first.items() if v
     }
+    y = gc.vector("y")  # two inputs of different ranks, the second cut like the first
+    shifted = gc.function([x, y], x.sum(axis=1) + y)
+    Y = np.arange(96.0)
+    got = gc.distributed.map_blocks(shifted, da.from_array(X, chunks=(20, 8)), da.from_array(Y, chunks=48))
+    np.testing.assert_allclose(got.compute(), X.sum(axis=1) + Y)
     dX = da.concatenate(
         [da.from_array(X[:20], chunks=(20, 8)), lying_block(20), da.from_array(X[40:], chunks=(20, 8))]
     )
     with pytest.raises(
-        gc.ShapeError, match=r"block \(1, 0\) \(rows 20:40\) on worker tcp://.*x: expected .* got \(20, 7\)"
+        gc.ShapeError, match=r"block 1 \(rows 20:40\) on worker tcp://.*x: expected .* got \(20, 7\)"
     ):
         gc.distributed.map_blocks(predict, dX).compute()
 
@@ -350,3 +356,17 @@ def test_dropout_draws_afresh_each_step_with_the_modes_updates(client):
         trainer.step(X, T)
     assert int(mode.counter.get_value()) == 2
     assert mode.counter in trainer.sent and mode.counter in trainer.fgraph.shared  # sent, and checkpointed
+
+
+def test_the_readme_section_runs_as_written(client):
+    """The README's Dask example, on the module's cluster instead of a new LocalCluster."""
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## More than one process (Dask)") :]
+    (code,) = re.findall(r"```python\n(.*?)```", section[: section.index("\n## ")], re.S)
+    made_here = "client = Client(LocalCluster(n_workers=2, threads_per_worker=1))"
+    assert made_here in code
+    namespace = {"the_client": client}
+    exec(compile(code.replace(made_here, "client = the_client"), "README.md", "exec"), namespace)  # noqa: S102
+    assert np.isfinite(namespace["loss"]) and len(namespace["history"].loss) == 2
+    labels = namespace["labels"].compute()
+    assert labels.shape == (4096,) and set(np.unique(labels)) <= set(range(10))

@@ -51,18 +51,26 @@ def map_blocks(f, *arrays):
         raise InputError(
             f"map_blocks: the output's other axes must be fixed sizes, not {shape_str(out.shape)}{here()}"
         )
+    # blockwise: each input's rows on the index "i" (chunks: the first input's), its other axes (one block
+    # each) on letters of their own; last, each block's number and first row, for errors
     row_chunks = arrays[0].chunks[0]
-    arrays = [a.rechunk((row_chunks, *a.shape[1:])) for a in arrays]
-    return da.map_blocks(
-        _block, Compiled(f), *arrays, dtype=out.dtype.name, chunks=(row_chunks, *out.shape[1:]),
-        meta=np.empty((0,) * out.ndim, out.dtype.name),
+    letters = iter("abcdefghjklmopqrstuvxyz")
+    args: list = []
+    for a in arrays:
+        args += [a.rechunk((row_chunks, *a.shape[1:])), "i" + "".join(next(letters) for _ in a.shape[1:])]
+    starts = np.cumsum((0, *row_chunks[:-1]))
+    where = da.from_array(np.stack([np.arange(len(row_chunks)), starts], axis=1), chunks=(1, 2))
+    new_axes = {next(letters): size for size in out.shape[1:]}
+    meta = np.empty((0,) * out.ndim, out.dtype.name)
+    return da.blockwise(
+        _block, "i" + "".join(new_axes), Compiled(f), None, *args, where, "iw", new_axes=new_axes,
+        align_arrays=False, concatenate=True, dtype=out.dtype.name, meta=meta,
     )  # fmt: skip
 
 
-def _block(handle: Compiled, *blocks, block_info=None):
-    """run_block, with the block's place in the first array as the error label."""
-    info = block_info or {}
-    where = info.get(min((k for k in info if k is not None), default=None), {})  # the first array's block
-    (start, stop), *_ = where.get("array-location", [("?", "?")])
-    label = f"block {where.get('chunk-location', '?')} (rows {start}:{stop})"
-    return run_block(handle, label, *blocks)
+def _block(handle: Compiled, *blocks_where):
+    """run_block on the blocks, with the block's number and rows (`where`, last: [[k, first row]]) as the
+    error label."""
+    *blocks, where = blocks_where
+    k, start = (int(v) for v in where[0])
+    return run_block(handle, f"block {k} (rows {start}:{start + len(blocks[0])})", *blocks)
