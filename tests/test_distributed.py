@@ -338,10 +338,10 @@ def test_the_example_trains_on_a_running_cluster(client, capsys):
     spec = importlib.util.spec_from_file_location("example_distributed_mnist", path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    out = example.main(["--quick", "--scheduler", client.scheduler.address])
+    out = example.main(["--quick", "--epochs", "3", "--scheduler", client.scheduler.address])
     printed = capsys.readouterr().out
-    assert out["accuracy"] >= 0.9 and len(out["history"].loss) == 6
-    assert "epoch  6: training loss" in printed and "samples/s" in printed
+    assert out["accuracy"] >= 0.85 and len(out["history"].loss) == 3
+    assert "epoch  3: training loss" in printed and "samples/s" in printed
 
 
 def test_dropout_draws_afresh_each_step_with_the_modes_updates(client):
@@ -369,4 +369,4 @@ def test_the_readme_section_runs_as_written(client):
     exec(compile(code.replace(made_here, "client = the_client"), "README.md", "exec"), namespace)  # noqa: S102
     assert np.isfinite(namespace["loss"]) and len(namespace["history"].loss) == 2
     labels = namespace["labels"].compute()
-    assert labels.shape == (4096,) and set(np.unique(labels)) <= set(range(10))
+    assert labels.shape == (2048,) and set(np.unique(labels)) <= set(range(10))
