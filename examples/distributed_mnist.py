@@ -15,31 +15,16 @@ from __future__ import annotations
 
 import argparse
 import functools
+import pathlib
+import sys
 import time
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 import graphc as gc
 
-
-def load(seed: int = 0):
-    digits = load_digits()
-    X = (digits.data / 16.0).astype(np.float32)
-    return train_test_split(X, digits.target.astype(np.int64), test_size=0.25, random_state=seed,
-                            stratify=digits.target)  # fmt: skip
-
-
-def mlp(seed: int = 0):
-    """64 → 128 (ReLU) → 10, softmax cross-entropy (a mean over the batch) + a little L2 decay."""
-    rng = np.random.default_rng(seed)
-    hidden = gc.nn.Dense(64, 128, rng=rng, dtype="float32", name="h1")
-    out = gc.nn.Dense(128, 10, rng=rng, dtype="float32", name="out")
-    x, y = gc.matrix("x", ("n", 64), dtype="float32"), gc.vector("y", dtype="int64")
-    logits = out(gc.nn.relu(hidden(x)))
-    J = gc.nn.softmax_cross_entropy(logits, y) + 1e-4 * gc.nn.l2_penalty(hidden.weights + out.weights)
-    return x, y, J, logits, hidden.params + out.params
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from mlp_digits import load, mlp  # noqa: E402 - the same network and data: 64 → 128 (ReLU) → 10, L2 decay
 
 
 def connect(scheduler: str | None, workers: int):
@@ -66,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     epochs = args.epochs or (6 if args.quick else 15)
     Xtr, Xte, ytr, yte = load()
-    x, y, J, logits, params = mlp()
+    x, y, J, logits, params, _ = mlp(seed=0)
     predict = gc.function([x], gc.argmax(logits, axis=1), backend=args.backend)
     cost = gc.function([x, y], J, backend=args.backend)
 
