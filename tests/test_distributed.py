@@ -370,3 +370,19 @@ def test_the_readme_section_runs_as_written(client):
     assert np.isfinite(namespace["loss"]) and len(namespace["history"].loss) == 2
     labels = namespace["labels"].compute()
     assert labels.shape == (2048,) and set(np.unique(labels)) <= set(range(10))
+
+
+def test_a_summed_cost_is_summed(client):
+    """reduction="sum": the shards' gradients added as they are (a sum over the batch stays a sum)."""
+    X, T = data(30)
+    x, t, _, params = mlp()
+    W1, b1, W2 = params
+    J = gc.nn.softmax_cross_entropy(gc.relu(x @ W1 + b1) @ W2, t, reduction="sum")
+    single = gc.function([x, t], J, updates=SGD(J, params))
+    want_loss, want = float(single(X, T)), values(params)
+    x, t, _, params = mlp()
+    W1, b1, W2 = params
+    J = gc.nn.softmax_cross_entropy(gc.relu(x @ W1 + b1) @ W2, t, reduction="sum")
+    trainer = gc.distributed.DataParallel(J, params, [x, t], optimizer=SGD, client=client, reduction="sum")
+    assert trainer.step(X, T) == pytest.approx(want_loss, rel=1e-12)
+    assert_close(values(params), want)
