@@ -35,7 +35,7 @@ from graphc.distributed import worker  # noqa: E402
 SGD = functools.partial(gc.optim.sgd, lr=0.1)
 ADAM = functools.partial(gc.optim.adam, lr=0.01)
 RTOL = {"float64": 1e-10, "float32": 1e-5}
-MODULE_SECONDS = 240  # the whole module; a hang fails it instead of stalling the suite
+MODULE_SECONDS = 300  # the whole module; a hang fails it instead of stalling the suite
 
 
 @pytest.fixture(scope="module")
