@@ -235,12 +235,23 @@ def _lifted(node: Node, kinds: list[str], outer: dict) -> tuple | None:
         rows = dim_product(stacked.type.shape[:-1])
         flat = matmul(reshape(stacked, (rows, a.type.shape[-1])), outer[id(w)])
         return (reshape(flat, stacked.type.shape[:-1] + (w.type.shape[1],)),)
+    if kinds == [LIFTED] and node.op in STEPWISE:  # a view of each step (a gate's slice): of the steps
+        params = STEPWISE[node.op](node.params, outer[id(node.inputs[0])])
+        return _as_tuple(apply(node.op, [outer[id(node.inputs[0])]], origin=node.origin, **params))
     if node.op not in ELEMENTWISE or LIFTED not in kinds or STEP in kinds or len(node.outputs) != 1:
         return None
     for v, k in zip(node.inputs, kinds, strict=True):  # the step axis must line up as the first axis
         if v.type.ndim > out.type.ndim or (k != INVARIANT and v.type.ndim != out.type.ndim):
             return None
     return _outside(node, outer)
+
+
+STEPWISE = {
+    Op.GETITEM: lambda p, stacked: {"index": (("slice", None, None, None), *p["index"])},
+    Op.TRANSPOSE: lambda p, stacked: {"perm": (0, *(a + 1 for a in p["perm"]))},
+    Op.RESHAPE: lambda p, stacked: {"shape": (stacked.type.shape[0], *p["shape"])},
+}
+"""Shape ops on one step, as params of the same op on all the steps (the step axis first, untouched)."""
 
 
 def _outside(node: Node, outer: dict) -> tuple:
