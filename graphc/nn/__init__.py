@@ -43,7 +43,8 @@ from .metrics import binary_metrics, confusion_matrix
 from .norm import BatchNorm, LayerNorm, batch_norm, layer_norm
 from .random import Mode, random_normal, random_uniform
 from .regularize import l1_penalty, l2_penalty, label_smoothing
-from .rnn import SimpleRNN, rnn_step
+from .recurrent import GRU, LSTM, RNN, gru, lstm, rnn
+from .simple_rnn import SimpleRNN, rnn_step
 
 __all__ = [
     "init", "binary_metrics", "confusion_matrix",
@@ -55,6 +56,7 @@ __all__ = [
     "softmax_cross_entropy",
     "sum_squared_error", "BatchNorm", "LayerNorm", "batch_norm", "layer_norm", "Mode", "random_normal",
     "random_uniform", "l1_penalty", "l2_penalty", "label_smoothing", "SimpleRNN", "rnn_step",
+    "rnn", "lstm", "gru", "RNN", "LSTM", "GRU",
 ]  # fmt: skip
 
 
