@@ -1,6 +1,6 @@
-"""gc.nn.rnn / lstm / gru against PyTorch's nn.RNN / nn.LSTM / nn.GRU with copied weights (values and gradients,
-every backend, both directions), padded batches (mask and lengths against packed sequences: padded steps change
-nothing), finite differences, the layer classes and bad input."""
+"""gc.nn.rnn / lstm / gru against PyTorch's nn.RNN / nn.LSTM / nn.GRU with copied weights (values and
+gradients, every backend, both directions), padded batches (mask and lengths against packed sequences: padded
+steps change nothing), finite differences, the layer classes and bad input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import graphc as gc
 
-T, N, I, H = 5, 3, 3, 4
+T, N, I, H = 5, 3, 3, 4  # noqa: E741 (the sizes' usual names)
 KINDS = {  # graphc function, torch class, extra keyword arguments
     "rnn": (gc.nn.rnn, "RNN", {}),
     "rnn_relu": (gc.nn.rnn, "RNN", {"nonlinearity": "relu"}),
@@ -36,7 +36,7 @@ def copied(module) -> dict[str, np.ndarray]:
 
 
 def build(kind: str, bidirectional: bool, params: dict, **kwargs):
-    """graphc's outputs for xs, h0 (and c0) inputs; the states stacked like PyTorch's h_n (directions first)."""
+    """graphc's outputs for xs, h0 (and c0); the states stacked as PyTorch's h_n (directions first)."""
     fn, _, extra = KINDS[kind]
     shape = (2, N, H) if bidirectional else (N, H)
     xs, h0, c0 = gc.tensor("xs", (T, N, I)), gc.tensor("h0", shape), gc.tensor("c0", shape)
@@ -74,7 +74,8 @@ def test_values_and_gradients_match_pytorch(kind, bidirectional, backend):
     params = dict(zip(copied(module), module.parameters(), strict=True))
     expected_grads = [t.grad if bidirectional or k == 0 else t.grad[0] for k, t in enumerate(tensors)]
     expected_grads += [params[name].grad for name in weights]
-    for name, a, b in zip(["ys", "h", "c"] + [f"d{v.name}" for v in wrt], got, expected + expected_grads):
+    names = ["ys", "h", "c"][: len(expected)] + [f"d{v.name}" for v in wrt]
+    for name, a, b in zip(names, got, expected + expected_grads, strict=True):
         np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-9, atol=1e-10, err_msg=name)
 
 
@@ -172,14 +173,16 @@ def test_bad_input_is_a_clear_error():
     bad(lambda: gc.nn.lstm(xs, {"W_ih": p["W_ih"]}), gc.InputError, "lacks W_hh, b_ih, b_hh")
     bad(lambda: gc.nn.lstm(xs, p, bidirectional=True), gc.InputError, "W_ih_reverse")
     bad(lambda: gc.nn.lstm(xs, [p]), gc.InputError, "params must be a dict", "list")
-    bad(lambda: gc.nn.lstm(xs, p, h0=gc.matrix("h0", ("n", 3))), gc.ShapeError, "h0 must have shape", "(n, 2)",
-        "h0 (float64 (n, 3))")  # fmt: skip
+    h0 = gc.matrix("h0", ("n", 3))
+    bad(
+        lambda: gc.nn.lstm(xs, p, h0=h0), gc.ShapeError, "h0 must have shape", "(n, 2)", "h0 (float64 (n, 3))"
+    )
     bad(lambda: gc.nn.lstm(xs, p, c0=gc.tensor("c", ("n", 2), "float32")), gc.DTypeError, "c0", "float32")
     bad(lambda: gc.nn.lstm(xs, p, mask=gc.matrix("m", ("T", "n"))), gc.ShapeError, "mask must be bool",
         "m (float64")  # fmt: skip
     bad(lambda: gc.nn.lstm(xs, p, mask=gc.tensor("m", ("n", "T"), "bool")), gc.ShapeError, "(T, n)")
     bad(lambda: gc.nn.lstm(xs, p, lengths=gc.vector("len")), gc.ShapeError, "integer vector", "len (float64")
-    bad(lambda: gc.nn.lstm(xs, p, mask=gc.tensor("m", ("T", "n"), "bool"), lengths=gc.vector("l", "n", "int64")),
-        gc.InputError, "not both")  # fmt: skip
+    mask, lengths = gc.tensor("m", ("T", "n"), "bool"), gc.vector("l", "n", "int64")
+    bad(lambda: gc.nn.lstm(xs, p, mask=mask, lengths=lengths), gc.InputError, "not both")
     p1 = {k: v[:2] for k, v in p.items()}
     bad(lambda: gc.nn.rnn(xs, p1, nonlinearity="sigmoid"), gc.InputError, "'tanh' or 'relu'", "'sigmoid'")

@@ -42,8 +42,8 @@ from .losses import (
 from .metrics import binary_metrics, confusion_matrix
 from .norm import BatchNorm, LayerNorm, batch_norm, layer_norm
 from .random import Mode, random_normal, random_uniform
-from .regularize import l1_penalty, l2_penalty, label_smoothing
 from .recurrent import GRU, LSTM, RNN, gru, lstm, rnn
+from .regularize import l1_penalty, l2_penalty, label_smoothing
 from .simple_rnn import SimpleRNN, rnn_step
 
 __all__ = [

@@ -25,9 +25,20 @@ from graphc.graph import Variable
 from graphc.ops import describe
 from graphc.origin import here
 from graphc.tensor import (
-    as_variable, broadcast_to, concatenate, constant, expand_dims, lt, reshape, shared, sigmoid, stack, tanh,
-    transpose, where,
-)  # fmt: skip
+    as_variable,
+    broadcast_to,
+    concatenate,
+    constant,
+    expand_dims,
+    lt,
+    reshape,
+    shared,
+    sigmoid,
+    stack,
+    tanh,
+    transpose,
+    where,
+)
 from graphc.tensor import relu as relu_
 from graphc.types import dims_equal
 
@@ -36,7 +47,7 @@ __all__ = ["rnn", "lstm", "gru", "RNN", "LSTM", "GRU"]
 NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
 
 
-# --- cells: one step from the projected input xp (batch, G·H) and the state -----------------------------------
+# --- cells: one step from the projected input xp (batch, G·H) and the state ---------------------------------
 def _elman(activation):
     def cell(xp, state, w_hh_t, b_hh, size):
         return (activation(xp + state[0] @ w_hh_t + b_hh),)
@@ -65,7 +76,7 @@ def _gru_cell(xp, state, w_hh_t, b_hh, size):
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-# --- checks ---------------------------------------------------------------------------------------------------
+# --- checks -------------------------------------------------------------------------------------------------
 def _check_xs(kind: str, xs) -> Variable:
     xs = as_variable(xs)
     if xs.type.ndim != 3 or xs.type.dtype.kind != "f":
@@ -94,8 +105,9 @@ def _check_params(kind: str, params, xs: Variable, suffix: str) -> tuple[dict, i
     for name, shape in expected.items():
         v = p[name]
         if v.type.ndim != len(shape) or not all(map(dims_equal, v.type.shape, shape)):
-            raise ShapeError(f"{kind}: params['{name}{suffix}'] must have shape {shape} (H = {size} from W_hh, "
-                             f"the input size from {describe(xs)}), got {describe(v)}{here()}")  # fmt: skip
+            raise ShapeError(f"{kind}: params['{name}{suffix}'] must have shape {shape} (H = {size} from "
+                             f"W_hh, the input size from {describe(xs)}), got {describe(v)}"
+                             f"{here()}")  # fmt: skip
         if v.type.dtype != xs.type.dtype:
             raise DTypeError(f"{kind}: params['{name}{suffix}'] is {describe(v)} but xs is {describe(xs)}: "
                              f"weights and inputs must have one dtype{here()}")  # fmt: skip
@@ -129,13 +141,14 @@ def _mask(kind: str, xs: Variable, mask, lengths) -> Variable | None:
         return None
     mask = as_variable(mask)
     expected = xs.type.shape[:2]
-    if mask.type.dtype.kind != "b" or mask.type.ndim != 2 or not all(map(dims_equal, mask.type.shape, expected)):
+    shaped = mask.type.ndim == 2 and all(map(dims_equal, mask.type.shape, expected))
+    if mask.type.dtype.kind != "b" or not shaped:
         raise ShapeError(f"{kind}: mask must be bool of shape (T, batch) = {expected} (from xs "
                          f"{describe(xs)}), got {describe(mask)}{here()}")  # fmt: skip
     return mask
 
 
-# --- the loop -------------------------------------------------------------------------------------------------
+# --- the loop -----------------------------------------------------------------------------------------------
 def _direction(cell, xs, p, size, state, mask, reverse):
     """One direction: (final state tuple, ys (T, batch, H))."""
     steps, batch, inputs = xs.type.shape
@@ -168,7 +181,9 @@ def _recurrent(kind, cell, xs, params, states, names, mask, lengths, bidirection
         _direction(cell, xs, p, size, [s[d] for s in initial], mask, reverse=d == 1)
         for d, (p, _) in enumerate(checked)
     ]
-    finals = [stack([run[0][k] for run in runs]) if bidirectional else runs[0][0][k] for k in range(len(states))]
+    finals = [
+        stack([final[k] for final, _ in runs]) if bidirectional else runs[0][0][k] for k in range(len(states))
+    ]
     if return_sequences:
         out = concatenate([ys for _, ys in runs], axis=2)
     else:
@@ -241,7 +256,7 @@ def gru(xs, params, h0=None, mask=None, lengths=None, bidirectional=False, retur
     return out, h
 
 
-# --- layers holding their weights -----------------------------------------------------------------------------
+# --- layers holding their weights ---------------------------------------------------------------------------
 class _Recurrent:
     kind = ""
 
@@ -253,7 +268,7 @@ class _Recurrent:
         shapes = {"W_ih": (rows, input_size), "W_hh": (rows, hidden_size), "b_ih": (rows,), "b_hh": (rows,)}
         self.input_size, self.hidden_size, self.bidirectional = input_size, hidden_size, bidirectional
         self.params = {
-            key + suffix: shared(rng.uniform(-bound, bound, shape).astype(dtype), name=f"{name}.{key}{suffix}")
+            key + suffix: shared(rng.uniform(-bound, bound, shape).astype(dtype), f"{name}.{key}{suffix}")
             for suffix in ["", "_reverse"][: 2 if bidirectional else 1]
             for key, shape in shapes.items()
         }
@@ -304,11 +319,11 @@ class LSTM(_Recurrent):
 class GRU(_Recurrent):
     """A GRU layer holding PyTorch-shaped weights in `.params`; calling it runs gc.nn.gru.
 
-        >>> import graphc as gc
-        >>> layer = gc.nn.GRU(3, 5)
-        >>> ys, h = layer(gc.tensor("xs", ("T", "n", 3), "float32"), return_sequences=False)
-        >>> ys.type.ndim, layer.params["W_ih"].get_value().shape   # the last state (batch, H)
-        (2, (15, 3))
+    >>> import graphc as gc
+    >>> layer = gc.nn.GRU(3, 5)
+    >>> ys, h = layer(gc.tensor("xs", ("T", "n", 3), "float32"), return_sequences=False)
+    >>> ys.type.ndim, layer.params["W_ih"].get_value().shape   # the last state (batch, H)
+    (2, (15, 3))
     """
 
     kind = "gru"
