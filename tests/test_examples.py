@@ -49,6 +49,12 @@ def test_rnn_sequence():
     assert all(np.isfinite(out["clipped_losses"]))
 
 
+def test_lstm_sequence():
+    backend = "llvm" if importlib.util.find_spec("llvmlite") is not None else "numpy"
+    accuracy = run_example("lstm_sequence", "--backend", backend)["accuracy"]  # ~10 s
+    assert accuracy["lstm"] >= 0.9 and accuracy["rnn"] < 0.65
+
+
 def test_regularization(tmp_path):
     pytest.importorskip("matplotlib")
     curves = tmp_path / "curves.png"
