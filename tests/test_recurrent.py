@@ -186,3 +186,21 @@ def test_bad_input_is_a_clear_error():
     bad(lambda: gc.nn.lstm(xs, p, mask=mask, lengths=lengths), gc.InputError, "not both")
     p1 = {k: v[:2] for k, v in p.items()}
     bad(lambda: gc.nn.rnn(xs, p1, nonlinearity="sigmoid"), gc.InputError, "'tanh' or 'relu'", "'sigmoid'")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_cell_is_one_step_of_its_layer(kind):
+    fn, _, extra = KINDS[kind]
+    cell = {"rnn": gc.nn.rnn_cell, "rnn_relu": gc.nn.rnn_cell, "lstm": gc.nn.lstm_cell, "gru": gc.nn.gru_cell}
+    params = copied(torch_layer(kind, bidirectional=False))
+    rng = np.random.default_rng(0)
+    x, h, c = (gc.constant(rng.normal(size=s)) for s in [(N, I), (N, H), (N, H)])
+    state = (h, c) if kind == "lstm" else h
+    stepped = cell[kind](x, state, params, **extra)
+    looped = fn(gc.reshape(x, (1, N, I)), params, h0=h, **({"c0": c} if kind == "lstm" else {}), **extra)[1]
+    stepped, looped = (list(v) if kind == "lstm" else [v] for v in (stepped, looped))
+    got = gc.function([], stepped + looped)()
+    for a, b in zip(got[: len(stepped)], got[len(stepped) :], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    bad(lambda: gc.nn.gru_cell(x, gc.matrix("h", (N, 3)), copied(torch_layer("gru", False))), gc.ShapeError,
+        "the state must be (3, 4) float64", "h (float64 (3, 3))")  # fmt: skip

@@ -30,6 +30,7 @@ from .activations import (
     tanh,
 )
 from .attention import AdditiveAttention, additive_attention, attention
+from .cells import gru_cell, lstm_cell, rnn_cell
 from .conv import avg_pool2d, conv1d, conv2d, conv_output_size, max_pool2d, pad2d
 from .layers import Dense, dense, dropout, dropout_with_mask, gaussian_noise, weight_noise
 from .losses import (
@@ -57,7 +58,8 @@ __all__ = [
     "softmax_cross_entropy",
     "sum_squared_error", "BatchNorm", "LayerNorm", "batch_norm", "layer_norm", "Mode", "random_normal",
     "random_uniform", "l1_penalty", "l2_penalty", "label_smoothing", "SimpleRNN", "rnn_step",
-    "rnn", "lstm", "gru", "RNN", "LSTM", "GRU", "attention", "additive_attention", "AdditiveAttention",
+    "rnn", "lstm", "gru", "RNN", "LSTM", "GRU", "rnn_cell", "lstm_cell", "gru_cell",
+    "attention", "additive_attention", "AdditiveAttention",
 ]  # fmt: skip
 
 

@@ -33,7 +33,6 @@ from graphc.tensor import (
     lt,
     reshape,
     shared,
-    sigmoid,
     stack,
     tanh,
     transpose,
@@ -42,38 +41,9 @@ from graphc.tensor import (
 from graphc.tensor import relu as relu_
 from graphc.types import dims_equal
 
+from .cells import GATES, check_params, elman, gru_step, lstm_step
+
 __all__ = ["rnn", "lstm", "gru", "RNN", "LSTM", "GRU"]
-
-NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
-
-
-# --- cells: one step from the projected input xp (batch, G·H) and the state ---------------------------------
-def _elman(activation):
-    def cell(xp, state, w_hh_t, b_hh, size):
-        return (activation(xp + state[0] @ w_hh_t + b_hh),)
-
-    return cell
-
-
-def _lstm_cell(xp, state, w_hh_t, b_hh, size):
-    h, c = state
-    g = xp + h @ w_hh_t + b_hh
-    i, f = sigmoid(g[:, :size]), sigmoid(g[:, size : 2 * size])
-    cand, o = tanh(g[:, 2 * size : 3 * size]), sigmoid(g[:, 3 * size :])
-    c_new = f * c + i * cand
-    return o * tanh(c_new), c_new
-
-
-def _gru_cell(xp, state, w_hh_t, b_hh, size):
-    (h,) = state
-    hp = h @ w_hh_t + b_hh
-    r = sigmoid(xp[:, :size] + hp[:, :size])
-    z = sigmoid(xp[:, size : 2 * size] + hp[:, size : 2 * size])
-    n = tanh(xp[:, 2 * size :] + r * hp[:, 2 * size :])
-    return ((1.0 - z) * n + z * h,)
-
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 # --- checks -------------------------------------------------------------------------------------------------
@@ -83,35 +53,6 @@ def _check_xs(kind: str, xs) -> Variable:
         raise ShapeError(f"{kind}: xs must be a float (T, batch, input) sequence (time-major), got "
                          f"{describe(xs)}{here()}")  # fmt: skip
     return xs
-
-
-def _check_params(kind: str, params, xs: Variable, suffix: str) -> tuple[dict, int]:
-    """The four weights as Variables, checked against PyTorch's shapes; and the hidden size H."""
-    if not isinstance(params, dict):
-        raise InputError(f"{kind}: params must be a dict with {', '.join(NAMES)}, got "
-                         f"{type(params).__name__}{here()}")  # fmt: skip
-    missing = [n + suffix for n in NAMES if n + suffix not in params]
-    if missing:
-        raise InputError(f"{kind}: params lacks {', '.join(missing)} (it has {', '.join(sorted(params))})"
-                         f"{here()}")  # fmt: skip
-    p = {n: as_variable(params[n + suffix]) for n in NAMES}
-    w_hh = p["W_hh"]
-    size = w_hh.type.shape[-1] if w_hh.type.ndim == 2 else None
-    if not isinstance(size, int):
-        raise ShapeError(f"{kind}: params['W_hh{suffix}'] must be a ({GATES[kind]}H, H) matrix with a known "
-                         f"H, got {describe(w_hh)}{here()}")  # fmt: skip
-    rows, inputs = GATES[kind] * size, xs.type.shape[2]
-    expected = {"W_ih": (rows, inputs), "W_hh": (rows, size), "b_ih": (rows,), "b_hh": (rows,)}
-    for name, shape in expected.items():
-        v = p[name]
-        if v.type.ndim != len(shape) or not all(map(dims_equal, v.type.shape, shape)):
-            raise ShapeError(f"{kind}: params['{name}{suffix}'] must have shape {shape} (H = {size} from "
-                             f"W_hh, the input size from {describe(xs)}), got {describe(v)}"
-                             f"{here()}")  # fmt: skip
-        if v.type.dtype != xs.type.dtype:
-            raise DTypeError(f"{kind}: params['{name}{suffix}'] is {describe(v)} but xs is {describe(xs)}: "
-                             f"weights and inputs must have one dtype{here()}")  # fmt: skip
-    return p, size
 
 
 def _check_state(kind: str, name: str, v, xs: Variable, size: int, directions: int) -> list[Variable]:
@@ -169,7 +110,7 @@ def _recurrent(kind, cell, xs, params, states, names, mask, lengths, bidirection
     xs = _check_xs(kind, xs)
     directions = 2 if bidirectional else 1
     suffixes = ["", "_reverse"][:directions]
-    checked = [_check_params(kind, params, xs, s) for s in suffixes]
+    checked = [check_params(kind, params, xs, s) for s in suffixes]
     size = checked[0][1]
     zeros = broadcast_to(as_variable(0, like=xs), (xs.type.shape[1], size))
     initial = [
@@ -211,7 +152,7 @@ def rnn(xs, params, h0=None, nonlinearity="tanh", mask=None, lengths=None, bidir
     """
     if nonlinearity not in ("tanh", "relu"):
         raise InputError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}{here()}")
-    cell = _elman(tanh if nonlinearity == "tanh" else relu_)
+    cell = elman(tanh if nonlinearity == "tanh" else relu_)
     out, (h,) = _recurrent("rnn", cell, xs, params, [h0], ["h0"], mask, lengths, bidirectional,
                            return_sequences)  # fmt: skip
     return out, h
@@ -234,7 +175,7 @@ def lstm(xs, params, h0=None, c0=None, mask=None, lengths=None, bidirectional=Fa
         >>> bool(np.all(ys_v[2:, 1] == 0)), bool(np.allclose(h_v[1], ys_v[1, 1]))  # padding changes nothing
         (True, True)
     """
-    out, (h, c) = _recurrent("lstm", _lstm_cell, xs, params, [h0, c0], ["h0", "c0"], mask, lengths,
+    out, (h, c) = _recurrent("lstm", lstm_step, xs, params, [h0, c0], ["h0", "c0"], mask, lengths,
                              bidirectional, return_sequences)  # fmt: skip
     return out, (h, c)
 
@@ -251,7 +192,7 @@ def gru(xs, params, h0=None, mask=None, lengths=None, bidirectional=False, retur
         >>> ys.shape[2], h.shape[0]        # forward and backward side by side; h per direction
         (8, 2)
     """
-    out, (h,) = _recurrent("gru", _gru_cell, xs, params, [h0], ["h0"], mask, lengths, bidirectional,
+    out, (h,) = _recurrent("gru", gru_step, xs, params, [h0], ["h0"], mask, lengths, bidirectional,
                            return_sequences)  # fmt: skip
     return out, h
 
