@@ -74,22 +74,14 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
 
 
 def _dim(d) -> str:
-    if isinstance(d, int):
+    """A dimension in generated code; its sizes are already spelled as the program's identifiers
+    (Emitter.spell)."""
+    if isinstance(d, int | sympy.Symbol):
         return str(d)
-    if isinstance(d, sympy.Symbol):
-        return _size_name(d)
-    renamed = {s: sympy.Symbol(_size_name(s)) for s in d.free_symbols if _size_name(s) != str(s)}
-    return f"int({d.xreplace(renamed) if renamed else d})"
+    return f"int({d})"
 
 
 _BUILTINS_USED = {"int", "float", "compiled"}  # names the generated code itself relies on
-
-
-def _size_name(sym) -> str:
-    """How generated code spells a named size: the user's name unless it shadows one we use (np, int, v1)."""
-    name = str(sym)
-    clash = keyword.iskeyword(name) or name in RUNTIME or name in _BUILTINS_USED or _GENERATED.match(name)
-    return f"size_{name}" if clash else name
 
 
 def _shape(shape) -> str:
@@ -172,7 +164,8 @@ class Emitter:
 
     def emit(self) -> str:
         fg = self.fg
-        params = sorted({_size_name(s) for v in fg.inputs for s in v.type.symbols})  # size bindings
+        self.size_names = _name_sizes(fg.inputs)
+        params = sorted(s.name for s in self.size_names.values())  # size bindings
         n_sizes = len(params)
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
             name = _identifier(v.name, f"in{i}", params)
@@ -190,7 +183,7 @@ class Emitter:
                 self.namespace[node.params["fn"].key] = node.params["fn"].impl
             out = self.fresh()
             self.names[id(node.outputs[0])] = out
-            self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
+            self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.spell(node.params))}")
         outs = ", ".join(self.name_of(v) for v in fg.outputs)
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
         self.lines.append(f"return [{outs}], [{ups}]")
@@ -198,13 +191,27 @@ class Emitter:
         return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
 
     def _bind_sizes(self) -> None:
-        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`."""
+        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`, `x_1 = x.shape[1]`.
+        (x_1 spells the anonymous size x.1.)"""
         bound: set = set()
         for v in self.fg.inputs:
             for axis, d in enumerate(v.type.shape):
                 if isinstance(d, sympy.Symbol) and d not in bound:
                     bound.add(d)
-                    self.lines.append(f"{_size_name(d)} = {self.names[id(v)]}.shape[{axis}]")
+                    self.lines.append(f"{self.size_names[d]} = {self.names[id(v)]}.shape[{axis}]")
+
+    def spell(self, params: dict) -> dict:
+        """Params with each size in a shape spelled as this program's identifier for it."""
+        if not any(
+            isinstance(p, tuple) and any(isinstance(d, sympy.Basic) for d in p) for p in params.values()
+        ):
+            return params
+        return {
+            key: tuple(d.xreplace(self.size_names) if isinstance(d, sympy.Basic) else d for d in value)
+            if isinstance(value, tuple)
+            else value
+            for key, value in params.items()
+        }
 
     def _emit_fused(self, node) -> None:
         """One block per kernel: temporaries of the full shape are reused through out= once dead."""
@@ -249,7 +256,7 @@ class Emitter:
         for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
             value = names[value_id]
             if shapes[value_id] != full:
-                value = f"np.broadcast_to({value}, {_shape(full)})"
+                value = f"np.broadcast_to({value}, {_shape(self.spell({'shape': full})['shape'])})"
             if red is not None:
                 op, axes, keepdims = red
                 value = NUMPY_TEMPLATES[op]([value], {"axis": axes, "keepdims": keepdims})
@@ -270,6 +277,20 @@ def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
         k += 1
         candidate = f"{base}_{k}"
     return candidate
+
+
+def _name_sizes(inputs) -> dict:
+    """{size: a Symbol named by a unique identifier}: the user's name (n), x_0 for the anonymous x.0, size_if
+    where the name would shadow a keyword or a name the code uses."""
+    taken: list[str] = []
+    names = {}
+    for v in inputs:
+        for d in v.type.shape:
+            if isinstance(d, sympy.Symbol) and d not in names:
+                spelled = str(d).replace(".", "_").replace("?", "size")
+                names[d] = sympy.Symbol(_identifier(spelled, f"size_{spelled}", taken))
+                taken.append(names[d].name)
+    return names
 
 
 def _short(origin) -> str:

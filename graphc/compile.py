@@ -18,8 +18,9 @@ from .fgraph import FunctionGraph
 from .graph import Constant, Displayed, SharedVariable, Variable, graph_inputs
 from .notebook import Report
 from .ops import Op, describe
+from .sizes import SizeCheck, size_checks
 from .tensor import as_variable
-from .types import concrete_dim, shape_str
+from .types import concrete_dim, shape_str, shapes_unify
 
 
 def function(
@@ -44,11 +45,13 @@ def function(
     inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)  # gc.function(x, y) works too
     single = isinstance(outputs, Variable)
     outputs = [outputs] if single else [as_variable(o) for o in outputs]
-    fgraph = FunctionGraph(inputs, outputs, _check_updates(updates))
+    updates, update_assumes = _check_updates(updates)
+    fgraph = FunctionGraph(inputs, outputs, updates)
     _check_inputs(fgraph)
     optimized, reports = run_pipeline(fgraph, optimize)
     program = compile_program(optimized, backend)
-    return Function(fgraph, optimized, program, reports, backend, single, name)
+    checks = size_checks(fgraph.nodes) + update_assumes
+    return Function(fgraph, optimized, program, reports, backend, single, name, checks)
 
 
 def evaluate(outputs, givens: dict | None = None):
@@ -63,11 +66,12 @@ def evaluate(outputs, givens: dict | None = None):
     return f(*givens.values())
 
 
-def _check_updates(updates) -> list[tuple[SharedVariable, Variable]]:
+def _check_updates(updates) -> tuple[list[tuple[SharedVariable, Variable]], list[SizeCheck]]:
+    """The (shared variable, new value) pairs, and the size checks that the new values keep their shapes."""
     if updates is None:
-        return []
+        return [], []
     pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates)
-    checked, seen = [], set()
+    checked, seen, assumes = [], set(), []
     for var, value in pairs:
         if not isinstance(var, SharedVariable):
             raise GraphError(f"updates: only shared variables can be updated, not {var!r} (use gc.shared)")
@@ -75,13 +79,15 @@ def _check_updates(updates) -> list[tuple[SharedVariable, Variable]]:
             raise GraphError(f"updates: {var.name or var!r} is updated twice")
         seen.add(id(var))
         value = as_variable(value, like=var)
-        if value.type.dtype != var.type.dtype or value.type.shape != var.type.shape:
+        found: list = []
+        if value.type.dtype != var.type.dtype or not shapes_unify(value.type.shape, var.type.shape, found):
             raise GraphError(
                 f"updates: the new value of {describe(var)} has type {value.type}; it must keep "
                 f"{var.type} (cast with gc.cast or fix the expression){where_built(value.origin)}"
             )
+        assumes += [SizeCheck(f"the update of {describe(var)}", a, b, value.origin) for a, b in found]
         checked.append((var, value))
-    return checked
+    return checked, assumes
 
 
 def _check_inputs(fgraph: FunctionGraph) -> None:
@@ -116,9 +122,13 @@ def _check_inputs(fgraph: FunctionGraph) -> None:
 
 
 class Function(Displayed):
-    """A compiled graph: call it with one array per input; get an array back (a tuple for several outputs)."""
+    """A compiled graph: call it with one array per input; get an array back (a tuple for several outputs).
 
-    def __init__(self, fgraph, optimized, program, reports, backend, single, name):
+    Sizes the graph assumed equal (the inner sizes of x @ W, broadcast partners) are checked at each call,
+    before any work: an error names the node's inputs and the user's line.
+    """
+
+    def __init__(self, fgraph, optimized, program, reports, backend, single, name, size_checks=()):
         self.fgraph = fgraph
         self.optimized = optimized
         self.program = program
@@ -130,7 +140,10 @@ class Function(Displayed):
         self._shared = optimized.shared
         self._updated = [var for var, _ in optimized.updates]
         self._n_inputs = len(self._checks)
-        self._fast_check = _fast_checker(self._checks)
+        self._all_size_checks = list(size_checks)
+        # The fast input check compares the simple ones itself; the others run on every call.
+        self._size_checks = [c for c in size_checks if not c.simple]
+        self._fast_check = _fast_checker(self._checks, [c for c in size_checks if c.simple])
         # A backend that allocates every output and update afresh on each call says so; others get copies
         # where a result would alias an input, a shared value or a constant.
         self._fresh = bool(getattr(program, "fresh_outputs", False))
@@ -141,7 +154,7 @@ class Function(Displayed):
         """Where a call is only checks + the program (no shared values, no per-call index checks, outputs the
         backend allocated afresh), ``f(...)`` goes straight to one closure: ~0.2 µs less on a tiny function.
         Anything the fast input check does not accept takes the general path, with its full checks."""
-        if self._shared or self._index_checks or not self._fresh:
+        if self._shared or self._index_checks or self._size_checks or not self._fresh:
             return
         fast, program, n_inputs, single = self._fast_check, self.program, self._n_inputs, self._single
         general = Function.__call__.__get__(self)  # the general path, bound to this function
@@ -193,6 +206,8 @@ class Function(Displayed):
             args, sizes = self._check_slowly(args)
         if self._index_checks:
             _check_symbolic_indexing(self._index_checks, sizes)
+        for check in self._size_checks:
+            check.verify(sizes)
         outputs, new_values = self.program(args, [s._value for s in self._shared], sizes)
         if not self._fresh:
             shared_values = [s._value for s in self._shared]
@@ -208,7 +223,10 @@ class Function(Displayed):
             names = ", ".join(c.name for c in self._checks)
             raise InputError(f"expected {len(self._checks)} inputs ({names}), got {len(args)}")
         sizes: dict[sympy.Symbol, int] = {}
-        return [check(arg, sizes) for check, arg in zip(self._checks, args, strict=True)], sizes
+        arrays = [check(arg, sizes) for check, arg in zip(self._checks, args, strict=True)]
+        for check in self._all_size_checks:
+            check.verify(sizes)
+        return arrays, sizes
 
     def _apply_updates(self, new_values) -> None:
         for var, value in zip(self._updated, new_values, strict=True):
@@ -217,10 +235,11 @@ class Function(Displayed):
             var._value = value
 
 
-def _fast_checker(checks: list[_InputCheck]):
+def _fast_checker(checks: list[_InputCheck], equal: list[SizeCheck]):
     """One generated function that accepts the common case in a single expression (~0.1 µs per input):
-    C-contiguous ndarrays of the exact dtype, rank and sizes. It returns the bound sizes, or None to send the
-    call through the detailed checks, which convert what they safely can and explain the rest."""
+    C-contiguous ndarrays of the exact dtype, rank and sizes, with the sizes in `equal` equal. It returns the
+    bound sizes, or None to send the call through the detailed checks, which convert what they safely can and
+    explain the rest."""
     env: dict = {"ndarray": np.ndarray}
     conds, first_seen, binds = [], {}, []
     params = [f"a{i}" for i in range(len(checks))]
@@ -240,6 +259,9 @@ def _fast_checker(checks: list[_InputCheck]):
                 first_seen[sym] = here
                 env[f"S{len(binds)}"] = sym
                 binds.append(f"S{len(binds)}: {here}")
+    for check in equal:  # a size no input gives makes the call take the detailed checks (which explain it)
+        sides = [str(d) if isinstance(d, int) else first_seen.get(d, "None") for d in (check.a, check.b)]
+        conds.append(" == ".join(sides))
     body = " and ".join(conds) or "True"
     src = f"def fast_check({', '.join(params)}):\n    if {body}:\n        return {{{', '.join(binds)}}}\n"
     exec(compile(src, "<graphc input check>", "exec"), env)  # noqa: S102 - generated from our own types

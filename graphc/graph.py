@@ -177,13 +177,24 @@ def as_variable(x, like: Variable | None = None) -> Variable:
 class Node:
     """One application of an Op to input Variables, giving output Variables."""
 
-    __slots__ = ("op", "inputs", "params", "outputs", "origin", "__weakref__")
+    __slots__ = ("op", "inputs", "params", "outputs", "origin", "assumes", "__weakref__")
 
-    def __init__(self, op: Op, inputs: Sequence[Variable], params: dict, out_types: Sequence[Type], origin):
+    def __init__(
+        self,
+        op: Op,
+        inputs: Sequence[Variable],
+        params: dict,
+        out_types: Sequence[Type],
+        origin,
+        assumes: tuple = (),
+    ):
         self.op = op
         self.inputs = tuple(inputs)
         self.params = params
         self.origin = origin
+        # Pairs of sizes this node needs equal that its inputs' types do not make equal (x.1 and W.0 for
+        # x @ W): gc.function checks each at call time (graphc.shape_rules).
+        self.assumes = assumes
         self.outputs = tuple(Variable(t, None, self, i) for i, t in enumerate(out_types))
 
     @property
@@ -200,10 +211,10 @@ def apply(op: Op, inputs: Sequence[Variable], origin: Origin | None = None, **pa
     if origin is None:
         origin = user_origin()
     try:
-        out_types = infer_types(op, inputs, params)
+        out_types, assumes = infer_types(op, inputs, params)
     except GraphcError as exc:
         raise type(exc)(f"{exc}{where_built(origin)}") from None
-    node = Node(op, inputs, params, out_types, origin)
+    node = Node(op, inputs, params, out_types, origin, assumes)
     return node.outputs[0] if len(node.outputs) == 1 else node.outputs
 
 

@@ -18,25 +18,55 @@ from .graph import SharedVariable, Variable, apply, as_variable, constant
 from .operators import normalize_axes, permute, reduction
 from .ops import Op, describe
 from .origin import here
-from .types import Type, as_dtype, as_shape, shape_str
+from .types import Type, anonymous, as_dtype, as_shape, shape_str
 
 
 # --- leaves -------------------------------------------------------------------------------------------------
 def tensor(name: str, shape=(), dtype="float64") -> Variable:
-    """A symbolic input. `shape` holds ints and names of sizes known at call time:
-    gc.tensor("x", ("n", 784))."""
-    return Variable(Type(dtype, as_shape(shape)), name)
+    """A symbolic input. `shape` holds ints, names of sizes known at call time, and None for a size left
+    unnamed (anonymous: ``x.0``, this input's own). One name is one size wherever it appears.
+
+    >>> import graphc as gc
+    >>> gc.tensor("x", ("n", 784), "float32")
+    <Variable x: float32(n, 784)>
+    >>> gc.tensor("x", (None, 3))
+    <Variable x: float64(x.0, 3)>
+    """
+    if isinstance(shape, (int, str, np.integer)) or shape is None:
+        shape = (shape,)
+    dims = tuple(anonymous(name, axis) if d is None else d for axis, d in enumerate(shape))
+    return Variable(Type(dtype, as_shape(dims)), name)
 
 
 def scalar(name: str, dtype="float64") -> Variable:
+    """A symbolic scalar input (shape ()).
+
+    >>> import graphc as gc
+    >>> gc.scalar("lr", "float32")
+    <Variable lr: float32()>
+    """
     return tensor(name, (), dtype)
 
 
-def vector(name: str, size="n", dtype="float64") -> Variable:
+def vector(name: str, size=None, dtype="float64") -> Variable:
+    """A symbolic vector input; its size is anonymous unless given (an int or a name).
+
+    >>> import graphc as gc
+    >>> gc.vector("v"), gc.vector("b", 10)
+    (<Variable v: float64(v.0,)>, <Variable b: float64(10,)>)
+    """
     return tensor(name, (size,), dtype)
 
 
-def matrix(name: str, shape=("m", "n"), dtype="float64") -> Variable:
+def matrix(name: str, shape=(None, None), dtype="float64") -> Variable:
+    """A symbolic matrix input; its sizes are anonymous unless given, so any two matrices can be multiplied
+    (the inner sizes are checked when the function is called).
+
+    >>> import graphc as gc
+    >>> x, W = gc.matrix("x"), gc.matrix("W")
+    >>> (x @ W).type
+    Type(dtype=dtype('float64'), shape=(x.0, W.1))
+    """
     return tensor(name, shape, dtype)
 
 

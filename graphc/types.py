@@ -16,7 +16,8 @@ _SUPPORTED = frozenset(np.dtype(d) for d in DTYPES)
 _BY_NAME = {d: np.dtype(d) for d in DTYPES}
 
 Dim = int | sympy.Expr
-"""A dimension: an int, or a sympy expression of named sizes (``n``, ``n - 2``) known at call time."""
+"""A dimension: an int, or a sympy expression of sizes known at call time: named by the user (``n``,
+``n - 2``) or anonymous (``x.0``, axis 0 of input x)."""
 
 
 def as_dtype(dtype) -> np.dtype:
@@ -39,9 +40,22 @@ def symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, integer=True, positive=True)
 
 
+class AnonymousSize(sympy.Dummy):
+    """A size the user did not name, fresh per input: ``x.0`` is axis 0 of the input x. Two anonymous sizes
+    are different sizes even when they print alike; an op that needs them equal unifies them (see `unify`)."""
+
+    def _sympystr(self, printer) -> str:  # x.0, not sympy's _x.0
+        return self.name
+
+
+def anonymous(owner: str | None, axis: int) -> AnonymousSize:
+    """A fresh anonymous size for axis `axis` of the value named `owner` (``?`` when it has no name)."""
+    return AnonymousSize(f"{owner or '?'}.{axis}", integer=True, positive=True)
+
+
 def as_dim(d) -> Dim:
     """Normalise one dimension: ints stay ints, names become symbols, integer sympy values become ints."""
-    if (type(d) is int and d >= 0) or type(d) is sympy.Symbol:  # fast path: already normal (every new Type)
+    if (type(d) is int and d >= 0) or type(d) is sympy.Symbol or type(d) is AnonymousSize:  # fast: normal
         return d
     if isinstance(d, (bool, np.bool_)):
         raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
@@ -80,17 +94,72 @@ def is_static(shape: Sequence[Dim]) -> bool:
     return all(isinstance(d, int) for d in shape)
 
 
+def _atom(d: Dim) -> bool:
+    return isinstance(d, int | sympy.Symbol)
+
+
 def dims_equal(a: Dim, b: Dim) -> bool:
-    if isinstance(a, int) and isinstance(b, int):
-        return a == b
+    """The sizes are equal whatever the call binds (n + 1 equals 1 + n; x.0 and y.0 are not equal)."""
     if a == b:  # structurally equal (the common case): no need to expand
         return True
+    if _atom(a) and _atom(b):  # different numbers or different sizes
+        return False
     return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
 
 
 def same_shape(a: Sequence[Dim], b: Sequence[Dim]) -> bool:
     """Two shapes are equal, dimension by dimension (named sizes up to algebra: n + 1 equals 1 + n)."""
     return a == b or (len(a) == len(b) and all(map(dims_equal, a, b)))
+
+
+def _specificity(d: Dim) -> int:
+    """2: a number; 1: sizes the user named (n, n - 2); 0: involves an anonymous size (x.0)."""
+    if isinstance(d, int):
+        return 2
+    return 0 if any(isinstance(s, AnonymousSize) for s in d.free_symbols) else 1
+
+
+def unify(a: Dim, b: Dim, record: list | None = None) -> Dim | None:
+    """The size that stands for two sizes an op needs equal (matmul's inner sizes, broadcast partners), or
+    None if they can never be equal.
+
+    Equal sizes are themselves. Otherwise the more specific one stands for both (a number beats a name the
+    user gave, which beats an anonymous size) and the pair goes into `record`: gc.function checks it at each
+    call.
+    Two different numbers, two different user-named sizes (n vs m: one name is one size), and sizes a fixed
+    amount apart (x.0 vs x.0 + 1) never unify.
+    """
+    if a == b:
+        return a
+    if not (_atom(a) and _atom(b)):
+        difference = sympy.expand(sympy.sympify(a) - sympy.sympify(b))
+        if difference == 0:
+            return a
+        if difference.is_Number:
+            return None
+    rank_a, rank_b = _specificity(a), _specificity(b)
+    if rank_a == rank_b and rank_a > 0:
+        return None
+    if record is not None:
+        record.append((a, b))
+    return a if rank_a >= rank_b else b
+
+
+def shapes_unify(a: Sequence[Dim], b: Sequence[Dim], record: list | None = None) -> bool:
+    """The shapes have one rank and sizes that unify (each pair that is not equal by construction goes into
+    `record`): one value can stand for the other once the call has checked the sizes."""
+    return len(a) == len(b) and all(unify(x, y, record) is not None for x, y in zip(a, b, strict=True))
+
+
+def mismatch(a: Dim, b: Dim) -> str:
+    """'n vs m' for an error message, with how to fix two different user names."""
+    text = f"{dim_str(a)} vs {dim_str(b)}"
+    if _specificity(a) == _specificity(b) == 1:
+        text += (
+            " (two names are two sizes: give both the same name, or leave one unnamed (None) to have "
+            "them checked when the function is called)"
+        )
+    return text
 
 
 def dim_product(dims: Iterable[Dim]) -> Dim:
@@ -100,11 +169,12 @@ def dim_product(dims: Iterable[Dim]) -> Dim:
     return as_dim(total) if not isinstance(total, int) else total
 
 
-def broadcast_shapes(*shapes: Sequence[Dim], what: str = "") -> tuple[Dim, ...]:
+def broadcast_shapes(*shapes: Sequence[Dim], what: str = "", record: list | None = None) -> tuple[Dim, ...]:
     """NumPy broadcasting over int and symbolic dimensions.
 
-    A symbolic dimension is never taken to be 1: it broadcasts against 1 or against itself only, so a shape
-    mismatch that NumPy would report at run time is reported here, at build time.
+    A symbolic dimension is never taken to be 1: it broadcasts against 1 or against a size it unifies with
+    (`unify`: the pair goes into `record`, to be checked at call time), so a mismatch NumPy would find at run
+    time is a ShapeError here or a clear error when the function is called.
     """
     ndim = max((len(s) for s in shapes), default=0)
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
@@ -117,10 +187,11 @@ def broadcast_shapes(*shapes: Sequence[Dim], what: str = "") -> tuple[Dim, ...]:
                 continue
             if isinstance(dim, int) and dim == 1:
                 dim = d
-            elif not dims_equal(dim, d):
-                raise ShapeError(
-                    f"cannot broadcast {what}: dimension {axis - ndim} is {dim_str(dim)} vs {dim_str(d)}"
-                )
+                continue
+            unified = unify(dim, d, record)
+            if unified is None:
+                raise ShapeError(f"cannot broadcast {what}: dimension {axis - ndim} is {mismatch(dim, d)}")
+            dim = unified
         out.append(dim)
     return tuple(out)
 

@@ -40,7 +40,7 @@ from graphc.graph import Constant, Variable, toposort
 from graphc.ops import Op, describe
 from graphc.origin import origin_scope
 from graphc.tensor import add, as_variable, broadcast_to, cast, reshape, sum_
-from graphc.types import Type, same_shape
+from graphc.types import Type, same_shape, shapes_unify
 
 from .vjp_rules import STOP_GRADIENT, VJP_RULES
 
@@ -191,7 +191,7 @@ def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
             raise DTypeError(
                 f"grad: known_grads gives a gradient for {describe(var)}, which is not a float value"
             )
-        if not same_shape(g.type.shape, var.type.shape):
+        if not shapes_unify(g.type.shape, var.type.shape):
             raise ShapeError(f"grad: the known gradient {describe(g)} must have the shape of {describe(var)}")
         seeds.append((var, fit(g, var.type)))
     if not seeds:

@@ -25,6 +25,7 @@ import sympy
 from graphc.errors import DTypeError, GraphcError, InputError, ShapeError
 from graphc.graph import Constant, Node, SharedVariable, Variable, toposort
 from graphc.ops import IMPL, describe
+from graphc.sizes import size_checks
 from graphc.types import Type, concrete_params
 
 from .autodiff import as_wrt_list, fit, no_rule_message, on_a_path
@@ -82,6 +83,8 @@ def symbol_to_number(cost: Variable, wrt, given: Mapping[Variable, object] | Non
         raise GraphcError(f"symbol_to_number: the cost must be a float scalar Variable, got {cost!r}")
     nodes = toposort([cost])
     values, sizes = _leaf_values(nodes, cost, dict(given or {}))
+    for check in size_checks(nodes):  # sizes the graph assumed equal, as gc.function checks them
+        check.verify(sizes)
     _run(nodes, values, sizes)
     table: dict[Variable, np.ndarray] = {cost: np.ones((), cost.type.dtype)}
     steps: list[Step] = []
