@@ -43,8 +43,8 @@ def function(
     "numpy" or "llvm".
     """
     inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)  # gc.function(x, y) works too
-    single = isinstance(outputs, Variable)
-    outputs = [outputs] if single else [as_variable(o) for o in outputs]
+    single = not isinstance(outputs, list | tuple)  # one output (a Variable, or a number: a constant)
+    outputs = [as_variable(o) for o in ([outputs] if single else outputs)]
     updates, update_assumes = _check_updates(updates)
     fgraph = FunctionGraph(inputs, outputs, updates)
     _check_inputs(fgraph)
@@ -125,7 +125,15 @@ class Function(Displayed):
     """A compiled graph: call it with one array per input; get an array back (a tuple for several outputs).
 
     Sizes the graph assumed equal (the inner sizes of x @ W, broadcast partners) are checked at each call,
-    before any work: an error names the node's inputs and the user's line.
+    before any work: an error names the node's inputs and the user's line. `f.report()` says what each pass
+    did, `f.stages` holds the graph after each, `f.source` the generated code.
+
+    >>> x = gc.vector("x")
+    >>> f = gc.function([x], [x + 1, (x * x).sum()])
+    >>> f([1.0, 2.0])
+    (array([2., 3.]), array(5.))
+    >>> f
+    <graphc.Function(x) backend=numpy>
     """
 
     def __init__(self, fgraph, optimized, program, reports, backend, single, name, size_checks=()):

@@ -19,6 +19,14 @@ from .types import shape_str
 
 class Op(enum.Enum):
     # elementwise, unary
+    """The closed set of primitive operations; every Node applies one. Each table (shape rules, NumPy
+    semantics, gradients, rewrites, each backend's lowering) has one row per Op.
+
+    >>> gc.exp(gc.vector("x")).owner.op
+    <Op.EXP: 'exp'>
+    >>> gc.Op("matmul")
+    <Op.MATMUL: 'matmul'>
+    """
     NEG = "neg"
     ABS = "abs"
     SIGN = "sign"

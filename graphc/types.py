@@ -198,7 +198,14 @@ def broadcast_shapes(*shapes: Sequence[Dim], what: str = "", record: list | None
 
 @dataclass(frozen=True)
 class Type:
-    """The static type of a graph value: a NumPy dtype and a shape of ints and sympy dimensions."""
+    """The static type of a graph value: a NumPy dtype and a shape of ints and sympy dimensions.
+
+    >>> t = gc.Type("float32", ("n", 3))
+    >>> print(t)
+    float32(n, 3)
+    >>> t.ndim, t.is_float
+    (2, True)
+    """
 
     dtype: np.dtype
     shape: tuple[Dim, ...]

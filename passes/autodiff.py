@@ -57,6 +57,11 @@ def grad(
 
     `known_grads` ({variable: its gradient}) starts the backward pass from given output gradients too (with
     `cost=None`, from them alone): a vector-Jacobian product. `disconnected` is "raise" or "zero".
+
+    >>> x = gc.vector("x")
+    >>> g = gc.grad(gc.sum(x**2), x)
+    >>> gc.evaluate(g, {x: [1.0, 2.0]})
+    array([2., 4.])
     """
     single, wrt_list = as_wrt_list(wrt, "grad")
     if disconnected not in ("raise", "zero"):
@@ -69,7 +74,12 @@ def grad(
 
 
 def stop_gradient(x) -> Variable:
-    """x in the forward pass; no gradient flows through it (an identity elementwise node, drawn as such)."""
+    """x in the forward pass; no gradient flows through it (an identity elementwise node, drawn as such).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.grad(gc.sum(gc.stop_gradient(x) * x), x), {x: [3.0]})
+    array([3.])
+    """
     x = as_variable(x)
     if not x.type.is_float:  # integers carry no gradient anyway
         return x

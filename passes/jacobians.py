@@ -96,7 +96,13 @@ def _static_shape(y: Variable, known: dict, what: str) -> tuple[int, ...]:
 def hessian(cost: Variable, wrt: Wrt, disconnected: str = "raise"):
     """∂²cost/∂x² with shape x.shape + x.shape, as the Jacobian of the gradient (symbol to symbol, twice).
 
-    For a list [x₁, …] the result is the block list [[∂²c/∂xᵢ∂xⱼ for j] for i].
+    For a list [x₁, …] the result is the block list [[∂²c/∂xᵢ∂xⱼ for j] for i]. x's size must be known when
+    the graph is built (see gc.jacobian); gc.hessian_vector_product works at any size.
+
+    >>> v = gc.vector("v", 2)
+    >>> gc.evaluate(gc.hessian(gc.sum(v**3), v), {v: [1.0, 2.0]})
+    array([[ 6.,  0.],
+           [ 0., 12.]])
     """
     single, wrt_list = as_wrt_list(wrt, "hessian")
     grads = grad(cost, wrt_list, disconnected=disconnected)
@@ -105,7 +111,13 @@ def hessian(cost: Variable, wrt: Wrt, disconnected: str = "raise"):
 
 
 def hessian_vector_product(cost: Variable, wrt: Wrt, v) -> Variable | list[Variable]:
-    """H·v without building H: the gradient of (∇cost · v), one more backward pass (Pearlmutter's trick)."""
+    """H·v without building H: the gradient of (∇cost · v), one more backward pass (Pearlmutter's trick).
+    Works for sizes known only at call time.
+
+    >>> x, d = gc.vector("x"), gc.vector("d")
+    >>> gc.evaluate(gc.hessian_vector_product(gc.sum(x**3), x, d), {x: [1.0, 2.0], d: [1.0, 0.0]})
+    array([6., 0.])
+    """
     single, wrt_list = as_wrt_list(wrt, "hessian_vector_product")
     v_list = [v] if single else list(v)
     if len(v_list) != len(wrt_list):
