@@ -34,7 +34,7 @@ _NUMPY_FUNCS = [
 
 
 class ScalarFunction:
-    """An elementwise function defined by a sympy expression of its scalar arguments (gc.elementwise makes one).
+    """An elementwise function defined by a sympy expression of its arguments (gc.elementwise makes one).
 
     >>> import sympy
     >>> swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))

@@ -27,6 +27,7 @@ class Op(enum.Enum):
     >>> gc.Op("matmul")
     <Op.MATMUL: 'matmul'>
     """
+
     NEG = "neg"
     ABS = "abs"
     SIGN = "sign"

@@ -48,7 +48,8 @@ def test_the_shapes_example_is_what_graphc_does() -> None:
     namespace = {"gc": gc, "np": np}
     with pytest.raises(gc.ShapeError) as info:
         exec(compile("\n".join(lines), "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    assert shown.startswith("# ShapeError: ") and str(info.value).startswith(shown.removeprefix("# ShapeError: "))
+    assert shown.startswith("# ShapeError: ")
+    assert str(info.value).startswith(shown.removeprefix("# ShapeError: "))
     assert str(namespace["f"].fgraph.outputs[0].type) == "float64(x.0, W.1)"
 
 

@@ -186,3 +186,15 @@ def test_symbol_to_number_checks_the_sizes_too() -> None:
     x, y = gc.vector("x"), gc.vector("y")
     with pytest.raises(gc.ShapeError, match="x.0 and y.0 must be equal"):
         gc.symbol_to_number(gc.sum(x * y), x, {x: np.ones(3), y: np.ones(1)})
+
+
+def test_integer_labels_need_the_number_of_classes_as_a_number() -> None:
+    z, y = gc.matrix("z"), gc.vector("y", dtype="int64")
+    with pytest.raises(
+        gc.ShapeError, match=r"the number of classes \(the last axis of z .*\) must be a number"
+    ):
+        gc.nn.softmax_cross_entropy(z, y)
+    with pytest.raises(gc.ShapeError, match="one_hot: depth must be a number known when the graph is built"):
+        gc.one_hot(y, z.shape[1])
+    loss = gc.nn.softmax_cross_entropy(gc.matrix("z", (None, 3)), y)  # the fix the message gives
+    assert loss.type.ndim == 0
