@@ -198,3 +198,17 @@ def test_integer_labels_need_the_number_of_classes_as_a_number() -> None:
         gc.one_hot(y, z.shape[1])
     loss = gc.nn.softmax_cross_entropy(gc.matrix("z", (None, 3)), y)  # the fix the message gives
     assert loss.type.ndim == 0
+
+
+def test_anonymous_sizes_survive_saving(tmp_path) -> None:
+    """A file numbers each anonymous size: two inputs named alike keep two sizes, and the loaded function
+    checks what the saved one checked."""
+    a, b = gc.matrix("x"), gc.matrix("x")
+    f = gc.function([a, b], a @ b)
+    g = gc.load(gc.save(tmp_path / "f.gcz", f))
+    np.testing.assert_array_equal(g(np.ones((2, 3)), np.ones((3, 4))), f(np.ones((2, 3)), np.ones((3, 4))))
+    loaded_a, loaded_b = g.fgraph.inputs
+    assert [str(d) for d in loaded_a.shape] == [str(d) for d in loaded_b.shape] == ["x.0", "x.1"]
+    assert loaded_a.shape[0] != loaded_b.shape[0]  # both print as x.0: two sizes
+    with pytest.raises(gc.ShapeError, match="x.1 and x.0 must be equal, but x.1 = 3 and x.0 = 5"):
+        g(np.ones((2, 3)), np.ones((5, 4)))
