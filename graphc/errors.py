@@ -79,7 +79,13 @@ class BackendError(GraphcError, ValueError):
 
 
 class FormatError(GraphcError, ValueError):
-    """A file graphc will not read: not a graphc file, damaged, hostile, or from a newer format version."""
+    """A file graphc will not read: not a graphc file, damaged, hostile, or from a newer format version.
+
+    >>> gc.load(b"not a graphc file")
+    Traceback (most recent call last):
+      ...
+    graphc.errors.FormatError: ...
+    """
 
 
 def where_built(origin: tuple[str, int] | None) -> str:
