@@ -12,11 +12,10 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-import scipy.special
 import sympy
 
 from graphc.graph import Constant
-from graphc.ops import IMPL, Op, index_to_python
+from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
 
 # Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
@@ -120,7 +119,7 @@ def relu(x, out=None):
 
 RUNTIME = {
     "np": np,
-    "expit": scipy.special.expit,
+    "expit": expit,
     "softplus": softplus,
     "relu": relu,
     "softmax": IMPL[Op.SOFTMAX],

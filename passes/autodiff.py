@@ -42,7 +42,7 @@ from graphc.origin import origin_scope
 from graphc.tensor import add, as_variable, broadcast_to, cast, reshape, sum_
 from graphc.types import Type, same_shape, shapes_unify
 
-from .vjp_rules import STOP_GRADIENT, VJP_RULES
+from .vjp_rules import VJP_RULES, is_stop_gradient, stop_gradient_function
 
 Wrt = Variable | Sequence[Variable]
 
@@ -83,7 +83,7 @@ def stop_gradient(x) -> Variable:
     x = as_variable(x)
     if not x.type.is_float:  # integers carry no gradient anyway
         return x
-    return STOP_GRADIENT(x)
+    return stop_gradient_function()(x)
 
 
 # --- the backward walk --------------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def _total(contributions: list[Variable]) -> Variable:
 
 
 def _is_stop(node) -> bool:
-    return node.op is Op.SCALAR_FN and node.params["fn"] is STOP_GRADIENT
+    return node.op is Op.SCALAR_FN and is_stop_gradient(node.params["fn"])
 
 
 def no_rule_message(node) -> str:
