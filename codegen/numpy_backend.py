@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-import sympy
 
 from graphc.codegen.checks import checks_of
 from graphc.codegen.memory import plan, plan_graph
+from graphc.dims import Dim, NamedSize, Size, substitute, to_python
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
@@ -79,9 +79,7 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
 def _dim(d) -> str:
     """A dimension in generated code; its sizes are already spelled as the program's identifiers
     (Emitter.spell)."""
-    if isinstance(d, int | sympy.Symbol):
-        return str(d)
-    return f"int({d})"
+    return to_python(d, str)
 
 
 _BUILTINS_USED = {"int", "float", "compiled"}  # names the generated code itself relies on
@@ -209,20 +207,16 @@ class Emitter:
         bound: set = set()
         for v in self.fg.inputs:
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, sympy.Symbol) and d not in bound:
+                if isinstance(d, Size) and d not in bound:
                     bound.add(d)
                     self.lines.append(f"{self.size_names[d]} = {self.names[id(v)]}.shape[{axis}]")
 
     def spell(self, params: dict) -> dict:
         """Params with each size in a shape spelled as this program's identifier for it."""
-        if not any(
-            isinstance(p, tuple) and any(isinstance(d, sympy.Basic) for d in p) for p in params.values()
-        ):
+        if not any(isinstance(p, tuple) and any(isinstance(d, Dim) for d in p) for p in params.values()):
             return params
         return {
-            key: tuple(d.xreplace(self.size_names) if isinstance(d, sympy.Basic) else d for d in value)
-            if isinstance(value, tuple)
-            else value
+            key: tuple(substitute(d, self.size_names) for d in value) if isinstance(value, tuple) else value
             for key, value in params.items()
         }
 
@@ -287,15 +281,15 @@ def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
 
 
 def _name_sizes(inputs) -> dict:
-    """{size: a Symbol named by a unique identifier}: the user's name (n), x_0 for the anonymous x.0, size_if
+    """{size: a size named by a unique identifier}: the user's name (n), x_0 for the anonymous x.0, size_if
     where the name would shadow a keyword or a name the code uses."""
     taken: list[str] = []
     names = {}
     for v in inputs:
         for d in v.type.shape:
-            if isinstance(d, sympy.Symbol) and d not in names:
+            if isinstance(d, Size) and d not in names:
                 spelled = str(d).replace(".", "_").replace("?", "size")
-                names[d] = sympy.Symbol(_identifier(spelled, f"size_{spelled}", taken))
+                names[d] = NamedSize(_identifier(spelled, f"size_{spelled}", taken))
                 taken.append(names[d].name)
     return names
 

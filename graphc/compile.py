@@ -9,11 +9,11 @@ import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import sympy
 
 from graphc.codegen import compile_program
 from graphc.passes import run_pipeline
 
+from .dims import Size, substitute
 from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeError, where_built
 from .fgraph import FunctionGraph
 from .graph import Constant, Displayed, SharedVariable, Variable, graph_inputs
@@ -145,7 +145,7 @@ def _check_inputs(fgraph: FunctionGraph) -> None:
             names = ", ".join(repr(v.name) for v in fgraph.inputs)
             raise InputError(f"the outputs depend on input {leaf!r}, which is not among the inputs [{names}]")
     # Every named size a value uses must be read off some input's shape at call time.
-    bound = {d for v in fgraph.inputs for d in v.type.shape if isinstance(d, sympy.Symbol)}
+    bound = {d for v in fgraph.inputs for d in v.type.shape if isinstance(d, Size)}
     for node in fgraph.nodes:
         for out in node.outputs:
             unknown = out.type.symbols - bound
@@ -262,7 +262,7 @@ class Function(Displayed):
         if len(args) != self._n_inputs:
             names = ", ".join(c.name for c in self._checks)
             raise InputError(f"expected {len(self._checks)} inputs ({names}), got {len(args)}")
-        sizes: dict[sympy.Symbol, int] = {}
+        sizes: dict[Size, int] = {}
         arrays = [check(arg, sizes) for check, arg in zip(self._checks, args, strict=True)]
         for check in self._all_size_checks:
             check.verify(sizes)
@@ -396,10 +396,8 @@ class _InputCheck:
         self.shape = var.type.shape
         self.ndim = var.type.ndim
         self.fixed = [(axis, d) for axis, d in enumerate(self.shape) if isinstance(d, int)]
-        self.named = [(axis, d) for axis, d in enumerate(self.shape) if isinstance(d, sympy.Symbol)]
-        self.derived = [
-            (axis, d) for axis, d in enumerate(self.shape) if not isinstance(d, int | sympy.Symbol)
-        ]
+        self.named = [(axis, d) for axis, d in enumerate(self.shape) if isinstance(d, Size)]
+        self.derived = [(axis, d) for axis, d in enumerate(self.shape) if not isinstance(d, int | Size)]
 
     def __call__(self, arg, sizes: dict) -> np.ndarray:
         """Converts what can be converted safely and says exactly what is wrong otherwise."""
@@ -439,7 +437,7 @@ class _InputCheck:
                         f"{self.name}: expected shape {shape_str(self.shape)}, got {arg.shape} "
                         f"(dimension {axis} is {got}, not {want})"
                     )
-            elif isinstance(want, sympy.Symbol):
+            elif isinstance(want, Size):
                 bound = sizes.setdefault(want, got)
                 if bound != got:
                     raise ShapeError(
@@ -447,7 +445,7 @@ class _InputCheck:
                         "earlier input"
                     )
             else:
-                value = want.subs(sizes)
-                if value.is_Integer and int(value) != got:
+                value = substitute(want, sizes)
+                if isinstance(value, int) and value != got:
                     raise ShapeError(f"{self.name}: dimension {axis} must be {want} = {value}, got {got}")
         return arg

@@ -10,7 +10,6 @@ sympy is imported when the first such function is made, not with graphc.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from functools import reduce
@@ -125,6 +124,8 @@ def elementwise(name: str, definition: Callable[..., sympy.Expr] | sympy.Expr, a
     import sympy
 
     if callable(definition) and not isinstance(definition, sympy.Basic):
+        import inspect  # here: it costs a few ms to import, and only gc.elementwise needs it
+
         names = list(inspect.signature(definition).parameters)
         symbols = tuple(sympy.Symbol(n, real=True) for n in names)
         expr = definition(*symbols)

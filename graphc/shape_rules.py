@@ -16,8 +16,8 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
-import sympy
 
+from .dims import divide
 from .errors import DTypeError, ShapeError
 from .ops import BINARY, ELEMENTWISE, IMPL, LOGICAL, REDUCTIONS, UNARY, Op, describe
 from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, mismatch, shape_str, unify
@@ -194,7 +194,7 @@ def slice_length(dim, start, stop, step, x):
         length = bound(stop, dim) - bound(start, 0)
     else:  # walking down from start (default: the last) to just above stop (default: before the first)
         length = bound(start, dim - 1) - (-1 if stop is None else bound(stop, -1))
-    return length if abs(step) == 1 else sympy.ceiling(length / abs(step))
+    return length if abs(step) == 1 else divide(length, abs(step), ceil=True)
 
 
 def _concatenate_types(op, inputs, params):

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import sympy
-
+from .dims import Size
 from .errors import ShapeError, where_built
 from .graph import Constant, Node, Variable, toposort
 from .ops import describe
@@ -36,7 +35,7 @@ class SizeCheck:
     @property
     def simple(self) -> bool:
         """Both sides are numbers or sizes an input gives directly (the fast input check compares them)."""
-        return isinstance(self.a, int | sympy.Symbol) and isinstance(self.b, int | sympy.Symbol)
+        return isinstance(self.a, int | Size) and isinstance(self.b, int | Size)
 
     def verify(self, sizes: dict) -> None:
         """A ShapeError naming both sizes, their values at this call and the user's line, if they differ."""

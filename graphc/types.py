@@ -1,4 +1,5 @@
-"""Types of graph values: dtype + shape with int or symbolic dimensions. Owns broadcasting and dtype rules."""
+"""Types of graph values: dtype + shape with int or symbolic dimensions. Owns broadcasting, unification and
+dtype rules. Symbolic sizes are graphc.dims' (no sympy)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import sympy
 
+from . import dims
+from .dims import AnonymousSize, NamedSize, Size, evaluate, sizes_in
 from .errors import DTypeError, ShapeError
 
 DTYPES = ("float32", "float64", "int32", "int64", "bool")
@@ -15,8 +17,8 @@ FLOAT_DTYPES = ("float32", "float64")
 _SUPPORTED = frozenset(np.dtype(d) for d in DTYPES)
 _BY_NAME = {d: np.dtype(d) for d in DTYPES}
 
-Dim = int | sympy.Expr
-"""A dimension: an int, or a sympy expression of sizes known at call time: named by the user (``n``,
+Dim = int | dims.Dim
+"""A dimension: an int, or an expression of sizes known at call time (graphc.dims): named by the user (``n``,
 ``n - 2``) or anonymous (``x.0``, axis 0 of input x)."""
 
 
@@ -35,27 +37,19 @@ def as_dtype(dtype) -> np.dtype:
     return dt
 
 
-def symbol(name: str) -> sympy.Symbol:
-    """The sympy symbol for a named dimension; sizes are positive integers."""
-    return sympy.Symbol(name, integer=True, positive=True)
-
-
-class AnonymousSize(sympy.Dummy):
-    """A size the user did not name, fresh per input: ``x.0`` is axis 0 of the input x. Two anonymous sizes
-    are different sizes even when they print alike; an op that needs them equal unifies them (see `unify`)."""
-
-    def _sympystr(self, printer) -> str:  # x.0, not sympy's _x.0
-        return self.name
+def symbol(name: str) -> NamedSize:
+    """The size named `name`: one name is one size wherever it appears."""
+    return NamedSize(name)
 
 
 def anonymous(owner: str | None, axis: int) -> AnonymousSize:
     """A fresh anonymous size for axis `axis` of the value named `owner` (``?`` when it has no name)."""
-    return AnonymousSize(f"{owner or '?'}.{axis}", integer=True, positive=True)
+    return AnonymousSize(f"{owner or '?'}.{axis}")
 
 
 def as_dim(d) -> Dim:
-    """Normalise one dimension: ints stay ints, names become symbols, integer sympy values become ints."""
-    if (type(d) is int and d >= 0) or type(d) is sympy.Symbol or type(d) is AnonymousSize:  # fast: normal
+    """Normalise one dimension: ints stay ints, names become sizes, size expressions stay as they are."""
+    if (type(d) is int and d >= 0) or type(d) is NamedSize or type(d) is AnonymousSize:  # fast: normal
         return d
     if isinstance(d, (bool, np.bool_)):
         raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
@@ -67,10 +61,7 @@ def as_dim(d) -> Dim:
         if not d.isidentifier():
             raise ShapeError(f"a symbolic dimension must be an identifier, not {d!r}")
         return symbol(d)
-    if isinstance(d, sympy.Basic):
-        d = sympy.sympify(d)
-        if d.is_Integer:
-            return int(d)
+    if isinstance(d, dims.Dim):
         return d
     raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
 
@@ -94,29 +85,22 @@ def is_static(shape: Sequence[Dim]) -> bool:
     return all(isinstance(d, int) for d in shape)
 
 
-def _atom(d: Dim) -> bool:
-    return isinstance(d, int | sympy.Symbol)
-
-
 def dims_equal(a: Dim, b: Dim) -> bool:
-    """The sizes are equal whatever the call binds (n + 1 equals 1 + n; x.0 and y.0 are not equal)."""
-    if a == b:  # structurally equal (the common case): no need to expand
-        return True
-    if _atom(a) and _atom(b):  # different numbers or different sizes
-        return False
-    return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
+    """The sizes are equal whatever the call binds (n + 1 equals 1 + n; x.0 and y.0 are not equal). Sizes are
+    kept in one canonical form, so this is ==."""
+    return a == b
 
 
 def same_shape(a: Sequence[Dim], b: Sequence[Dim]) -> bool:
-    """Two shapes are equal, dimension by dimension (named sizes up to algebra: n + 1 equals 1 + n)."""
-    return a == b or (len(a) == len(b) and all(map(dims_equal, a, b)))
+    """Two shapes are equal, dimension by dimension."""
+    return tuple(a) == tuple(b)
 
 
 def _specificity(d: Dim) -> int:
     """2: a number; 1: sizes the user named (n, n - 2); 0: involves an anonymous size (x.0)."""
     if isinstance(d, int):
         return 2
-    return 0 if any(isinstance(s, AnonymousSize) for s in d.free_symbols) else 1
+    return 0 if any(isinstance(s, AnonymousSize) for s in sizes_in(d)) else 1
 
 
 def unify(a: Dim, b: Dim, record: list | None = None) -> Dim | None:
@@ -125,18 +109,13 @@ def unify(a: Dim, b: Dim, record: list | None = None) -> Dim | None:
 
     Equal sizes are themselves. Otherwise the more specific one stands for both (a number beats a name the
     user gave, which beats an anonymous size) and the pair goes into `record`: gc.function checks it at each
-    call.
-    Two different numbers, two different user-named sizes (n vs m: one name is one size), and sizes a fixed
-    amount apart (x.0 vs x.0 + 1) never unify.
+    call. Two different numbers, two different user-named sizes (n vs m: one name is one size), and sizes a
+    fixed amount apart (x.0 vs x.0 + 1) never unify.
     """
     if a == b:
         return a
-    if not (_atom(a) and _atom(b)):
-        difference = sympy.expand(sympy.sympify(a) - sympy.sympify(b))
-        if difference == 0:
-            return a
-        if difference.is_Number:
-            return None
+    if isinstance(a - b, int):  # two numbers, or a fixed amount apart
+        return None
     rank_a, rank_b = _specificity(a), _specificity(b)
     if rank_a == rank_b and rank_a > 0:
         return None
@@ -162,11 +141,9 @@ def mismatch(a: Dim, b: Dim) -> str:
     return text
 
 
-def dim_product(dims: Iterable[Dim]) -> Dim:
-    total: Dim = 1
-    for d in dims:
-        total = total * d
-    return as_dim(total) if not isinstance(total, int) else total
+def dim_product(shape: Iterable[Dim]) -> Dim:
+    """The number of elements of a shape: an int, or an expression of its sizes."""
+    return dims.product(shape)
 
 
 def broadcast_shapes(*shapes: Sequence[Dim], what: str = "", record: list | None = None) -> tuple[Dim, ...]:
@@ -198,7 +175,7 @@ def broadcast_shapes(*shapes: Sequence[Dim], what: str = "", record: list | None
 
 @dataclass(frozen=True)
 class Type:
-    """The static type of a graph value: a NumPy dtype and a shape of ints and sympy dimensions.
+    """The static type of a graph value: a NumPy dtype and a shape of ints and symbolic sizes.
 
     >>> t = gc.Type("float32", ("n", 3))
     >>> print(t)
@@ -223,11 +200,12 @@ class Type:
         return self.dtype.kind == "f"
 
     @property
-    def symbols(self) -> set[sympy.Symbol]:
-        found: set[sympy.Symbol] = set()
+    def symbols(self) -> set[Size]:
+        """The sizes (named and anonymous) its shape depends on."""
+        found: set[Size] = set()
         for d in self.shape:
             if not isinstance(d, int):
-                found |= d.free_symbols
+                found |= sizes_in(d)
         return found
 
     def __str__(self) -> str:
@@ -238,20 +216,20 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
     """A dimension's value once the call binds the named sizes."""
     if isinstance(d, int):
         return d
-    known = sizes.get(d)  # a bare named size: a dict lookup, ~100x cheaper than a sympy substitution
+    known = sizes.get(d)  # a bare size: one dict lookup
     if known is not None:
         return known
-    value = sympy.sympify(d).subs(sizes)
-    if not value.is_Integer:
-        raise ShapeError(f"the size {d} is not known from the inputs' shapes (got {value})")
-    return int(value)
+    try:
+        return evaluate(d, sizes)
+    except KeyError as missing:
+        raise ShapeError(f"the size {d} is not known from the inputs' shapes (none for {missing})") from None
 
 
 def concrete_params(params: dict, sizes: dict) -> dict:
     """Params with every symbolic dimension (in shape tuples) replaced by its call-time value."""
     out = {}
     for key, value in params.items():
-        if isinstance(value, tuple) and any(isinstance(d, sympy.Basic) for d in value):
+        if isinstance(value, tuple) and any(isinstance(d, dims.Dim) for d in value):
             value = tuple(concrete_dim(d, sizes) for d in value)
         out[key] = value
     return out

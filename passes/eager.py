@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import sympy
 
+from graphc.dims import Size
 from graphc.errors import DTypeError, GraphcError, InputError, ShapeError
 from graphc.graph import Constant, Node, SharedVariable, Variable, toposort
 from graphc.ops import IMPL, describe
@@ -130,7 +130,7 @@ def symbol_to_number(cost: Variable, wrt, given: Mapping[Variable, object] | Non
 def _leaf_values(nodes: list[Node], cost: Variable, given: dict) -> tuple[dict, dict]:
     """Values of the graph's leaves (given, shared, constant) and the named sizes they bind."""
     values: dict[Variable, np.ndarray] = {}
-    sizes: dict[sympy.Symbol, int] = {}
+    sizes: dict[Size, int] = {}
     leaves = [v for node in nodes for v in node.inputs if v.owner is None] or [cost]
     for var in dict.fromkeys(leaves):
         if isinstance(var, Constant):
@@ -152,7 +152,7 @@ def _bind(var: Variable, value, sizes: dict) -> np.ndarray:
     if array.ndim != var.type.ndim:
         raise ShapeError(f"symbol_to_number: {describe(var)} was given an array of shape {array.shape}")
     for axis, (want, got) in enumerate(zip(var.type.shape, array.shape, strict=True)):
-        bound = sizes.setdefault(want, got) if isinstance(want, sympy.Symbol) else want
+        bound = sizes.setdefault(want, got) if isinstance(want, Size) else want
         if bound != got:
             raise ShapeError(
                 f"symbol_to_number: {describe(var)} was given shape {array.shape}: dimension {axis} should "

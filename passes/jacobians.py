@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.dims import AnonymousSize, sizes_in, substitute
 from graphc.errors import DTypeError, GraphcError, ShapeError, where_built
 from graphc.graph import Constant, Variable
 from graphc.ops import describe
 from graphc.sizes import known_sizes
 from graphc.tensor import add, as_variable, concatenate, mul, reshape, sum_
-from graphc.types import AnonymousSize, is_static, shapes_unify
+from graphc.types import is_static, shapes_unify
 
 from .autodiff import Wrt, as_wrt_list, backprop, finish, grad
 
@@ -62,8 +63,7 @@ def _resolve(d, known: dict):
     """A size as a number where the graph ties it to one."""
     if isinstance(d, int):
         return d
-    value = d.xreplace(known)
-    return int(value) if isinstance(value, int) or value.is_Integer else value
+    return substitute(d, known)
 
 
 def _static_shape(y: Variable, known: dict, what: str) -> tuple[int, ...]:
@@ -73,7 +73,7 @@ def _static_shape(y: Variable, known: dict, what: str) -> tuple[int, ...]:
         return shape
     unknown = [d for d in shape if not isinstance(d, int)]
     fixes = []
-    for size in sorted({s for d in unknown for s in d.free_symbols}, key=str):
+    for size in sorted({s for d in unknown for s in sizes_in(d)}, key=str):
         if isinstance(size, AnonymousSize):
             owner, axis = str(size).rsplit(".", 1)
             fixes.append(

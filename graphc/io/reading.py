@@ -13,13 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
+from graphc.dims import AnonymousSize, Dim
 from graphc.elementwise import ScalarFunction
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, SharedVariable, Variable, apply
 from graphc.ops import Op
 from graphc.shape_rules import ARITY
-from graphc.types import AnonymousSize, Type
+from graphc.types import Type
 
 from . import codecs
 from .archive import Archive, fail
@@ -49,7 +50,7 @@ class Reader:
         entry = fields(payload, "a type", ("dtype", "shape"))
         shape = codecs.decode(self, entry["shape"])
         if type(shape) is not tuple or not all(
-            (type(d) is int and 0 <= d < 2**62) or (not concrete and isinstance(d, sympy.Expr)) for d in shape
+            (type(d) is int and 0 <= d < 2**62) or (not concrete and isinstance(d, Dim)) for d in shape
         ):
             raise fail(f"{entry['shape']!r:.80} is not a {'concrete ' if concrete else ''}shape")
         return Type(codecs.decode_dtype(entry["dtype"]), shape)
@@ -63,7 +64,7 @@ class Reader:
             or not 0 < len(label) <= 200
         ):
             raise fail(f"[{k!r:.20}, {label!r:.40}] is not an anonymous size (a number and a label)")
-        size = self._sizes.setdefault(k, AnonymousSize(label, integer=True, positive=True))
+        size = self._sizes.setdefault(k, AnonymousSize(label))
         if size.name != label:
             raise fail(f"anonymous size {k} is labelled both {size.name!r} and {label!r:.40}")
         return size
