@@ -5,11 +5,11 @@
 - ``GRAPHC_NUM_THREADS``: threads for native loops (unset: the CPUs this process may use);
 - ``GRAPHC_DUMP_IR``: a directory where each compiled module's IR, optimised IR and assembly are written.
 
-They are read when graphc is imported. A program or a test that changes them afterwards calls `reload()`:
+They are read when graphc is imported. A program or a test that changes them afterwards calls `reload()`;
+`read(environ)` gives the settings an environment would give:
 
-    >>> import os, graphc.settings
-    >>> os.environ["GRAPHC_NUM_THREADS"] = "1"
-    >>> graphc.settings.reload().num_threads
+    >>> import graphc.settings
+    >>> graphc.settings.read({"GRAPHC_NUM_THREADS": "1"}).num_threads
     1
 """
 
