@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of
 from graphc.codegen.memory import plan, plan_graph
 from graphc.dims import Dim, NamedSize, Size, substitute, to_python
 from graphc.graph import Constant
@@ -134,8 +134,9 @@ RUNTIME = {
 class Emitter:
     """Names every value and writes one line per node into the body of `compiled(...)`."""
 
-    def __init__(self, fgraph):
+    def __init__(self, fgraph, check_numerics: bool = False):
         self.fg = fgraph
+        self.check_numerics = check_numerics
         self.names: dict[int, str] = {}
         self.namespace = dict(RUNTIME)
         self.lines: list[str] = []
@@ -191,6 +192,8 @@ class Emitter:
                 out = self.fresh()
                 self.names[id(node.outputs[0])] = out
                 self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.spell(node.params))}")
+            if self.check_numerics:
+                self._check_numerics(node)
             made.update(map(id, node.outputs))
             dead = [self.names[v] for v in self.plan.dying[step] if v in made]
             if dead:
@@ -200,6 +203,15 @@ class Emitter:
         self.lines.append(f"return [{outs}], [{ups}]")
         body = "\n".join("        " + line for line in self.lines)
         return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+
+    def _check_numerics(self, node) -> None:
+        """check_numerics: each float output, right after its node, against the node's inputs."""
+        name = self.fresh("c")
+        self.namespace[name] = NumericsCheck(node).verify
+        inputs = ", ".join(self.name_of(v) for v in node.inputs)
+        for out in node.outputs:
+            if out.type.is_float:
+                self.lines.append(f"{name}({self.name_of(out)}, ({inputs},))  # no new NaN or inf")
 
     def _bind_sizes(self) -> None:
         """Each symbolic size is read from the first input that has it: `n = x.shape[0]`, `x_1 = x.shape[1]`.
@@ -306,8 +318,8 @@ def _broadcast(shapes: list) -> tuple:
 
 
 class NumpyProgram:
-    def __init__(self, fgraph):
-        emitter = Emitter(fgraph)
+    def __init__(self, fgraph, check_numerics: bool = False):
+        emitter = Emitter(fgraph, check_numerics)
         self.source = emitter.emit()
         namespace = emitter.namespace
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
@@ -318,5 +330,5 @@ class NumpyProgram:
         return self._fn(*arrays, *shared_values)
 
 
-def compile_graph(fgraph) -> NumpyProgram:
-    return NumpyProgram(fgraph)
+def compile_graph(fgraph, check_numerics: bool = False) -> NumpyProgram:
+    return NumpyProgram(fgraph, check_numerics)

@@ -40,6 +40,27 @@ class IndexOutOfRange(GraphcError, IndexError):
         self.value, self.bound, self.position, self.name = value, bound, position, name
 
 
+class NumericsError(GraphcError, FloatingPointError):
+    """With check_numerics (gc.function(..., check_numerics=True), or GRAPHC_CHECK_NUMERICS=1): the first
+    operation whose output has a NaN or an infinity its inputs did not have, with its user line and the ranges
+    of its inputs. The call changed no shared variable. ``op`` names the operation, ``kinds`` says "NaN",
+    "inf" or both.
+
+    >>> x = gc.vector("x")
+    >>> f = gc.function([x], gc.log(x) * 2, check_numerics=True)
+    >>> f([1.0, 0.0])
+    Traceback (most recent call last):
+      ...
+    graphc.errors.NumericsError: log made an infinity (first at index 1 of its output) from inputs without:
+    x (float64 (x.0,)) in [0, 1]; nothing was updated
+      built at ...
+    """
+
+    def __init__(self, message: str, op: str | None = None, kinds: str = ""):
+        super().__init__(message)
+        self.op, self.kinds = op, kinds
+
+
 class DTypeError(GraphcError, TypeError):
     """A dtype that an op or a compiled function cannot take (also importable as gc.TypeError_).
 
