@@ -21,7 +21,7 @@ import graphc.passes
 
 PUBLIC = [
     "graphc", "graphc.nn", "graphc.nn.init", "graphc.optim", "graphc.viz", "graphc.testing",
-    "graphc.training", "graphc.io", "graphc.onnx",
+    "graphc.training", "graphc.io", "graphc.onnx", "graphc.distributed",
 ]  # fmt: skip
 MODULES = sorted(
     {
@@ -66,6 +66,8 @@ def test_the_examples_run(name: str) -> None:
         pytest.skip("the examples draw SVG: needs graphviz's dot")
     if name.startswith("graphc.onnx"):
         pytest.importorskip("onnx")  # the optional extra [onnx]
+    if name.startswith("graphc.distributed"):
+        pytest.importorskip("distributed")  # the optional extra [distributed]
     importlib.import_module(name)
     module = sys.modules[name]
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

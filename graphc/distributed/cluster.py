@@ -20,7 +20,11 @@ LOST = (OSError, TimeoutError, concurrent.futures.CancelledError, asyncio.Cancel
 
 
 class ClusterError(GraphcError):
-    """The Dask cluster failed a computation: the scheduler went away, or data was lost with no copy left."""
+    """The Dask cluster failed a computation: the scheduler went away, or data was lost with no copy left.
+
+    >>> issubclass(gc.distributed.ClusterError, gc.GraphcError)  # caught with graphc's other errors
+    True
+    """
 
 
 def dask_distributed():
