@@ -25,6 +25,7 @@ from .errors import (
     GraphcError,
     GraphError,
     InputError,
+    NumericsError,
     ShapeError,
     TypeError_,
 )
