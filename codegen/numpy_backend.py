@@ -19,6 +19,8 @@ from graphc.graph import Constant
 from graphc.ops import IMPL, Op, index_to_python
 from graphc.types import broadcast_shapes
 
+from .numpy_indexing import INDEXING_RUNTIME, INDEXING_TEMPLATES
+
 # Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
 UFUNCS: dict[Op, str] = {
     Op.NEG: "np.negative", Op.ABS: "np.abs", Op.SIGN: "np.sign", Op.EXP: "np.exp", Op.LOG: "np.log",
@@ -69,6 +71,7 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.RANDOM_UNIFORM: lambda a, p: (
         f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"
     ),
+    **INDEXING_TEMPLATES,
 }
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
 
@@ -135,6 +138,7 @@ RUNTIME = {
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
+    **INDEXING_RUNTIME,
 }
 
 

@@ -18,6 +18,20 @@ from . import settings
 from .elementwise import ScalarFunction, elementwise
 from .errors import BackendError, DTypeError, GraphcError, GraphError, InputError, ShapeError, TypeError_
 from .graph import Constant, Node, SharedVariable, Variable, toposort
+from .indexing import (
+    argsort,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+    logcumsumexp,
+    scatter_add,
+    scatter_add_along_axis,
+    sort,
+    take,
+    take_along_axis,
+    topk,
+)
 from .ops import Op
 from .printing import debugprint
 from .tensor import (
