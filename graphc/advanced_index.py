@@ -1,10 +1,11 @@
 """x[int_array] and x[bool_mask] (NumPy's advanced indexing) as a gather, where the result's shape is known
 when the graph is built. Core layer; works through a graph value's own methods and its `_apply` hook only.
 
-Supported: one integer array (a list, a NumPy array, or an integer graph value, 0-d included) among basic
-indices (ints, slices, None, ...), with NumPy's placement of the result's axes; a boolean mask that is a
-constant (its True entries are known, so the result's shape is). Refused with a clear error: a boolean graph
-value (its result's shape depends on the data), and two or more arrays.
+Supported: one integer array (a list, a NumPy array, or an integer graph value) among basic indices (ints,
+slices, None, ...) and 0-d integer graph values (ints read from the data), with NumPy's placement of the
+result's axes; a boolean mask that is a constant (its True entries are known, so the result's shape is).
+Refused with a clear error: a boolean graph value (its result's shape depends on the data), and two or more
+arrays.
 """
 
 from __future__ import annotations
@@ -27,15 +28,23 @@ def is_array_index(item) -> bool:
 
 
 def advanced_getitem(x, index: tuple):
-    """x[index] where `index` holds one array entry (see the module docstring)."""
+    """x[index] where `index` holds array entries (see the module docstring)."""
     x, index = _mask_as_positions(x, list(index))
-    arrays = [k for k, item in enumerate(index) if is_array_index(item)]
+    scalars = [k for k, item in enumerate(index) if _is_graph_value(item) and item.type.ndim == 0]
+    arrays = [k for k, item in enumerate(index) if is_array_index(item) and k not in scalars]
     if len(arrays) > 1:
         raise GraphcError(
             f"indexing {describe(x)} with {len(arrays)} arrays at once is not supported: index one axis at a "
             f"time (x[i][:, j]), or use gc.take_along_axis{here()}"
         )
-    (k,) = arrays
+    advanced = sorted(arrays + scalars + [k for k, item in enumerate(index) if _is_int(item)])
+    apart = advanced != list(range(advanced[0], advanced[-1] + 1))
+    for k in reversed(scalars):  # a 0-d graph value is an int read from the data: gather it, last axis first
+        x = x._apply(Op.GATHER, x, index[k], axis=_first_axis(x, index, k, kept_only=False))
+        del index[k]
+    if not arrays:
+        return x[tuple(index)]
+    (k,) = [j for j, item in enumerate(index) if is_array_index(item)]
     indices = index[k]
     if not _is_graph_value(indices) and np.asarray(indices).dtype.kind not in "iu":
         kind = np.asarray(indices).dtype
@@ -43,9 +52,7 @@ def advanced_getitem(x, index: tuple):
     y = x[tuple(slice(None) if j == k else item for j, item in enumerate(index))]  # the basic part first
     axis = _first_axis(x, index, k, kept_only=True)
     out = x._apply(Op.GATHER, y, indices, axis=axis)
-    advanced = sorted([k, *(j for j, item in enumerate(index) if _is_int(item))])
-    if advanced != list(range(advanced[0], advanced[-1] + 1)) and axis > 0:
-        # NumPy: an array and int indices apart from each other put the array's axes first
+    if apart and axis > 0:  # NumPy: array and int indices apart from each other put the array's axes first
         n = out.type.ndim - y.type.ndim + 1
         perm = list(range(axis, axis + n)) + [a for a in range(out.type.ndim) if not axis <= a < axis + n]
         out = out.transpose(*perm)

@@ -8,6 +8,7 @@ import importlib
 
 import pytest
 import test_ops_elementwise
+import test_ops_indexing
 import test_ops_reductions
 import test_ops_shapes
 from cases import ops_built
@@ -43,6 +44,11 @@ NOT_IN_CASES = {Op.FUSED, Op.SCALAR_FN}
 
 
 def test_forward_cases_cover_every_op():
-    cases = test_ops_elementwise.CASES + test_ops_reductions.CASES + test_ops_shapes.CASES
+    cases = (
+        test_ops_elementwise.CASES
+        + test_ops_reductions.CASES
+        + test_ops_shapes.CASES
+        + test_ops_indexing.CASES
+    )
     missing = sorted(op.name for op in Op if op not in ops_built(cases) and op not in NOT_IN_CASES)
     assert not missing, f"no CASES row builds {missing}"
