@@ -3,11 +3,10 @@
     python examples/text_classifier.py [--backend numpy|interp|llvm] [--quick]
 
 Each "document" is a padded sequence of token ids (0 is padding). Most tokens are filler drawn from the whole
-vocabulary; a few are keywords of the document's topic (each topic owns a small set of keyword ids, shared
-vocabulary otherwise), and one keyword of another topic is there to mislead. The model looks every token up in an embedding table (`gc.nn.Embedding`, a gather),
-averages the non-padding vectors, and classifies the average: it must learn which ids matter. The table's
-gradient is a scatter-add into the rows the batch read (repeated ids add up), so a step touches only the
-words it saw.
+vocabulary; three are keywords of the document's topic (each topic owns a small set of keyword ids), and one
+keyword of another topic is there to mislead. The model looks every token up in an embedding table
+(`gc.nn.Embedding`, a gather), averages the non-padding vectors, and classifies the average: it must learn
+which ids matter. The table's gradient is a scatter-add into the rows the batch read (repeated ids add up).
 """
 
 from __future__ import annotations
