@@ -163,3 +163,13 @@ def test_scatter_add_is_the_transpose_of_take(backend: str) -> None:
     f = gc.function([x, up], [lhs, rhs], backend=backend)
     left, right = f(a, u)
     np.testing.assert_allclose(left, right, rtol=1e-12)
+
+
+def test_onnx_export_says_what_it_cannot_write() -> None:
+    pytest.importorskip("onnx")
+    x, ids = gc.matrix("x", (4, 3)), gc.vector("ids", dtype="int64")
+    with pytest.raises(GraphcError, match="cumprod has no ONNX equivalent"):
+        gc.onnx.export(gc.fgraph.FunctionGraph([x], [gc.cumprod(x, axis=1)]))
+    graph = gc.fgraph.FunctionGraph([x, ids], [gc.scatter_add(x, ids, 1.0)])
+    with pytest.raises(GraphcError, match="scatter_add needs ONNX opset 16 or later"):
+        gc.onnx.export(graph, opset=13)
