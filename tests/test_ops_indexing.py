@@ -30,46 +30,20 @@ def np_scatter_add_along(a, indices, updates, axis):
     return out
 
 
+def take_case(name: str, axis, *args) -> Case:
+    return C(name, lambda x, i: gc.take(x, i, axis=axis), lambda x, i: np.take(x, i, axis=axis), *args)
+
+
 ROWS = np.array([True, False, True, True])  # a constant mask over axis 0 of a (4, 3) value
 CELLS = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, False]])
 
 CASES += [
-    C(
-        "take_rows",
-        lambda x, i: gc.take(x, i, axis=0),
-        lambda x, i: np.take(x, i, axis=0),
-        A((5, 3)),
-        A((6,), I64, -5, 4),
-    ),
-    C(
-        "take_axis1_2d_indices",
-        lambda x, i: gc.take(x, i, axis=1),
-        lambda x, i: np.take(x, i, axis=1),
-        A((2, 5, 3), F32),
-        A((2, 3), I32, -5, 4),
-    ),
+    take_case("take_rows", 0, A((5, 3)), A((6,), I64, -5, 4)),
+    take_case("take_axis1_2d_indices", 1, A((2, 5, 3), F32), A((2, 3), I32, -5, 4)),
     C("take_flat", lambda x, i: gc.take(x, i), np.take, A((3, 4)), A((5,), I64, -12, 11)),
-    C(
-        "take_0d_index",
-        lambda x, i: gc.take(x, i, axis=-1),
-        lambda x, i: np.take(x, i, axis=-1),
-        A((3, 4)),
-        A((), I64, -4, 3),
-    ),
-    C(
-        "take_int_values",
-        lambda x, i: gc.take(x, i, axis=0),
-        lambda x, i: np.take(x, i, axis=0),
-        A((4, 2), I32, -9, 9),
-        A((3,), I64, -4, 3),
-    ),
-    C(
-        "take_bool_values",
-        lambda x, i: gc.take(x, i, axis=1),
-        lambda x, i: np.take(x, i, axis=1),
-        A((2, 4), B),
-        A((3,), I32, -4, 3),
-    ),
+    take_case("take_0d_index", -1, A((3, 4)), A((), I64, -4, 3)),
+    take_case("take_int_values", 0, A((4, 2), I32, -9, 9), A((3,), I64, -4, 3)),
+    take_case("take_bool_values", 1, A((2, 4), B), A((3,), I32, -4, 3)),
     C(
         "take_symbolic",
         lambda x, i: gc.take(x, i, axis=0) * 2.0,
@@ -77,20 +51,8 @@ CASES += [
         A((6, 3), decl=("n", 3)),
         A((4,), I64, -6, 5, decl=("m",)),
     ),
-    C(
-        "take_no_indices",
-        lambda x, i: gc.take(x, i, axis=0),
-        lambda x, i: np.take(x, i, axis=0),
-        A((5, 3)),
-        A((0,), I64),
-    ),
-    C(
-        "take_zero_size_rows",
-        lambda x, i: gc.take(x, i, axis=0),
-        lambda x, i: np.take(x, i, axis=0),
-        A((5, 0)),
-        A((3,), I64, -5, 4),
-    ),
+    take_case("take_no_indices", 0, A((5, 3)), A((0,), I64)),
+    take_case("take_zero_size_rows", 0, A((5, 0)), A((3,), I64, -5, 4)),
     C(
         "scatter_add_zero_size",
         lambda a, i, u: gc.scatter_add(a, i, u, axis=1),
