@@ -62,7 +62,13 @@ def take(x, indices, axis: int | None = None) -> Variable:
 def scatter_add(a, indices, updates, axis: int = 0) -> Variable:
     """np.add.at(a, indices, updates) along `axis`, as a new value: a copy of `a` where each update is added
     at its index (repeated indices add up). `updates` broadcasts to a.shape[:axis] + indices.shape +
-    a.shape[axis+1:]. The transpose of gc.take (each is the other's gradient)."""
+    a.shape[axis+1:]. The transpose of gc.take (each is the other's gradient).
+
+        >>> import numpy as np, graphc as gc
+        >>> ids = gc.vector("ids", dtype="int64")
+        >>> gc.function([ids], gc.scatter_add(np.zeros(3), ids, 1.0))(np.array([0, 2, 2, -1]))
+        array([1., 0., 3.])
+    """
     a = as_variable(a)
     axis = _axis(a, axis, "scatter_add")
     indices = _indices(indices, "scatter_add")
@@ -159,7 +165,13 @@ logcumsumexp.__doc__ = "log(cumsum(exp(x))) along `axis`, without overflow (np.l
 # --- sorting ------------------------------------------------------------------------------------------------
 def argsort(x, axis: int | None = -1, descending: bool = False) -> Variable:
     """The stable sorting order along `axis` (int64): equal values keep their order, NaN sorts last
-    (first when descending)."""
+    (first when descending).
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.vector("x")
+        >>> gc.function([x], gc.argsort(x, descending=True))(np.array([1.0, 3.0, 1.0, 2.0]))
+        array([1, 3, 0, 2])
+    """
     x, axis = _flat_or(as_variable(x), axis, "argsort")
     return apply(Op.ARGSORT, (x,), axis=axis, descending=bool(descending))
 
@@ -174,7 +186,16 @@ def sort(x, axis: int | None = -1, descending: bool = False) -> Variable:
 
 def topk(x, k: int, axis: int = -1, largest: bool = True) -> tuple[Variable, Variable]:
     """(values, indices) of the k largest (smallest if not `largest`) entries along `axis`, in order; ties
-    keep their order. The gradient of the values goes to the entries they came from."""
+    keep their order. The gradient of the values goes to the entries they came from.
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.matrix("x", (2, 3))
+        >>> values, indices = gc.function([x], list(gc.topk(x, 2)))(np.array([[1.0, 5, 3], [4, 2, 6]]))
+        >>> values, indices
+        (array([[5., 3.],
+               [6., 4.]]), array([[1, 2],
+               [2, 0]]))
+    """
     x = as_variable(x)
     if x.type.ndim == 0:
         raise ShapeError(f"topk: {describe(x)} is 0-d: there is nothing to choose from{here()}")
