@@ -48,7 +48,11 @@ def peers(E: np.ndarray) -> dict:
             return torch.zeros_like(tE).index_add_(0, ids, g)
 
         found["PyTorch eager"] = (
-            {"lookup": lambda ids: tE[ids], "gradient": t_grad, "cumsum": lambda x: torch.cumsum(x, 0)},
+            {
+                "lookup": lambda ids: tE.index_select(0, ids),
+                "gradient": t_grad,
+                "cumsum": lambda x: torch.cumsum(x, 0),
+            },
             torch.from_numpy,
         )
     jax = peer("jax")
