@@ -1,11 +1,13 @@
 """The NumPy backend: emits readable Python source calling NumPy, one line per node. Owns NUMPY_TEMPLATES.
 
-Fused kernels become one block that reuses its temporaries with ufunc `out=` buffers. `f.source` shows the
-code.
+The memory plan (``codegen.memory``) decides what the code keeps: each value is deleted after its last use,
+and a fused kernel's temporaries share buffers through ufunc ``out=``. Checks on the data (``codegen.checks``)
+are a line before their node. `f.source` shows the code.
 """
 
 from __future__ import annotations
 
+import functools
 import keyword
 import os
 import re
@@ -15,6 +17,8 @@ import numpy as np
 import scipy.special
 import sympy
 
+from graphc.codegen.checks import checks_of
+from graphc.codegen.memory import plan, plan_graph
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op, index_to_python
 from graphc.types import broadcast_shapes
@@ -176,6 +180,7 @@ class Emitter:
 
     def emit(self) -> str:
         fg = self.fg
+        self.plan = plan_graph(fg)
         params = sorted({_size_name(s) for v in fg.inputs for s in v.type.symbols})  # size bindings
         n_sizes = len(params)
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
@@ -183,18 +188,27 @@ class Emitter:
             self.names[id(v)] = name
             params.append(name)
         self._bind_sizes()
-        for node in fg.nodes:
+        made: set[int] = set()
+        for step, node in enumerate(fg.nodes):
             if node.origin is not None:
                 self.lines.append(f"# {node.op.value}  built at {_short(node.origin)}")
+            for check in checks_of(node):
+                name = self.fresh("c")
+                self.namespace[name] = check.verify
+                self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
             if node.op is Op.FUSED:
                 self._emit_fused(node)
-                continue
-            args = [self.name_of(v) for v in node.inputs]
-            if node.op is Op.SCALAR_FN:
-                self.namespace[node.params["fn"].key] = node.params["fn"].impl
-            out = self.fresh()
-            self.names[id(node.outputs[0])] = out
-            self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
+            else:
+                args = [self.name_of(v) for v in node.inputs]
+                if node.op is Op.SCALAR_FN:
+                    self.namespace[node.params["fn"].key] = node.params["fn"].impl
+                out = self.fresh()
+                self.names[id(node.outputs[0])] = out
+                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
+            made.update(map(id, node.outputs))
+            dead = [self.names[v] for v in self.plan.dying[step] if v in made]
+            if dead:
+                self.lines.append(f"del {', '.join(dead)}")
         outs = ", ".join(self.name_of(v) for v in fg.outputs)
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
         self.lines.append(f"return [{outs}], [{ups}]")
@@ -211,45 +225,39 @@ class Emitter:
                     self.lines.append(f"{_size_name(d)} = {self.names[id(v)]}.shape[{axis}]")
 
     def _emit_fused(self, node) -> None:
-        """One block per kernel: temporaries of the full shape are reused through out= once dead."""
+        """One block per kernel. Its temporaries of the full shape share buffers, as the memory plan of its
+        instructions says: a ufunc writes into a dead temporary's buffer (out=), even one it reads."""
         kernel = node.params["kernel"]
         n_in = kernel.n_inputs
         names = [self.name_of(v) for v in node.inputs]
         shapes = [v.type.shape for v in node.inputs]
         full = broadcast_shapes(*shapes)
-        last_use: dict[int, int] = {}
-        for pos, ins in enumerate(kernel.instrs, start=n_in):
-            for a in ins.args:
-                last_use[a] = pos
-        for out in kernel.outputs:
-            last_use[out] = len(kernel.instrs) + n_in
-        free: list[tuple[str, tuple, str]] = []
-        owned: set[str] = set()
-        for pos, ins in enumerate(kernel.instrs, start=n_in):
+        for ins in kernel.instrs:
+            shapes.append(() if ins.op is None else _broadcast([shapes[a] for a in ins.args]))
+        instrs = list(enumerate(kernel.instrs, start=n_in))
+        # temporaries of the full shape can share a buffer (by dtype); only ufuncs can write into one (out=)
+        keys = {pos: (full, ins.dtype) for pos, ins in instrs if ins.op and full and shapes[pos] == full}
+        ufuncs = {pos for pos, ins in instrs if ins.op in UFUNCS}
+        steps = [(ins.args, (pos,)) for pos, ins in instrs]
+        memory = plan(steps, kernel.outputs, keys.get, reusable=ufuncs.__contains__, in_place=True)
+        holder: dict[int, str] = {}  # slot -> the name of the buffer it holds
+        for pos, ins in instrs:
             if ins.op is None:
                 names.append(f"np.{ins.dtype}({ins.param_dict['value']!r})")
-                shapes.append(())
                 continue
-            args = [names[a] for a in ins.args]
-            shape = broadcast_shapes(*(shapes[a] for a in ins.args))
-            for a in ins.args:  # buffers whose last use is this instruction can take its result
-                if last_use.get(a) == pos and names[a] in owned:
-                    free.append((names[a], shapes[a], kernel.dtype_of(a)))
-                    owned.discard(names[a])
-            reuse = next((f for f in free if f[1] == shape and f[2] == ins.dtype and shape == full), None)
-            if reuse is not None and ins.op in UFUNCS and len(shape) > 0:
-                free.remove(reuse)
-                name = reuse[0]
-                call = NUMPY_TEMPLATES[ins.op](args, ins.param_dict)
+            call = NUMPY_TEMPLATES[ins.op]([names[a] for a in ins.args], ins.param_dict)
+            slot = memory.slot.get(pos)
+            if slot in holder:  # a dead temporary's buffer
+                name = holder[slot]
                 self.lines.append(f"{call[:-1]}, out={name})")
             else:
                 name = self.fresh("t")
+                if slot is not None:
+                    holder[slot] = name
                 if ins.op is Op.SCALAR_FN:
                     self.namespace[ins.param_dict["fn"].key] = ins.param_dict["fn"].impl
-                self.lines.append(f"{name} = {NUMPY_TEMPLATES[ins.op](args, ins.param_dict)}")
-            owned.add(name)
+                self.lines.append(f"{name} = {call}")
             names.append(name)
-            shapes.append(shape)
         for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
             value = names[value_id]
             if shapes[value_id] != full:
@@ -276,8 +284,15 @@ def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
     return candidate
 
 
+@functools.lru_cache(maxsize=4096)
 def _short(origin) -> str:
     return f"{os.path.basename(origin[0])}:{origin[1]}"
+
+
+def _broadcast(shapes: list) -> tuple:
+    """broadcast_shapes, without its work in the common case of one shape object for every argument."""
+    first = shapes[0]
+    return first if all(s is first for s in shapes) else broadcast_shapes(*shapes)
 
 
 class NumpyProgram:
@@ -287,8 +302,9 @@ class NumpyProgram:
         namespace = emitter.namespace
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
         self._fn = namespace["compiled"]
+        self.memory_plan = emitter.plan
 
-    def __call__(self, arrays, shared_values, sizes):
+    def run(self, arrays, shared_values, sizes):
         return self._fn(*arrays, *shared_values)
 
 
