@@ -195,7 +195,8 @@ class Emitter:
             for check in checks_of(node):
                 name = self.fresh("c")
                 self.namespace[name] = check.verify
-                self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
+                arrays = ", ".join(self.name_of(node.inputs[i]) for i in check.reads)
+                self.lines.append(f"{name}({arrays})  # {check.rule}")
             if node.op is Op.FUSED:
                 self._emit_fused(node)
             else:

@@ -4,11 +4,13 @@ at zeros, cummax ties, logcumsumexp, stable sort, topk, embedding)."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.errors import DTypeError, GraphcError, IndexOutOfBounds, ShapeError
+from graphc.errors import DTypeError, GraphcError, IndexOutOfBounds, IndexOutOfRange, ShapeError
 
 IDS = np.array([[0, -1], [2, 1]])
 INDEXES = {
@@ -173,3 +175,76 @@ def test_onnx_export_says_what_it_cannot_write() -> None:
     graph = gc.fgraph.FunctionGraph([x, ids], [gc.scatter_add(x, ids, 1.0)])
     with pytest.raises(GraphcError, match="scatter_add needs ONNX opset 16 or later"):
         gc.onnx.export(graph, opset=13)
+
+
+# --- indices are data: checked at every call, on every backend ----------------------------------------------
+def _embedding_step(backend: str):
+    E = gc.shared(np.ones((5, 3)), name="E")
+    ids = gc.vector("ids", dtype="int64")
+    J = gc.sum(E[ids] ** 2)
+    line = sys._getframe().f_lineno - 1
+    (g,) = gc.grad(J, [E])
+    return gc.function([ids], J, updates={E: E - 0.1 * g}, backend=backend), E, f"{__file__}:{line}"
+
+
+@pytest.mark.parametrize("bad", [5, -6, 1000])
+def test_an_index_out_of_range_raises_and_updates_nothing(backend: str, bad: int) -> None:
+    step, E, where = _embedding_step(backend)
+    step(np.array([0, -5, 4]))  # in range, negatives wrap: the step runs and updates
+    before = E.get_value()
+    with pytest.raises(IndexOutOfRange) as info:
+        step(np.array([1, bad, 2]))
+    err = info.value
+    assert isinstance(err, GraphcError) and isinstance(err, IndexError)
+    assert str(err).startswith(
+        f"gather: index {bad} at position 1 of ids (int64 (n,)) is out of range for axis 0 of E "
+        "(float64 (5, 3)), of size 5: indices must be in [-5, 5); nothing was updated"
+    )
+    assert str(err).endswith(f"built at {where}")
+    assert (err.value, err.bound, err.position, err.name) == (bad, 5, 1, "ids")
+    np.testing.assert_array_equal(E.get_value(), before)
+    step(np.array([2, 3]))  # still usable
+
+
+CHECKED = {  # every op that reads indices, with a bad index at flat position 3 of a (2, 3) index array
+    "take": lambda x, i: gc.take(x, i, axis=1),
+    "scatter_add": lambda x, i: gc.scatter_add(x, i, 1.0, axis=1),
+    "take_along_axis": lambda x, i: gc.take_along_axis(x, i, axis=1),
+    "scatter_add_along_axis": lambda x, i: gc.scatter_add_along_axis(x, i, 1.0, axis=1),
+}
+
+
+@pytest.mark.parametrize("build", CHECKED.values(), ids=CHECKED.keys())
+def test_every_indexing_op_checks_where_it_reads(build, backend: str) -> None:
+    """Sizes known only at call time: the bound is the call's size; the message is the interpreter's."""
+    x, i = gc.tensor("x", ("n", "m")), gc.tensor("i", ("n", 3), "int32")
+    f, reference = (gc.function([x, i], build(x, i), backend=b) for b in (backend, "interp"))
+    a, good = np.ones((2, 4)), np.array([[0, -4, 3], [1, 1, 2]], np.int32)
+    np.testing.assert_array_equal(f(a, good), reference(a, good))
+    bad = good.copy()
+    bad[1, 0], bad[1, 2] = 4, -9
+    with pytest.raises(IndexOutOfRange) as got:
+        f(a, bad)
+    with pytest.raises(IndexOutOfRange) as expected:
+        reference(a, bad)
+    assert str(got.value).split("\n")[0] == str(expected.value).split("\n")[0]
+    assert "index 4 at position 3 (C order) of i (int32 (n, 3))" in str(got.value)
+    assert "for axis 1 of x (float64 (n, m)), of size 4: indices must be in [-4, 4)" in str(got.value)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda z, t: gc.nn.softmax_cross_entropy(z, t),
+        lambda z, t: gc.nn.cross_entropy(gc.nn.softmax(z), t),
+        lambda z, t: gc.sum(gc.nn.label_smoothing(t, 3) * z),
+    ],
+    ids=["softmax_cross_entropy", "cross_entropy", "label_smoothing"],
+)
+def test_losses_refuse_labels_out_of_range(loss, backend: str) -> None:
+    """The classic "labels 1..K" bug is an error naming the labels and the bad value, not a silent 0 loss."""
+    z, t = gc.matrix("logits", ("n", 3)), gc.vector("t", dtype="int64")
+    f = gc.function([z, t], loss(z, t), backend=backend)
+    f(np.zeros((2, 3)), np.array([0, 2]))
+    with pytest.raises(IndexOutOfRange, match=r"label 3 at index 1 of t \(int64 \(n,\)\).*\[0, 3\)"):
+        f(np.zeros((2, 3)), np.array([1, 3]))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.ops import Op
 
-from . import elementwise, index, matmul, reduce, rng, shapes, softmax
+from . import elementwise, index, matmul, reduce, rng, scans, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
 from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
@@ -35,6 +35,7 @@ LLVM_RULES = RuleTable(
         **matmul.RULES,
         **shapes.RULES,
         **index.RULES,
+        **scans.RULES,
         **rng.RULES,
     }
 )
