@@ -83,28 +83,24 @@ def _add(b: ir.IRBuilder, x, y, dtype):
     return b.or_(x, y) if dtype.kind == "b" else b.add(x, y)
 
 
-def _take_rows(b, x, idx, out, outer, n, inner, m):
-    """out[o, j, :] = x[o, idx[j], :]"""
-    with loops.for_range(b, outer, name="o") as o:
-        with loops.for_range(b, m, name="j") as j:
-            k = _index(b, idx, j, n)
-            src = b.gep(x, [b.mul(b.add(b.mul(o, n), k), inner)])
-            dst = b.gep(out, [b.mul(b.add(b.mul(o, m), j), inner)])
-            with loops.for_range(b, inner) as i:
-                b.store(b.load(b.gep(src, [i])), b.gep(dst, [i]))
+def _move(b, p, q, dtype, scatter: bool) -> None:
+    """gather: *q = *p; scatter: *p += *q."""
+    if scatter:
+        b.store(_add(b, b.load(p), b.load(q), dtype), p)
+    else:
+        b.store(b.load(p), q)
 
 
-def _add_rows(dtype):
-    def body(b, out, idx, u, outer, n, inner, m):
-        """out[o, idx[j], :] += u[o, j, :], in the order of j (as np.add.at)"""
+def _rows(dtype, scatter: bool):
+    def body(b, data, idx, other, outer, n, inner, m):
+        """gather: other[o, j, :] = data[o, idx[j], :]
+        scatter: data[o, idx[j], :] += other[o, j, :], in the order of j (as np.add.at)"""
         with loops.for_range(b, outer, name="o") as o:
             with loops.for_range(b, m, name="j") as j:
-                k = _index(b, idx, j, n)
-                dst = b.gep(out, [b.mul(b.add(b.mul(o, n), k), inner)])
-                src = b.gep(u, [b.mul(b.add(b.mul(o, m), j), inner)])
+                p = b.gep(data, [b.mul(b.add(b.mul(o, n), _index(b, idx, j, n)), inner)])
+                q = b.gep(other, [b.mul(b.add(b.mul(o, m), j), inner)])
                 with loops.for_range(b, inner) as i:
-                    p = b.gep(dst, [i])
-                    b.store(_add(b, b.load(p), b.load(b.gep(src, [i])), dtype), p)
+                    _move(b, b.gep(p, [i]), b.gep(q, [i]), dtype, scatter)
 
     return body
 
@@ -119,11 +115,7 @@ def _along(dtype, scatter: bool):
                 with loops.for_range(b, inner) as i:
                     at = b.add(row, i)
                     p = b.gep(data, [b.add(b.mul(b.add(b.mul(o, n), _index(b, idx, at, n)), inner), i)])
-                    q = b.gep(other, [at])
-                    if scatter:
-                        b.store(_add(b, b.load(p), b.load(q), dtype), p)
-                    else:
-                        b.store(b.load(p), q)
+                    _move(b, p, b.gep(other, [at]), dtype, scatter)
 
     return body
 
@@ -168,8 +160,7 @@ def _gather_rule(kind: str):
         else:
             operands = [_contiguous(ctx, x).ptr, idx.ptr, dest.ptr]
         dtype, itype = x.dtype, idx.dtype
-        body = {"gather": _take_rows, "scatter_add": _add_rows(dtype), "gather_along": _along(dtype, False),
-                "scatter_add_along": _along(dtype, True)}[kind]  # fmt: skip
+        body = (_along if kind.endswith("along") else _rows)(dtype, scatter=kind.startswith("scatter"))
         pointer = memory_type(dtype).as_pointer()
         args = [pointer, memory_type(itype).as_pointer(), pointer, I64, I64, I64, I64]
         fn = helper(ctx.module, f"graphc.{kind}.{dtype.name}.{itype.name}", args, body)
