@@ -6,7 +6,6 @@ imports only the graphc core.
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from graphc.graph import Constant, Variable, apply
 from graphc.ops import Op
@@ -74,7 +73,7 @@ def pad(g: Variable, axis: int, before, after) -> Variable:
     for width, part in ((before, None), (0, g), (after, None)):
         if part is not None:
             parts.append(part)
-        elif not (isinstance(width, int) and width == 0) and sympy.sympify(width) != 0:
+        elif width != 0:
             shape = g.type.shape[:axis] + (width,) + g.type.shape[axis + 1 :]
             parts.append(zeros(shape, g.type.dtype))
     return concatenate(parts, axis=axis)
