@@ -52,7 +52,13 @@ def _indices(indices, what: str) -> Variable:
 # --- gathers and scatter-adds -------------------------------------------------------------------------------
 def take(x, indices, axis: int | None = None) -> Variable:
     """np.take: the entries of x at `indices` along `axis` (x flattened when None). The result has x's
-    axis replaced by the indices' axes: take(table (V, d), ids (b, t), axis=0) is (b, t, d)."""
+    axis replaced by the indices' axes: take(table (V, d), ids (b, t), axis=0) is (b, t, d).
+
+        >>> import numpy as np, graphc as gc
+        >>> ids = gc.vector("ids", dtype="int64")
+        >>> gc.function([ids], gc.take(np.array([10.0, 20.0, 30.0]), ids))(np.array([2, 0, -1]))
+        array([30., 10., 30.])
+    """
     x, axis = _flat_or(as_variable(x), axis, "take")
     if x.type.ndim == 0:
         raise ShapeError(f"take: cannot index the 0-d {describe(x)}; use axis=None{here()}")
@@ -79,7 +85,15 @@ def scatter_add(a, indices, updates, axis: int = 0) -> Variable:
 def take_along_axis(x, indices, axis: int | None) -> Variable:
     """np.take_along_axis: out[..., j, ...] = x[..., indices[..., j, ...], ...] along `axis`; `indices` has
     x's rank and broadcasts against x on the other axes (both flattened when axis is None). The
-    gather of sort, top-k and cummax."""
+    gather of sort, top-k and cummax.
+
+        >>> import numpy as np, graphc as gc
+        >>> x, i = gc.matrix("x", ("n", 2)), gc.matrix("i", ("n", 1), dtype="int64")
+        >>> f = gc.function([x, i], gc.take_along_axis(x, i, axis=1))
+        >>> f(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1], [0]]))
+        array([[2.],
+               [3.]])
+    """
     x, indices = as_variable(x), _indices(indices, "take_along_axis")
     if axis is None:
         x, indices, axis = x.reshape(-1), indices.reshape(-1), 0
@@ -96,7 +110,13 @@ def take_along_axis(x, indices, axis: int | None) -> Variable:
 def scatter_add_along_axis(a, indices, updates, axis: int) -> Variable:
     """The transpose of take_along_axis (torch's scatter_add): a copy of `a` with
     out[..., indices[..., j, ...], ...] += updates[..., j, ...] along `axis`. `indices` and `updates`
-    broadcast against each other, and against `a` on the other axes."""
+    broadcast against each other, and against `a` on the other axes.
+
+        >>> import numpy as np, graphc as gc
+        >>> i = gc.matrix("i", (1, "k"), dtype="int64")
+        >>> gc.function([i], gc.scatter_add_along_axis(np.zeros((1, 3)), i, 1.0, axis=1))([[0, 2, 2]])
+        array([[1., 0., 2.]])
+    """
     a, indices = as_variable(a), _indices(indices, "scatter_add_along_axis")
     if indices.type.ndim != a.type.ndim or a.type.ndim == 0:
         raise ShapeError(
@@ -153,13 +173,37 @@ cumsum.__doc__ = """np.cumsum along `axis` (flattened when None); reverse=True s
     array([1., 3., 6.])
 """
 cumprod = _scan(Op.CUMPROD)
-cumprod.__doc__ = "np.cumprod along `axis` (flattened when None); exact gradients at zeros too."
+cumprod.__doc__ = """np.cumprod along `axis` (flattened when None); exact gradients at zeros too.
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.vector("x")
+        >>> gc.function([x], gc.cumprod(x))(np.array([1.0, 2.0, 3.0]))
+        array([1., 2., 6.])
+    """
 cummax = _scan(Op.CUMMAX)
-cummax.__doc__ = "np.maximum.accumulate along `axis` (flattened when None): the running maximum."
+cummax.__doc__ = """np.maximum.accumulate along `axis` (flattened when None): the running maximum.
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.vector("x")
+        >>> gc.function([x], gc.cummax(x))(np.array([1.0, 3.0, 2.0]))
+        array([1., 3., 3.])
+    """
 cummin = _scan(Op.CUMMIN)
-cummin.__doc__ = "np.minimum.accumulate along `axis` (flattened when None): the running minimum."
+cummin.__doc__ = """np.minimum.accumulate along `axis` (flattened when None): the running minimum.
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.vector("x")
+        >>> gc.function([x], gc.cummin(x))(np.array([3.0, 1.0, 2.0]))
+        array([3., 1., 1.])
+    """
 logcumsumexp = _scan(Op.LOGCUMSUMEXP)
-logcumsumexp.__doc__ = "log(cumsum(exp(x))) along `axis`, without overflow (np.logaddexp.accumulate)."
+logcumsumexp.__doc__ = """log(cumsum(exp(x))) along `axis`, without overflow (np.logaddexp.accumulate).
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.vector("x")
+        >>> gc.function([x], gc.logcumsumexp(x))(np.array([0.0, 0.0, 1000.0]))
+        array([0.00000000e+00, 6.93147181e-01, 1.00000000e+03])
+    """
 
 
 # --- sorting ------------------------------------------------------------------------------------------------
@@ -177,7 +221,13 @@ def argsort(x, axis: int | None = -1, descending: bool = False) -> Variable:
 
 
 def sort(x, axis: int | None = -1, descending: bool = False) -> Variable:
-    """x sorted along `axis` (stable); its gradient goes back to where each value came from."""
+    """x sorted along `axis` (stable); its gradient goes back to where each value came from.
+
+    >>> import numpy as np, graphc as gc
+    >>> x = gc.vector("x")
+    >>> gc.function([x], gc.sort(x, descending=True))(np.array([1.0, 3.0, 2.0]))
+    array([3., 2., 1.])
+    """
     x, axis = _flat_or(as_variable(x), axis, "sort")
     if x.type.ndim == 0:
         return x

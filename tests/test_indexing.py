@@ -180,7 +180,7 @@ def test_onnx_export_says_what_it_cannot_write() -> None:
 # --- indices are data: checked at every call, on every backend ----------------------------------------------
 def _embedding_step(backend: str):
     E = gc.shared(np.ones((5, 3)), name="E")
-    ids = gc.vector("ids", dtype="int64")
+    ids = gc.vector("ids", "n", dtype="int64")
     J = gc.sum(E[ids] ** 2)
     line = sys._getframe().f_lineno - 1
     (g,) = gc.grad(J, [E])
@@ -243,7 +243,7 @@ def test_every_indexing_op_checks_where_it_reads(build, backend: str) -> None:
 )
 def test_losses_refuse_labels_out_of_range(loss, backend: str) -> None:
     """The classic "labels 1..K" bug is an error naming the labels and the bad value, not a silent 0 loss."""
-    z, t = gc.matrix("logits", ("n", 3)), gc.vector("t", dtype="int64")
+    z, t = gc.matrix("logits", ("n", 3)), gc.vector("t", "n", dtype="int64")
     f = gc.function([z, t], loss(z, t), backend=backend)
     f(np.zeros((2, 3)), np.array([0, 2]))
     with pytest.raises(IndexOutOfRange, match=r"label 3 at index 1 of t \(int64 \(n,\)\).*\[0, 3\)"):

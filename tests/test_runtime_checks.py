@@ -116,7 +116,7 @@ def test_the_readme_examples_are_what_graphc_prints(backend):
     with pytest.raises(IndexOutOfRange) as info:
         f(np.zeros((4, 10)), np.array([1, 2, 3, 12]))
     assert f"IndexOutOfRange: {info.value}".startswith(label)
-    E, ids = gc.matrix("E", (50000, 256), "float32"), gc.vector("ids", dtype="int64")
+    E, ids = gc.matrix("E", (50000, 256), "float32"), gc.vector("ids", "n", dtype="int64")
     f = gc.function([E, ids], E[ids].mean(axis=0), backend=backend)
     with pytest.raises(IndexOutOfRange) as info:
         f(np.zeros((50000, 256), np.float32), np.array([0, 1, 2, 3, 4, 5, 6, 50000]))  # pages never touched

@@ -80,7 +80,15 @@ class Dense:
 def embedding(ids, table) -> Variable:
     """The rows of `table` (vocabulary, dim) at the integer `ids` (any shape): shape (*ids.shape, dim). A
     gather (gc.take(table, ids, axis=0)); its gradient adds into the rows that were read. An id outside
-    [-vocabulary, vocabulary) is an error at call time naming it."""
+    [-vocabulary, vocabulary) is an error at call time naming it.
+
+        >>> import numpy as np, graphc as gc
+        >>> ids = gc.vector("ids", dtype="int64")
+        >>> table = np.arange(6.0).reshape(3, 2)
+        >>> gc.function([ids], gc.nn.embedding(ids, table))(np.array([2, 0]))
+        array([[4., 5.],
+               [0., 1.]])
+    """
     return take(table, ids, axis=0)
 
 
