@@ -20,6 +20,7 @@ import numpy as np
 from .dims import divide
 from .errors import DTypeError, ShapeError
 from .ops import BINARY, ELEMENTWISE, IMPL, LOGICAL, REDUCTIONS, UNARY, Op, describe
+from .shape_rules_indexing import INDEXING_ARITY, INDEXING_SHAPE_RULES
 from .types import (
     DTYPES,
     Type,
@@ -342,6 +343,7 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.SIZE: _size_types,
     Op.RANDOM_UNIFORM: _random_uniform_types,
     Op.FUSED: _fused_types,
+    **INDEXING_SHAPE_RULES,
     Op.SCAN: _scan_types,
     Op.COND: _cond_types,
 }
@@ -366,6 +368,7 @@ ARITY: dict[Op, int | None] = {
     Op.CONCATENATE: None,
     Op.SCALAR_FN: None,
     Op.FUSED: None,
+    **INDEXING_ARITY,
     Op.SCAN: None,
     Op.COND: None,
 }

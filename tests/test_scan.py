@@ -208,13 +208,17 @@ def test_sequences_of_different_lengths_are_refused() -> None:
     with pytest.raises(gc.ShapeError, match=r"a \(float64 \(4, 2\)\) has 4 steps but b .* 5"):
         gc.scan(lambda c, x: (c + x[0] + x[1], None), gc.constant(np.zeros(2)), (a, b))
     a, b = gc.tensor("a", ("T", 2)), gc.tensor("b", ("S", 2))  # two names are two sizes
-    with pytest.raises(gc.ShapeError, match=r"a .* has T steps but b .* S: .* same length; T vs S \(two names"):
+    with pytest.raises(
+        gc.ShapeError, match=r"a .* has T steps but b .* S: .* same length; T vs S \(two names"
+    ):
         gc.scan(lambda c, x: (c + x[0] * x[1], c), gc.constant(np.zeros(2)), (a, b))
     a, b = gc.tensor("a", ("T", 2)), gc.tensor("b", (None, 2))  # unnamed: checked at each call
     _, ys = gc.scan(lambda c, x: (c + x[0] * x[1], c), gc.constant(np.zeros(2)), (a, b))
     f = gc.function([a, b], ys)
     assert f(np.ones((3, 2)), np.ones((3, 2))).shape == (3, 2)
-    with pytest.raises(gc.ShapeError, match=r"scan of .* b .*: b.0 and T must be equal, but b.0 = 4 and T = 3"):
+    with pytest.raises(
+        gc.ShapeError, match=r"scan of .* b .*: b.0 and T must be equal, but b.0 = 4 and T = 3"
+    ):
         f(np.ones((3, 2)), np.ones((4, 2)))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from graphc.codegen.memory import MemoryPlan
 from graphc.ops import Op
 
-from . import control, elementwise, index, matmul, reduce, rng, shapes, softmax
+from . import control, elementwise, index, matmul, reduce, rng, scans, shapes, softmax
 from .arena import plan_memory
 from .context import LowerCtx
 from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
@@ -36,6 +36,7 @@ LLVM_RULES = RuleTable(
         **matmul.RULES,
         **shapes.RULES,
         **index.RULES,
+        **scans.RULES,
         **rng.RULES,
         **control.RULES,  # SCAN and COND: their bodies lowered in place, in a native loop or branch
     }
