@@ -10,44 +10,45 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.bodies import cond_branch, one_or_tuple, scan_loop
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of
 from graphc.errors import GraphcError
 from graphc.graph import Constant
-from graphc.ops import IMPL, Op
+from graphc.ops import BODY_PARAMS, IMPL, Op
 from graphc.types import concrete_dim, concrete_params
 
 
-def _plain(node):
+def _plain(node, check_numerics: bool):
     """Most ops: their reference semantics on the call's arrays, params with sizes filled in."""
     impl, params = IMPL[node.op], node.params
     return lambda args, sizes: impl(*args, **concrete_params(params, sizes))
 
 
-def _scan(node):
+def _scan(node, check_numerics: bool):
     """SCAN: the reference loop over the body, itself interpreted (checks and all) at the call's sizes."""
-    body, params = InterpProgram(node.params["body"]), node.params
+    body, params = InterpProgram(node.params["body"], check_numerics), node.params
     return lambda args, sizes: one_or_tuple(scan_loop(body.run_body, args, sizes, params))
 
 
-def _cond(node):
-    true_body, false_body = InterpProgram(node.params["true_body"]), InterpProgram(node.params["false_body"])
+def _cond(node, check_numerics: bool):
+    true_body, false_body = (InterpProgram(node.params[key], check_numerics) for key in BODY_PARAMS[node.op])
     return lambda args, sizes: one_or_tuple(
         tuple(cond_branch(true_body.run_body, false_body.run_body, args, sizes))
     )
 
 
 INTERP_RULES = {Op.SCAN: _scan, Op.COND: _cond}
-"""How the interpreter runs a node: its own rule for ops with a body, else the op's IMPL (`_plain`)."""
+"""How the interpreter runs a node: its own rule for ops with a body (check_numerics looks into the body: the
+error names the user's operation inside the loop), else the op's IMPL (`_plain`)."""
 
 
 class InterpProgram:
     source = None
 
-    def __init__(self, fgraph):
+    def __init__(self, fgraph, check_numerics: bool = False):
         self.fgraph = fgraph
-        self.steps = [
-            (node, INTERP_RULES.get(node.op, _plain)(node), checks_of(node)) for node in fgraph.nodes
-        ]
+        rules = [INTERP_RULES.get(node.op, _plain)(node, check_numerics) for node in fgraph.nodes]
+        self.steps = [(node, rule, checks_of(node)) for node, rule in zip(fgraph.nodes, rules, strict=True)]
+        self.numerics = [NumericsCheck(node) for node in fgraph.nodes] if check_numerics else None
         self.shared = fgraph.shared
         self.constants = fgraph.constants
 
@@ -61,14 +62,16 @@ class InterpProgram:
         env.update((id(v), a) for v, a in zip(self.shared, shared_values, strict=True))
         env.update((id(c), c.value) for c in self.constants)
         with np.errstate(all="ignore"):
-            for node, run, checks in self.steps:
+            for step, (node, run, checks) in enumerate(self.steps):
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
-                    check.verify(args[check.arg])
+                    check.verify(*(args[i] for i in check.reads))
                 result = run(args, sizes)
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)
+                    if self.numerics is not None:
+                        self.numerics[step].verify(env[id(out)], args)
         return [env[id(v)] for v in fg.outputs], [env[id(v)] for _, v in fg.updates]
 
 
@@ -82,8 +85,8 @@ def _checked(value: np.ndarray, var, node, sizes) -> np.ndarray:
     return value
 
 
-def compile_graph(fgraph) -> InterpProgram:
-    return InterpProgram(fgraph)
+def compile_graph(fgraph, check_numerics: bool = False) -> InterpProgram:
+    return InterpProgram(fgraph, check_numerics)
 
 
 __all__ = ["compile_graph", "Constant"]

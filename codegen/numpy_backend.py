@@ -15,15 +15,16 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-import scipy.special
-import sympy
 
 from graphc.bodies import sizes_used
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of
 from graphc.codegen.memory import plan, plan_graph
+from graphc.dims import Dim, NamedSize, Size, substitute, to_python
 from graphc.graph import Constant
-from graphc.ops import IMPL, Op, index_to_python
+from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
+
+from .numpy_indexing import INDEXING_RUNTIME, INDEXING_TEMPLATES
 
 # Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
 UFUNCS: dict[Op, str] = {
@@ -75,27 +76,18 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.RANDOM_UNIFORM: lambda a, p: (
         f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"
     ),
+    **INDEXING_TEMPLATES,
 }
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
 
 
 def _dim(d) -> str:
-    if isinstance(d, int):
-        return str(d)
-    if isinstance(d, sympy.Symbol):
-        return _size_name(d)
-    renamed = {s: sympy.Symbol(_size_name(s)) for s in d.free_symbols if _size_name(s) != str(s)}
-    return f"int({d.xreplace(renamed) if renamed else d})"
+    """A dimension in generated code; its sizes are already spelled as the program's identifiers
+    (Emitter.spell)."""
+    return to_python(d, str)
 
 
 _BUILTINS_USED = {"int", "float", "compiled"}  # names the generated code itself relies on
-
-
-def _size_name(sym) -> str:
-    """How generated code spells a named size: the user's name unless it shadows one we use (np, int, v1)."""
-    name = str(sym)
-    clash = keyword.iskeyword(name) or name in RUNTIME or name in _BUILTINS_USED or _GENERATED.match(name)
-    return f"size_{name}" if clash else name
 
 
 def _shape(shape) -> str:
@@ -134,13 +126,14 @@ def relu(x, out=None):
 
 RUNTIME = {
     "np": np,
-    "expit": scipy.special.expit,
+    "expit": expit,
     "softplus": softplus,
     "relu": relu,
     "softmax": IMPL[Op.SOFTMAX],
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
+    **INDEXING_RUNTIME,
 }
 
 
@@ -148,11 +141,15 @@ class Emitter:
     """Names every value and writes one line per node into the body of `compiled(...)`. A loop's or a branch's
     body becomes a function of its own (`parent` is the emitter that calls it), defined before `compiled`."""
 
-    def __init__(self, fgraph, parent: Emitter | None = None, name: str = "compiled"):
+    def __init__(
+        self, fgraph, check_numerics: bool = False, parent: Emitter | None = None, name: str = "compiled"
+    ):
         self.fg = fgraph
         self.name = name
+        self.check_numerics = check_numerics
         self.names: dict[int, str] = {}
         self.namespace = parent.namespace if parent else dict(RUNTIME)
+        self.size_names: dict = parent.size_names if parent else {}
         self.functions: list[str] = parent.functions if parent else []  # the bodies' sources, in order
         self._counter = parent._counter if parent else itertools.count(1)  # one namespace: names never clash
         self.lines: list[str] = []
@@ -182,10 +179,13 @@ class Emitter:
         """The source of this function; a body's function takes the named sizes it uses first."""
         fg = self.fg
         self.plan = plan_graph(fg)
-        used = {s for v in fg.inputs for s in v.type.symbols} if self.name == "compiled" else sizes_used(fg)
-        params = sorted({_size_name(s) for s in used})  # size bindings
-        n_sizes = 0 if self.name != "compiled" else len(params)
-        self.size_params = params[:]
+        if self.name == "compiled":
+            self.size_names = _name_sizes(fg.inputs)
+            params = sorted(s.name for s in self.size_names.values())  # size bindings
+            n_sizes, self.size_params = len(params), []
+        else:  # a body: the sizes it uses are its first parameters, spelled as its caller spells them
+            params = sorted(self.size_names[s].name for s in sizes_used(fg))
+            n_sizes, self.size_params = 0, params[:]
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
             name = _identifier(v.name, f"in{i}", params)
             self.names[id(v)] = name
@@ -199,7 +199,8 @@ class Emitter:
             for check in checks_of(node):
                 name = self.fresh("c")
                 self.namespace[name] = check.verify
-                self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
+                arrays = ", ".join(self.name_of(node.inputs[i]) for i in check.reads)
+                self.lines.append(f"{name}({arrays})  # {check.rule}")
             if node.op in BLOCKS:
                 BLOCKS[node.op](self, node)
             else:
@@ -208,7 +209,9 @@ class Emitter:
                     self.namespace[node.params["fn"].key] = node.params["fn"].impl
                 out = self.fresh()
                 self.names[id(node.outputs[0])] = out
-                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
+                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.spell(node.params))}")
+            if self.check_numerics:
+                self._check_numerics(node)
             made.update(map(id, node.outputs))
             dead = [self.names[v] for v in self.plan.dying[step] if v in made]
             if dead:
@@ -222,18 +225,37 @@ class Emitter:
 
     def call_body(self, body, kind: str, args: list[str]) -> str:
         """Emit `body` as a function of its own; the expression calling it on `args` (a list of arrays)."""
-        sub = Emitter(body, self, self.fresh(kind))
+        sub = Emitter(body, parent=self, name=self.fresh(kind))
         self.functions.append(sub.emit())
         return f"{sub.name}({', '.join(sub.size_params + args)})"
 
+    def _check_numerics(self, node) -> None:
+        """check_numerics: each float output, right after its node, against the node's inputs."""
+        name = self.fresh("c")
+        self.namespace[name] = NumericsCheck(node).verify
+        inputs = ", ".join(self.name_of(v) for v in node.inputs)
+        for out in node.outputs:
+            if out.type.is_float:
+                self.lines.append(f"{name}({self.name_of(out)}, ({inputs},))  # no new NaN or inf")
+
     def _bind_sizes(self) -> None:
-        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`."""
+        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`, `x_1 = x.shape[1]`.
+        (x_1 spells the anonymous size x.1.)"""
         bound: set = set()
         for v in self.fg.inputs:
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, sympy.Symbol) and d not in bound:
+                if isinstance(d, Size) and d not in bound:
                     bound.add(d)
-                    self.lines.append(f"{_size_name(d)} = {self.names[id(v)]}.shape[{axis}]")
+                    self.lines.append(f"{self.size_names[d]} = {self.names[id(v)]}.shape[{axis}]")
+
+    def spell(self, params: dict) -> dict:
+        """Params with each size in a shape spelled as this program's identifier for it."""
+        if not any(isinstance(p, tuple) and any(isinstance(d, Dim) for d in p) for p in params.values()):
+            return params
+        return {
+            key: tuple(substitute(d, self.size_names) for d in value) if isinstance(value, tuple) else value
+            for key, value in params.items()
+        }
 
     def _emit_fused(self, node) -> None:
         """One block per kernel. Its temporaries of the full shape share buffers, as the memory plan of its
@@ -272,7 +294,7 @@ class Emitter:
         for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
             value = names[value_id]
             if shapes[value_id] != full:
-                value = f"np.broadcast_to({value}, {_shape(full)})"
+                value = f"np.broadcast_to({value}, {_shape(self.spell({'shape': full})['shape'])})"
             if red is not None:
                 op, axes, keepdims = red
                 value = NUMPY_TEMPLATES[op]([value], {"axis": axes, "keepdims": keepdims})
@@ -293,6 +315,20 @@ def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
         k += 1
         candidate = f"{base}_{k}"
     return candidate
+
+
+def _name_sizes(inputs) -> dict:
+    """{size: a size named by a unique identifier}: the user's name (n), x_0 for the anonymous x.0, size_if
+    where the name would shadow a keyword or a name the code uses."""
+    taken: list[str] = []
+    names = {}
+    for v in inputs:
+        for d in v.type.shape:
+            if isinstance(d, Size) and d not in names:
+                spelled = str(d).replace(".", "_").replace("?", "size")
+                names[d] = NamedSize(_identifier(spelled, f"size_{spelled}", taken))
+                taken.append(names[d].name)
+    return names
 
 
 @functools.lru_cache(maxsize=4096)
@@ -316,11 +352,12 @@ def _emit_scan(em: Emitter, node) -> None:
     stacked = []
     for out in node.outputs[n_carry:]:
         name = em.fresh()
-        em.lines.append(f"{name} = np.empty({_shape(out.type.shape)}, np.{out.type.dtype.name})")
+        shape = _shape(em.spell({"shape": out.type.shape})["shape"])
+        em.lines.append(f"{name} = np.empty({shape}, np.{out.type.dtype.name})")
         stacked.append(name)
     n_y = len(node.outputs) - n_carry - len(p["save"])
     ys, saved = stacked[:n_y], stacked[n_y:]
-    t, steps = em.fresh("t"), _dim(p["length"])
+    t, steps = em.fresh("t"), _dim(em.spell({"length": (p["length"],)})["length"][0])
     em.lines.append(f"for {t} in {f'range({steps} - 1, -1, -1)' if p['reverse'] else f'range({steps})'}:")
     em.lines += [f"    {s}[{t}] = {carries[k]}" for s, k in zip(saved, p["save"], strict=True)]
     step_args = carries + [f"{a}[{t}]" for a in args[n_carry : n_carry + n_seq]] + args[n_carry + n_seq :]
@@ -347,8 +384,8 @@ BLOCKS = {Op.FUSED: Emitter._emit_fused, Op.SCAN: _emit_scan, Op.COND: _emit_con
 
 
 class NumpyProgram:
-    def __init__(self, fgraph):
-        emitter = Emitter(fgraph)
+    def __init__(self, fgraph, check_numerics: bool = False):
+        emitter = Emitter(fgraph, check_numerics)
         main = emitter.emit()
         self.source = "\n\n".join([*emitter.functions, main])
         namespace = emitter.namespace
@@ -360,5 +397,5 @@ class NumpyProgram:
         return self._fn(*arrays, *shared_values)
 
 
-def compile_graph(fgraph) -> NumpyProgram:
-    return NumpyProgram(fgraph)
+def compile_graph(fgraph, check_numerics: bool = False) -> NumpyProgram:
+    return NumpyProgram(fgraph, check_numerics)

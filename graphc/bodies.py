@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import sympy
 
+from .dims import Dim, Size, sizes_in
 from .errors import ShapeError
 from .types import concrete_dim, concrete_params
 
@@ -77,31 +77,45 @@ def dependencies(body) -> list[int]:
     return [mask.get(id(v), 0) for v in body.outputs]
 
 
-def sizes_used(graph) -> set:
-    """Every named size a graph's values, its bodies' values and its loops' lengths use (what a body's
-    compiled function must be given)."""
-    found: set = set()
-    stack = [graph]
+def graphs_in(graph) -> list:
+    """The graph and every body inside it (bodies of bodies too)."""
+    found, stack = [], [graph]
     while stack:
         g = stack.pop()
+        found.append(g)
+        stack.extend(
+            p for n in g.nodes for p in n.params.values() if hasattr(p, "nodes") and hasattr(p, "inputs")
+        )
+    return found
+
+
+def nested_nodes(graph) -> list:
+    """The nodes of a graph and of every body inside it (what call-time checks look at)."""
+    return [node for g in graphs_in(graph) for node in g.nodes]
+
+
+def sizes_used(graph) -> set:
+    """Every size a graph's values, its bodies' values and its loops' lengths use (what a body's compiled
+    function must be given)."""
+    found: set = set()
+    for g in graphs_in(graph):
         for v in g.inputs:
             found |= v.type.symbols
         for node in g.nodes:
             for out in node.outputs:
                 found |= out.type.symbols
             length = node.params.get("length") if node.op.value == "scan" else None
-            if isinstance(length, sympy.Basic):
-                found |= length.free_symbols
-            stack.extend(p for p in node.params.values() if hasattr(p, "nodes") and hasattr(p, "inputs"))
+            if isinstance(length, Dim):
+                found |= sizes_in(length)
     return found
 
 
 def bind_sizes(variables, shapes) -> dict:
-    """The named sizes that the shapes give the variables' types (a body's inputs): what a body needs."""
+    """The sizes that the shapes give the variables' types (a body's inputs): what a body needs."""
     sizes: dict = {}
     for var, shape in zip(variables, shapes, strict=True):
         for d, n in zip(var.type.shape, shape, strict=True):
-            if isinstance(d, sympy.Symbol):
+            if isinstance(d, Size):
                 sizes.setdefault(d, n)
     return sizes
 

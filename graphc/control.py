@@ -18,7 +18,7 @@ from .fgraph import FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, _ids, apply, as_variable
 from .ops import Op, describe
 from .origin import here, user_origin
-from .types import Type, as_dim, dims_equal, same_shape
+from .types import Type, as_dim, mismatch, shapes_unify, unify
 
 
 def scan(step: Callable, init, xs=None, length=None, reverse: bool = False):
@@ -203,18 +203,17 @@ def _length(xs: list[Variable], length):
     first = xs[0].type.shape[0]
     for x in [*xs[1:]] + ([] if length is None else [None]):
         other = length if x is None else x.type.shape[0]
-        if isinstance(first, int) and isinstance(other, int) and first != other:
+        if unify(first, other) is None:  # sizes that may be equal are checked at each call (the node's rule)
             what = "length=" if x is None else describe(x)
+            hint = "" if isinstance(first - other, int) else f"; {mismatch(first, other)}"
             raise ShapeError(f"scan: {describe(xs[0])} has {first} steps but {what} {other}: every sequence "
-                             f"of one scan must have the same length{here()}")  # fmt: skip
-    if length is not None and not isinstance(first, int) and not dims_equal(first, length):
-        raise ShapeError(f"scan: {describe(xs[0])} has {first} steps, but length={length}{here()}")
-    return first
+                             f"of one scan must have the same length{hint}{here()}")  # fmt: skip
+    return first if length is None else unify(first, length)
 
 
 def _check_carry(k: int, carry: Variable, new: Variable, fn) -> None:
     """A new carry must keep the carry's dtype and shape: the error points at the line that made it."""
-    if carry.type.dtype == new.type.dtype and same_shape(carry.type.shape, new.type.shape):
+    if _same_type(carry, new):
         return
     where = where_built(new.origin) if new.origin is not None else _where(fn)
     error = DTypeError if carry.type.dtype != new.type.dtype else ShapeError
@@ -224,7 +223,8 @@ def _check_carry(k: int, carry: Variable, new: Variable, fn) -> None:
 
 
 def _same_type(a: Variable, b: Variable) -> bool:
-    return a.type.dtype == b.type.dtype and same_shape(a.type.shape, b.type.shape)
+    """One dtype and shapes that may be equal (the node's type rule records the sizes a call must check)."""
+    return a.type.dtype == b.type.dtype and shapes_unify(a.type.shape, b.type.shape)
 
 
 def _carry_name(init: Variable, k: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import test_ops_control
 import test_ops_elementwise
+import test_ops_indexing
 import test_ops_reductions
 import test_ops_shapes
 
@@ -12,5 +13,6 @@ CASES = [
     *test_ops_elementwise.CASES,
     *test_ops_reductions.CASES,
     *test_ops_shapes.CASES,
+    *test_ops_indexing.CASES,
     *test_ops_control.CASES,
 ]

@@ -184,6 +184,15 @@ def test_nested_scans_and_their_gradients(backend) -> None:
 
 
 # --- bad input ----------------------------------------------------------------------------------------------
+def test_check_numerics_names_the_operation_inside_the_loop(backend) -> None:
+    xs, h0 = gc.tensor("xs", ("T", 3)), gc.vector("h0")
+    h, ys = gc.scan(lambda h, x: (gc.log(h + x), h), h0, xs)  # the line the error must name
+    f = gc.function([xs, h0], ys.sum() + h.sum(), backend=backend, check_numerics=True)
+    assert np.isfinite(f(np.ones((4, 3)), np.ones(3)))
+    with pytest.raises(gc.NumericsError, match=r"^log made a NaN .*\n  built at .*test_scan.py"):
+        f(np.full((4, 3), -5.0), np.ones(3))
+
+
 def test_a_carry_that_changes_type_is_refused_at_its_line() -> None:
     xs, h0 = gc.tensor("xs", ("T", 3)), gc.tensor("h0", (3,), "float32")
     with pytest.raises(gc.DTypeError, match=r"(?s)carry 0 as .*float64.*h0 \(float32.*test_scan.py:\d+"):
@@ -198,10 +207,18 @@ def test_sequences_of_different_lengths_are_refused() -> None:
     a, b = gc.tensor("a", (4, 2)), gc.tensor("b", (5, 2))
     with pytest.raises(gc.ShapeError, match=r"a \(float64 \(4, 2\)\) has 4 steps but b .* 5"):
         gc.scan(lambda c, x: (c + x[0] + x[1], None), gc.constant(np.zeros(2)), (a, b))
-    a, b = gc.tensor("a", ("T", 2)), gc.tensor("b", ("S", 2))
+    a, b = gc.tensor("a", ("T", 2)), gc.tensor("b", ("S", 2))  # two names are two sizes
+    with pytest.raises(
+        gc.ShapeError, match=r"a .* has T steps but b .* S: .* same length; T vs S \(two names"
+    ):
+        gc.scan(lambda c, x: (c + x[0] * x[1], c), gc.constant(np.zeros(2)), (a, b))
+    a, b = gc.tensor("a", ("T", 2)), gc.tensor("b", (None, 2))  # unnamed: checked at each call
     _, ys = gc.scan(lambda c, x: (c + x[0] * x[1], c), gc.constant(np.zeros(2)), (a, b))
     f = gc.function([a, b], ys)
-    with pytest.raises(gc.ShapeError, match=r"sequence b .* S = 4 steps, but a .* T = 3"):
+    assert f(np.ones((3, 2)), np.ones((3, 2))).shape == (3, 2)
+    with pytest.raises(
+        gc.ShapeError, match=r"scan of .* b .*: b.0 and T must be equal, but b.0 = 4 and T = 3"
+    ):
         f(np.ones((3, 2)), np.ones((4, 2)))
 
 

@@ -123,12 +123,15 @@ class LowerCtx:
             del self.destinations[key]
             self.written.discard(key)
 
-    def lower_nodes(self, nodes) -> None:
-        """One LLVM_RULES row per node, in order (the walk of the graph and of every body)."""
+    def lower_nodes(self, nodes, after=None) -> None:
+        """One LLVM_RULES row per node, in order (the walk of the graph and of every body); `after(node,
+        outputs)` runs after each (check_numerics' guard, on the outer graph's nodes)."""
         for node in nodes:
             self.node = node
             outs = self.rules[node.op](self, node, [self.env[id(v)] for v in node.inputs])
             self.bind(node.outputs, outs)
+            if after is not None:
+                after(node, outs)
 
     def entry_alloca(self, ty: ir.Type) -> ir.Value:
         with self.entry.goto_entry_block():

@@ -16,6 +16,7 @@ from graphc.kernel import Kernel
 from graphc.ops import Op
 from graphc.types import Type, broadcast_shapes
 
+from .export_indexing import INDEXING_EXPORT_RULES
 from .expressions import export_expression
 
 INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
@@ -224,6 +225,7 @@ EXPORT_RULES = {
     Op.SIZE: _size,
     Op.RANDOM_UNIFORM: _no_equivalent("export the evaluation graph (gc.nn.Mode(training=False))"),
     Op.FUSED: _fused,
+    **INDEXING_EXPORT_RULES,
     Op.SCAN: _not_supported("ONNX's Scan could express it, but graphc does not export it yet"),
     Op.COND: _not_supported("ONNX's If could express it, but graphc does not export it yet"),
 }  # fmt: skip
