@@ -30,22 +30,19 @@ def reversal_task(n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndar
 
 class Seq2Seq:
     def __init__(self, emb: int, hidden: int, rng):
-        self.embedding = gc.shared(gc.nn.init.normal((VOCAB, emb), rng, std=0.3), name="embedding")
+        self.embedding = gc.nn.Embedding(VOCAB, emb, rng=rng, std=0.3, name="embedding")
         self.encoder = gc.nn.GRU(emb, hidden, bidirectional=True, rng=rng, name="encoder")
         self.bridge = gc.nn.Dense(2 * hidden, hidden, rng=rng, name="bridge")
         self.attention = gc.nn.AdditiveAttention(hidden, 2 * hidden, hidden, rng=rng, name="attention")
         self.decoder = gc.nn.GRU(emb + 2 * hidden, hidden, rng=rng, name="decoder")
         self.out = gc.nn.Dense(3 * hidden, VOCAB, rng=rng, name="out")
         layers = (self.encoder, self.attention, self.decoder)
-        self.params = [self.embedding, *self.bridge.params, *self.out.params]
+        self.params = [*self.embedding.params, *self.bridge.params, *self.out.params]
         self.params += [p for layer in layers for p in layer.params.values()]
-
-    def embed(self, tokens):
-        return gc.one_hot(tokens, VOCAB, "float32") @ self.embedding
 
     def encode(self, source):
         """The encoder states as attention keys (n, T, 2H), and the decoder's first state."""
-        states, h = self.encoder(self.embed(source))
+        states, h = self.encoder(self.embedding(source))
         keys = gc.transpose(states, (1, 0, 2))
         return keys, gc.tanh(self.bridge(gc.concatenate([h[0], h[1]], axis=1)))
 
@@ -60,19 +57,19 @@ class Seq2Seq:
         """Logits (T, n, VOCAB), the decoder fed BOS then the true target digits."""
         keys, s0 = self.encode(source)
         start = gc.broadcast_to(gc.constant(np.full((1, 1), BOS)), (1, target.shape[1]))
-        previous = self.embed(gc.concatenate([start, target[:-1]], axis=0))
+        previous = self.embedding(gc.concatenate([start, target[:-1]], axis=0))
         _, (logits, _) = gc.scan(lambda s, x: self.step(keys, s, x), s0, previous)
         return logits
 
     def greedy(self, source):
         """Tokens (T, n) and attention weights (T, n, T), each step fed the previous step's argmax."""
         keys, s0 = self.encode(source)
-        first = gc.broadcast_to(self.embedding[BOS], (source.shape[1], self.embedding.shape[1]))
+        first = gc.broadcast_to(self.embedding.W[BOS], (source.shape[1], self.embedding.W.shape[1]))
 
         def step(carry, _):
             s, (logits, weights) = self.step(keys, *carry)
             token = gc.argmax(logits, axis=1)
-            return (s, self.embed(token)), (token, weights)
+            return (s, self.embedding(token)), (token, weights)
 
         _, (tokens, weights) = gc.scan(step, (s0, first), length=source.shape[0])
         return tokens, weights

@@ -134,5 +134,12 @@ def lstm_cell(x, state, params):
 
 def gru_cell(x, h, params):
     """One GRU step as PyTorch's ``nn.GRUCell``: x (batch, I), h (batch, H), params as for gc.nn.gru.
-    Returns the next h (see the module's example)."""
+    Returns the next h.
+
+        >>> import numpy as np, graphc as gc
+        >>> p = {"W_ih": np.zeros((3, 1)), "W_hh": np.zeros((3, 1)), "b_ih": np.zeros(3), "b_hh": np.zeros(3)}
+        >>> h = gc.nn.gru_cell(gc.constant(np.ones((1, 1))), gc.constant(np.full((1, 1), 4.0)), p)
+        >>> gc.function([], h)()                  # z = σ(0) = 1/2, n = tanh(0) = 0: h moves halfway to 0
+        array([[2.]])
+    """
     return _step("gru", gru_step, x, (h,), params)[0]
