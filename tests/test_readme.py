@@ -51,6 +51,15 @@ def test_the_loops_example_runs(tmp_path, monkeypatch) -> None:
     assert sum(node.op.value == "scan" for node in gc.graph.toposort([namespace["J"]])) == 1
 
 
+def test_the_recurrent_example_runs() -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", _section("Recurrent layers and attention"), re.S)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    g = namespace
+    assert np.isfinite(g["loss"]) and [a.shape for a in g["g"]] == [(64, 8), (64, 16), (64,), (64,)] * 2
+    assert g["hs"].type.shape[2] == 32 and g["last"].type.shape[1] == 16
+
+
 def test_the_shapes_example_is_what_graphc_does() -> None:
     section = _section("Shapes")
     assert len(re.findall(r"^\d\. ", section, re.M)) == 3  # the rule in three lines
