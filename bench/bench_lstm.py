@@ -4,11 +4,15 @@
    LSTM with its gradient at T = 10 and T = 10,000 (and a named T, one graph for every length): the loop is
    one node whatever T is. Cold compiles, best of 3.
 2. One forward + backward pass (T = 100, batch 32, input 64, hidden 128, float32; the cost is mean(ys²), the
-   gradient is every weight's) against PyTorch eager (nn.LSTM) and JAX (lax.scan under jit), same run.
+   gradient is every weight's) against PyTorch eager (nn.LSTM) and JAX (lax.scan under jit), same run, each on
+   ONE thread (BLAS, graphc's loops, PyTorch's intra-op pool, XLA's Eigen pool): a loop of small matrix
+   products gains little from a second core, and on a shared machine threads that wait for each other at every
+   step make every implementation erratic. `--threads N` gives them N.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import time
@@ -16,6 +20,7 @@ import time
 import numpy as np
 from bench_scan import graph_nodes
 from common import best_time, peer, table
+from threadpoolctl import threadpool_limits
 
 import graphc as gc
 
@@ -51,7 +56,15 @@ def compile_times() -> None:
           ["T", "backend", "nodes (bodies included)", "wall", "CPU"], rows)  # fmt: skip
 
 
-def versus_peers() -> None:
+def versus_peers(threads: int) -> None:
+    os.environ["GRAPHC_NUM_THREADS"] = str(threads)
+    os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
+    gc.settings.reload()
+    with threadpool_limits(threads):
+        _versus_peers(threads)
+
+
+def _versus_peers(threads: int) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(STEPS, BATCH, INPUTS)).astype(np.float32)
     layer, xs, cost, grads = lstm_graph(STEPS, BATCH, INPUTS, HIDDEN)
@@ -63,7 +76,7 @@ def versus_peers() -> None:
         rows.append([f"graphc {backend}", f"{best_time(lambda f=f: f(x)) * 1000:.2f} ms"])
     torch = peer("torch")
     if torch is not None:
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        torch.set_num_threads(threads)
         lstm = torch.nn.LSTM(INPUTS, HIDDEN)
         with torch.no_grad():
             for name, p in lstm.named_parameters():
@@ -101,10 +114,16 @@ def versus_peers() -> None:
         params, jx = {k: jnp.asarray(v) for k, v in weights.items()}, jnp.asarray(x)
         seconds = best_time(lambda: jax.block_until_ready(grad(params, jx)))
         rows.append(["JAX (lax.scan, jit)", f"{seconds * 1000:.2f} ms"])
-    sizes = f"T = {STEPS}, batch {BATCH}, input {INPUTS}, hidden {HIDDEN}, float32"
+    sizes = f"T = {STEPS}, batch {BATCH}, input {INPUTS}, hidden {HIDDEN}, float32, {threads} thread(s)"
     table(f"One forward + backward pass of a 1-layer LSTM ({sizes})", ["", "time"], rows)
 
 
 if __name__ == "__main__":
-    compile_times()
-    versus_peers()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", choices=["compile", "peers"], default=None)
+    args = parser.parse_args()
+    if args.only != "peers":
+        compile_times()
+    if args.only != "compile":
+        versus_peers(args.threads)
