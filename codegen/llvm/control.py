@@ -16,7 +16,7 @@ from llvmlite import ir
 from graphc.ops import Op
 
 from . import loops
-from .scalar import I8, load_value, memory_type
+from .scalar import I8, I64, load_value, memory_type
 from .views import View, const
 
 I8P = I8.as_pointer()
@@ -51,6 +51,14 @@ class _Carry:
         b.store(cur, self.next_slot)
 
 
+def opaque(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """The same number, hidden from LLVM's optimiser (an empty inline asm): given a short constant trip count,
+    LLVM unrolls the whole loop, body and all, and a scan over T = 10 would compile slower than T = 10,000."""
+    if not isinstance(value, ir.Constant):
+        return value
+    return b.asm(ir.FunctionType(I64, [I64]), "", "=r,0", [value], side_effect=False, name="steps")
+
+
 def scan(ctx, node, ins):
     """LLVM_RULES[Op.SCAN]: for each step t, the body on x[t], writing the new carries and ys[t] in place."""
     p = node.params
@@ -63,7 +71,7 @@ def scan(ctx, node, ins):
     kept = {k for k in range(n_carry) if body.outputs[k] is body.inputs[k]}  # a carry the body passes on
     buffers = [_Carry(ctx, var, init) for var, init in zip(body.inputs, carries_in, strict=False)]
     b = ctx.b
-    steps = ctx.dim(p["length"])
+    steps = opaque(b, ctx.dim(p["length"]))
     with loops.for_range(b, steps, name="step") as i:
         t = b.sub(b.sub(steps, const(1)), i) if p["reverse"] else i
         current = [c.view(b, c.cur_slot) for c in buffers]
