@@ -1,28 +1,32 @@
-"""Benchmark: the LSTM layer (gc.nn.lstm, a gc.scan loop). Run: python bench/bench_lstm.py
+"""Benchmark: the LSTM layer (gc.nn.lstm, a gc.scan loop). Run: python bench/bench_lstm.py [--threads N]
 
-1. Build + compile time (wall and CPU: CPU time is steadier on a shared machine) and graph size of a 1-layer
-   LSTM with its gradient at T = 10 and T = 10,000 (and a named T, one graph for every length): the loop is
-   one node whatever T is. Cold compiles, best of 3.
+1. Build + compile time (wall and CPU) and graph size of a 1-layer LSTM with its gradient at T = 10 and
+   T = 10,000 (and a named T, one graph for every length): the loop is one node whatever T is. Cold compiles,
+   best of 3.
 2. One forward + backward pass (T = 100, batch 32, input 64, hidden 128, float32; the cost is mean(ys²), the
-   gradient is every weight's) against PyTorch eager (nn.LSTM) and JAX (lax.scan under jit), same run, each on
-   ONE thread (BLAS, graphc's loops, PyTorch's intra-op pool, XLA's Eigen pool): a loop of small matrix
-   products gains little from a second core, and on a shared machine threads that wait for each other at every
-   step make every implementation erratic. `--threads N` gives them N.
+   gradient is every weight's) against PyTorch eager (nn.LSTM, the same weights) and JAX (lax.scan under jit),
+   same run, wall and CPU time.
+
+`--threads N` sets every implementation's threads as in bench_scan.py (whose settings this imports first):
+on a shared machine, thread pools that wait for each other at every step make small matrix products erratic;
+compare with `--threads 1`.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import tempfile
-import time
+# isort: off
+from bench_scan import THREADS, graph_nodes, timed  # first: it sets the threads before NumPy is imported
 
-import numpy as np
-from bench_scan import graph_nodes
-from common import best_time, peer, table
-from threadpoolctl import threadpool_limits
+# isort: on
+import argparse  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
-import graphc as gc
+import numpy as np  # noqa: E402
+from common import peer, table  # noqa: E402
+
+import graphc as gc  # noqa: E402
 
 STEPS, BATCH, INPUTS, HIDDEN = 100, 32, 64, 128
 
@@ -51,20 +55,12 @@ def compile_times() -> None:
                 cpu = min(cpu, time.process_time() - start_cpu)
                 nodes = graph_nodes([cost, *grads])
             shown = f"{steps:,}" if isinstance(steps, int) else f'"{steps}" (any)'
-            rows.append([shown, backend, f"{nodes:,}", f"{wall * 1000:.0f} ms", f"{cpu * 1000:.0f} ms"])
-    table("Build + compile a 1-layer LSTM and its gradient (input 16, hidden 32), cold, best of 3",
+            rows.append([shown, backend, f"{nodes:,}", f"{wall * 1000:.0f}", f"{cpu * 1000:.0f}"])
+    table("Build + compile a 1-layer LSTM and its gradient (input 16, hidden 32), cold, best of 3, ms",
           ["T", "backend", "nodes (bodies included)", "wall", "CPU"], rows)  # fmt: skip
 
 
-def versus_peers(threads: int) -> None:
-    os.environ["GRAPHC_NUM_THREADS"] = str(threads)
-    os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
-    gc.settings.reload()
-
-    def timed(fn) -> str:  # the limit is set per timing: BLAS libraries loaded since (compiling) obey it too
-        with threadpool_limits(threads):
-            return f"{best_time(fn) * 1000:.2f} ms"
-
+def versus_peers() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(STEPS, BATCH, INPUTS)).astype(np.float32)
     layer, xs, cost, grads = lstm_graph(STEPS, BATCH, INPUTS, HIDDEN)
@@ -73,10 +69,10 @@ def versus_peers(threads: int) -> None:
     for backend in ("llvm", "numpy"):
         f = gc.function([xs], [cost, *grads], backend=backend)
         results[backend] = f(x)
-        rows.append([f"graphc {backend}", timed(lambda f=f: f(x))])
+        rows.append([f"graphc {backend}", *timed(lambda f=f: f(x))])
     torch = peer("torch")
     if torch is not None:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(THREADS)
         lstm = torch.nn.LSTM(INPUTS, HIDDEN)
         with torch.no_grad():
             for name, p in lstm.named_parameters():
@@ -92,7 +88,7 @@ def versus_peers(threads: int) -> None:
         torch_step()
         grad_ih = lstm.weight_ih_l0.grad.numpy()
         assert np.allclose(results["llvm"][1], grad_ih, rtol=1e-3, atol=1e-6), "graphc and PyTorch disagree"
-        rows.append(["PyTorch eager (nn.LSTM)", timed(torch_step)])
+        rows.append(["PyTorch eager (nn.LSTM)", *timed(torch_step)])
     jax = peer("jax")
     if jax is not None:
         jnp = jax.numpy
@@ -112,17 +108,17 @@ def versus_peers(threads: int) -> None:
 
         grad = jax.jit(jax.value_and_grad(loss))
         params, jx = {k: jnp.asarray(v) for k, v in weights.items()}, jnp.asarray(x)
-        rows.append(["JAX (lax.scan, jit)", timed(lambda: jax.block_until_ready(grad(params, jx)))])
-    sizes = f"T = {STEPS}, batch {BATCH}, input {INPUTS}, hidden {HIDDEN}, float32, {threads} thread(s)"
-    table(f"One forward + backward pass of a 1-layer LSTM ({sizes})", ["", "time"], rows)
+        rows.append(["JAX (lax.scan, jit)", *timed(lambda: jax.block_until_ready(grad(params, jx)))])
+    sizes = f"T = {STEPS}, batch {BATCH}, input {INPUTS}, hidden {HIDDEN}, float32, {THREADS} thread(s)"
+    table(f"One forward + backward pass of a 1-layer LSTM ({sizes}), ms", ["", "wall", "CPU"], rows)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=THREADS, help="(read by bench_scan at import)")
     parser.add_argument("--only", choices=["compile", "peers"], default=None)
     args = parser.parse_args()
     if args.only != "peers":
         compile_times()
     if args.only != "compile":
-        versus_peers(args.threads)
+        versus_peers()
