@@ -7,7 +7,7 @@ at one of the first few steps, where the first feature carries a value v. The cl
 net needs is at the start; the rest is noise it must carry the answer through. The loss gradient reaching the
 marked step passes through T - t applications of the recurrence: a tanh RNN's gradient vanishes on the way
 (book §10.7) and it stays near chance, while the LSTM's cell state (the forget gate's path, §10.10) carries
-it and the LSTM learns. Both are the same few lines: gc.nn.rnn and gc.nn.lstm, compiled once for any T.
+it and the LSTM learns. Both layers (gc.nn.RNN, gc.nn.LSTM) are gc.scan loops, compiled once for any T.
 """
 
 from __future__ import annotations
