@@ -41,21 +41,23 @@ def lstm_graph(steps, batch, inputs: int, hidden: int):
 
 
 def compile_times() -> None:
-    rows = []
-    for steps in (10, 10_000, "T"):
-        for backend in ("numpy", "llvm"):
-            wall, cpu, nodes = float("inf"), float("inf"), 0
-            for _ in range(3):
+    best: dict[tuple, list] = {}
+    for _ in range(3):  # rounds outside, lengths inside: one-time costs and load fall on every length alike
+        for steps in (10, 10_000, "T"):
+            for backend in ("numpy", "llvm"):
                 os.environ["GRAPHC_CACHE_DIR"] = tempfile.mkdtemp(prefix="graphc-bench-cache-")
                 gc.settings.reload()
                 start, start_cpu = time.perf_counter(), time.process_time()
                 _, xs, cost, grads = lstm_graph(steps, "n", 16, 32)
                 gc.function([xs], [cost, *grads], backend=backend)
-                wall = min(wall, time.perf_counter() - start)
-                cpu = min(cpu, time.process_time() - start_cpu)
-                nodes = graph_nodes([cost, *grads])
-            shown = f"{steps:,}" if isinstance(steps, int) else f'"{steps}" (any)'
-            rows.append([shown, backend, f"{nodes:,}", f"{wall * 1000:.0f}", f"{cpu * 1000:.0f}"])
+                wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+                old = best.get((steps, backend), [float("inf"), float("inf"), 0])
+                best[steps, backend] = [min(old[0], wall), min(old[1], cpu), graph_nodes([cost, *grads])]
+    rows = [
+        [f"{steps:,}" if isinstance(steps, int) else f'"{steps}" (any)', backend, f"{nodes:,}",
+         f"{wall * 1000:.0f}", f"{cpu * 1000:.0f}"]
+        for (steps, backend), (wall, cpu, nodes) in best.items()
+    ]  # fmt: skip
     table("Build + compile a 1-layer LSTM and its gradient (input 16, hidden 32), cold, best of 3, ms",
           ["T", "backend", "nodes (bodies included)", "wall", "CPU"], rows)  # fmt: skip
 
