@@ -119,3 +119,14 @@ def test_contraction_merges_exactly_when_the_units_stay_acyclic(case):
         assert nx.is_directed_acyclic_graph(contracted)
         for p, q in contracted.edges:  # the ranks stay a topological order of the units
             assert units.rank[p] < units.rank[q]
+
+
+def test_a_rebuild_over_units_out_of_order_is_a_graph_error():
+    """A unit before the one making its input would silently read the old value: refused."""
+    x = gc.tensor("x", (2, 2))
+    a = gc.exp(x)
+    c = a * gc.transpose(a)
+    graph = FunctionGraph([x], [c])
+    with pytest.raises(gc.GraphError, match="comes before the unit that makes one of its inputs"):
+        graph.rebuild(lambda node, inputs: None, order=list(reversed(graph.nodes)))
+    assert graph.rebuild(lambda node, inputs: None, order=graph.nodes).outputs == [c]
