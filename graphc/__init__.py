@@ -10,13 +10,24 @@ This facade imports the core eagerly and `grad`, `function`, `viz`, `nn`, `optim
 import order makes a cycle between graphc, graphc.passes and graphc.codegen.
 """
 
+import copyreg as _copyreg
 import importlib as _importlib
 from types import ModuleType as _ModuleType
 
 from . import graph as _graph
 from . import settings
 from .elementwise import ScalarFunction, elementwise
-from .errors import BackendError, DTypeError, GraphcError, GraphError, InputError, ShapeError, TypeError_
+from .errors import (
+    BackendError,
+    DTypeError,
+    FormatError,
+    GraphcError,
+    GraphError,
+    InputError,
+    ShapeError,
+    TypeError_,
+)
+from .fgraph import FunctionGraph as _FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, toposort
 from .ops import Op
 from .printing import debugprint
@@ -115,6 +126,12 @@ _LAZY = {
     "training": ("graphc.training", None),
     "evaluate": ("graphc.compile", "evaluate"),
     "to_networkx": ("graphc.analysis", "to_networkx"),
+    "save": ("graphc.io.api", "save"),
+    "load": ("graphc.io.api", "load"),
+    "save_params": ("graphc.io.params", "save_params"),
+    "load_params": ("graphc.io.params", "load_params"),
+    "io": ("graphc.io", None),
+    "onnx": ("graphc.onnx", None),
 }
 # The public names: what the imports above bind (not the submodules they load), the lazy ones, and settings.
 __all__ = sorted(
@@ -135,6 +152,17 @@ def _notebook_display(obj) -> dict:
 
 
 _graph.DISPLAY_HOOKS["mimebundle"] = _notebook_display
+
+
+def _pickle_safely(obj):
+    """Variables and graphs pickle as graphc files (graphc.io): unpickling only reads that format."""
+    from graphc.io.document import read_bytes, to_bytes
+
+    return read_bytes, (to_bytes(obj),)
+
+
+for _cls in (Variable, Constant, SharedVariable, _FunctionGraph):
+    _copyreg.pickle(_cls, _pickle_safely)
 
 
 def __getattr__(name: str):

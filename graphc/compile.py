@@ -48,7 +48,43 @@ def function(
     _check_inputs(fgraph)
     optimized, reports = run_pipeline(fgraph, optimize)
     program = compile_program(optimized, backend)
-    return Function(fgraph, optimized, program, reports, backend, single, name)
+    compiled = Function(fgraph, optimized, program, reports, backend, single, name)
+    compiled.optimize = _optimize_by_name(optimize)
+    return compiled
+
+
+def _optimize_by_name(optimize) -> str | list[str] | None:
+    """`optimize` as a saved function records it: "fast", "none" or pass names; None for a pass of the
+    user's own (a file names passes, it cannot hold code)."""
+    if isinstance(optimize, str):
+        return optimize
+    from graphc.passes.manager import fast_pipeline
+
+    known = dict(fast_pipeline())
+    names = []
+    for p in optimize:
+        if isinstance(p, str):
+            name, run = p, known.get(p)
+        else:
+            name, run = tuple(p) if isinstance(p, tuple) else (getattr(p, "__name__", ""), p)
+        if known.get(name) is not run:
+            return None
+        names.append(name)
+    return names
+
+
+def compile_spec(spec, backend: str | None = None) -> Function:
+    """gc.function for a recipe read from a graphc file (graphc.io.graphs.FunctionSpec)."""
+    graph = spec.graph
+    outputs = graph.outputs[0] if spec.single else graph.outputs
+    return function(graph.inputs, outputs, graph.updates, backend or spec.backend, spec.optimize, spec.name)
+
+
+def _function_from_bytes(blob: bytes) -> Function:
+    """What unpickling a Function runs: read graphc's safe format (no code from the data) and compile."""
+    from graphc.io.document import read_bytes
+
+    return read_bytes(blob, compile_spec)
 
 
 def evaluate(outputs, givens: dict | None = None):
@@ -182,6 +218,12 @@ class Function(Displayed):
         if file is not None:
             print(text, file=file)
         return text
+
+    def __reduce__(self):
+        """Pickles as a graphc file (graphc.io): the unpickler only reads that format and compiles again."""
+        from graphc.io.document import to_bytes
+
+        return _function_from_bytes, (to_bytes(self),)
 
     def __repr__(self) -> str:
         names = ", ".join(v.name or "?" for v in self.fgraph.inputs)

@@ -36,6 +36,10 @@ class BackendError(GraphcError, ValueError):
     """An unknown backend or one that cannot run here."""
 
 
+class FormatError(GraphcError, ValueError):
+    """A file graphc will not read: not a graphc file, damaged, hostile, or from a newer format version."""
+
+
 def where_built(origin: tuple[str, int] | None) -> str:
     """The suffix every error about a node carries: where the user built it."""
     if origin is None:

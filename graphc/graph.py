@@ -138,7 +138,9 @@ class SharedVariable(Variable):
                 )
             value = value.astype(self._value.dtype)
             copy = False
-        self._value = np.array(value, copy=True, order="C") if copy else np.ascontiguousarray(value)
+        self._value = (
+            np.array(value, copy=True, order="C") if copy else np.asarray(value, order="C")
+        )  # keeps 0-d
 
 
 # --- leaves from Python values ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A small training loop, `gc.train`, with progress (graphc.notebook: a bar in Jupyter or on a terminal, plain
-lines in a log), a history, and early stopping (Alg. 7.1). Knows shared variables and Python callables only:
-no passes, no codegen.
+lines in a log), a history, early stopping (Alg. 7.1) and checkpoints (graphc.io.checkpoint). Knows shared
+variables and Python callables: no passes, no codegen.
 
     >>> import numpy as np, graphc as gc
     >>> w = gc.shared(np.zeros(2), name="w")
@@ -16,6 +16,7 @@ no passes, no codegen.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from .errors import GraphcError, InputError
 from .graph import SharedVariable
+from .io.checkpoint import Checkpoint
 from .notebook import in_notebook, progress_display
 from .origin import here
 
@@ -128,6 +130,7 @@ def minibatches(*arrays: np.ndarray, batch_size: int, rng: np.random.Generator |
             idx = order[start : start + batch_size]
             yield tuple(a[idx] for a in arrays)
 
+    batches.rng = rng  # what gc.train's checkpoints save, so a resumed run draws the same order
     return batches
 
 
@@ -139,20 +142,34 @@ def train(
     early_stopping: EarlyStopping | None = None,
     progress: bool = True,
     desc: str = "train",
+    checkpoint: str | os.PathLike | None = None,
+    every: int = 1,
+    resume: bool = False,
 ) -> History:
     """Run `step_fn(*batch)` over `batches` for `epochs` epochs; returns a History.
 
     batches: a re-iterable (list of tuples) or a function of the epoch returning an iterable of tuples.
     step_fn returns the loss (or a tuple whose first item is the loss). validate() returns a number to
     minimise (e.g. validation loss or error), recorded each epoch; early_stopping uses it (Alg. 7.1).
+    checkpoint: a folder where every `every` epochs (and at the end) the training state is saved atomically
+    (graphc.io.checkpoint); with resume=True a run continues from it, `epochs` being the total, and ends with
+    the parameters an uninterrupted run gets.
     """
     if early_stopping is not None and validate is None:
         raise InputError(
             f"gc.train: early_stopping needs validate=, the function whose value it watches; got None{here()}"
         )
+    if resume and checkpoint is None:
+        raise InputError(f"gc.train: resume=True needs checkpoint=, the folder to resume from{here()}")
+    if type(every) is not int or every < 1:
+        raise InputError(f"gc.train: every must be a positive number of epochs, not {every!r}{here()}")
     history = History()
+    saver = Checkpoint(checkpoint, step_fn, batches, early_stopping) if checkpoint is not None else None
+    start = saver.restore(history) if resume else 0
+    if history.stopped_epoch is not None:  # the checkpointed run had stopped early: nothing left to do
+        start = epochs
     shown = progress_display(progress, epochs, desc)
-    for epoch in range(epochs):
+    for epoch in range(start, epochs):
         total, count = 0.0, 0
         for batch in batches(epoch) if callable(batches) else batches:
             total += _loss(step_fn(*batch))
@@ -166,7 +183,11 @@ def train(
         if early_stopping is not None and validate is not None and (epoch + 1) % early_stopping.every == 0:
             if early_stopping.update(epoch, history.val[-1]):
                 history.stopped_epoch = epoch
-                break
+        stopped = history.stopped_epoch is not None
+        if saver is not None and ((epoch + 1) % every == 0 or epoch + 1 == epochs or stopped):
+            saver.save(epoch, history)
+        if stopped:
+            break
     if early_stopping is not None:
         early_stopping.restore()
         history.best_epoch = early_stopping.best_epoch

@@ -250,8 +250,8 @@ def test_public_namespaces_hold_only_their_api():
 
     import graphc as gc
 
-    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing]
-    subpackages = {"nn", "optim", "viz", "testing", "training", "init", "settings"}
+    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing, gc.io, gc.onnx]
+    subpackages = {"nn", "optim", "viz", "testing", "training", "init", "settings", "io", "onnx"}
     for module in public:
         assert dir(module) == sorted(module.__all__), module.__name__
         for name in module.__all__:

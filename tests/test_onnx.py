@@ -1,0 +1,169 @@
+"""ONNX: every op of the CASES table (as built, and fused) exported, run by onnxruntime and imported back;
+the examples' trained models against onnxruntime; PyTorch-exported MLP and CNN loaded, run, differentiated
+and drawn; unsupported operators listed by name. Skips cleanly without onnx, onnxruntime or torch."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+from all_cases import CASES
+from test_io_examples import MODELS
+
+import graphc as gc
+from graphc.ops import Op
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def run(model, *arrays) -> list[np.ndarray]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {i.name: a for i, a in zip(session.get_inputs(), arrays, strict=True)})
+
+
+def close(got, want) -> None:
+    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, want.dtype, got.shape, want.shape)
+    tol = 1e-5 if want.dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
+
+
+def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
+    """As built (opsets 13 and the default) and after the passes (fused kernels expanded back)."""
+    fused = 0
+    for case in CASES:
+        xs = case.variables()
+        out = case.build(*xs)
+        if Op.RANDOM_UNIFORM in {n.op for n in gc.toposort([out])}:
+            continue
+        arrays = [a.sample(rng) for a in case.args]
+        with np.errstate(all="ignore"):
+            want = gc.function(xs, out, backend="interp", optimize="none")(*arrays)
+            optimized = gc.function(xs, out).optimized  # fused kernels, expanded back into ONNX nodes
+            fused += any(n.op is Op.FUSED for n in optimized.nodes)
+            built = gc.fgraph.FunctionGraph(xs, [out])
+            for graph, opset in [
+                (built, 13),
+                (built, gc.onnx.DEFAULT_OPSET),
+                (optimized, gc.onnx.DEFAULT_OPSET),
+            ]:
+                close(run(gc.onnx.export(graph, opset=opset), *arrays)[0], want)
+            back = gc.onnx.load(gc.onnx.export(built))
+            close(gc.function(back.inputs, back.outputs[0], backend="interp", optimize="none")(*arrays), want)
+    assert fused > 10
+
+
+@pytest.mark.parametrize("build", MODELS, ids=[m.__name__ for m in MODELS])
+def test_the_examples_trained_models_agree_with_onnxruntime(build, tmp_path) -> None:
+    functions, batch = build("numpy", np.random.default_rng(0))
+    for _ in range(3):  # a few training steps: trained weights, not the initial ones
+        functions["step"](*batch)
+    graph = functions.get("predict") or functions.get("evaluate")
+    if graph is None:  # regularization: its training graph has dropout, which is not for inference
+        with pytest.raises(gc.GraphcError, match="random_uniform has no ONNX equivalent"):
+            gc.onnx.export(functions["step"])
+        return
+    args = batch[: len(graph.fgraph.inputs)]
+    path = tmp_path / "model.onnx"
+    gc.onnx.export(graph, path)
+    close(run(onnx.load(path), *args)[0], graph(*args))
+    if graph.fgraph.inputs[0].type.shape[0] != 1:  # a named batch size: any batch runs
+        close(run(onnx.load(path), *(a[:2] for a in args))[0], graph(*(a[:2] for a in args)))
+
+
+def test_unsupported_operators_are_listed() -> None:
+    helper = onnx.helper
+    nodes = [
+        helper.make_node("Einsum", ["x", "x"], ["y"], equation="ij,ij->ij"),
+        helper.make_node("LSTM", ["y", "w", "r"], ["z"]),
+        helper.make_node("Einsum", ["z", "z"], ["u"]),
+    ]
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 2])
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [x]))
+    with pytest.raises(gc.GraphcError, match="uses ONNX ops graphc does not import: Einsum, LSTM$"):
+        gc.onnx.load(model)
+
+
+# --- from PyTorch -------------------------------------------------------------------------------------------
+def torch_models():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+
+    class CNN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.conv2 = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1)
+            self.fc = torch.nn.Linear(6 * 2 * 2, 10)
+
+        def forward(self, x):
+            h = torch.nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
+            h = torch.relu(self.conv2(h))
+            return torch.log_softmax(self.fc(h.view(h.size(0), -1)), dim=1)
+
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3), torch.nn.Softmax(-1)
+    )
+    norm = torch.nn.BatchNorm2d(3)
+    norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+    blocks = torch.nn.Sequential(  # batch norm (evaluation), average pools, leaky ReLU, clip
+        torch.nn.Conv2d(2, 3, 3, padding=1),
+        norm,
+        torch.nn.LeakyReLU(0.1),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Hardtanh(-0.5, 0.5),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(3, 2),
+    ).eval()  # the exporter restores the mode it found: evaluation, so batch norm uses its running statistics
+    return torch, [("mlp", mlp, (4, 5)), ("cnn", CNN(), (3, 1, 8, 8)), ("blocks", blocks, (2, 2, 6, 6))]
+
+
+def from_torch(torch, model, x) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # torch's exporter warns about its own deprecations
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+                          do_constant_folding=False)  # batch norm stays a BatchNormalization  # fmt: skip
+    return buffer.getvalue()
+
+
+def test_pytorch_models_load_run_differentiate_and_draw(backend) -> None:
+    torch, models = torch_models()
+    for name, model, shape in models:
+        x = torch.randn(*shape)
+        graph = gc.onnx.load(from_torch(torch, model, x))
+        assert str(graph.inputs[0].type) == f"float32(batch, {', '.join(map(str, shape[1:]))})"
+        by_name = {p.name: p for p in graph.shared}  # parameters, then batch norm's running statistics
+        params = [by_name[n] for n, _ in model.named_parameters()]
+        weights = gc.tensor("r", ("batch",) + tuple(graph.outputs[0].type.shape[1:]), "float32")
+        J = (graph.outputs[0] * weights).sum()  # a scalar whose gradient checks every parameter
+        f = gc.function([graph.inputs[0], weights], [graph.outputs[0], *gc.grad(J, params)], backend=backend)
+        r = torch.randn(*((shape[0],) + tuple(graph.outputs[0].type.shape[1:])))
+        y = model(x)
+        torch_grads = torch.autograd.grad((y * r).sum(), list(model.parameters()))
+        got = f(x.numpy(), r.numpy())
+        np.testing.assert_allclose(got[0], y.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        for g, t, p in zip(got[1:], torch_grads, params, strict=True):
+            np.testing.assert_allclose(g, t.numpy(), rtol=1e-3, atol=1e-5, err_msg=f"{name} {p.name}")
+        dot = gc.viz.to_dot(J, grads=dict(zip(params, gc.grad(J, params), strict=True)))
+        assert all(p.name.replace(".", "") in dot.replace(".", "") for p in params) and "∇" in dot
+
+
+def test_tensors_in_external_files_are_refused(tmp_path) -> None:
+    """A model may point at files beside it: graphc reads nothing but the model itself."""
+    helper = onnx.helper
+    weight = onnx.numpy_helper.from_array(np.ones((2, 2), np.float32), "W")
+    weight.ClearField("raw_data")
+    weight.data_location = onnx.TensorProto.EXTERNAL
+    weight.external_data.add(key="location", value="../../etc/passwd")
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 2])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 2])
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "g", [x], [y], [weight])
+    path = tmp_path / "model.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    with pytest.raises(gc.GraphcError, match=r"keeps tensors in external files \(W\)"):
+        gc.onnx.load(path)
