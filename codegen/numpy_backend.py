@@ -1,20 +1,23 @@
 """The NumPy backend: emits readable Python source calling NumPy, one line per node. Owns NUMPY_TEMPLATES.
 
 Fused kernels become one block that reuses its temporaries with ufunc `out=` buffers. `f.source` shows the
-code.
+code. Every identifier in it is one we make (in0, d0, v1, t2, c3, f4, and the RUNTIME helpers); user names
+(of inputs, sizes, functions) appear only in comments, escaped with repr, so no name can run code, shadow
+another or clash with one after Python's NFKC normalisation of identifiers. Size expressions are printed by
+`size_code` as exact integer arithmetic on our names.
 """
 
 from __future__ import annotations
 
-import keyword
 import os
-import re
 from collections.abc import Callable
 
 import numpy as np
 import scipy.special
 import sympy
 
+from graphc.elementwise import ScalarFunction
+from graphc.errors import BackendError
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op, index_to_python
 from graphc.types import broadcast_shapes
@@ -48,7 +51,7 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     **{op: _call(name) for op, name in UFUNCS.items()},
     Op.CAST: lambda a, p: f"np.asarray({a[0]}).astype(np.{p['dtype'].name})",
     Op.WHERE: lambda a, p: f"np.where({a[0]}, {a[1]}, {a[2]})",
-    Op.SCALAR_FN: lambda a, p: f"{p['fn'].key}({', '.join(a)})",
+    Op.SCALAR_FN: lambda a, p: f"{p['fn']}({', '.join(a)})",  # p['fn']: the function's name in the code
     Op.SUM: _reduce("sum"),
     Op.MEAN: _reduce("mean"),
     Op.MAX: _reduce("max"),
@@ -73,23 +76,53 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
 
 
+class Code(str):
+    """A param made printable (a size expression, a function's name in the code): written as it is."""
+
+
 def _dim(d) -> str:
-    if isinstance(d, int):
+    if isinstance(d, (int, Code)):
         return str(d)
-    if isinstance(d, sympy.Symbol):
-        return _size_name(d)
-    renamed = {s: sympy.Symbol(_size_name(s)) for s in d.free_symbols if _size_name(s) != str(s)}
-    return f"int({d.xreplace(renamed) if renamed else d})"
+    raise BackendError(f"internal error: the size {d!r} reached the numpy templates unprinted")
 
 
-_BUILTINS_USED = {"int", "float", "compiled"}  # names the generated code itself relies on
+def size_code(expr, names: dict) -> str:
+    """Exact integer Python for a size expression, over the generated names of its named sizes (`names`:
+    sympy Symbol -> identifier). Divisions are floor divisions of integer polynomials: ceiling(p/q) is
+    -(-p // q), floor(p/q) is p // q, and a plain p/q (the types only make exact ones) is p // q."""
+    if isinstance(expr, (int, sympy.Integer)):
+        return str(int(expr))
+    if isinstance(expr, sympy.Symbol):
+        return names[expr]
+    if isinstance(expr, (sympy.ceiling, sympy.floor)):
+        num, den = sympy.fraction(sympy.together(expr.args[0]))
+        p, q = _polynomial_code(num, names), _polynomial_code(den, names)
+        return f"(-(-{p} // {q}))" if isinstance(expr, sympy.ceiling) else f"({p} // {q})"
+    if isinstance(expr, (sympy.Max, sympy.Min)):
+        fn = "max" if isinstance(expr, sympy.Max) else "min"
+        return f"{fn}({', '.join(size_code(a, names) for a in expr.args)})"
+    if isinstance(expr, sympy.Mod):
+        return f"({size_code(expr.args[0], names)} % {size_code(expr.args[1], names)})"
+    num, den = sympy.fraction(sympy.together(expr))
+    if den != 1:
+        return f"({_polynomial_code(num, names)} // {_polynomial_code(den, names)})"
+    return _polynomial_code(num, names)
 
 
-def _size_name(sym) -> str:
-    """How generated code spells a named size: the user's name unless it shadows one we use (np, int, v1)."""
-    name = str(sym)
-    clash = keyword.iskeyword(name) or name in RUNTIME or name in _BUILTINS_USED or _GENERATED.match(name)
-    return f"size_{name}" if clash else name
+_SIZE_FUNCTIONS = (sympy.Integer, sympy.Symbol, sympy.ceiling, sympy.floor, sympy.Max, sympy.Min, sympy.Mod)
+
+
+def _polynomial_code(expr, names: dict) -> str:
+    """Sums, products and positive integer powers of integers, named sizes and size functions."""
+    if isinstance(expr, sympy.Add):
+        return "(" + " + ".join(_polynomial_code(a, names) for a in expr.args) + ")"
+    if isinstance(expr, sympy.Mul):
+        return "(" + " * ".join(_polynomial_code(a, names) for a in expr.args) + ")"
+    if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and expr.exp > 0:
+        return f"({_polynomial_code(expr.base, names)} ** {int(expr.exp)})"
+    if isinstance(expr, _SIZE_FUNCTIONS):
+        return size_code(expr, names)
+    raise BackendError(f"the numpy backend cannot print the size expression {expr}")
 
 
 def _shape(shape) -> str:
@@ -146,6 +179,8 @@ class Emitter:
         self.names: dict[int, str] = {}
         self.namespace = dict(RUNTIME)
         self.lines: list[str] = []
+        self.sizes: dict[sympy.Symbol, str] = {}  # named size -> its identifier in the code
+        self.functions: dict[int, str] = {}  # id(ScalarFunction) -> its identifier in the code
         self._count = 0
 
     def fresh(self, prefix: str = "v") -> str:
@@ -172,39 +207,62 @@ class Emitter:
 
     def emit(self) -> str:
         fg = self.fg
-        params = sorted({_size_name(s) for v in fg.inputs for s in v.type.symbols})  # size bindings
-        n_sizes = len(params)
+        params = []
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
-            name = _identifier(v.name, f"in{i}", params)
-            self.names[id(v)] = name
+            self.names[id(v)] = name = f"in{i}"
             params.append(name)
+            kind = "input" if i < len(fg.inputs) else "shared"
+            self.lines.append(f"# {name}: {kind} {_comment(v.name)} {_comment(v.type)}")
         self._bind_sizes()
         for node in fg.nodes:
             if node.origin is not None:
-                self.lines.append(f"# {node.op.value}  built at {_short(node.origin)}")
+                self.lines.append(f"# {node.op.value}  built at {_comment(_short(node.origin))}")
             if node.op is Op.FUSED:
                 self._emit_fused(node)
                 continue
             args = [self.name_of(v) for v in node.inputs]
-            if node.op is Op.SCALAR_FN:
-                self.namespace[node.params["fn"].key] = node.params["fn"].impl
             out = self.fresh()
             self.names[id(node.outputs[0])] = out
-            self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
+            self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.printable(node.params))}")
         outs = ", ".join(self.name_of(v) for v in fg.outputs)
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
         self.lines.append(f"return [{outs}], [{ups}]")
         body = "\n".join("        " + line for line in self.lines)
-        return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+        return f"def compiled({', '.join(params)}):\n    with np.errstate(all='ignore'):\n{body}\n"
 
     def _bind_sizes(self) -> None:
-        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`."""
-        bound: set = set()
+        """Each named size is read from the first input that has it (`d0 = in0.shape[0]`); every named size
+        of the graph is one of these (gc.function checks that)."""
         for v in self.fg.inputs:
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, sympy.Symbol) and d not in bound:
-                    bound.add(d)
-                    self.lines.append(f"{_size_name(d)} = {self.names[id(v)]}.shape[{axis}]")
+                if isinstance(d, sympy.Symbol) and d not in self.sizes:
+                    self.sizes[d] = name = f"d{len(self.sizes)}"
+                    self.lines.append(f"{name} = {self.names[id(v)]}.shape[{axis}]  # {_comment(d)}")
+
+    def printable(self, params: dict) -> dict:
+        """`params` with size expressions as code over our size names (in shapes and index items, one tuple
+        deep) and a ScalarFunction as the name we gave it in the namespace."""
+        out = {}
+        for key, value in params.items():
+            if isinstance(value, ScalarFunction):
+                value = Code(self.function_name(value))
+            elif isinstance(value, tuple):
+                value = tuple(
+                    tuple(self.size(d) for d in item) if isinstance(item, tuple) else self.size(item)
+                    for item in value
+                )
+            out[key] = value
+        return out
+
+    def size(self, d):
+        return Code(size_code(d, self.sizes)) if isinstance(d, sympy.Basic) else d
+
+    def function_name(self, fn: ScalarFunction) -> str:
+        if id(fn) not in self.functions:
+            self.functions[id(fn)] = name = self.fresh("f")
+            self.namespace[name] = fn.impl
+            self.lines.append(f"# {name}: elementwise {_comment(fn.name)}")
+        return self.functions[id(fn)]
 
     def _emit_fused(self, node) -> None:
         """One block per kernel: temporaries of the full shape are reused through out= once dead."""
@@ -236,20 +294,18 @@ class Emitter:
             if reuse is not None and ins.op in UFUNCS and len(shape) > 0:
                 free.remove(reuse)
                 name = reuse[0]
-                call = NUMPY_TEMPLATES[ins.op](args, ins.param_dict)
+                call = NUMPY_TEMPLATES[ins.op](args, self.printable(ins.param_dict))
                 self.lines.append(f"{call[:-1]}, out={name})")
             else:
                 name = self.fresh("t")
-                if ins.op is Op.SCALAR_FN:
-                    self.namespace[ins.param_dict["fn"].key] = ins.param_dict["fn"].impl
-                self.lines.append(f"{name} = {NUMPY_TEMPLATES[ins.op](args, ins.param_dict)}")
+                self.lines.append(f"{name} = {NUMPY_TEMPLATES[ins.op](args, self.printable(ins.param_dict))}")
             owned.add(name)
             names.append(name)
             shapes.append(shape)
         for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
             value = names[value_id]
             if shapes[value_id] != full:
-                value = f"np.broadcast_to({value}, {_shape(full)})"
+                value = f"np.broadcast_to({value}, {_shape(tuple(map(self.size, full)))})"
             if red is not None:
                 op, axes, keepdims = red
                 value = NUMPY_TEMPLATES[op]([value], {"axis": axes, "keepdims": keepdims})
@@ -258,18 +314,9 @@ class Emitter:
             self.names[id(out_var)] = out
 
 
-_GENERATED = re.compile(r"^[vtc]\d+$")
-
-
-def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
-    """The user's name where it is a usable identifier that cannot clash with ours, else `fallback`."""
-    usable = name and name.isidentifier() and not keyword.iskeyword(name) and not _GENERATED.match(name)
-    base = name if usable and name not in RUNTIME and name not in _BUILTINS_USED else fallback
-    candidate, k = base, 1
-    while candidate in taken:
-        k += 1
-        candidate = f"{base}_{k}"
-    return candidate
+def _comment(text) -> str:
+    """User text for a comment of the generated code: repr-escaped, so no character can end the line."""
+    return repr(str(text))
 
 
 def _short(origin) -> str:

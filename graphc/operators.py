@@ -102,7 +102,7 @@ class Operators:
             )
         if any(isinstance(d, int) and d == -1 for d in shape):
             known = dim_product(as_shape(d for d in shape if not (isinstance(d, int) and d == -1)))
-            missing = sympy.simplify(sympy.sympify(dim_product(self.type.shape)) / sympy.sympify(known))
+            missing = sympy.simplify(sympy.Integer(1) * dim_product(self.type.shape) / known)
             if missing.is_Integer or (missing.is_integer and not missing.is_Rational):
                 shape = tuple(missing if isinstance(d, int) and d == -1 else d for d in shape)
             else:

@@ -41,8 +41,8 @@ def symbol(name: str) -> sympy.Symbol:
 
 def as_dim(d) -> Dim:
     """Normalise one dimension: ints stay ints, names become symbols, integer sympy values become ints."""
-    if (type(d) is int and d >= 0) or type(d) is sympy.Symbol:  # fast path: already normal (every new Type)
-        return d
+    if (type(d) is int and d >= 0) or (type(d) is sympy.Symbol and d.is_integer and d.is_positive):
+        return d  # fast path: already normal (every new Type)
     if isinstance(d, (bool, np.bool_)):
         raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
     if isinstance(d, (int, np.integer)):
@@ -54,7 +54,9 @@ def as_dim(d) -> Dim:
             raise ShapeError(f"a symbolic dimension must be an identifier, not {d!r}")
         return symbol(d)
     if isinstance(d, sympy.Basic):
-        d = sympy.sympify(d)
+        # a size is a positive integer: the user's own sympy symbols get graphc's assumptions (so "n" and
+        # sympy.Symbol("n") are the same size, and n * 2 / 2 simplifies)
+        d = d.xreplace({s: symbol(s.name) for s in d.free_symbols if isinstance(s, sympy.Symbol)})
         if d.is_Integer:
             return int(d)
         return d
@@ -85,7 +87,7 @@ def dims_equal(a: Dim, b: Dim) -> bool:
         return a == b
     if a == b:  # structurally equal (the common case): no need to expand
         return True
-    return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
+    return sympy.expand(a - b) == 0  # dims are ints or sympy expressions (never strings: no sympify)
 
 
 def same_shape(a: Sequence[Dim], b: Sequence[Dim]) -> bool:
@@ -163,7 +165,7 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
     known = sizes.get(d)  # a bare named size: a dict lookup, ~100x cheaper than a sympy substitution
     if known is not None:
         return known
-    value = sympy.sympify(d).subs(sizes)
+    value = d.subs(sizes)
     if not value.is_Integer:
         raise ShapeError(f"the size {d} is not known from the inputs' shapes (got {value})")
     return int(value)

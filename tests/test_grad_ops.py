@@ -23,6 +23,11 @@ POS = A((3, 4), low=0.2, high=2.0)
 AWAY = A((3, 4), away=0.2)
 swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
 bump = gc.elementwise("bump", lambda x, y: x * sympy.exp(-(y**2)) + sympy.sin(x * y))
+# steps and kinks: their derivatives hold DiracDelta, taken as 0 (checked away from the kinks)
+ramp = gc.elementwise("ramp", lambda x: x * sympy.Heaviside(x))
+pieces = gc.elementwise("pieces", lambda x: sympy.Piecewise((x**2, x < 0), (3 * x + 1, True)))
+signed_square = gc.elementwise("signed_square", lambda x: sympy.sign(x) * x**2)
+abs_times = gc.elementwise("abs_times", lambda x, y: sympy.Abs(x) * y)
 
 GRAD_CASES = [
     # elementwise, unary
@@ -55,6 +60,10 @@ GRAD_CASES = [
     G("where", lambda x, y: gc.where(x > 0.0, x * y, y - x), (AWAY, M)),
     G("user_swish", swish, (M,)),
     G("user_two_args", bump, (M, V4)),
+    G("user_heaviside", ramp, (AWAY,)),
+    G("user_piecewise", pieces, (AWAY,)),
+    G("user_sign", signed_square, (AWAY,)),
+    G("user_abs", abs_times, (AWAY, M)),
     # reductions
     G("sum_all", lambda x: gc.sum(x) * gc.sum(x), (M,)),
     G("sum_axis", lambda x: gc.sum(x, axis=1), (A((2, 3, 4)),)),

@@ -42,8 +42,8 @@ class Importer:
         if value.dtype != object:
             return constant(value)
         if value.ndim == 0:
-            return self._size(sympy.sympify(value[()]))
-        return reshape(stack([self._size(sympy.sympify(d)) for d in value.reshape(-1)]), value.shape)
+            return self._size(_size_expr(value[()]))
+        return reshape(stack([self._size(_size_expr(d)) for d in value.reshape(-1)]), value.shape)
 
     def _size(self, d: sympy.Expr) -> Variable:
         """A size expression (named sizes, + and *) as an int64 scalar computed at run time."""
@@ -61,6 +61,16 @@ class Importer:
         if not isinstance(value, np.ndarray):
             raise GraphcError(f"gc.onnx.load: {what} ({name}) must be known when the model is loaded")
         return value
+
+
+def _size_expr(d) -> sympy.Expr:
+    """An entry of a static object array: a size the import computed (an int or a sympy expression of
+    named sizes). Never sympify: a string would be evaluated as Python."""
+    if isinstance(d, (int, np.integer)):
+        return sympy.Integer(int(d))
+    if isinstance(d, sympy.Expr):
+        return d
+    raise GraphcError(f"gc.onnx.load: {d!r} is not a size")
 
 
 def load_model(source) -> FunctionGraph:
