@@ -302,7 +302,8 @@ def _symbolic_index_checks(fgraph: FunctionGraph) -> list[tuple]:
             if item[0] == "newaxis":
                 out_axis += 1
                 continue
-            if not isinstance(node.inputs[0].type.shape[axis], int):
+            symbolic = item[0] == "slice" and any(isinstance(b, sympy.Basic) for b in item[1:3])
+            if symbolic or not isinstance(node.inputs[0].type.shape[axis], int):
                 checks.append((node, axis, item, out_shape[out_axis] if item[0] == "slice" else None))
             axis += 1
             out_axis += item[0] == "slice"
@@ -316,7 +317,8 @@ def _check_symbolic_indexing(checks: list[tuple], sizes: dict) -> None:
         if item[0] == "int":
             ok, got = -size <= item[1] < size, f"index {item[1]} is out of bounds"
         else:
-            length = len(range(size)[slice(*item[1:])])
+            bounds = (concrete_dim(b, sizes) if isinstance(b, sympy.Basic) else b for b in item[1:])
+            length = len(range(size)[slice(*bounds)])
             ok, got = length == concrete_dim(out_dim, sizes), f"the slice has {length}, not {out_dim}"
         if not ok:
             raise (IndexOutOfBounds if item[0] == "int" else ShapeError)(

@@ -156,16 +156,24 @@ def index_result_shape(x, index: tuple) -> tuple:
 
 
 def slice_length(dim, start, stop, step, x):
-    """How many elements x[start:stop:step] takes from an axis of size `dim` (an int or a named size)."""
+    """How many elements x[start:stop:step] takes from an axis of size `dim` (an int or a named size).
+    A bound may be a size expression: a position counted from the start (gradients slice by named sizes)."""
     if step == 0:
         raise ShapeError(f"slice step cannot be zero for {describe(x)}")
-    if isinstance(dim, int):
+    symbolic = isinstance(start, sympy.Basic) or isinstance(stop, sympy.Basic)
+    if isinstance(dim, int) and not symbolic:
         return len(range(dim)[slice(start, stop, step)])
+    if not isinstance(step, (int, type(None))):
+        raise ShapeError(f"a slice step must be an int, not {step} (slicing {describe(x)})")
     step = 1 if step is None else step
+    if symbolic and step < 0:
+        raise ShapeError(f"a slice with a size expression as a bound needs a positive step ({describe(x)})")
 
     def bound(v, default):
         if v is None:
             return default
+        if isinstance(v, sympy.Basic):
+            return v
         return dim + v if v < 0 else v
 
     # The size is assumed large enough for the bounds (x[2:] has dim - 2); each call checks that it is.

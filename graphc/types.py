@@ -172,10 +172,29 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
 
 
 def concrete_params(params: dict, sizes: dict) -> dict:
-    """Params with every symbolic dimension (in shape tuples) replaced by its call-time value."""
+    """Params with every size expression (in shape tuples, and in the index items of a getitem, one tuple
+    deeper) replaced by its call-time value."""
     out = {}
     for key, value in params.items():
-        if isinstance(value, tuple) and any(isinstance(d, sympy.Basic) for d in value):
-            value = tuple(concrete_dim(d, sizes) for d in value)
+        if isinstance(value, tuple) and _symbolic(value):
+            value = tuple(_concrete(item, sizes) for item in value)
         out[key] = value
     return out
+
+
+def symbolic_params(params: dict) -> bool:
+    """Whether a param holds a size expression (known only at call time)."""
+    return any(isinstance(v, sympy.Basic) or (isinstance(v, tuple) and _symbolic(v)) for v in params.values())
+
+
+def _symbolic(value: tuple) -> bool:
+    return any(
+        isinstance(d, sympy.Basic) or (isinstance(d, tuple) and any(isinstance(e, sympy.Basic) for e in d))
+        for d in value
+    )
+
+
+def _concrete(d, sizes: dict):
+    if isinstance(d, tuple):  # an index item
+        return tuple(_concrete(e, sizes) for e in d)
+    return concrete_dim(d, sizes) if isinstance(d, sympy.Basic) else d

@@ -16,6 +16,7 @@ from cases import A, Case, G, check_gradient, ids, ops_built
 import graphc as gc
 from graphc.ops import Op
 from graphc.passes.vjp_rules import VJP_RULES, no_grad
+from graphc.testing import check_grad
 
 M = A((3, 4))
 V4 = A((4,))
@@ -124,3 +125,39 @@ def test_every_op_with_a_gradient_has_a_case() -> None:
     missing = sorted(op.name for op in differentiable - seen)
     assert not missing, f"no GRAD_CASES row builds {missing}"
     assert Op.FUSED not in VJP_RULES
+
+
+# --- named sizes: gradients slice by size expressions (issue 17) --------------------------------------------
+NAMED = {
+    "concatenate": (lambda x, y: gc.concatenate([x, y * 2.0, x]), ("n",), ("m",)),
+    "concatenate_rows": (lambda x, y: gc.concatenate([x.T, y.T], axis=1), ("n", 2), ("m", 2)),
+    "strided": (lambda x, y: x[::2] * y[:1], ("n",), (3,)),
+    "strided_offset": (lambda x, y: x[1::3] + y[-1], ("n",), (3,)),
+    "strided_down": (lambda x, y: x[-2::-3] * y[0], ("n",), (3,)),
+    "strided_matrix": (lambda x, y: x[::2, ::-2] * y[1], ("n", "m"), (3,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_gradients_on_named_sizes(name: str, backend: str, rng) -> None:
+    """concatenate of named sizes and strided slices of a named size, at sizes of both parities."""
+    build, x_shape, y_shape = NAMED[name]
+    x, y = gc.tensor("x", x_shape), gc.tensor("y", y_shape)
+    out = build(x, y)
+    cost = gc.sum(gc.tanh(out) * gc.cos(out))
+    for n, m in ((5, 4), (6, 3)):
+        concrete = {"n": n, "m": m}
+        values = {
+            v: rng.normal(size=[concrete.get(d, d) for d in shape])
+            for v, shape in ((x, x_shape), (y, y_shape))
+        }
+        for optimize in ("none", "fast"):
+            check_grad((cost, [x, y]), values, backend=backend, optimize=optimize)
+
+
+def test_second_derivatives_through_named_slices(backend: str, rng) -> None:
+    """The gradient of a concatenation is a slice by size expressions; its own gradient pads them back."""
+    x, y = gc.vector("x", "n"), gc.vector("y", "m")
+    gx, gy = gc.grad(gc.sum(gc.concatenate([x, y]) ** 3.0), [x, y])
+    cost = gc.sum(gx * gc.sin(x)) + gc.sum(gy * gy)
+    check_grad((cost, [x, y]), {x: rng.normal(size=3), y: rng.normal(size=4)}, backend=backend)

@@ -299,3 +299,12 @@ def test_every_kind_of_param_value_round_trips() -> None:
         codecs.encode(writer, object())
     with pytest.raises(gc.FormatError, match="is not a number"):
         codecs.decode(None, {"float": "NaN!"})
+
+
+def test_gradients_that_slice_by_named_sizes_round_trip(tmp_path) -> None:
+    """gc.grad of a concatenation of named sizes slices by size expressions: saved as trees, loaded back."""
+    x, y = gc.vector("x", "n"), gc.vector("y", "m")
+    f = gc.function([x, y], gc.grad(gc.sum(gc.concatenate([x, y]) ** 3.0), [x, y]))
+    g = round_trip(f, tmp_path)
+    for n, m in ((3, 2), (4, 5)):
+        same_results(g(np.arange(n) + 0.5, np.arange(m) - 1.0), f(np.arange(n) + 0.5, np.arange(m) - 1.0))

@@ -9,6 +9,7 @@ vectorised, thread-split loop emitter; matmul calls BLAS; shape ops return views
 from __future__ import annotations
 
 import numpy as np
+import sympy
 from llvmlite import ir
 
 from graphc.errors import ShapeError
@@ -257,7 +258,8 @@ def _getitem(lw, node, ins):
 def _slice(lw, static_dim, n, start, stop, step):
     """(start, step, length) of a slice as run-time values (Python's slice.indices semantics)."""
     step = 1 if step is None else step
-    if isinstance(static_dim, int):
+    symbolic = isinstance(start, sympy.Basic) or isinstance(stop, sympy.Basic)
+    if isinstance(static_dim, int) and not symbolic:
         r = range(static_dim)[slice(start, stop, step)]
         return const(r.start if len(r) else 0), r.step, const(len(r))
     eb = lw.eb
@@ -267,6 +269,9 @@ def _slice(lw, static_dim, n, start, stop, step):
     def bound(v, default):
         if v is None:
             return default
+        if isinstance(v, sympy.Basic):  # a size expression: a position from the start (type rules: step > 0)
+            value = lw.dim(v)
+            return eb.select(eb.icmp_signed(">", value, n), n, value)
         if v < 0:
             value = eb.add(n, const(v))
             return eb.select(eb.icmp_signed("<", value, const(0)), const(0), value)
