@@ -53,7 +53,7 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.WHERE: lambda a, p: f"np.where({a[0]}, {a[1]}, {a[2]})",
     Op.SCALAR_FN: lambda a, p: f"{p['fn']}({', '.join(a)})",  # p['fn']: the function's name in the code
     Op.SUM: _reduce("sum"),
-    Op.MEAN: _reduce("mean"),
+    Op.MEAN: lambda a, p: f"mean({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})",
     Op.MAX: _reduce("max"),
     Op.MIN: _reduce("min"),
     Op.PROD: _reduce("prod"),
@@ -167,6 +167,7 @@ RUNTIME = {
     "softmax": IMPL[Op.SOFTMAX],
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
+    "mean": IMPL[Op.MEAN],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
 }
 

@@ -13,13 +13,15 @@ import sympy
 from graphc.codegen import compile_program
 from graphc.passes import run_pipeline
 
-from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeError, where_built
+from .errors import DTypeError, GraphError, InputError, ShapeError, where_built
 from .fgraph import FunctionGraph
 from .graph import Constant, Displayed, SharedVariable, Variable, graph_inputs
 from .notebook import Report
-from .ops import Op, describe
+from .ops import describe
+from .size_checks import check_sizes as _check_symbolic_indexing
+from .size_checks import size_checks as _symbolic_index_checks
 from .tensor import as_variable
-from .types import concrete_dim, shape_str
+from .types import shape_str
 
 
 def function(
@@ -286,45 +288,6 @@ def _fast_checker(checks: list[_InputCheck]):
     src = f"def fast_check({', '.join(params)}):\n    if {body}:\n        return {{{', '.join(binds)}}}\n"
     exec(compile(src, "<graphc input check>", "exec"), env)  # noqa: S102 - generated from our own types
     return env["fast_check"]
-
-
-def _symbolic_index_checks(fgraph: FunctionGraph) -> list[tuple]:
-    """(node, axis, index item, result dim) for each int or slice applied to a named size. The types assume
-    the size is large enough (x[:3] has 3 rows, x[2:] has n - 2); each call checks that it is, so no backend
-    ever reads out of bounds."""
-    checks = []
-    for node in fgraph.nodes:
-        if node.op is not Op.GETITEM:
-            continue
-        axis, out_axis = 0, 0
-        out_shape = node.outputs[0].type.shape
-        for item in node.params["index"]:
-            if item[0] == "newaxis":
-                out_axis += 1
-                continue
-            symbolic = item[0] == "slice" and any(isinstance(b, sympy.Basic) for b in item[1:3])
-            if symbolic or not isinstance(node.inputs[0].type.shape[axis], int):
-                checks.append((node, axis, item, out_shape[out_axis] if item[0] == "slice" else None))
-            axis += 1
-            out_axis += item[0] == "slice"
-    return checks
-
-
-def _check_symbolic_indexing(checks: list[tuple], sizes: dict) -> None:
-    for node, axis, item, out_dim in checks:
-        dim = node.inputs[0].type.shape[axis]
-        size = concrete_dim(dim, sizes)
-        if item[0] == "int":
-            ok, got = -size <= item[1] < size, f"index {item[1]} is out of bounds"
-        else:
-            bounds = (concrete_dim(b, sizes) if isinstance(b, sympy.Basic) else b for b in item[1:])
-            length = len(range(size)[slice(*bounds)])
-            ok, got = length == concrete_dim(out_dim, sizes), f"the slice has {length}, not {out_dim}"
-        if not ok:
-            raise (IndexOutOfBounds if item[0] == "int" else ShapeError)(
-                f"getitem of {describe(node.inputs[0])}: axis {axis} has {dim} = {size}, so {got} "
-                f"(the graph was built for larger sizes){where_built(node.origin)}"
-            )
 
 
 def _owned(value, arrays, shared_values, taken: list) -> np.ndarray:

@@ -14,7 +14,8 @@ import numpy as np
 import sympy
 
 from .errors import DTypeError, ShapeError
-from .ops import BINARY, ELEMENTWISE, IMPL, LOGICAL, REDUCTIONS, UNARY, Op, describe
+from .ops import BINARY, ELEMENTWISE, IMPL, LOGICAL, NO_IDENTITY, REDUCTIONS, UNARY, Op, describe
+from .size_checks import empty_reduction_message
 from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, dims_equal, shape_str
 
 
@@ -67,6 +68,8 @@ def _reduction_types(op, inputs, params):
     for a in axes:
         if not 0 <= a < x.type.ndim:
             raise ShapeError(f"{op.value}: axis {a} is out of range for {describe(x)}")
+        if op in NO_IDENTITY and isinstance(x.type.shape[a], int) and x.type.shape[a] == 0:
+            raise ShapeError(empty_reduction_message(op, x, a, "no elements"))
     if keepdims:
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.type.shape))
     else:
