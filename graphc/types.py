@@ -20,7 +20,9 @@ Dim = int | sympy.Expr
 
 
 def as_dtype(dtype) -> np.dtype:
-    """Normalise a dtype spelling ('float32', np.float32, np.dtype) to one of the supported NumPy dtypes."""
+    """Normalise a dtype spelling ('float32', np.float32, np.dtype) to one of the supported NumPy dtypes, in
+    the machine's byte order ('>f8' is float64: values cross the boundary converted, so no backend ever reads
+    swapped bytes)."""
     if isinstance(dtype, np.dtype) and dtype in _SUPPORTED:  # fast path: dtype.name is slow in NumPy
         return dtype
     if isinstance(dtype, str) and dtype in _BY_NAME:
@@ -31,7 +33,7 @@ def as_dtype(dtype) -> np.dtype:
         raise DTypeError(f"unknown dtype {dtype!r}; graphc supports {', '.join(DTYPES)}") from exc
     if dt.name not in DTYPES:
         raise DTypeError(f"unsupported dtype {dt.name}; graphc supports {', '.join(DTYPES)}")
-    return dt
+    return _BY_NAME[dt.name]
 
 
 def symbol(name: str) -> sympy.Symbol:
