@@ -187,8 +187,14 @@ def _merge_siblings(fgraph: FunctionGraph) -> tuple[FunctionGraph, int]:
         if a.op is not Op.FUSED or id(a) in paired:
             continue
         for b in itertools.islice(_sibling_candidates(a, readers, order, paired), SIBLING_CANDIDATES):
+            if not _may_merge(a, b):
+                continue
+            plan = units.plan(id(a), id(b), adjacent=False)  # no path between them, with the pairs so far
+            if plan is None:
+                continue
             pair = _Siblings(a, b)
-            if _merge_is_safe(a, b, pair) and units.merge(id(a), id(b), adjacent=False) is not None:
+            if _types_agree(pair.kernel, pair.inputs, pair.outputs):
+                units.commit(plan)
                 paired[id(a)] = paired[id(b)] = pair
                 break
     if not paired:
@@ -212,17 +218,17 @@ def _sibling_candidates(a: Node, readers: dict, order: dict, paired: dict):
                 yield b
 
 
-def _merge_is_safe(a: Node, b: Node, pair: _Siblings) -> bool:
-    """A body within MAX_KERNEL_NODES, no loop that could be split across threads joined to a reduction over
-    its first axis (which cannot), and the merged kernel's types are the replaced values' types. (Paths
-    between the two are the Contraction's to check.)"""
-    body = sum(i.op is not None for i in pair.kernel.instrs)
+def _may_merge(a: Node, b: Node) -> bool:
+    """A body within MAX_KERNEL_NODES and no loop that could be split across threads joined to a reduction
+    over its first axis (which cannot). Paths between the two are the Contraction's to check, and the merged
+    kernel's types the caller's: both cost more."""
+    ka, kb = a.params["kernel"], b.params["kernel"]
+    body = sum(i.op is not None for i in ka.instrs) + sum(i.op is not None for i in kb.instrs)
     if body > MAX_KERNEL_NODES:
         return False
-    ka, kb = a.params["kernel"], b.params["kernel"]
-    if (_reduces_first_axis(ka) and _compute_bound(kb)) or (_reduces_first_axis(kb) and _compute_bound(ka)):
-        return False
-    return _types_agree(pair.kernel, pair.inputs, pair.outputs)
+    return not (
+        (_reduces_first_axis(ka) and _compute_bound(kb)) or (_reduces_first_axis(kb) and _compute_bound(ka))
+    )
 
 
 def _reduces_first_axis(kernel: Kernel) -> bool:
