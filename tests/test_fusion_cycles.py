@@ -5,11 +5,14 @@ when the contracted graph stays acyclic."""
 
 from __future__ import annotations
 
+import signal
 import types
+from contextlib import contextmanager
 
 import networkx as nx
 import numpy as np
 import pytest
+from fuzz.programs import cost_of, generate, graphc_graph
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +20,8 @@ import graphc as gc
 from graphc.fgraph import FunctionGraph
 from graphc.passes import fusion
 from graphc.passes.contraction import Contraction
+from graphc.passes.grouping import Grouping
+from graphc.passes.manager import run_pipeline
 
 
 def unoptimised_and_fast(inputs, outputs, args, backend):
@@ -130,3 +135,52 @@ def test_a_rebuild_over_units_out_of_order_is_a_graph_error():
     with pytest.raises(gc.GraphError, match="comes before the unit that makes one of its inputs"):
         graph.rebuild(lambda node, inputs: None, order=list(reversed(graph.nodes)))
     assert graph.rebuild(lambda node, inputs: None, order=graph.nodes).outputs == [c]
+
+
+# --- the class of inputs: random graphs with where, reductions, shared subexpressions and gradients ---------
+@contextmanager
+def time_limit(seconds: int):
+    """A pass that does not end is a failure here, not a hung test run (POSIX alarm)."""
+
+    def expired(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _units_are_acyclic(graph: FunctionGraph) -> None:
+    """The oracle: the graph with each fusion group contracted to one vertex has no cycle (networkx)."""
+    grouping = Grouping(graph, fusion.MAX_KERNEL_NODES)
+    grouping.run()
+    contracted = nx.DiGraph()
+    for node in graph.nodes:
+        contracted.add_node(grouping.find(id(node)))
+        for v in node.inputs:
+            if v.owner is not None and grouping.find(id(v.owner)) != grouping.find(id(node)):
+                contracted.add_edge(grouping.find(id(v.owner)), grouping.find(id(node)))
+    assert nx.is_directed_acyclic_graph(contracted), nx.find_cycle(contracted)
+
+
+@pytest.mark.parametrize("first", range(0, 160, 40))
+def test_random_graphs_fuse_into_acyclic_kernels(first: int) -> None:
+    """The fuzzer's programs (where, reductions, values used many times), each with its gradient: every pass
+    ends, every stage is acyclic (networkx on gc.to_networkx), and so are the groups fusion would make."""
+    for seed in range(first, first + 40):
+        program = generate(seed)
+        inputs, outputs = graphc_graph(program)
+        floats = [v for v in inputs if v.type.dtype.kind == "f"]
+        if not program.grad and floats:  # the backward graph too: it shares the forward values
+            cost = cost_of(program, gc, outputs)
+            outputs = [*outputs, *gc.grad(cost, floats, disconnected="zero")]
+        graph = FunctionGraph(inputs, outputs)
+        with time_limit(30):
+            _units_are_acyclic(run_pipeline(graph, ["canonicalize", "constant_fold", "stabilize", "cse"])[0])
+            f = gc.function(inputs, outputs, backend="interp")
+        for name, stage in f.stages:
+            assert nx.is_directed_acyclic_graph(gc.to_networkx(stage)), (seed, name)
