@@ -1,7 +1,8 @@
 """Backends: turn an optimised FunctionGraph into a program. Imports only the graphc core.
 
-A program is called as ``program(input_arrays, shared_values, sizes) -> (outputs, new_shared_values)`` where
-``sizes`` maps each symbolic dimension to its call-time value; it may expose ``source`` (generated code).
+A program is run as ``program.run(input_arrays, shared_values, sizes) -> (outputs, new_shared_values)`` where
+``sizes`` maps each symbolic dimension to its call-time value; it never writes into ``shared_values``. It may
+expose ``source`` (generated code) and ``memory_plan`` (``codegen.memory``: what it keeps, and where).
 """
 
 from __future__ import annotations

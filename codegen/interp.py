@@ -1,13 +1,15 @@
 """The reference interpreter (the book's Algorithm 6.1): each node's NumPy IMPL in topological order.
 
 It is the ground truth every other backend is tested against, so it also checks each value's dtype and shape
-against the type inferred when the node was built.
+against the type inferred when the node was built, and makes the checks on the data of ``checks`` before each
+node that has some.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from graphc.codegen.checks import checks_of
 from graphc.errors import GraphcError
 from graphc.graph import Constant
 from graphc.ops import IMPL
@@ -19,19 +21,21 @@ class InterpProgram:
 
     def __init__(self, fgraph):
         self.fgraph = fgraph
-        self.nodes = fgraph.nodes
+        self.steps = [(node, IMPL[node.op], checks_of(node)) for node in fgraph.nodes]
         self.shared = fgraph.shared
         self.constants = fgraph.constants
 
-    def __call__(self, arrays, shared_values, sizes):
+    def run(self, arrays, shared_values, sizes):
         fg = self.fgraph
         env = {id(v): a for v, a in zip(fg.inputs, arrays, strict=True)}
         env.update((id(v), a) for v, a in zip(self.shared, shared_values, strict=True))
         env.update((id(c), c.value) for c in self.constants)
         with np.errstate(all="ignore"):
-            for node in self.nodes:
-                params = concrete_params(node.params, sizes)
-                result = IMPL[node.op](*(env[id(v)] for v in node.inputs), **params)
+            for node, impl, checks in self.steps:
+                args = [env[id(v)] for v in node.inputs]
+                for check in checks:
+                    check.verify(args[check.arg])
+                result = impl(*args, **concrete_params(node.params, sizes))
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)

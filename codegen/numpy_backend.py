@@ -1,14 +1,16 @@
 """The NumPy backend: emits readable Python source calling NumPy, one line per node. Owns NUMPY_TEMPLATES.
 
-Fused kernels become one block that reuses its temporaries with ufunc `out=` buffers. `f.source` shows the
-code. Every identifier in it is one we make (in0, d0, v1, t2, c3, f4, and the RUNTIME helpers); user names
-(of inputs, sizes, functions) appear only in comments, escaped with repr, so no name can run code, shadow
-another or clash with one after Python's NFKC normalisation of identifiers. Size expressions are printed by
-`size_code` as exact integer arithmetic on our names.
+The memory plan (``codegen.memory``) decides what the code keeps: each value is deleted after its last use,
+and a fused kernel's temporaries share buffers through ufunc ``out=``. Checks on the data (``codegen.checks``)
+are a line before their node. `f.source` shows the code. Every identifier in it is one we make (in0, d0, v1,
+t2, c3, f4, and the RUNTIME helpers); user names (of inputs, sizes, functions) appear only in comments,
+escaped with repr, so no name can run code, shadow another or clash with one after Python's NFKC
+normalisation of identifiers. Size expressions are printed by `size_code` as exact integer arithmetic.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 
@@ -16,6 +18,8 @@ import numpy as np
 import scipy.special
 import sympy
 
+from graphc.codegen.checks import checks_of
+from graphc.codegen.memory import plan, plan_graph
 from graphc.elementwise import ScalarFunction
 from graphc.errors import BackendError
 from graphc.graph import Constant
@@ -208,6 +212,7 @@ class Emitter:
 
     def emit(self) -> str:
         fg = self.fg
+        self.plan = plan_graph(fg)
         params = []
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
             self.names[id(v)] = name = f"in{i}"
@@ -215,16 +220,25 @@ class Emitter:
             kind = "input" if i < len(fg.inputs) else "shared"
             self.lines.append(f"# {name}: {kind} {_comment(v.name)} {_comment(v.type)}")
         self._bind_sizes()
-        for node in fg.nodes:
+        made: set[int] = set()
+        for step, node in enumerate(fg.nodes):
             if node.origin is not None:
                 self.lines.append(f"# {node.op.value}  built at {_comment(_short(node.origin))}")
+            for check in checks_of(node):
+                name = self.fresh("c")
+                self.namespace[name] = check.verify
+                self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
             if node.op is Op.FUSED:
                 self._emit_fused(node)
-                continue
-            args = [self.name_of(v) for v in node.inputs]
-            out = self.fresh()
-            self.names[id(node.outputs[0])] = out
-            self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.printable(node.params))}")
+            else:
+                args = [self.name_of(v) for v in node.inputs]
+                out = self.fresh()
+                self.names[id(node.outputs[0])] = out
+                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.printable(node.params))}")
+            made.update(map(id, node.outputs))
+            dead = [self.names[v] for v in self.plan.dying[step] if v in made]
+            if dead:
+                self.lines.append(f"del {', '.join(dead)}")
         outs = ", ".join(self.name_of(v) for v in fg.outputs)
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
         self.lines.append(f"return [{outs}], [{ups}]")
@@ -266,43 +280,37 @@ class Emitter:
         return self.functions[id(fn)]
 
     def _emit_fused(self, node) -> None:
-        """One block per kernel: temporaries of the full shape are reused through out= once dead."""
+        """One block per kernel. Its temporaries of the full shape share buffers, as the memory plan of its
+        instructions says: a ufunc writes into a dead temporary's buffer (out=), even one it reads."""
         kernel = node.params["kernel"]
         n_in = kernel.n_inputs
         names = [self.name_of(v) for v in node.inputs]
         shapes = [v.type.shape for v in node.inputs]
         full = broadcast_shapes(*shapes)
-        last_use: dict[int, int] = {}
-        for pos, ins in enumerate(kernel.instrs, start=n_in):
-            for a in ins.args:
-                last_use[a] = pos
-        for out in kernel.outputs:
-            last_use[out] = len(kernel.instrs) + n_in
-        free: list[tuple[str, tuple, str]] = []
-        owned: set[str] = set()
-        for pos, ins in enumerate(kernel.instrs, start=n_in):
+        for ins in kernel.instrs:
+            shapes.append(() if ins.op is None else _broadcast([shapes[a] for a in ins.args]))
+        instrs = list(enumerate(kernel.instrs, start=n_in))
+        # temporaries of the full shape can share a buffer (by dtype); only ufuncs can write into one (out=)
+        keys = {pos: (full, ins.dtype) for pos, ins in instrs if ins.op and full and shapes[pos] == full}
+        ufuncs = {pos for pos, ins in instrs if ins.op in UFUNCS}
+        steps = [(ins.args, (pos,)) for pos, ins in instrs]
+        memory = plan(steps, kernel.outputs, keys.get, reusable=ufuncs.__contains__, in_place=True)
+        holder: dict[int, str] = {}  # slot -> the name of the buffer it holds
+        for pos, ins in instrs:
             if ins.op is None:
                 names.append(f"np.{ins.dtype}({ins.param_dict['value']!r})")
-                shapes.append(())
                 continue
-            args = [names[a] for a in ins.args]
-            shape = broadcast_shapes(*(shapes[a] for a in ins.args))
-            for a in ins.args:  # buffers whose last use is this instruction can take its result
-                if last_use.get(a) == pos and names[a] in owned:
-                    free.append((names[a], shapes[a], kernel.dtype_of(a)))
-                    owned.discard(names[a])
-            reuse = next((f for f in free if f[1] == shape and f[2] == ins.dtype and shape == full), None)
-            if reuse is not None and ins.op in UFUNCS and len(shape) > 0:
-                free.remove(reuse)
-                name = reuse[0]
-                call = NUMPY_TEMPLATES[ins.op](args, self.printable(ins.param_dict))
+            call = NUMPY_TEMPLATES[ins.op]([names[a] for a in ins.args], self.printable(ins.param_dict))
+            slot = memory.slot.get(pos)
+            if slot in holder:  # a dead temporary's buffer
+                name = holder[slot]
                 self.lines.append(f"{call[:-1]}, out={name})")
             else:
                 name = self.fresh("t")
-                self.lines.append(f"{name} = {NUMPY_TEMPLATES[ins.op](args, self.printable(ins.param_dict))}")
-            owned.add(name)
+                if slot is not None:
+                    holder[slot] = name
+                self.lines.append(f"{name} = {call}")
             names.append(name)
-            shapes.append(shape)
         for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
             value = names[value_id]
             if shapes[value_id] != full:
@@ -320,8 +328,15 @@ def _comment(text) -> str:
     return repr(str(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def _short(origin) -> str:
     return f"{os.path.basename(origin[0])}:{origin[1]}"
+
+
+def _broadcast(shapes: list) -> tuple:
+    """broadcast_shapes, without its work in the common case of one shape object for every argument."""
+    first = shapes[0]
+    return first if all(s is first for s in shapes) else broadcast_shapes(*shapes)
 
 
 class NumpyProgram:
@@ -331,8 +346,9 @@ class NumpyProgram:
         namespace = emitter.namespace
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
         self._fn = namespace["compiled"]
+        self.memory_plan = emitter.plan
 
-    def __call__(self, arrays, shared_values, sizes):
+    def run(self, arrays, shared_values, sizes):
         return self._fn(*arrays, *shared_values)
 
 

@@ -40,13 +40,6 @@ MAY_IMPORT = {
     "facade": {"core", "passes", "codegen", "user", "facade"},
 }
 
-# The two cycles inside the LLVM backend that its restructuring (branch llvm-structure) removes. No other
-# exception: once both branches are merged this set must be empty (the test says so) and can be deleted.
-KNOWN_CODEGEN_CYCLES = {
-    frozenset({"graphc.codegen.llvm.nodes", "graphc.codegen.llvm.matmul"}),
-    frozenset({"graphc.codegen.llvm.jit", "graphc.codegen.llvm.blas"}),
-}
-
 
 def project_modules() -> dict[str, Path]:
     """Every module of the project by dotted name (a package by its own name, for its __init__.py)."""
@@ -175,12 +168,7 @@ def test_every_module_is_in_a_layer_and_imports():
 
 def test_no_import_cycle_anywhere():
     found = cycles(import_graph())
-    unexpected = found - KNOWN_CODEGEN_CYCLES
-    assert not unexpected, "import cycles:\n" + "\n".join(" <-> ".join(sorted(c)) for c in unexpected)
-    gone = KNOWN_CODEGEN_CYCLES - found
-    assert not gone, (
-        f"these cycles are gone: delete them from KNOWN_CODEGEN_CYCLES: {sorted(map(sorted, gone))}"
-    )
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(sorted(c)) for c in found)
 
 
 def test_the_facade_loads_every_lazy_name_from_its_layer():

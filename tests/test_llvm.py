@@ -99,7 +99,7 @@ def _long_unfused_chain(steps: int):
 def test_big_graph_entry_is_its_own_unoptimised_object(private_cache, rng):
     """A graph of >= SEPARATE_ENTRY_NODES nodes links two objects (kernels at -O3, the long entry at -O0,
     each cached on its own), fresh and from the cache alike."""
-    from graphc.codegen.llvm.backend import SEPARATE_ENTRY_NODES
+    from graphc.codegen.llvm.entry import SEPARATE_ENTRY_NODES
 
     steps = SEPARATE_ENTRY_NODES
     f = _long_unfused_chain(steps)

@@ -1,10 +1,14 @@
-"""Low-level LLVM infrastructure (JIT, vector math, BLAS calls, object cache); knows nothing of the graph IR.
+"""The llvm backend (``backend.compile_graph``) and the LLVM infrastructure under it. This package imports
+nothing heavy: import its modules directly. The modules, by job (``backend``'s docstring says how they meet):
 
-Modules (import them directly; this package imports nothing heavy):
-
-- ``jit``      the one thin wrapper over ``llvmlite.binding``: target machine, O3 pipeline, ``JitEngine``
-- ``vecmath``  vectorisable exp/log/log1p/expm1/tanh/sigmoid/softplus/sin/cos emitted as LLVM IR
-- ``blas``     scipy's Fortran BLAS (``?gemm``/``?gemv``) callable from JIT code, row-major helpers
-- ``cache``    on-disk cache of compiled object code, atomic and corruption-checked
-- ``loops``    IR-builder helpers: ``for_range``, ``loop_nest``, strided GEPs
+- the table and the walk: ``lower`` (LLVM_RULES, ``lower``), ``context`` (LowerCtx: what a rule may touch)
+- the rules: ``elementwise`` (generated rows, FUSED), ``reduce``, ``softmax``, ``matmul``, ``shapes``
+  (views, slicing, concatenate, size), ``index`` (one_hot), ``rng``
+- one element: ``scalar`` (dtypes, conversions), ``scalar_rules`` (SCALAR_RULES), ``sympy_ir``, ``vecmath``
+- loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``threads`` (pthread dispatch),
+  ``loops`` (IR loop helpers), ``views`` (strided views)
+- the entry function: ``sizes`` (symbolic sizes), ``arena`` (memory, from ``codegen.memory``'s plan),
+  ``failure`` (checks, status), ``entry`` (CPython boundary, module split)
+- linking and calling: ``runtime`` (LlvmProgram), ``jit`` (the one wrapper of ``llvmlite.binding``),
+  ``cache`` (on-disk object cache), ``blas`` (scipy's BLAS from JIT code)
 """

@@ -42,8 +42,9 @@ __all__ = [
 _init_lock = threading.RLock()
 _initialized = False
 
-# Symbols (name -> address) that every JIT library may import: BLAS entry points and the like.
-# ORC's LLJIT does not see llvm.add_symbol, so we import these explicitly into each library we link.
+# Symbols (name -> address) that every JIT library may import: BLAS entry points and the like (``blas``
+# registers its own when it emits a call, so code loaded from the cache finds them as long as the program's
+# IR was built in this process). ORC's LLJIT does not see llvm.add_symbol: we import these into each library.
 _SYMBOLS: dict[str, int] = {}
 
 
@@ -240,11 +241,6 @@ class JitEngine:
         library exposing ``exports``."""
         exports = list(exports)
         objects = [objects] if isinstance(objects, bytes | bytearray) else list(objects)
-        # An object cached by another process may call BLAS: its symbols must be registered here too.
-        if any(b"graphc_blas_" in obj for obj in objects):
-            from . import blas
-
-            blas.register_symbols()
         builder = llvm.JITLibraryBuilder()
         for obj in objects:
             builder.add_object_img(bytes(obj))

@@ -1,10 +1,12 @@
-"""Loop kernels: one LLVM function per (body, rank, dtypes, static strides), plus the two-thread splitter.
+"""Loop kernels: one LLVM function per `LoopSpec` (body, rank, dtypes, static strides). Knows op dtypes, not
+graphs.
 
 A kernel is ``void k(i8** ptrs, i64* info, i64 lo, i64 hi)``: it runs its scalar body (a graphc.kernel-style
 list of `Instr`) at every point of a rank-r iteration space whose outermost index goes from ``lo`` to ``hi``.
 ``info`` holds the r sizes, then the strides that are not known statically. Strides that are 0 (broadcast) or
-1 (contiguous) are constants in the IR, so the inner loop vectorises. Knows op dtypes and scalar rules, not
-graphs.
+1 (contiguous) are constants in the IR, so the inner loop vectorises. Each instruction is emitted by its op's
+row of the backend's table (``rules[op].scalar``, passed in), the same table the graph walk runs.
+Kernels are separate functions, each keyed by its spec alone, so they can be cached one by one.
 """
 
 from __future__ import annotations
@@ -14,31 +16,23 @@ from dataclasses import dataclass
 import numpy as np
 from llvmlite import ir
 
+from graphc.kernel import Instr
 from graphc.ops import TRANSCENDENTAL, Op
 
 from . import loops
-from .scalar import (
-    I8,
-    I32,
-    I64,
-    SCALAR_RULES,
-    Scalar,
-    compute_dtype,
-    constant,
-    convert,
-    load_value,
-    maximum,
-    memory_type,
-    minimum,
-    rule_dtype,
-    store_value,
-)
+from .scalar import I64, Scalar, constant, convert, load_value, maximum, memory_type, minimum, store_value
+from .scalar_rules import compute_dtype, rule_dtype
+from .threads import KERNEL_TYPE
 
-I8P = I8.as_pointer()
-KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [I8P.as_pointer(), I64.as_pointer(), I64, I64])
-MAX_THREADS = 16
-PARALLEL_WORK = 1 << 21  # elements x cost above which a loop is split across threads (starting one costs
-# ~20 us, and BLAS worker threads may still be spinning on the other core after a matmul)
+
+def instr(op: Op, args, dtype, **params) -> Instr:
+    """One instruction of a scalar body: ``op`` applied to earlier value ids ``args``."""
+    return Instr(op, tuple(args), tuple(sorted(params.items())), np.dtype(dtype).name)
+
+
+def const_instr(value, dtype) -> Instr:
+    """A constant of a scalar body."""
+    return Instr(None, (), (("value", value),), np.dtype(dtype).name)
 
 
 @dataclass(frozen=True)
@@ -70,14 +64,15 @@ class LoopSpec:
         return self.cost < 4 * (len(self.input_dtypes) + len(self.outputs))
 
 
-def get_kernel(module: ir.Module, spec: LoopSpec, memo: dict) -> ir.Function:
-    """The kernel function for ``spec`` in ``module``, emitted once (a 100-layer MLP reuses a few kernels)."""
+def get_kernel(module: ir.Module, spec: LoopSpec, memo: dict, rules) -> ir.Function:
+    """The kernel function for ``spec`` in ``module``, emitted once (a 100-layer MLP reuses a few kernels);
+    ``rules[op].scalar`` emits one element of ``op``."""
     if spec not in memo:
-        memo[spec] = _emit_kernel(module, spec, f"graphc.kernel.{len(memo)}")
+        memo[spec] = _emit_kernel(module, spec, f"graphc.kernel.{len(memo)}", rules)
     return memo[spec]
 
 
-def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str) -> ir.Function:
+def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules) -> ir.Function:
     dtypes = list(spec.input_dtypes) + list(spec.out_dtypes)
     ptr_types = [memory_type(d).as_pointer() for d in dtypes]
     body = ir.Function(
@@ -87,7 +82,7 @@ def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str) -> ir.Function:
     body.attributes.add("alwaysinline")
     for arg in body.args[: len(dtypes)]:
         arg.add_attribute("noalias")  # outputs are fresh buffers, never views of an input
-    _emit_body(body, spec)
+    _emit_body(body, spec, rules)
 
     fn = ir.Function(module, KERNEL_TYPE, name)
     fn.linkage = "internal"
@@ -100,7 +95,7 @@ def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str) -> ir.Function:
     return fn
 
 
-def _emit_body(fn: ir.Function, spec: LoopSpec) -> None:
+def _emit_body(fn: ir.Function, spec: LoopSpec, rules) -> None:
     n_ops = len(spec.input_dtypes) + len(spec.out_dtypes)
     ptrs, (info, lo, hi) = fn.args[:n_ops], fn.args[n_ops:]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -125,7 +120,7 @@ def _emit_body(fn: ir.Function, spec: LoopSpec) -> None:
         managers.append(manager)
         index = manager.__enter__()
         offsets = [_advance(b, off, index, row[level]) for off, row in zip(offsets, strides, strict=True)]
-    _emit_point(b, spec, ptrs, offsets)
+    _emit_point(b, spec, rules, ptrs, offsets)
     for manager in reversed(managers):
         manager.__exit__(None, None, None)
     b.ret_void()
@@ -141,11 +136,11 @@ def _advance(b: ir.IRBuilder, offset, index, stride):
     return b.add(offset, term)
 
 
-def _emit_point(b: ir.IRBuilder, spec: LoopSpec, ptrs, offsets) -> None:
+def _emit_point(b: ir.IRBuilder, spec: LoopSpec, rules, ptrs, offsets) -> None:
     n_in = len(spec.input_dtypes)
     values = [load_value(b, b.gep(ptrs[k], [offsets[k]]), d) for k, d in enumerate(spec.input_dtypes)]
     for ins in spec.instrs:
-        values.append(_emit_instr(b, spec, ins, values))
+        values.append(_emit_instr(b, spec, rules, ins, values))
     for k, (vid, dtype, red) in enumerate(zip(spec.outputs, spec.out_dtypes, spec.reduce_ops, strict=True)):
         ptr = b.gep(ptrs[n_in + k], [offsets[n_in + k]])
         value = convert(b, values[vid], spec.dtype_of(vid), dtype)
@@ -154,7 +149,7 @@ def _emit_point(b: ir.IRBuilder, spec: LoopSpec, ptrs, offsets) -> None:
         store_value(b, value, ptr, dtype)
 
 
-def _emit_instr(b: ir.IRBuilder, spec: LoopSpec, ins, values: list):
+def _emit_instr(b: ir.IRBuilder, spec: LoopSpec, rules, ins, values: list):
     if ins.op is None:
         return constant(ins.dtype, ins.param_dict["value"])
     arg_dtypes = [np.dtype(spec.dtype_of(a)) for a in ins.args]
@@ -165,7 +160,7 @@ def _emit_instr(b: ir.IRBuilder, spec: LoopSpec, ins, values: list):
     args = [convert(b, values[a], d, t) for a, d, t in zip(ins.args, arg_dtypes, targets, strict=True)]
     scalar = Scalar(b, rule_dtype(ins.op, arg_dtypes, ins.dtype))
     extra = {"fn": ins.param_dict["fn"]} if ins.op is Op.SCALAR_FN else {}
-    return SCALAR_RULES[ins.op](scalar, *args, **extra)
+    return rules[ins.op].scalar(scalar, *args, **extra)
 
 
 def _constant_value(spec: LoopSpec, vid: int):
@@ -191,111 +186,4 @@ def combine(b: ir.IRBuilder, op: Op, dtype, acc, value):
     raise NotImplementedError(f"llvm backend: no reduction {op}")
 
 
-def identity(op: Op, dtype) -> float | int | bool:
-    """The starting value of a reduction in ``dtype``."""
-    dt = np.dtype(dtype)
-    if op is Op.SUM:
-        return 0
-    if op is Op.PROD:
-        return 1
-    big = np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max)
-    if op is Op.MIN:
-        return big
-    return -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min)
-
-
-# --- running a kernel on several threads
-# ----------------------------------------------------------------------
-def get_runner(module: ir.Module) -> ir.Function:
-    """``void graphc.run(kernel, ptrs, info, n, work, nthreads)``: the kernel on [0, n), split across threads
-    when ``work`` (elements x cost) is large enough to pay for starting them."""
-    if "graphc.run" in module.globals:
-        return module.globals["graphc.run"]
-    par = get_parallel(module)
-    i64p = I64.as_pointer()
-    fn = ir.Function(
-        module,
-        ir.FunctionType(ir.VoidType(), [KERNEL_TYPE.as_pointer(), I8P.as_pointer(), i64p, I64, I64, I64]),
-        "graphc.run",
-    )
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
-    kern, ptrs, info, n, work, nt = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    big = b.and_(
-        b.icmp_signed(">=", work, ir.Constant(I64, PARALLEL_WORK)),
-        b.icmp_signed(">", nt, ir.Constant(I64, 1)),
-    )
-    with b.if_else(big) as (then, otherwise):
-        with then:
-            b.call(par, [kern, ptrs, info, n, nt])
-        with otherwise:
-            b.call(kern, [ptrs, info, ir.Constant(I64, 0), n])
-    b.ret_void()
-    return fn
-
-
-_CTX = ir.LiteralStructType([KERNEL_TYPE.as_pointer(), I8P.as_pointer(), I64.as_pointer(), I64, I64])
-
-
-def get_parallel(module: ir.Module) -> ir.Function:
-    """``void graphc.par(kernel, ptrs, info, n, nthreads)``: split [0, n) into chunks, one pthread each.
-
-    The calling thread runs the first chunk. If a thread cannot be created its chunk runs inline, so a
-    failure to start threads only costs speed.
-    """
-    if "graphc.par" in module.globals:
-        return module.globals["graphc.par"]
-    tramp = _trampoline(module)
-    i64p = I64.as_pointer()
-    create = ir.Function(module, ir.FunctionType(I32, [i64p, I8P, tramp.type, I8P]), "pthread_create")
-    join = ir.Function(module, ir.FunctionType(I32, [I64, I8P.as_pointer()]), "pthread_join")
-    fn = ir.Function(
-        module,
-        ir.FunctionType(ir.VoidType(), [KERNEL_TYPE.as_pointer(), I8P.as_pointer(), i64p, I64, I64]),
-        "graphc.par",
-    )
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
-    kern, ptrs, info, n, nt = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    nt = b.select(b.icmp_signed(">", nt, ir.Constant(I64, MAX_THREADS)), ir.Constant(I64, MAX_THREADS), nt)
-    nt = b.select(b.icmp_signed(">", nt, n), n, nt)
-    nt = b.select(b.icmp_signed("<", nt, ir.Constant(I64, 1)), ir.Constant(I64, 1), nt)
-    chunk = b.sdiv(b.add(n, b.sub(nt, ir.Constant(I64, 1))), nt)
-    ctxs = b.alloca(_CTX, size=ir.Constant(I64, MAX_THREADS))
-    tids = b.alloca(I64, size=ir.Constant(I64, MAX_THREADS))
-    made = b.alloca(I8, size=ir.Constant(I64, MAX_THREADS))
-    with loops.for_range(b, nt, start=1, name="t") as t:
-        start = b.mul(t, chunk)
-        stop = b.add(start, chunk)
-        stop = b.select(b.icmp_signed(">", stop, n), n, stop)
-        ctx = b.gep(ctxs, [t])
-        for k, value in enumerate((kern, ptrs, info, start, stop)):
-            b.store(value, b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)]))
-        rc = b.call(create, [b.gep(tids, [t]), ir.Constant(I8P, None), tramp, b.bitcast(ctx, I8P)])
-        ok = b.icmp_signed("==", rc, ir.Constant(I32, 0))
-        b.store(b.zext(ok, I8), b.gep(made, [t]))
-        with b.if_then(b.not_(ok)):
-            b.call(kern, [ptrs, info, start, stop])
-    first = b.select(b.icmp_signed("<", chunk, n), chunk, n)
-    b.call(kern, [ptrs, info, ir.Constant(I64, 0), first])
-    with loops.for_range(b, nt, start=1, name="j") as t:
-        with b.if_then(b.icmp_unsigned("!=", b.load(b.gep(made, [t])), ir.Constant(I8, 0))):
-            b.call(join, [b.load(b.gep(tids, [t])), ir.Constant(I8P.as_pointer(), None)])
-    b.ret_void()
-    return fn
-
-
-def _trampoline(module: ir.Module) -> ir.Function:
-    fn = ir.Function(module, ir.FunctionType(I8P, [I8P]), "graphc.tramp")
-    fn.linkage = "internal"
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    ctx = b.bitcast(fn.args[0], _CTX.as_pointer())
-    fields = [b.load(b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)])) for k in range(5)]
-    b.call(fields[0], fields[1:])
-    b.ret(ir.Constant(I8P, None))
-    return fn
-
-
-__all__ = ["KERNEL_TYPE", "LoopSpec", "combine", "get_kernel", "get_parallel", "get_runner", "identity"]
+__all__ = ["LoopSpec", "combine", "const_instr", "get_kernel", "instr"]

@@ -1,22 +1,96 @@
-"""The LLVM lowering table LLVM_RULES: one row per Op (the completeness test checks it). Knows ops, not
-graphs.
+"""The llvm backend's table LLVM_RULES and the walk that runs it: one loop, one lookup per node. Knows the
+graph walk and the table's modules; the rules know the ops.
 
-Elementwise ops map to scalar rules ``rule(s, *args)`` (``scalar.SCALAR_RULES``: the IR for one element, run
-inside a vectorised loop); every other op maps to a node rule ``rule(lowerer, node, input_views)``
-(``nodes.NODE_RULES``: reductions, BLAS matmul, views, softmax, ...). A missing row is a NotImplementedError
-at compile time naming the op.
+Every row is ``rule(ctx, node, input_views) -> output views`` (``ctx``: a `LowerCtx`). Elementwise rows are
+generated from the scalar rules (`elementwise.Elementwise`), and fused kernels read each instruction's
+scalar IR from those same rows, so the completeness test checks the table that runs. A missing row is a
+NotImplementedError at compile time naming the op.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
+from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.ops import Op
 
-from .nodes import NODE_RULES
-from .scalar import SCALAR_RULES
+from . import elementwise, index, matmul, reduce, rng, shapes, softmax
+from .arena import byte_size
+from .context import LowerCtx
+from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
 
-LLVM_RULES: dict[Op, Callable] = {**SCALAR_RULES, **NODE_RULES}
-"""Every op's lowering: a scalar rule for elementwise ops, a node rule for the rest."""
 
-__all__ = ["LLVM_RULES", "NODE_RULES", "SCALAR_RULES"]
+class RuleTable(dict):
+    """A dict of rules whose missing rows say which op the backend cannot lower."""
+
+    def __missing__(self, op: Op):
+        raise NotImplementedError(f"the llvm backend has no lowering for op {op.name}")
+
+
+LLVM_RULES = RuleTable(
+    {
+        **elementwise.RULES,  # generated: one row per scalar rule; and FUSED
+        **reduce.RULES,
+        **softmax.RULES,
+        **matmul.RULES,
+        **shapes.RULES,
+        **index.RULES,
+        **rng.RULES,
+    }
+)
+"""LLVM_RULES[op](ctx, node, input_views) -> output views, for every op."""
+
+
+def plan_memory(fgraph) -> MemoryPlan:
+    """Slots by byte size; views have none of their own and keep what they view alive."""
+
+    def key_of(var):
+        return None if shapes.VIEWS.get(var.owner.op) == "always" else byte_size(var)
+
+    return plan_graph(fgraph, key_of, lambda node: (0,) if node.op in shapes.VIEWS else ())
+
+
+@dataclass
+class Lowered:
+    """The module(s) of one graph and what its Python caller needs."""
+
+    module: object  # the kernels (and the main function unless split off)
+    entry_module: object | None  # a big graph's main and entry, compiled without optimisation
+    entry: Entry
+    specs: list  # failure k -> its spec (``failure``)
+    big_constants: list
+    symbols: list
+    derived: list
+    plan: MemoryPlan
+
+
+def lower(fgraph, rules=LLVM_RULES) -> Lowered:
+    """Lower the whole graph into one main function (autodidax's ``jaxpr_subcomp``), then its entry."""
+    plan = plan_memory(fgraph)
+    ctx = LowerCtx(fgraph, plan, rules)
+    for node in fgraph.nodes:
+        ctx.node = node
+        outs = rules[node.op](ctx, node, [ctx.env[id(v)] for v in node.inputs])
+        ctx.bind(node.outputs, outs)
+    ctx.finish()
+    sizes = ctx.sizes
+    entry = python_entry(ctx.module, ctx.main, ctx.n_pointers, fgraph.inputs, sizes.symbols, sizes.derived)
+    entry_module = None
+    if len(fgraph.nodes) >= SEPARATE_ENTRY_NODES:
+        # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising it gains nothing
+        # and dominated compile time, so it goes into a module of its own compiled without optimisation.
+        moved = [ctx.main, ctx.module.globals["graphc_entry"], ctx.module.globals["graphc_nthreads"]]
+        entry_module = split_off(ctx.module, moved)
+    return Lowered(
+        ctx.module,
+        entry_module,
+        entry,
+        ctx.failures.specs,
+        ctx.big_constants,
+        sizes.symbols,
+        sizes.derived,
+        plan,
+    )
+
+
+__all__ = ["LLVM_RULES", "Lowered", "lower", "plan_memory"]

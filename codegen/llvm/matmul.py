@@ -12,45 +12,43 @@ from graphc.kernel import Instr
 from graphc.ops import Op
 
 from . import blas, loops, views
+from .reduce import run_kernel
 from .scalar import I64
 from .views import View, const
 
 
-def matmul(lw, node, ins):
-    """NODE_RULES[Op.MATMUL]: vectors as (1, k)/(k, 1) matrices, operands BLAS cannot read are copied."""
+def matmul(ctx, node, ins):
+    """LLVM_RULES[Op.MATMUL]: vectors as (1, k)/(k, 1) matrices, operands BLAS cannot read are copied."""
     a, bm = ins
     out = node.outputs[0]
     dtype = out.type.dtype
-    dest = lw.output_buffer(out)
+    dest = ctx.out(out)
     # vectors become (1, k) / (k, 1) matrices; contiguous ones stay dense ("C") for BLAS
     a2 = _vector_as_matrix(a, 0) if a.ndim == 1 else a
     b2 = _vector_as_matrix(bm, 1) if bm.ndim == 1 else bm
     batch_shape = tuple(dest.shape[: max(0, len(dest.shape) - (a.ndim > 1) - (bm.ndim > 1))])
     if dtype.kind != "f":
-        _matmul_loops(lw, a2, b2, dest, batch_shape)
+        _matmul_loops(ctx, a2, b2, dest, batch_shape)
         return [dest]
-    temps = []
     operands = []
     for v in (a2, b2):
         if v.dtype != dtype or v.mat is None:
-            t = lw.temp(dtype, v.shape)
-            lw.copy(v, t)
-            temps.append(t)
+            t = ctx.temp(dtype, v.shape)
+            ctx.copy(v, t)
             v = t
         operands.append(v)
     a2, b2 = operands
     c2 = views.contiguous(
-        lw.eb,
+        ctx.entry,
         dest.ptr,
         dtype,
         batch_shape + (a2.shape[-2], b2.shape[-1]),
-        [lw.dim(d) for d in batch_shape] + [a2.dims[-2], b2.dims[-1]],
-        dest.buffer,
+        [ctx.dim(d) for d in batch_shape] + [a2.dims[-2], b2.dims[-1]],
     )
-    batch_dims = [lw.dim(d) for d in batch_shape]
+    batch_dims = [ctx.dim(d) for d in batch_shape]
     abat = views.broadcast(_batch(a2), batch_shape, batch_dims)
     bbat = views.broadcast(_batch(b2), batch_shape, batch_dims)
-    b = lw.b
+    b = ctx.b
     m, k, n = a2.dims[-2], a2.dims[-1], b2.dims[-1]
     with loops.loop_nest(b, batch_dims, name="batch") as idx:
         pa = loops.strided_gep(b, a2.ptr, idx, abat.strides) if idx else a2.ptr
@@ -58,10 +56,8 @@ def matmul(lw, node, ins):
         pc = loops.strided_gep(b, c2.ptr, idx, c2.strides[:-2]) if idx else c2.ptr
         ta, lda = _ld(b, a2)
         tb, ldb = _ld(b, b2)
-        gemm = _gemm(lw.module, pa.type.pointee, ta, tb)
+        gemm = _gemm(ctx.module, pa.type.pointee, ta, tb)
         b.call(gemm, [m, n, k, pa, lda, pb, ldb, pc, _at_least(b, n, const(1))])
-    for t in temps:
-        lw.release(t)
     return [dest]
 
 
@@ -91,9 +87,7 @@ def _vector_as_matrix(v: View, axis: int) -> View:
 
 def _batch(v: View) -> View:
     """The batch axes of a matrix view, as a view (for broadcasting the strides)."""
-    return View(
-        v.ptr, v.dtype, v.shape[:-2], v.dims[:-2], v.strides[:-2], v.sstrides[:-2], False, None, v.buffer
-    )
+    return View(v.ptr, v.dtype, v.shape[:-2], v.dims[:-2], v.strides[:-2], v.sstrides[:-2], False, None)
 
 
 def _at_least(b, x, y):
@@ -109,11 +103,11 @@ def _ld(b, v: View):
     return True, _at_least(b, _at_least(b, v.strides[-1], v.dims[-2]), const(1))
 
 
-def _matmul_loops(lw, a: View, bm: View, dest: View, batch_shape) -> None:
+def _matmul_loops(ctx, a: View, bm: View, dest: View, batch_shape) -> None:
     """Integer matmul: C[..., i, j] = sum_p A[..., i, p] B[..., p, j] as one reduction loop."""
     m, k, n = a.shape[-2], a.shape[-1], bm.shape[-1]
     shape = tuple(batch_shape) + (m, n, k)
-    dims = [lw.dim(d) for d in shape]
+    dims = [ctx.dim(d) for d in shape]
     nb = len(batch_shape)
     abat = views.broadcast(_batch(a), batch_shape, dims[:nb])
     bbat = views.broadcast(_batch(bm), batch_shape, dims[:nb])
@@ -132,8 +126,11 @@ def _matmul_loops(lw, a: View, bm: View, dest: View, batch_shape) -> None:
         bbat.strides + (zero, bm.strides[-1], bm.strides[-2]),
         bbat.sstrides + (0, bm.sstrides[-1], bm.sstrides[-2]),
     )
-    c = views.contiguous(lw.eb, dest.ptr, dest.dtype, shape[:-1], dims[:-1], dest.buffer)
-    from .nodes import run_kernel
-
+    c = views.contiguous(ctx.entry, dest.ptr, dest.dtype, shape[:-1], dims[:-1])
     body = (Instr(Op.MUL, (0, 1), (), dest.dtype.name),)
-    run_kernel(lw, body, [av, bv], [(2, c, (Op.SUM, (len(shape) - 1,), False))], shape)
+    run_kernel(ctx, body, [av, bv], [(2, c, (Op.SUM, (len(shape) - 1,), False))], shape)
+
+
+RULES = {Op.MATMUL: matmul}
+
+__all__ = ["RULES"]

@@ -12,6 +12,7 @@ native code only sees valid memory.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 
@@ -23,10 +24,8 @@ from graphc import settings
 from graphc.errors import BackendError
 
 from . import cache, jit
-
-TUPLE_ITEMS_OFFSET = 24  # PyTupleObject: refcount, type, size, then ob_item[]
-ARRAY_DATA_OFFSET = 16  # PyArrayObject: refcount, type, then char *data, int nd, npy_intp *dimensions
-ARRAY_DIMS_OFFSET = 32
+from .entry import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
+from .failure import RECORD
 
 
 def _layout_ok() -> bool:
@@ -45,6 +44,8 @@ def _layout_ok() -> bool:
 
 
 LAYOUT_OK = _layout_ok()
+_free = ctypes.CDLL(None).free  # the C library's: the entry malloc'd the failure record with its malloc
+_free.argtypes, _free.restype = [ctypes.c_void_p], None
 
 
 def num_threads() -> int:
@@ -59,48 +60,40 @@ def num_threads() -> int:
 
 
 class LlvmProgram:
-    """``program(arrays, shared_values, sizes) -> (outputs, new_shared_values)``; ``source``: LLVM IR."""
+    """``program.run(arrays, shared_values, sizes) -> (outputs, new_shared_values)``; ``source``: LLVM IR."""
 
     fresh_outputs = True  # every output is a new array the entry wrote: gc.function need not copy
 
-    def __init__(self, fgraph, lowerer):
+    def __init__(self, fgraph, lowered):
         if not LAYOUT_OK:
             raise BackendError("the llvm backend does not support this Python/NumPy object layout")
         engine = jit.default_engine()
         exports = ["graphc_entry", "graphc_nthreads"]
-        ir_text = str(lowerer.module)
-        if lowerer.entry_module is None:
+        ir_text = str(lowered.module)
+        if lowered.entry_module is None:
             self._parts: tuple[str, ...] = (ir_text,)
             self.library = cache.compile_cached(engine, ir_text, exports=exports, name="graphc")
         else:  # a big graph: kernels at -O3, the long entry without optimisation (see backend.split_off)
 
             def entry_text() -> str:
-                self._parts = (ir_text, str(lowerer.entry_module))
+                self._parts = (ir_text, str(lowered.entry_module))
                 return self._parts[1]
 
             self.library = cache.compile_split(engine, ir_text, entry_text, exports=exports, name="graphc")
         self.source = "\n".join(self._parts)
         ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
-        argtypes = (ctypes.c_int32, ctypes.py_object, *([ctypes.c_int64] * len(lowerer.arg_exprs)))
+        argtypes = (ctypes.c_int64, ctypes.py_object, *([ctypes.c_int64] * len(lowered.entry.arg_exprs)))
         address = self.library.address("graphc_entry")
         # Large calls release the GIL (CFUNCTYPE); tiny ones keep it (PYFUNCTYPE), which is ~0.2 us cheaper.
         self._entry = ctypes.CFUNCTYPE(*argtypes)(address)
         self._entry_small = ctypes.PYFUNCTYPE(*argtypes)(address)
-        self._messages = lowerer.messages
+        self.memory_plan = lowered.plan
         self._llvm_ir: str | None = None
         self._asm: str | None = None
-        self._run = _make_runner(fgraph, lowerer, (self._entry, self._entry_small), self._fail)
-        # Calling the program calls the generated runner directly (no extra Python frame per call).
-        self.__class__ = type("LlvmProgram", (LlvmProgram,), {"__call__": staticmethod(self._run)})
-
-    def __call__(self, arrays, shared_values, sizes):  # replaced per instance by the generated runner
-        return self._run(arrays, shared_values, sizes)
-
-    def _fail(self, status: int):
-        if status == 1:
-            raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
-        exc, message = self._messages[status - 2]
-        raise exc(message)
+        # run(arrays, shared_values, sizes) is the generated runner itself: no method frame per call
+        # The runner holds the native code and the specs, not this program: no reference cycle.
+        fail = functools.partial(_raise_failure, lowered.specs)
+        self.run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), fail, self.library)
 
     @property
     def llvm_ir(self) -> str:
@@ -123,21 +116,34 @@ class LlvmProgram:
         return self._llvm_ir
 
 
-def _make_runner(fgraph, lowerer, entry, fail):
+def _raise_failure(specs: list, status: int):
+    """Raise what a non-zero status says (see ``failure``): a code, or the address of a record to free."""
+    if status < 0:
+        raise specs[-status - 1].error(None, None, None)
+    if status == 1:
+        raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
+    check, value, bound, position = (ctypes.c_int64 * RECORD.count).from_address(status)[:]
+    _free(status)
+    raise specs[check].error(value, bound, position)
+
+
+def _make_runner(fgraph, lowered, entry, fail, library):
     """Generate ``run(arrays, shared, sizes)`` for this program (no per-call loops or dict building)."""
     env: dict = {
         "ENTRY": entry[0],
         "SMALL": entry[1],
         "empty": np.empty,
         "fail": fail,
+        "LIBRARY": library,  # the native code stays loaded while the runner lives
         "math": __import__("math"),
     }
     names = {}
     lines = []
-    for k, sym in enumerate(_all_symbols(fgraph, lowerer)):
+    binding = lowered.entry.binding
+    for k, sym in enumerate(_all_symbols(fgraph, lowered)):
         names[sym] = sympy.Symbol(f"s{k}", integer=True)
-        if sym in lowerer.binding:  # reading a shape is cheaper than hashing a sympy Symbol
-            pos, axis = lowerer.binding[sym]
+        if sym in binding:  # reading a shape is cheaper than hashing a sympy Symbol
+            pos, axis = binding[sym]
             lines.append(f"s{k} = arrays[{pos}].shape[{axis}]")
         else:
             env[f"S{k}"] = sym
@@ -168,10 +174,10 @@ def _make_runner(fgraph, lowerer, entry, fail):
         lines.append(f"        o{k} = empty(({shape}), T{k})")
         lines.append(f"    PREV[{k}] = o{k}")
         outs.append(f"o{k}")
-    for k, c in enumerate(lowerer.big_constants):
+    for k, c in enumerate(lowered.big_constants):
         env[f"C{k}"] = np.ascontiguousarray(c.value)
-    consts = "".join(f"C{k}, " for k in range(len(lowerer.big_constants)))
-    extra = "".join(f", {py(expr)}" for expr in lowerer.arg_exprs)
+    consts = "".join(f"C{k}, " for k in range(len(lowered.big_constants)))
+    extra = "".join(f", {py(expr)}" for expr in lowered.entry.arg_exprs)
     pack = f"(*arrays, *shared, {consts}{''.join(o + ', ' for o in outs)})"
     # Holding the GIL is harmless when every array is small: bound the element count of inputs and outputs.
     static = max((_static_size(v) for v in list(fgraph.inputs) + list(fgraph.roots)), default=1)
@@ -201,13 +207,13 @@ def _static_size(var) -> int:
     return size
 
 
-def _all_symbols(fgraph, lowerer) -> list:
-    found = list(lowerer.symbols)
+def _all_symbols(fgraph, lowered) -> list:
+    found = list(lowered.symbols)
     for var in list(fgraph.inputs) + list(fgraph.roots):
         for s in sorted(var.type.symbols, key=str):
             if s not in found:
                 found.append(s)
-    for expr in lowerer.derived:
+    for expr in lowered.derived:
         for s in sorted(expr.free_symbols, key=str):
             if s not in found:
                 found.append(s)

@@ -3,7 +3,7 @@
 A `View` is what every lowering receives and returns: a typed data pointer, run-time sizes and strides (in
 elements), and what is known statically about them (strides that are 0 or constant, C-contiguity, whether the
 last two axes form a dense matrix BLAS can read). Transposes, broadcasts, reshapes of contiguous data and
-basic slicing are new Views of the same buffer: no copies.
+basic slicing are new Views of the same memory: no copies.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ class View:
     sstrides: tuple  # per axis: the stride if known at compile time, else None
     contig: bool  # C-contiguous with standard strides
     mat: str | None = None  # last two axes: "C" (row-major, ld = strides[-2]), "F" (ld = strides[-1]) or None
-    buffer: object = None  # the buffer it aliases (lifetime tracking)
 
     @property
     def ndim(self) -> int:
@@ -37,7 +36,7 @@ def const(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
-def contiguous(b: ir.IRBuilder, ptr, dtype, shape, dims, buffer=None) -> View:
+def contiguous(b: ir.IRBuilder, ptr, dtype, shape, dims) -> View:
     """A C-contiguous view of ``ptr`` with the given static shape and run-time dims (strides computed)."""
     strides, sstrides = [], []
     stride, sstride = const(1), 1
@@ -45,7 +44,7 @@ def contiguous(b: ir.IRBuilder, ptr, dtype, shape, dims, buffer=None) -> View:
         strides.append(stride)
         sstrides.append(sstride)
         sstride = sstride * d if isinstance(sstride, int) and isinstance(d, int) else None
-        stride = _mul(b, stride, dim)
+        stride = mul(b, stride, dim)
     return View(
         ptr,
         np.dtype(dtype),
@@ -55,11 +54,10 @@ def contiguous(b: ir.IRBuilder, ptr, dtype, shape, dims, buffer=None) -> View:
         tuple(reversed(sstrides)),
         True,
         "C" if len(shape) >= 2 else None,
-        buffer,
     )
 
 
-def _mul(builder: ir.IRBuilder, a, b):
+def mul(builder: ir.IRBuilder, a, b):
     """a * b in the entry block, each distinct product emitted once (big graphs repeat the same strides)."""
     if isinstance(a, ir.Constant) and isinstance(b, ir.Constant):
         return const(a.constant * b.constant)
@@ -89,7 +87,6 @@ def transpose(v: View, perm) -> View:
         tuple(v.sstrides[p] for p in perm),
         v.contig and perm == tuple(range(n)),
         mat,
-        v.buffer,
     )
 
 

@@ -19,10 +19,6 @@ def _negative_integer_power(program, finding: str) -> bool:
     return "negative integer powers" in finding
 
 
-def _llvm_empty_shift(program, finding: str) -> bool:
-    return finding.startswith("llvm") and "reduction operation max which has no identity" in finding
-
-
 def _llvm_relocation(program, finding: str) -> bool:
     return "RuntimeDyld" in finding
 
@@ -32,11 +28,6 @@ KNOWN = [
         "an integer to a negative integer power: NumPy's ValueError on interp/numpy, 0 on llvm "
         "(one GraphcError everywhere: issue 17, LLVM part)",
         _negative_integer_power,
-    ),
-    Known(
-        "llvm: softmax, log_softmax, logsumexp over an empty axis raise ValueError (the max shift "
-        "checks the axis; issue 17, LLVM part)",
-        _llvm_empty_shift,
     ),
     Known(
         "llvm JIT: RuntimeDyld's x86-64 relocation assertion after many compiles in one process "

@@ -1,0 +1,159 @@
+"""LowerCtx: what a lowering rule may touch while it lowers one node, and the graph's main function it builds.
+Knows views, sizes, the arena and checks; the rules know the ops.
+
+A rule is ``rule(ctx, node, input_views) -> output views`` and uses only:
+
+- ``ctx.out(var)``: where to write output ``var`` (the caller's array if it is an output, else its arena slot)
+- ``ctx.temp(dtype, shape)``: scratch memory for this node only
+- ``ctx.loop(instrs, inputs, outputs, shape)``, ``ctx.copy(src, dest)``, ``ctx.fill(dest, value)``: kernels
+- ``ctx.dim(d)``, ``ctx.product(dims)``: run-time sizes (i64 values computed once in the entry block)
+- ``ctx.check(condition, exc, message)``: refuse the call before any work (``condition(builder)`` -> i1)
+- ``ctx.fail_if(bad, check, value, position, bound=None)``: stop during the work where the i1 ``bad`` holds,
+  reporting ``check`` (a ``graphc.codegen.checks`` spec; ``bound`` defaults to ``check.bound``) with the i64
+  ``value`` and flat ``position``; the entry frees its arena and Python raises ``check.error(...)``. It works
+  in code the rule emits into the body (``ctx.b``), not inside a loop kernel (a kernel has no status yet)
+- ``ctx.b`` (the body builder), ``ctx.entry`` (the entry-block builder: sizes, strides, allocas),
+  ``ctx.entry_alloca(type)``, ``ctx.module`` (for helper functions such as BLAS wrappers)
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.errors import where_built
+from graphc.graph import Constant
+
+from . import views
+from .arena import Arena
+from .failure import Failures, Refusal, libc
+from .loopcall import LoopCalls
+from .scalar import I8, I64, constant, memory_type
+from .sizes import Sizes, graph_symbols
+from .views import View, const
+
+I8P = I8.as_pointer()
+
+
+class LowerCtx:
+    """Builds ``i64 graphc.main(i8** ptrs, i64* dims)``: entry block (sizes, offsets), checks, alloc, body."""
+
+    def __init__(self, fgraph, plan, rules):
+        self.module = ir.Module(name="graphc")
+        signature = ir.FunctionType(I64, [I8P.as_pointer(), I64.as_pointer()])
+        fn = ir.Function(self.module, signature, "graphc.main")
+        fn.linkage = "internal"
+        self.main = fn
+        self.ptrs_arg, dims_arg = fn.args
+        entry, checks, body = (fn.append_basic_block(name) for name in ("entry", "checks", "body"))
+        self.entry, self.b = ir.IRBuilder(entry), ir.IRBuilder(body)
+        self._first_check, self._body_block = checks, body
+        self.node = None  # the node being lowered: checks name its user line
+        self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
+        self.arena = Arena(self.entry, self.b, self.sizes, plan)
+        self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
+        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, rules)
+        self._layout(fgraph)
+
+    # --- the rule API
+    def out(self, var) -> View:
+        k = self.root_of.get(id(var))
+        if k is not None and k not in self.root_written:
+            self.root_written.add(k)
+            return self._external(self.root_base + k, var)
+        return self.arena.slot_view(var)
+
+    def temp(self, dtype, shape) -> View:
+        return self.arena.scratch(dtype, shape)
+
+    def loop(self, instrs, inputs, outputs, shape) -> None:
+        self.loops.loop(instrs, inputs, outputs, shape)
+
+    def copy(self, src: View, dest: View) -> None:
+        self.loops.copy(src, dest)
+
+    def fill(self, dest: View, value) -> None:
+        self.loops.fill(dest, value)
+
+    def dim(self, d) -> ir.Value:
+        return self.sizes.dim(d)
+
+    def product(self, dims) -> ir.Value:
+        return self.sizes.product(dims)
+
+    def check(self, condition, exc: type, message: str) -> None:
+        origin = self.node.origin if self.node is not None else None
+        self.failures.refuse_unless(condition, Refusal(exc, message + where_built(origin)))
+
+    def fail_if(self, bad: ir.Value, check, value: ir.Value, position: ir.Value, bound=None) -> None:
+        bound = const(check.bound) if bound is None else bound
+        self.failures.fail_if(self.b, bad, check, value, bound, position)
+
+    def entry_alloca(self, ty: ir.Type) -> ir.Value:
+        with self.entry.goto_entry_block():
+            return self.entry.alloca(ty)
+
+    # --- the walk's side: where values live before it, each node's results, and what happens after it
+    def bind(self, outputs, results: list[View]) -> None:
+        """The views a rule returned for ``outputs``; the node's scratch memory is free again."""
+        for var, view in zip(outputs, results, strict=True):
+            self.env[id(var)] = view
+        self.arena.end_node()
+
+    def _refuse(self, condition, exc, message) -> None:
+        self.failures.refuse_unless(condition, Refusal(exc, message))
+
+    def _layout(self, fg) -> None:
+        """Pointer slots: inputs, shared values, big constants, then the outputs Python allocated."""
+        self.big_constants = [c for c in fg.constants if c.value.ndim > 0]
+        self.external = list(fg.inputs) + list(fg.shared) + self.big_constants
+        self.env: dict[int, View] = {id(v): self._external(k, v) for k, v in enumerate(self.external)}
+        for c in fg.constants:
+            if c.value.ndim == 0:
+                self.env[id(c)] = self._scalar_constant(c)
+        self.roots = fg.roots
+        self.root_base = len(self.external)
+        self.n_pointers = self.root_base + len(self.roots)
+        self.root_of: dict[int, int] = {}
+        for k, var in enumerate(self.roots):
+            self.root_of.setdefault(id(var), k)
+        self.root_written: set[int] = set()
+
+    def _external(self, k: int, var) -> View:
+        raw = self.entry.load(self.entry.gep(self.ptrs_arg, [const(k)]))
+        ptr = self.entry.bitcast(raw, memory_type(var.type.dtype).as_pointer())
+        dims = [self.sizes.dim(d) for d in var.type.shape]
+        return views.contiguous(self.entry, ptr, var.type.dtype, var.type.shape, dims)
+
+    def _scalar_constant(self, c: Constant) -> View:
+        g = ir.GlobalVariable(
+            self.module, memory_type(c.value.dtype), name=f"graphc.const.{len(self.module.globals)}"
+        )
+        g.linkage, g.global_constant = "internal", True
+        value = c.value[()]
+        g.initializer = (
+            constant(c.value.dtype, value) if c.value.dtype.kind != "b" else ir.Constant(I8, int(bool(value)))
+        )
+        return views.contiguous(self.entry, g, c.value.dtype, (), ())
+
+    def finish(self) -> None:
+        """Copy outputs no rule wrote in place; then the alloc block, and free + return at the end."""
+        self.node = None
+        for k, var in enumerate(self.roots):
+            if k not in self.root_written or self.root_of[id(var)] != k:
+                self.copy(self.env[id(var)], self._external(self.root_base + k, var))
+        self.arena.end_node()
+        malloc, free = libc(self.module, "malloc"), libc(self.module, "free")
+        self.entry.position_at_end(self.entry.block)  # BLAS helpers append allocas here behind our back
+        self.entry.branch(self._first_check)
+        alloc = self.main.append_basic_block("alloc")
+        self.failures.check_builder.branch(alloc)
+        ab = ir.IRBuilder(alloc)
+        arena = self.arena.allocate(ab, malloc)
+        out_of_memory = self.main.append_basic_block("oom")
+        ab.cbranch(ab.icmp_unsigned("==", arena, ir.Constant(I8P, None)), out_of_memory, self._body_block)
+        ir.IRBuilder(out_of_memory).ret(ir.Constant(I64, 1))
+        self.b.call(free, [self.b.load(self.arena.base_slot)])
+        self.b.ret(ir.Constant(I64, 0))
+
+
+__all__ = ["LowerCtx"]

@@ -1,0 +1,108 @@
+"""Calling loop kernels from the entry: which kernel a loop needs (rank, static strides, flat or not), its
+pointer and size arguments, and whether it may go to threads. Knows views and kernels, not graphs.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.ops import Op
+
+from . import kernels, threads, views
+from .kernels import LoopSpec, const_instr
+from .scalar import I8, I64
+from .sizes import Sizes
+from .views import View, const
+
+I8P = I8.as_pointer()
+
+
+class LoopCalls:
+    """Emits kernel calls into the body; kernels go into ``module``, once per spec."""
+
+    def __init__(self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, rules):
+        self.module, self.entry, self.body, self.sizes, self.rules = module, entry, body, sizes, rules
+        self.kernel_memo: dict = {}
+        self._scratch: dict = {}  # (type, size class) -> entry alloca shared by all calls (run one by one)
+        self._elements: dict = {}  # (id(array), k) -> &array[k], computed once
+
+    def loop(self, instrs, inputs: list[View], outputs: list[tuple[int, View, Op | None]], shape) -> None:
+        """Run a scalar body over ``shape``: inputs broadcast; outputs (of that shape) stored or reduced."""
+        shape = tuple(shape)
+        dims = [self.sizes.dim(d) for d in shape]
+        inputs = [views.broadcast(v, shape, dims) for v in inputs]
+        operands = inputs + [v for _, v, _ in outputs]
+        flat = all((v.contig and v.shape == shape) or all(s == 0 for s in v.sstrides) for v in operands)
+        flat = flat and all(red is None for _, _, red in outputs)
+        if flat or not shape:
+            rank, loop_dims = 1, [self.sizes.product(dims)]
+            # flat: contiguous operands of the full shape walk with the index, the rest are broadcast scalars
+            strides = [(1,) if shape and v.contig and v.shape == shape else (0,) for v in operands]
+            runtime = []
+        else:
+            rank, loop_dims = len(shape), dims
+            strides = [tuple(s if s is None or s in (0, 1) else None for s in v.sstrides) for v in operands]
+            runtime = [
+                v.strides[a]
+                for v, st in zip(operands, strides, strict=True)
+                for a in range(rank)
+                if st[a] is None
+            ]
+        spec = LoopSpec(
+            tuple(v.dtype.name for v in inputs),
+            tuple(instrs),
+            tuple(vid for vid, _, _ in outputs),
+            tuple(v.dtype.name for _, v, _ in outputs),
+            tuple(red for _, _, red in outputs),
+            rank,
+            tuple(strides),
+        )
+        fn = kernels.get_kernel(self.module, spec, self.kernel_memo, self.rules)
+        ptr_array = self._scratch_array(I8P, len(operands))
+        info = self._scratch_array(I64, rank + len(runtime))
+        b = self.body
+        for k, v in enumerate(operands):
+            b.store(_as_i8p(b, v.ptr), self._element(ptr_array, k))
+        for k, value in enumerate(list(loop_dims) + runtime):
+            b.store(value, self._element(info, k))
+        outer = loop_dims[0]
+        splittable = all(red is None or (v.sstrides and v.sstrides[0] != 0) for _, v, red in outputs)
+        total = self.sizes.product(loop_dims)
+        small = isinstance(total, ir.Constant) and total.constant * spec.cost < threads.PARALLEL_WORK
+        if small or not splittable or spec.memory_bound:  # no thread machinery in the module at all
+            b.call(fn, [ptr_array, info, const(0), outer])
+            return
+        work = b.mul(total, const(spec.cost))
+        b.call(threads.get_runner(self.module), [fn, ptr_array, info, outer, work, self.sizes.nthreads])
+
+    def copy(self, src: View, dest: View) -> None:
+        """dest[...] = src (broadcast to dest's shape, converted to dest's dtype)."""
+        self.loop((), [src], [(0, dest, None)], dest.shape)
+
+    def fill(self, dest: View, value) -> None:
+        self.loop((const_instr(value, dest.dtype),), [], [(0, dest, None)], dest.shape)
+
+    def _scratch_array(self, ty: ir.Type, count: int) -> ir.Value:
+        """An entry-block array of at least ``count`` elements, shared by kernel calls of that size class."""
+        size = 8 if count <= 8 else 64 if count <= 64 else count
+        if (str(ty), size) not in self._scratch:
+            with self.entry.goto_entry_block():
+                self._scratch[str(ty), size] = self.entry.alloca(ty, size=const(size))
+        return self._scratch[str(ty), size]
+
+    def _element(self, array: ir.Value, k: int) -> ir.Value:
+        """&array[k] for a scratch array, computed once in the entry block (kernel calls all store there)."""
+        key = (id(array), k)
+        if key not in self._elements:
+            self._elements[key] = self.entry.gep(array, [const(k)])
+        return self._elements[key]
+
+
+def _as_i8p(b: ir.IRBuilder, ptr: ir.Value) -> ir.Value:
+    """``ptr`` as an i8*: the pointer it was cast from when it is a bitcast of one (arena slots are)."""
+    if isinstance(ptr, ir.CastInstr) and ptr.opname == "bitcast" and ptr.operands[0].type == I8P:
+        return ptr.operands[0]
+    return ptr if ptr.type == I8P else b.bitcast(ptr, I8P)
+
+
+__all__ = ["LoopCalls"]
