@@ -113,3 +113,27 @@ def test_onnx_string_tensors_are_refused_not_evaluated(capfd) -> None:
         gc.onnx.load(model.SerializeToString())
     assert "INJECTED" not in capfd.readouterr().out
     assert onnx is not None
+
+
+def test_size_expressions_print_as_exact_integer_python() -> None:
+    """ceiling and floor of quotients as floor divisions: exact where floats are not (n near 2**62)."""
+    from graphc.codegen.python_sizes import size_code
+
+    n, m = gc.types.symbol("n"), gc.types.symbol("m")
+    exprs = [sympy.ceiling((n - 1) / 3), sympy.floor(n / 2) + m, 2 * sympy.ceiling(n / 2), n * m - 3, n**2]
+    for a, b in ((2**62 + 1, 5), (7, 1), (1, 9)):
+        for e in exprs:
+            code = size_code(e, {n: "a", m: "b"})
+            assert eval(code, {"max": max, "min": min}, {"a": a, "b": b}) == int(e.subs({n: a, m: b})), code
+
+
+def test_an_argument_named_like_code_in_an_elementwise_function(backend, capfd) -> None:
+    """sympy's lambdify writes Python source too: an argument that is no identifier is renamed there."""
+    s = sympy.Symbol("a=0; print('INJECTED'); b", real=True)
+    affine = gc.elementwise("affine", s * 2 + 1, args=(s,))
+    x = gc.vector("x")
+    f = gc.function([x], [affine(x), gc.grad(gc.sum(affine(x) ** 2.0), x)], backend=backend)
+    value, slope = f(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(value, [3.0, 5.0])
+    np.testing.assert_array_equal(slope, [12.0, 20.0])
+    assert "INJECTED" not in capfd.readouterr().out

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from fuzz.__main__ import report, run_seeds
 from fuzz.check import check
-from fuzz.programs import Input, NumpyAPI, Program
+from fuzz.ops import NumpyAPI
+from fuzz.programs import Input, Program
 
 CI_SEEDS = (0, 10)  # about 25 s on 2 cores, compiles included
 

@@ -11,13 +11,13 @@ reference value must stay finite and close.
 from __future__ import annotations
 
 import importlib.util
-import warnings
 
 import numpy as np
 
 import graphc as gc
 
-from .programs import JaxAPI, NumpyAPI, Program, cost_of, evaluate, graphc_graph, input_arrays
+from .ops import JaxAPI, NumpyAPI
+from .programs import Program, cost_of, evaluate, graphc_graph, input_arrays, quiet
 
 BACKENDS = ["interp", "numpy"] + (["llvm"] if importlib.util.find_spec("llvmlite") else [])
 HAS_JAX = importlib.util.find_spec("jax") is not None
@@ -82,7 +82,7 @@ def _numpy_reference(program: Program, arrays: list) -> tuple[list, list]:
     the inputs move by a few ulps."""
 
     def run(xs):
-        with np.errstate(all="ignore"), warnings.catch_warnings(action="ignore"):  # the mean of nothing
+        with np.errstate(all="ignore"), quiet():  # the mean of nothing
             values = evaluate(program, NumpyAPI(), xs)
             outs = [np.asarray(values[o]) for o in program.outputs]
             return [np.asarray(cost_of(program, NumpyAPI(), outs))] if program.grad else outs
