@@ -17,16 +17,20 @@ class NumpyAPI:
     sigmoid = staticmethod(scipy.special.expit)
     logsumexp = staticmethod(scipy.special.logsumexp)
 
+    # The softmax family as JAX and PyTorch define it (shifted by the maximum): with +inf in an axis every
+    # entry is NaN, where SciPy gives -inf; and an empty axis gives an empty result (SciPy refuses it).
     @staticmethod
-    def softmax(x, axis):  # SciPy refuses an empty axis; the softmax of nothing is nothing
-        return np.exp(NumpyAPI.log_softmax(x, axis))
+    def softmax(x, axis):
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
+        return e / np.sum(e, axis=axis, keepdims=True)
 
     @staticmethod
     def log_softmax(x, axis):
-        return x - scipy.special.logsumexp(x, axis=axis, keepdims=True) if x.size else x.copy()
+        shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def __getattr__(self, name):
-        return getattr(np, {"power": "power", "neq": "not_equal"}.get(name, name))
+        return getattr(np, name)
 
     @staticmethod
     def softplus(x):
