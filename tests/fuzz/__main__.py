@@ -6,7 +6,8 @@
 
 Each batch of seeds runs in a worker subprocess; a segfault, an abort or a hang in native code ends that
 worker, the seed it was running is reported (crash or hang, with its seed) and a new worker goes on from the
-next seed. The exit status is 1 when anything was found.
+next seed. The exit status is 1 when a finding is new (not in known.py). GRAPHC_FUZZ_BACKENDS=interp,numpy
+limits the backends; GRAPHC_FUZZ_JAX=0 leaves JAX out.
 """
 
 from __future__ import annotations
@@ -128,11 +129,12 @@ def _lines(proc, seed_timeout: float, clock: dict):
 def worker(seeds, until: float | None) -> None:
     """Check each seed, one JSON line when it starts and one with its findings (flushed: the parent reads
     them as they come, and knows which seed a crash ended)."""
-    from .check import check
+    from .check import HAS_JAX, check
     from .programs import generate
 
     backends = os.environ.get("GRAPHC_FUZZ_BACKENDS")  # a subset, comma-separated (default: all)
     backends = backends.split(",") if backends else None
+    use_jax = HAS_JAX and os.environ.get("GRAPHC_FUZZ_JAX") != "0"
     crash = os.environ.get("GRAPHC_FUZZ_CRASH_SEED")  # the harness's own tests: a seed that crashes / hangs
     hang = os.environ.get("GRAPHC_FUZZ_HANG_SEED")
     for seed in seeds:
@@ -144,7 +146,7 @@ def worker(seeds, until: float | None) -> None:
         if hang is not None and seed == int(hang):
             time.sleep(3600)
         try:
-            findings = check(generate(seed), backends=backends)
+            findings = check(generate(seed), backends=backends, use_jax=use_jax)
         except Exception as exc:  # noqa: BLE001 - the harness must report, not stop
             findings = [f"harness: {type(exc).__name__}: {exc}"]
         print(json.dumps({"event": "done", "seed": seed, "findings": findings}), flush=True)
