@@ -5,7 +5,7 @@ and a fused kernel's temporaries share buffers through ufunc ``out=``. Checks on
 are a line before their node. `f.source` shows the code. Every identifier in it is one we make (in0, d0, v1,
 t2, c3, f4, and the RUNTIME helpers); user names (of inputs, sizes, functions) appear only in comments,
 escaped with repr, so no name can run code, shadow another or clash with one after Python's NFKC
-normalisation of identifiers. Size expressions are printed by `size_code` as exact integer arithmetic.
+normalisation of identifiers. Size expressions are printed as exact integer arithmetic (dims.to_python).
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import os
 from collections.abc import Callable
 
 import numpy as np
-import scipy.special
-import sympy
 
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of
 from graphc.codegen.memory import plan, plan_graph
-from graphc.codegen.python_sizes import Code, size_code
+from graphc.dims import Dim, Size, to_python
 from graphc.elementwise import ScalarFunction
 from graphc.errors import BackendError
 from graphc.graph import Constant
-from graphc.ops import IMPL, Op, index_to_python
+from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
+
+from .numpy_indexing import INDEXING_RUNTIME, INDEXING_TEMPLATES
 
 # Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
 UFUNCS: dict[Op, str] = {
@@ -77,8 +77,13 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.RANDOM_UNIFORM: lambda a, p: (
         f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"
     ),
+    **INDEXING_TEMPLATES,
 }
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
+
+
+class Code(str):
+    """A param made printable (a size expression, a function's name in the code): written as it is."""
 
 
 def _dim(d) -> str:
@@ -123,7 +128,7 @@ def relu(x, out=None):
 
 RUNTIME = {
     "np": np,
-    "expit": scipy.special.expit,
+    "expit": expit,
     "softplus": softplus,
     "relu": relu,
     "softmax": IMPL[Op.SOFTMAX],
@@ -131,18 +136,20 @@ RUNTIME = {
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "mean": IMPL[Op.MEAN],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
+    **INDEXING_RUNTIME,
 }
 
 
 class Emitter:
     """Names every value and writes one line per node into the body of `compiled(...)`."""
 
-    def __init__(self, fgraph):
+    def __init__(self, fgraph, check_numerics: bool = False):
         self.fg = fgraph
+        self.check_numerics = check_numerics
         self.names: dict[int, str] = {}
         self.namespace = dict(RUNTIME)
         self.lines: list[str] = []
-        self.sizes: dict[sympy.Symbol, str] = {}  # named size -> its identifier in the code
+        self.sizes: dict[Size, str] = {}  # a size (named or anonymous) -> its identifier in the code
         self.functions: dict[int, str] = {}  # id(ScalarFunction) -> its identifier in the code
         self._count = 0
 
@@ -185,7 +192,8 @@ class Emitter:
             for check in checks_of(node):
                 name = self.fresh("c")
                 self.namespace[name] = check.verify
-                self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
+                arrays = ", ".join(self.name_of(node.inputs[i]) for i in check.reads)
+                self.lines.append(f"{name}({arrays})  # {check.rule}")
             if node.op is Op.FUSED:
                 self._emit_fused(node)
             else:
@@ -193,6 +201,8 @@ class Emitter:
                 out = self.fresh()
                 self.names[id(node.outputs[0])] = out
                 self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.printable(node.params))}")
+            if self.check_numerics:
+                self._check_numerics(node)
             made.update(map(id, node.outputs))
             dead = [self.names[v] for v in self.plan.dying[step] if v in made]
             if dead:
@@ -203,12 +213,21 @@ class Emitter:
         body = "\n".join("        " + line for line in self.lines)
         return f"def compiled({', '.join(params)}):\n    with np.errstate(all='ignore'):\n{body}\n"
 
+    def _check_numerics(self, node) -> None:
+        """check_numerics: each float output, right after its node, against the node's inputs."""
+        name = self.fresh("c")
+        self.namespace[name] = NumericsCheck(node).verify
+        inputs = ", ".join(self.name_of(v) for v in node.inputs)
+        for out in node.outputs:
+            if out.type.is_float:
+                self.lines.append(f"{name}({self.name_of(out)}, ({inputs},))  # no new NaN or inf")
+
     def _bind_sizes(self) -> None:
-        """Each named size is read from the first input that has it (`d0 = in0.shape[0]`); every named size
-        of the graph is one of these (gc.function checks that)."""
+        """Each size (named n, or anonymous x.0) is read from the first input that has it (`d0 =
+        in0.shape[0]`); every size of the graph is one of these (gc.function checks that)."""
         for v in self.fg.inputs:
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, sympy.Symbol) and d not in self.sizes:
+                if isinstance(d, Size) and d not in self.sizes:
                     self.sizes[d] = name = f"d{len(self.sizes)}"
                     self.lines.append(f"{name} = {self.names[id(v)]}.shape[{axis}]  # {_comment(d)}")
 
@@ -228,7 +247,7 @@ class Emitter:
         return out
 
     def size(self, d):
-        return Code(size_code(d, self.sizes)) if isinstance(d, sympy.Basic) else d
+        return Code(to_python(d, self.sizes.__getitem__)) if isinstance(d, Dim) else d
 
     def function_name(self, fn: ScalarFunction) -> str:
         if id(fn) not in self.functions:
@@ -298,8 +317,8 @@ def _broadcast(shapes: list) -> tuple:
 
 
 class NumpyProgram:
-    def __init__(self, fgraph):
-        emitter = Emitter(fgraph)
+    def __init__(self, fgraph, check_numerics: bool = False):
+        emitter = Emitter(fgraph, check_numerics)
         self.source = emitter.emit()
         namespace = emitter.namespace
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
@@ -310,5 +329,5 @@ class NumpyProgram:
         return self._fn(*arrays, *shared_values)
 
 
-def compile_graph(fgraph) -> NumpyProgram:
-    return NumpyProgram(fgraph)
+def compile_graph(fgraph, check_numerics: bool = False) -> NumpyProgram:
+    return NumpyProgram(fgraph, check_numerics)

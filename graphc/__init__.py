@@ -24,11 +24,26 @@ from .errors import (
     GraphcError,
     GraphError,
     InputError,
+    NumericsError,
     ShapeError,
     TypeError_,
 )
 from .fgraph import FunctionGraph as _FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, toposort
+from .indexing import (
+    argsort,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+    logcumsumexp,
+    scatter_add,
+    scatter_add_along_axis,
+    sort,
+    take,
+    take_along_axis,
+    topk,
+)
 from .ops import Op
 from .printing import debugprint
 from .tensor import (

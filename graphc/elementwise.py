@@ -9,23 +9,26 @@ As in every autodiff system, the derivative of a step is 0 where it is defined: 
 Heaviside, sign, or Abs and Piecewise at their kinks) is replaced by 0.
 
 Definitions are sympy expressions or Python functions building one; a string is refused, never parsed:
-sympy's parsers (sympify, parse_expr) evaluate it with Python's eval.
+sympy's parsers (sympify, parse_expr) evaluate it with Python's eval. sympy is imported when the first such
+function is made, not with graphc.
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from functools import reduce
 from itertools import count
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy
 
 from .errors import GraphcError
 from .graph import apply, as_variable
 from .ops import Op
+
+if TYPE_CHECKING:
+    import sympy
 
 _keys = count()
 _NUMPY_FUNCS = [
@@ -41,11 +44,15 @@ _NUMPY_FUNCS = [
 def derivative(expr: sympy.Expr, symbol: sympy.Symbol) -> sympy.Expr:
     """d expr / d symbol, with DiracDelta (and its derivatives) as 0: the derivative of a step almost
     everywhere, which is what a gradient of Heaviside, sign or a Piecewise jump is taken to be."""
+    import sympy
+
     return sympy.diff(expr, symbol).replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
 
 
 def _as_expression(name: str, expr) -> sympy.Expr:
     """A sympy expression, or a clear refusal: a string is never handed to sympify (it runs eval)."""
+    import sympy
+
     if isinstance(expr, sympy.Basic):
         return expr
     if isinstance(expr, (bool, np.bool_)) or not isinstance(expr, (int, float, np.integer, np.floating)):
@@ -62,9 +69,21 @@ def _as_expression(name: str, expr) -> sympy.Expr:
 
 
 class ScalarFunction:
-    """An elementwise function defined by a sympy expression of its scalar arguments (real numbers)."""
+    """An elementwise function defined by a sympy expression of its scalar arguments (real numbers;
+    gc.elementwise makes one).
+
+    >>> import sympy
+    >>> swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
+    >>> swish
+    <elementwise swish(x) = x/(1 + exp(-x))>
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(swish(x), {x: [0.0, 1.0]})
+    array([0.        , 0.73105858])
+    """
 
     def __init__(self, name: str, symbols: tuple[sympy.Symbol, ...], expr: sympy.Expr):
+        import sympy
+
         self.name = name
         if not all(isinstance(s, sympy.Symbol) for s in symbols):
             raise GraphcError(f"elementwise {name!r}: the arguments must be sympy Symbols, got {symbols!r}")
@@ -129,18 +148,25 @@ def elementwise(name: str, definition: Callable[..., sympy.Expr] | sympy.Expr, a
     """Declare an elementwise function from a sympy expression (or a Python function building one).
 
     `definition` may be `lambda x: x * sympy.tanh(x)`; its parameter names become the symbols. With a bare
-    expression, pass `args` (the sympy symbols, in call order). A string is refused (sympy would parse it with
-    Python's eval). The gradient is sympy's derivative, with the derivative of a step (DiracDelta, from
-    Heaviside, sign, or a Piecewise jump) taken as 0, as every autodiff system does: check gradients away
-    from the kinks.
+    expression, pass `args` (the sympy symbols, in call order). Its gradient, fusion and native code come from
+    the expression. A string is refused (sympy would parse it with Python's eval). The gradient is sympy's
+    derivative, with the derivative of a step (DiracDelta, from Heaviside, sign, or a Piecewise jump) taken
+    as 0, as every autodiff system does: check gradients away from the kinks.
 
-        >>> import numpy as np, sympy, graphc as gc
-        >>> ramp = gc.elementwise("ramp", lambda x: x * sympy.Heaviside(x))
-        >>> x = gc.vector("x")
-        >>> gc.function([x], gc.grad(gc.sum(ramp(x)), x))(np.array([-1.0, 2.0]))
-        array([0., 1.])
+    >>> cube = gc.elementwise("cube", lambda x: x**3)
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.grad(gc.sum(cube(x)), x), {x: [1.0, 2.0]})
+    array([ 3., 12.])
+    >>> import sympy
+    >>> ramp = gc.elementwise("ramp", lambda x: x * sympy.Heaviside(x))
+    >>> gc.evaluate(gc.grad(gc.sum(ramp(x)), x), {x: [-1.0, 2.0]})
+    array([0., 1.])
     """
+    import sympy
+
     if callable(definition) and not isinstance(definition, sympy.Basic):
+        import inspect  # here: it costs a few ms to import, and only gc.elementwise needs it
+
         names = list(inspect.signature(definition).parameters)
         symbols = tuple(sympy.Symbol(n, real=True) for n in names)
         expr = definition(*symbols)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import sympy
 
+from .advanced_index import advanced_getitem, is_array_index
+from .dims import Dim, exact_quotient
 from .errors import DTypeError, GraphcError, ShapeError
 from .ops import Op, describe
 from .origin import here
@@ -95,15 +96,15 @@ class Operators:
     def reshape(self, *shape):
         """x.reshape(2, 3) or x.reshape((2, 3)); one entry may be -1 (inferred, for symbolic sizes too)."""
         shape = shape[0] if len(shape) == 1 else shape
-        shape = (shape,) if isinstance(shape, (int, str, sympy.Basic)) else tuple(shape)
+        shape = (shape,) if isinstance(shape, (int, str, Dim)) else tuple(shape)
         if sum(1 for d in shape if isinstance(d, int) and d == -1) > 1:
             raise ShapeError(
                 f"reshape of {describe(self)}: only one dimension can be -1, got {shape}{here()}"
             )
         if any(isinstance(d, int) and d == -1 for d in shape):
             known = dim_product(as_shape(d for d in shape if not (isinstance(d, int) and d == -1)))
-            missing = sympy.simplify(sympy.Integer(1) * dim_product(self.type.shape) / known)
-            if missing.is_Integer or (missing.is_integer and not missing.is_Rational):
+            missing = exact_quotient(dim_product(self.type.shape), known)
+            if missing is not None:
                 shape = tuple(missing if isinstance(d, int) and d == -1 else d for d in shape)
             else:
                 raise ShapeError(
@@ -124,7 +125,7 @@ class Operators:
 
     @property
     def size(self):
-        """The number of elements: an int, or a sympy expression of the named sizes."""
+        """The number of elements: an int, or an expression of the sizes (graphc.dims)."""
         return dim_product(self.type.shape)
 
     def flatten(self):
@@ -145,7 +146,10 @@ class Operators:
         return self.reshape(tuple(d for i, d in enumerate(shape) if i not in axes))
 
     def __getitem__(self, index):
-        """Basic indexing: ints, slices (any step), None and Ellipsis."""
+        """Basic indexing (ints, slices of any step, None, Ellipsis), and among them one integer array (a
+        list, a NumPy array or an integer graph value) or constant boolean mask: a gather, as gc.take."""
+        if any(is_array_index(i) for i in (index if isinstance(index, tuple) else (index,))):
+            return advanced_getitem(self, index if isinstance(index, tuple) else (index,))
         index = normalize_index(self, index)
         if len(index) == self.type.ndim and all(i == ("slice", None, None, None) for i in index):
             return self
@@ -189,7 +193,7 @@ def _slice_bound(b, x):
         return b
     if isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)):
         return int(b)
-    if isinstance(b, sympy.Basic):
+    if isinstance(b, Dim):
         return as_dim(b)
     raise GraphcError(f"unsupported slice bound {b!r} for {describe(x)}{here()}")
 
@@ -200,8 +204,8 @@ def normalize_index(x, index) -> tuple:
     index = index if isinstance(index, tuple) else (index,)
     if any(isinstance(i, (Operators, list, np.ndarray)) for i in index):
         raise GraphcError(
-            f"only basic indexing (ints, slices, None, ...) is supported, not {index!r} for {describe(x)}; "
-            f"use gc.one_hot or gc.where for the rest{here()}"
+            f"a basic index (ints, slices, None, ...) was expected, not {index!r} for {describe(x)}; "
+            f"index with arrays through x[...] or gc.take{here()}"
         )
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
     if n_real > x.type.ndim:

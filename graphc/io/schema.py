@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import sympy
 
+from graphc.dims import Dim
 from graphc.elementwise import ScalarFunction
 from graphc.fgraph import FunctionGraph
-from graphc.ops import BINARY, ELEMENTWISE, REDUCTIONS, UNARY, Op
+from graphc.ops import BINARY, ELEMENTWISE, REDUCTIONS, SCANS, UNARY, Op
 from graphc.types import DTYPES
 
 
@@ -36,7 +36,7 @@ def _is_int(v) -> bool:
 
 
 def _is_dim(v) -> bool:
-    return (_is_int(v) and v >= 0) or (isinstance(v, sympy.Expr) and not v.is_number)
+    return (_is_int(v) and v >= 0) or isinstance(v, Dim)
 
 
 def _index_item(item) -> bool:
@@ -81,6 +81,9 @@ OP_PARAMS: dict[Op, dict[str, Kind]] = {
     Op.ONE_HOT: {"depth": COUNT, "dtype": DTYPE},
     Op.SIZE: {"axis": INTS, "dtype": DTYPE},
     Op.RANDOM_UNIFORM: {"shape": SHAPE, "seed": INT64, "dtype": DTYPE},
+    **{op: {"axis": INT} for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)},
+    **{op: {"axis": INT, "reverse": BOOL} for op in SCANS},
+    Op.ARGSORT: {"axis": INT, "descending": BOOL},
 }
 """OP_PARAMS[op] = {param name: Kind}: exactly the params a node of `op` has. FUSED has no row: files hold
 the user's graph, before fusion."""
