@@ -85,8 +85,9 @@ class IndexFits:
                 f"the slice has {length}, not {self.out_dim}",
             )
         if not ok:
+            has = size if isinstance(dim, int) else f"{dim} = {size}"
             raise (IndexOutOfBounds if item[0] == "int" else ShapeError)(
-                f"getitem of {describe(node.inputs[0])}: axis {self.axis} has {dim} = {size}, so {got} "
+                f"getitem of {describe(node.inputs[0])}: axis {self.axis} has {has}, so {got} "
                 f"(the graph was built for larger sizes){where_built(node.origin)}"
             )
 
