@@ -7,6 +7,10 @@ class GraphcError(Exception):
     """Base class of every error graphc raises on purpose."""
 
 
+class GraphcWarning(UserWarning):
+    """Base class of the warnings graphc gives (a setting it cannot honour, say); the program goes on."""
+
+
 class ShapeError(GraphcError, ValueError):
     """Shapes that do not fit: at build time (broadcasting, matmul) or at call time (symbolic sizes)."""
 

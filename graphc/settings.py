@@ -3,6 +3,8 @@
 - ``GRAPHC_CACHE_DIR``: where compiled code is cached (unset: ``$XDG_CACHE_HOME/graphc``, else
   ``~/.cache/graphc``, chosen by the object cache);
 - ``GRAPHC_NUM_THREADS``: threads for native loops (unset: the CPUs this process may use);
+- ``GRAPHC_CACHE_MAX_MB``: the object cache's size cap in MB (unset: 256; least recently used entries go
+  first; 0 turns the on-disk cache off);
 - ``GRAPHC_DUMP_IR``: a directory where each compiled module's IR, optimised IR and assembly are written.
 
 They are read when graphc is imported. A program or a test that changes them afterwards calls `reload()`:
@@ -28,6 +30,7 @@ class Settings:
     cache_dir: Path | None  # None: the object cache's default location
     num_threads: int | None  # None: the CPUs this process may use
     dump_ir: Path | None  # None: nothing is dumped
+    cache_max_mb: float | None = None  # None: the object cache's default cap
 
 
 def read(environ: Mapping[str, str] = os.environ) -> Settings:
@@ -38,7 +41,18 @@ def read(environ: Mapping[str, str] = os.environ) -> Settings:
             threads = max(1, int(threads))
         except ValueError:
             raise GraphcError(f"GRAPHC_NUM_THREADS must be a whole number, not {threads!r}") from None
-    return Settings(_path(environ, "GRAPHC_CACHE_DIR"), threads, _path(environ, "GRAPHC_DUMP_IR"))
+    text = environ.get("GRAPHC_CACHE_MAX_MB") or None
+    cap = None
+    if text is not None:
+        try:
+            cap = float(text)
+        except ValueError:
+            cap = -1.0
+        if not 0 <= cap < float("inf"):
+            raise GraphcError(
+                f"GRAPHC_CACHE_MAX_MB must be a number of MB (0 turns the cache off), not {text!r}"
+            )
+    return Settings(_path(environ, "GRAPHC_CACHE_DIR"), threads, _path(environ, "GRAPHC_DUMP_IR"), cap)
 
 
 def _path(environ: Mapping[str, str], name: str) -> Path | None:

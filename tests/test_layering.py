@@ -30,7 +30,8 @@ CORE = {
     "graphc.kernel", "graphc.printing",
 }  # fmt: skip
 USER = ("graphc.compile", "graphc.nn", "graphc.optim", "graphc.training", "graphc.testing", "graphc.viz",
-        "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx", "graphc.distributed")  # fmt: skip
+        "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx", "graphc.distributed",
+        "graphc.__main__")  # fmt: skip
 FACADE = "graphc"
 MAY_IMPORT = {
     "core": {"core"},

@@ -29,6 +29,7 @@ from .failure import Failures, Refusal, libc
 from .loopcall import LoopCalls
 from .scalar import I8, I64, constant, memory_type
 from .sizes import Sizes, graph_symbols
+from .units import ProgramBuild
 from .views import View, const
 
 I8P = I8.as_pointer()
@@ -37,7 +38,7 @@ I8P = I8.as_pointer()
 class LowerCtx:
     """Builds ``i64 graphc.main(i8** ptrs, i64* dims)``: entry block (sizes, offsets), checks, alloc, body."""
 
-    def __init__(self, fgraph, plan, rules):
+    def __init__(self, fgraph, plan, rules, keyed: bool = True):
         self.module = ir.Module(name="graphc")
         signature = ir.FunctionType(I64, [I8P.as_pointer(), I64.as_pointer()])
         fn = ir.Function(self.module, signature, "graphc.main")
@@ -51,7 +52,8 @@ class LowerCtx:
         self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
         self.arena = Arena(self.entry, self.b, self.sizes, plan)
         self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
-        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, rules)
+        self.build = ProgramBuild(rules, keyed)  # kernels start compiling as they are emitted
+        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, self.build)
         self._layout(fgraph)
 
     # --- the rule API

@@ -8,7 +8,7 @@ from llvmlite import ir
 
 from graphc.ops import Op
 
-from . import kernels, threads, views
+from . import threads, views
 from .kernels import LoopSpec, const_instr
 from .scalar import I8, I64
 from .sizes import Sizes
@@ -18,11 +18,11 @@ I8P = I8.as_pointer()
 
 
 class LoopCalls:
-    """Emits kernel calls into the body; kernels go into ``module``, once per spec."""
+    """Emits kernel calls into the body; each kernel is a unit of ``build`` (``units``), declared in
+    ``module``."""
 
-    def __init__(self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, rules):
-        self.module, self.entry, self.body, self.sizes, self.rules = module, entry, body, sizes, rules
-        self.kernel_memo: dict = {}
+    def __init__(self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, build):
+        self.module, self.entry, self.body, self.sizes, self.build = module, entry, body, sizes, build
         self._scratch: dict = {}  # (type, size class) -> entry alloca shared by all calls (run one by one)
         self._elements: dict = {}  # (id(array), k) -> &array[k], computed once
 
@@ -57,7 +57,7 @@ class LoopCalls:
             rank,
             tuple(strides),
         )
-        fn = kernels.get_kernel(self.module, spec, self.kernel_memo, self.rules)
+        fn = self.build.kernel(spec, self.module)
         ptr_array = self._scratch_array(I8P, len(operands))
         info = self._scratch_array(I64, rank + len(runtime))
         b = self.body

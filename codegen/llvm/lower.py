@@ -17,7 +17,11 @@ from graphc.ops import Op
 from . import elementwise, index, matmul, reduce, rng, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
-from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
+from .entry import Entry, python_entry
+
+# A big graph's main function is a long straight line of calls (kernels, BLAS): optimising it gains nothing,
+# and LLVM's -O3 register coalescer is quadratic on it (8,000 calls: 4.5 s against 0.4 s at -O0).
+OPTIMISE_MAIN_BELOW = 64  # nodes
 
 
 class RuleTable(dict):
@@ -54,8 +58,9 @@ def plan_memory(fgraph) -> MemoryPlan:
 class Lowered:
     """The module(s) of one graph and what its Python caller needs."""
 
-    module: object  # the kernels (and the main function unless split off)
-    entry_module: object | None  # a big graph's main and entry, compiled without optimisation
+    module: object  # the main module: entry, main function, helpers; kernels are declared (see ``units``)
+    build: object  # units.ProgramBuild: the kernels' units, loaded or compiling
+    optimise_main: bool  # small graphs only: a big graph's main is a long line of calls, nothing to optimise
     entry: Entry
     specs: list  # failure k -> its spec (``failure``)
     big_constants: list
@@ -67,7 +72,7 @@ class Lowered:
 def lower(fgraph, rules=LLVM_RULES) -> Lowered:
     """Lower the whole graph into one main function (autodidax's ``jaxpr_subcomp``), then its entry."""
     plan = plan_memory(fgraph)
-    ctx = LowerCtx(fgraph, plan, rules)
+    ctx = LowerCtx(fgraph, plan, rules, keyed=rules is LLVM_RULES)
     for node in fgraph.nodes:
         ctx.node = node
         outs = rules[node.op](ctx, node, [ctx.env[id(v)] for v in node.inputs])
@@ -75,15 +80,10 @@ def lower(fgraph, rules=LLVM_RULES) -> Lowered:
     ctx.finish()
     sizes = ctx.sizes
     entry = python_entry(ctx.module, ctx.main, ctx.n_pointers, fgraph.inputs, sizes.symbols, sizes.derived)
-    entry_module = None
-    if len(fgraph.nodes) >= SEPARATE_ENTRY_NODES:
-        # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising it gains nothing
-        # and dominated compile time, so it goes into a module of its own compiled without optimisation.
-        moved = [ctx.main, ctx.module.globals["graphc_entry"], ctx.module.globals["graphc_nthreads"]]
-        entry_module = split_off(ctx.module, moved)
     return Lowered(
         ctx.module,
-        entry_module,
+        ctx.build,
+        len(fgraph.nodes) < OPTIMISE_MAIN_BELOW,
         entry,
         ctx.failures.specs,
         ctx.big_constants,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from . import vecmath
+from . import mathlib
 
 F32, F64, I1, I8, I32, I64 = (
     ir.FloatType(),
@@ -86,7 +86,7 @@ class Scalar:
         return constant(self.dtype, value)
 
     def math(self, name: str, x: ir.Value) -> ir.Value:
-        return self.b.call(vecmath.get_math_function(self.b.module, name, self.ty), [x])
+        return mathlib.call(self.b, name, self.ty, x)
 
     def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
         fn = self.b.module.declare_intrinsic(name, [self.ty], ir.FunctionType(self.ty, [self.ty] * len(args)))
