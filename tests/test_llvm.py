@@ -114,12 +114,13 @@ def _long_unfused_chain(steps: int):
     return gc.function([x], y, backend="llvm", optimize="none")
 
 
-def test_big_graph_main_is_not_optimised(private_cache, rng):
-    """A graph of >= OPTIMISE_MAIN_BELOW nodes compiles its main module (a long line of calls) without
+def test_big_graph_main_is_not_optimised(private_cache, monkeypatch, rng):
+    """A main module of >= OPTIMISE_MAIN_BELOW instructions (a long line of calls) is compiled without
     optimisation; its kernels are optimised, and all of it reloads from the cache."""
-    from graphc.codegen.llvm.lower import OPTIMISE_MAIN_BELOW
+    from graphc.codegen.llvm import lower
 
-    steps = OPTIMISE_MAIN_BELOW
+    monkeypatch.setattr(lower, "OPTIMISE_MAIN_BELOW", 200)
+    steps = 20
     f = _long_unfused_chain(steps)
     assert len(f.optimized.nodes) == 2 * steps
     assert [u.optimise for u in f.program.units] == [False] + [True] * (len(f.program.units) - 1)

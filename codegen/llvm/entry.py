@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import sympy
 from llvmlite import ir
 
+from . import loops
 from .scalar import I8, I64
 from .views import const
 
@@ -49,8 +50,11 @@ def python_entry(module: ir.Module, main: ir.Function, n_pointers: int, inputs, 
         obj = b.load(b.bitcast(b.gep(fn.args[0], [const(TUPLE_ITEMS_OFFSET + 8 * k)]), I8P.as_pointer()))
         return b.load(b.bitcast(b.gep(obj, [const(offset)]), I8P.as_pointer()))
 
-    for k in range(n_pointers):
-        b.store(item(k, ARRAY_DATA_OFFSET), b.gep(ptrs, [const(k)]))
+    # One loop over the tuple, not a load per array: a function of 10,000 inputs has a short entry too.
+    items = b.bitcast(b.gep(fn.args[0], [const(TUPLE_ITEMS_OFFSET)]), I8P.as_pointer())
+    with loops.for_range(b, n_pointers, name="k") as k:
+        data = b.gep(b.load(b.gep(items, [k])), [const(ARRAY_DATA_OFFSET)])
+        b.store(b.load(b.bitcast(data, I8P.as_pointer())), b.gep(ptrs, [k]))
     values = [b.load(threads)]
     args = iter(fn.args[1:])
     for sym in symbols:

@@ -4,6 +4,9 @@ pointer and size arguments, and whether it may go to threads. Knows views and ke
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 from llvmlite import ir
 
 from graphc.ops import Op
@@ -49,10 +52,10 @@ class LoopCalls:
                 if st[a] is None
             ]
         spec = LoopSpec(
-            tuple(v.dtype.name for v in inputs),
+            tuple(dtype_name(v.dtype) for v in inputs),
             tuple(instrs),
             tuple(vid for vid, _, _ in outputs),
-            tuple(v.dtype.name for _, v, _ in outputs),
+            tuple(dtype_name(v.dtype) for _, v, _ in outputs),
             tuple(red for _, _, red in outputs),
             rank,
             tuple(strides),
@@ -96,6 +99,11 @@ class LoopCalls:
         if key not in self._elements:
             self._elements[key] = self.entry.gep(array, [const(k)])
         return self._elements[key]
+
+
+@functools.lru_cache(maxsize=64)
+def dtype_name(dtype: np.dtype) -> str:
+    return dtype.name  # NumPy computes it anew each time, slowly
 
 
 def _as_i8p(b: ir.IRBuilder, ptr: ir.Value) -> ir.Value:

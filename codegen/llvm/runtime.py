@@ -113,7 +113,7 @@ class LlvmProgram:
         if self._llvm_ir is None:
             engine = jit.default_engine()
             self._llvm_ir = [
-                engine.optimize(unit.source(), unit.name)[0] if unit.optimise else unit.source()
+                unit.compile(engine, keep_ir=True)[0] if unit.optimise else unit.source()
                 for unit in self.units
             ]
         return self._llvm_ir

@@ -5,6 +5,8 @@ behave as in NumPy.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 
@@ -22,11 +24,13 @@ _MEMORY_TYPES = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bo
 _VALUE_TYPES = {**_MEMORY_TYPES, "bool": I1}
 
 
+@functools.lru_cache(maxsize=64)  # NumPy builds a dtype's name anew each time, slowly
 def memory_type(dtype) -> ir.Type:
     """How a dtype is stored in memory (bool is one byte)."""
     return _MEMORY_TYPES[np.dtype(dtype).name]
 
 
+@functools.lru_cache(maxsize=64)
 def value_type(dtype) -> ir.Type:
     """How a dtype is held in registers (bool is i1)."""
     return _VALUE_TYPES[np.dtype(dtype).name]

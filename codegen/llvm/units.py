@@ -93,11 +93,15 @@ class Unit:
 
     key: str
     name: str
-    optimise: bool
     source: Callable[[], str]  # its IR text (rebuilt on demand when the object came from the cache)
     needs: tuple[str, ...] = ()  # math units, as "name:suffix"
+    optimise: bool = True  # False: -O0 (see ``JitEngine.emit``)
+    interleave: bool = True  # see ``jit.optimize_module``
     obj: bytes | None = None
     future: Future | None = None
+
+    def compile(self, engine: jit.JitEngine, keep_ir: bool = False):
+        return engine.emit(self.source(), self.name, self.optimise, keep_ir, self.interleave)
 
     @property
     def from_cache(self) -> bool:
@@ -135,17 +139,19 @@ class ProgramBuild:
         return existing if existing is not None else ir.Function(module, KERNEL_TYPE, name)
 
     def _kernel_unit(self, spec) -> str:
+        # Interleaving pays for reductions (several accumulators) only: see ``jit.optimize_module``.
+        interleave = any(op is not None for op in spec.reduce_ops)
         text = spec_text(spec) if self.keyed else None
         if text is None:  # keyed by its IR: build it now
             name = f"graphc.kernel.{len(self._kernel_names)}"
             ir_text, needs = self._kernel_ir(spec, name)
-            key = cache.cache_key("kernel-ir", jit.host_cpu_key(), ir_text)
-            self._add(key, name, True, lambda: ir_text, needs)
+            key = cache.cache_key("kernel-ir", jit.host_cpu_key(), str(interleave), ir_text)
+            self._add(Unit(key, name, lambda: ir_text, needs, interleave=interleave))
             return name
         key = cache.cache_key("kernel", jit.host_cpu_key(), code_digest(), text)
         name = f"graphc.k.{key[:24]}"
         source = _memo(lambda: self._kernel_ir(spec, name)[0])
-        self._add(key, name, True, source, None, lambda: self._kernel_ir(spec, name))
+        self._add(Unit(key, name, source, interleave=interleave), lambda: self._kernel_ir(spec, name))
         return name
 
     def _kernel_ir(self, spec, name: str) -> tuple[str, tuple[str, ...]]:
@@ -157,24 +163,22 @@ class ProgramBuild:
     def _math(self, need: str) -> None:
         fn, suffix = need.split(":")
         key = cache.cache_key("math", jit.host_cpu_key(), code_digest(), need)
-        source = _memo(lambda: str(mathlib.math_module(fn, suffix)))
-        self._add(key, mathlib.symbol(fn, suffix), True, source, ())
+        self._add(Unit(key, mathlib.symbol(fn, suffix), _memo(lambda: str(mathlib.math_module(fn, suffix)))))
 
-    def _add(self, key, name, optimise, source, needs, build=None) -> None:
-        """Register a unit: from the cache when there, else compiling in the background. ``build`` gives
-        (IR, needs) when they are only known once the IR is built; ``needs`` is None then."""
-        if key in self.units:
+    def _add(self, unit: Unit, build: Callable | None = None) -> None:
+        """Take ``unit`` from the cache when it is there, else start compiling it in the background.
+        ``build`` gives (IR, needs) of a unit whose needs are only known once its IR is built."""
+        if unit.key in self.units:
             return
-        entry = self.store.load(key)
+        entry = self.store.load(unit.key)
         if entry is not None:
-            unit = Unit(key, name, optimise, source, entry.needs, obj=entry.obj)
+            unit.obj, unit.needs = entry.obj, entry.needs
         else:
             if build is not None:
-                text, needs = build()
-                source = _memo(lambda: text)
-            unit = Unit(key, name, optimise, source, needs)
-            unit.future = self.engine.submit(_compile, self.engine, self.store, unit, source())
-        self.units[key] = unit
+                text, unit.needs = build()
+                unit.source = _memo(lambda: text)
+            unit.future = self.engine.submit(_compile, self.engine, self.store, unit)
+        self.units[unit.key] = unit
         for need in unit.needs:
             self._math(need)
 
@@ -182,7 +186,7 @@ class ProgramBuild:
         """Compile (or load) the main module, wait for every unit, link them into one library."""
         text = str(main)
         key = cache.cache_key("main" if optimise else "main-plain", jit.host_cpu_key(), text)
-        self._add(key, "graphc", optimise, lambda: text, ())
+        self._add(Unit(key, "graphc", lambda: text, optimise=optimise))
         self.main_key = key
         objects = [unit.object() for unit in self.units.values()]
         try:
@@ -193,7 +197,7 @@ class ProgramBuild:
                 raise
             for unit in stale:  # checksummed and under its own key, yet unlinkable: rebuild them
                 self.store.discard(unit.key)
-                unit.obj = self.engine.emit(unit.source(), unit.name, unit.optimise)
+                unit.obj = unit.compile(self.engine)
             return self.engine.add_object([u.object() for u in self.units.values()], exports, name="graphc")
 
     @property
@@ -202,8 +206,8 @@ class ProgramBuild:
         return sum(not unit.from_cache for unit in self.units.values())
 
 
-def _compile(engine: jit.JitEngine, store: cache.ObjectCache, unit: Unit, text: str) -> bytes:
+def _compile(engine: jit.JitEngine, store: cache.ObjectCache, unit: Unit) -> bytes:
     """A unit's object code, stored in the cache before anyone can link it (on the compile thread)."""
-    obj = engine.emit(text, unit.name, unit.optimise)
+    obj = unit.compile(engine)
     store.store(unit.key, cache.CacheEntry(obj, (), unit.needs))
     return obj
