@@ -13,7 +13,7 @@ from graphc.errors import GraphcError
 def test_read_takes_each_variable():
     env = {"GRAPHC_CACHE_DIR": "/c", "GRAPHC_NUM_THREADS": "3", "GRAPHC_DUMP_IR": "/d"}
     env["GRAPHC_CACHE_MAX_MB"] = "64"
-    assert settings.read(env) == settings.Settings(Path("/c"), 3, Path("/d"), 64.0)
+    assert settings.read(env) == settings.Settings(Path("/c"), 3, Path("/d"), cache_max_mb=64.0)
 
 
 def test_unset_or_empty_variables_mean_the_defaults():
