@@ -114,12 +114,17 @@ def _long_unfused_chain(steps: int):
     return gc.function([x], y, backend="llvm", optimize="none")
 
 
-def test_big_graph_main_is_not_optimised(private_cache, monkeypatch, rng):
-    """A main module of >= OPTIMISE_MAIN_BELOW instructions (a long line of calls) is compiled without
-    optimisation; its kernels are optimised, and all of it reloads from the cache."""
+def test_main_is_optimised_only_for_its_own_small_loops(private_cache, monkeypatch, rng):
+    """The main module (a line of calls) is compiled without optimisation, unless it has loops of its own
+    (one_hot here) and fewer than OPTIMISE_MAIN_BELOW instructions; kernels are optimised; all of it reloads
+    from the cache."""
     from graphc.codegen.llvm import lower
 
-    monkeypatch.setattr(lower, "OPTIMISE_MAIN_BELOW", 200)
+    labels = gc.tensor("labels", ("n",), "int64")
+    onehot = gc.function([labels], gc.one_hot(labels, 3) * 2.0, backend="llvm")
+    assert onehot.program.units[0].optimise
+    monkeypatch.setattr(lower, "OPTIMISE_MAIN_BELOW", 20)
+    assert not gc.function([labels], gc.one_hot(labels, 3) * 2.0, backend="llvm").program.units[0].optimise
     steps = 20
     f = _long_unfused_chain(steps)
     assert len(f.optimized.nodes) == 2 * steps

@@ -26,6 +26,7 @@ import numpy as np
 from llvmlite import ir
 
 from graphc import errors
+from graphc.ops import TRANSCENDENTAL
 
 from . import cache, jit, kernels, mathlib
 from .threads import KERNEL_TYPE
@@ -139,8 +140,12 @@ class ProgramBuild:
         return existing if existing is not None else ir.Function(module, KERNEL_TYPE, name)
 
     def _kernel_unit(self, spec) -> str:
-        # Interleaving pays for reductions (several accumulators) only: see ``jit.optimize_module``.
-        interleave = any(op is not None for op in spec.reduce_ops)
+        # Interleaving gives a reduction several accumulators, which pays only when the body is cheap (a
+        # transcendental is ~20 cycles, the accumulator's latency 4) and costs compile time: see
+        # ``jit.optimize_module``.
+        interleave = any(op is not None for op in spec.reduce_ops) and not any(
+            ins.op in TRANSCENDENTAL for ins in spec.instrs
+        )
         text = spec_text(spec) if self.keyed else None
         if text is None:  # keyed by its IR: build it now
             name = f"graphc.kernel.{len(self._kernel_names)}"
