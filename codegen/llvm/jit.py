@@ -278,6 +278,9 @@ class JitEngine:
             self._pending -= 1
             if self._pending == 0:
                 sys.setswitchinterval(self._saved_switch)
+                # The thread ends when idle: a process that forks later has no thread of ours to copy.
+                self._worker.shutdown(wait=False)
+                self._worker = None
 
     def _forget_worker(self) -> None:
         """In a forked child the worker thread does not exist: start another on the next submit."""
