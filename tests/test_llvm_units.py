@@ -9,18 +9,12 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc import settings
 
 pytest.importorskip("llvmlite")
 
 from graphc.codegen.llvm import mathlib, segments  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
-    settings.reload()
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _kernel_paths(f, cache_dir):
