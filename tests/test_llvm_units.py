@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc import settings
 
 pytest.importorskip("llvmlite")
 
@@ -101,3 +102,17 @@ def test_many_transcendentals_are_called_out_of_line_and_vectorised(rng):
     assert re.search(r"call .*graphc\.ext\.tanh\.f64\.v\d+", f.llvm_ir)  # the vector variant, in the loop
     a = rng.standard_normal(1003) * 3
     np.testing.assert_allclose(f(a), _chain_numpy(a, steps, varied=False), rtol=1e-14, atol=1e-15)
+
+
+def test_dump_ir_writes_every_unit_of_a_program(tmp_path, monkeypatch, rng):
+    """GRAPHC_DUMP_IR made the kernels' compile hand back (IR, object) where the cache wanted the object."""
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    monkeypatch.setenv("GRAPHC_DUMP_IR", str(dump))
+    settings.reload()
+    x = gc.vector("x")
+    f = gc.function([x], gc.sin(x) * x, backend="llvm")
+    a = rng.standard_normal(5)
+    np.testing.assert_allclose(f(a), np.sin(a) * a, rtol=1e-14)
+    stems = {p.name.split(".ll")[0].split(".s")[0] for p in dump.iterdir()}
+    assert {u.name for u in f.program.units} <= {s.removesuffix(".opt") for s in stems}

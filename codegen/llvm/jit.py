@@ -229,7 +229,7 @@ class JitEngine:
         stem = _safe_name(name)
         if dump is not None:
             (dump / f"{stem}.ll").write_text(str(ir_text))
-        keep_ir = keep_ir or dump is not None
+        want_ir = keep_ir or dump is not None  # the dump needs the IR; the caller gets what it asked for
         with self._lock:
             context, mod = llvm.create_context(), None
             try:
@@ -237,7 +237,7 @@ class JitEngine:
                 mod.verify()
                 if optimise:
                     optimize_module(mod, self._tm, interleave)
-                opt_ir = (str(mod) if optimise else str(ir_text)) if keep_ir else None
+                opt_ir = (str(mod) if optimise else str(ir_text)) if want_ir else None
                 tm = self._tm if optimise else self._plain_tm
                 obj = tm.emit_object(mod)
                 asm = tm.emit_assembly(mod) if dump is not None else None
