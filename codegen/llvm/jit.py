@@ -1,4 +1,5 @@
 """The one module that touches ``llvmlite.binding``: target machine, O3 pipeline, JIT linking, IR dumps.
+(Over 300 lines: every llvmlite.binding call, and the lock and background thread they need, stay here.)
 
 Nothing here knows about graphs. Everything else in graphc that needs LLVM's C++ side goes through this
 module, so a new llvmlite release is handled in one place (see /work/shared/FACTS.md for the quirks).
