@@ -1,11 +1,12 @@
 """Checks on the data, made during a call: the specs every backend raises the same error from. Owns
 RUNTIME_CHECKS; knows the graph IR, no backend.
 
-A check names what it guards (the node, which input, the bound) and builds the error from what a backend
-found (the bad value and where). The interp and numpy backends run ``check.verify(array)`` in Python before
-the node; the llvm backend's rule tests each value where it reads it, with ``ctx.fail_if(bad, check, value,
-position)``, and the native entry reports the same numbers back. Adding a check to an op is a row here and,
-in its llvm rule, one ``fail_if``.
+A check names what it guards (the node, which of its arguments, the bound) and builds the error from what a
+backend found (the bad value and where: the flat C-order position in that argument). The interp and numpy
+backends run ``check.verify(*args)`` in Python on the node's arguments before the node (on an instruction's
+arguments inside a fused kernel: ``kernel_checks``); the llvm backend's rule tests each value where it reads
+it (``ctx.fail_if`` in the entry, ``s.fail_if`` in a loop kernel) and the native entry reports the same
+numbers back. Adding a check to an op is a row here and, in its llvm rule, one ``fail_if``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.errors import IndexOutOfRange, where_built
-from graphc.graph import Node
+from graphc.errors import DomainError, IndexOutOfRange, where_built
+from graphc.graph import Constant, Node
 from graphc.ops import Op, describe
 
 
@@ -34,12 +35,10 @@ class RangeCheck:
         """The error for the first bad value found: ``value`` at flat (C-order) ``position``."""
         var = self.node.inputs[self.arg]
         bound = self.bound if bound is None else bound
-        order = " (C order)" if var.type.ndim > 1 else ""
-        where = "" if position is None else f" at index {position}{order}"
         shown = "?" if value is None else value
         return IndexOutOfRange(
-            f"{self.node.op.value}: {self.what} {shown}{where} of {describe(var)} is out of range for "
-            f"{self.measures} {bound}: {self.what}s must be in [0, {bound}); nothing was updated"
+            f"{self.node.op.value}: {self.what} {shown}{_at(position, var)} of {describe(var)} is out of "
+            f"range for {self.measures} {bound}: {self.what}s must be in [0, {bound}); nothing was updated"
             f"{where_built(self.node.origin)}",
             value=value,
             bound=bound,
@@ -47,14 +46,21 @@ class RangeCheck:
             name=var.name,
         )
 
-    def verify(self, values: np.ndarray) -> None:
+    def verify(self, *args: np.ndarray) -> None:
         """Raise the error for the first value outside [0, bound), in C order (what native code finds)."""
-        values = np.asarray(values)
+        values = np.asarray(args[self.arg])
         # viewed as unsigned, a negative value is huge: one reduction finds both kinds of bad value
         if values.size and values.view(_UNSIGNED[values.dtype.itemsize]).max() >= self.bound:
             flat = values.ravel()
             position = int(np.flatnonzero((flat < 0) | (flat >= self.bound))[0])
             raise self.error(int(flat[position]), self.bound, position)
+
+
+def _at(position, var) -> str:
+    """' at index 3 (C order)': where in ``var`` the bad value is (nothing if native code could not say)."""
+    if position is None or var.type.ndim == 0:
+        return ""
+    return f" at index {position}{' (C order)' if var.type.ndim > 1 else ''}"
 
 
 _UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
@@ -65,15 +71,78 @@ def one_hot_labels(node: Node) -> RangeCheck:
     return RangeCheck(node, 0, node.params["depth"], what="label", measures="depth")
 
 
-RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple[RangeCheck, ...]]] = {
+@dataclass(frozen=True, eq=False)
+class NegativePower:
+    """x ** y on integers: every exponent must be >= 0 (NumPy refuses the call; wrapping to 0 would be a
+    silent wrong answer). Checked where an element is computed: not when the result is empty."""
+
+    node: Node
+    arg: int = 1
+    bound: int = 0
+
+    def error(self, value, bound, position) -> DomainError:
+        base, exponent = self.node.inputs
+        shown = "a negative value" if value is None else value
+        return DomainError(
+            f"pow: {describe(base)} ** {describe(exponent)}: integers to negative integer powers are not "
+            f"allowed, and the exponent is {shown}{_at(position, exponent)}; nothing was updated"
+            f"{where_built(self.node.origin)}",
+            value=value,
+            bound=0,
+            position=position,
+            name=exponent.name,
+        )
+
+    def verify(self, *args: np.ndarray) -> None:
+        if not _computes_any(args):
+            return
+        exponent = np.asarray(args[self.arg])
+        if exponent.size and exponent.min() < 0:
+            flat = exponent.ravel()
+            position = int(np.flatnonzero(flat < 0)[0])
+            raise self.error(int(flat[position]), 0, position)
+
+
+def _computes_any(args) -> bool:
+    """An elementwise op computes at least one element: its arguments broadcast to a non-empty shape."""
+    return all(np.shape(a) == () for a in args) or bool(np.prod(np.broadcast_shapes(*map(np.shape, args))))
+
+
+def integer_power(node: Node) -> tuple:
+    """Integer powers check their exponent, unless it is a constant that cannot be negative."""
+    exponent = node.inputs[1]
+    if node.outputs[0].type.dtype.kind not in "iu":
+        return ()
+    if isinstance(exponent, Constant) and exponent.value.size and exponent.value.min() >= 0:
+        return ()
+    return (NegativePower(node),)
+
+
+RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple]] = {
     Op.ONE_HOT: lambda node: (one_hot_labels(node),),
+    Op.POW: integer_power,
 }
-"""RUNTIME_CHECKS[op](node) -> the checks on node's inputs made at every call; ops without a row need none."""
+"""RUNTIME_CHECKS[op](node) -> the checks on node's arguments made at every call; ops without a row need none.
+A check has ``arg`` (the argument it reads), ``verify(*args)`` and ``error(value, bound, position)``."""
 
 
-def checks_of(node: Node) -> tuple[RangeCheck, ...]:
+def checks_of(node: Node) -> tuple:
+    """The checks of one node (a fused node's are inside its kernel: ``kernel_checks``)."""
     rows = RUNTIME_CHECKS.get(node.op)
     return rows(node) if rows is not None else ()
 
 
-__all__ = ["RUNTIME_CHECKS", "RangeCheck", "checks_of", "one_hot_labels"]
+def kernel_checks(kernel) -> list[tuple]:
+    """Per instruction of a fused kernel (graphc.kernel.Kernel), the checks of the node it was fused from."""
+    return [checks_of(ins.node) if ins.node is not None else () for ins in kernel.instrs]
+
+
+__all__ = [
+    "RUNTIME_CHECKS",
+    "NegativePower",
+    "RangeCheck",
+    "checks_of",
+    "integer_power",
+    "kernel_checks",
+    "one_hot_labels",
+]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import checks_of, kernel_checks
 from graphc.errors import GraphcError
 from graphc.graph import Constant
-from graphc.ops import IMPL
+from graphc.ops import IMPL, Op
 from graphc.types import concrete_dim, concrete_params
 
 
@@ -21,7 +21,7 @@ class InterpProgram:
 
     def __init__(self, fgraph):
         self.fgraph = fgraph
-        self.steps = [(node, IMPL[node.op], checks_of(node)) for node in fgraph.nodes]
+        self.steps = [(node, _impl(node), checks_of(node)) for node in fgraph.nodes]
         self.shared = fgraph.shared
         self.constants = fgraph.constants
 
@@ -34,12 +34,31 @@ class InterpProgram:
             for node, impl, checks in self.steps:
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
-                    check.verify(args[check.arg])
+                    check.verify(*args)
                 result = impl(*args, **concrete_params(node.params, sizes))
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)
         return [env[id(v)] for v in fg.outputs], [env[id(v)] for _, v in fg.updates]
+
+
+def _impl(node):
+    """The node's IMPL; a fused kernel with checks inside runs them before each instruction that has some
+    (only when the kernel computes at least one element, as native code does)."""
+    per_instr = kernel_checks(node.params["kernel"]) if node.op is Op.FUSED else ()
+    if not any(per_instr):
+        return IMPL[node.op]
+
+    def before(k: int, args: list) -> None:
+        for check in per_instr[k]:
+            check.verify(*args)
+
+    def fused(*arrays, kernel):
+        empty = np.prod(np.broadcast_shapes(*map(np.shape, arrays))) == 0
+        results = kernel.evaluate(arrays, before=None if empty else before)
+        return results if len(results) > 1 else results[0]
+
+    return fused
 
 
 def _checked(value: np.ndarray, var, node, sizes) -> np.ndarray:

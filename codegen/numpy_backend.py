@@ -17,7 +17,7 @@ import numpy as np
 import scipy.special
 import sympy
 
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import checks_of, kernel_checks
 from graphc.codegen.memory import plan, plan_graph
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op, index_to_python
@@ -188,10 +188,7 @@ class Emitter:
         for step, node in enumerate(fg.nodes):
             if node.origin is not None:
                 self.lines.append(f"# {node.op.value}  built at {_short(node.origin)}")
-            for check in checks_of(node):
-                name = self.fresh("c")
-                self.namespace[name] = check.verify
-                self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
+            self._emit_checks(checks_of(node), [self.name_of(v) for v in node.inputs])
             if node.op is Op.FUSED:
                 self._emit_fused(node)
             else:
@@ -210,6 +207,13 @@ class Emitter:
         self.lines.append(f"return [{outs}], [{ups}]")
         body = "\n".join("        " + line for line in self.lines)
         return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+
+    def _emit_checks(self, checks, args: list[str], guard: str = "") -> None:
+        """One line per check on the data, before the node or instruction it guards."""
+        for check in checks:
+            name = self.fresh("c")
+            self.namespace[name] = check.verify
+            self.lines.append(f"{guard}{name}({', '.join(args)})  # {type(check).__name__}")
 
     def _bind_sizes(self) -> None:
         """Each symbolic size is read from the first input that has it: `n = x.shape[0]`."""
@@ -237,10 +241,16 @@ class Emitter:
         steps = [(ins.args, (pos,)) for pos, ins in instrs]
         memory = plan(steps, kernel.outputs, keys.get, reusable=ufuncs.__contains__, in_place=True)
         holder: dict[int, str] = {}  # slot -> the name of the buffer it holds
+        checks = kernel_checks(kernel)
+        guard = ""  # checks inside a kernel apply when it computes some element (as in native code)
+        if any(checks):
+            guard = "if not empty: "
+            self.lines.append(f"empty = {' or '.join(f'{n}.size == 0' for n in names) or 'False'}")
         for pos, ins in instrs:
             if ins.op is None:
                 names.append(f"np.{ins.dtype}({ins.param_dict['value']!r})")
                 continue
+            self._emit_checks(checks[pos - n_in], [names[a] for a in ins.args], guard)
             call = NUMPY_TEMPLATES[ins.op]([names[a] for a in ins.args], ins.param_dict)
             slot = memory.slot.get(pos)
             if slot in holder:  # a dead temporary's buffer

@@ -5,13 +5,15 @@ A rule is ``rule(ctx, node, input_views) -> output views`` and uses only:
 
 - ``ctx.out(var)``: where to write output ``var`` (the caller's array if it is an output, else its arena slot)
 - ``ctx.temp(dtype, shape)``: scratch memory for this node only
-- ``ctx.loop(instrs, inputs, outputs, shape)``, ``ctx.copy(src, dest)``, ``ctx.fill(dest, value)``: kernels
+- ``ctx.loop(instrs, inputs, outputs, shape, checks=())``, ``ctx.copy(src, dest)``, ``ctx.fill(dest,
+  value)``: kernels
 - ``ctx.dim(d)``, ``ctx.product(dims)``: run-time sizes (i64 values computed once in the entry block)
 - ``ctx.check(condition, exc, message)``: refuse the call before any work (``condition(builder)`` -> i1)
 - ``ctx.fail_if(bad, check, value, position, bound=None)``: stop during the work where the i1 ``bad`` holds,
-  reporting ``check`` (a ``graphc.codegen.checks`` spec; ``bound`` defaults to ``check.bound``) with the i64
-  ``value`` and flat ``position``; the entry frees its arena and Python raises ``check.error(...)``. It works
-  in code the rule emits into the body (``ctx.b``), not inside a loop kernel (a kernel has no status yet)
+  reporting ``check`` (a ``graphc.codegen.checks`` spec; ``bound`` defaults to ``check.bound``) with the
+  ``value`` and flat ``position``; the entry frees its arena and Python raises ``check.error(...)``. This is
+  for code the rule emits into the body (``ctx.b``); inside a loop kernel a scalar rule calls ``s.fail_if``
+  and the rule passes the specs to ``ctx.loop(..., checks=...)`` (see ``kernel_failure``)
 - ``ctx.b`` (the body builder), ``ctx.entry`` (the entry-block builder: sizes, strides, allocas),
   ``ctx.entry_alloca(type)``, ``ctx.module`` (for helper functions such as BLAS wrappers)
 """
@@ -51,7 +53,7 @@ class LowerCtx:
         self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
         self.arena = Arena(self.entry, self.b, self.sizes, plan)
         self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
-        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, rules)
+        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, rules, self.failures)
         self._layout(fgraph)
 
     # --- the rule API
@@ -65,8 +67,8 @@ class LowerCtx:
     def temp(self, dtype, shape) -> View:
         return self.arena.scratch(dtype, shape)
 
-    def loop(self, instrs, inputs, outputs, shape) -> None:
-        self.loops.loop(instrs, inputs, outputs, shape)
+    def loop(self, instrs, inputs, outputs, shape, checks=()) -> None:
+        self.loops.loop(instrs, inputs, outputs, shape, checks)
 
     def copy(self, src: View, dest: View) -> None:
         self.loops.copy(src, dest)

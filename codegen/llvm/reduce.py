@@ -14,9 +14,9 @@ from .scalar import F64, I64, load_value, store_value
 from .views import View, const
 
 
-def run_kernel(ctx, instrs, ins, outs, shape, mean=False) -> list[View]:
+def run_kernel(ctx, instrs, ins, outs, shape, mean=False, checks=()) -> list[View]:
     """One loop over ``shape`` for all outputs; ``outs`` = (value id, destination, (op, axes, keepdims) |
-    None).
+    None); ``checks``: as for ``ctx.loop``.
 
     Reductions accumulate in place, in float64 for float32 sums (and for means, divided at the end).
     """
@@ -41,7 +41,7 @@ def run_kernel(ctx, instrs, ins, outs, shape, mean=False) -> list[View]:
         loop_outs.append((vid, views.broadcast(spread, shape, dims), op))
         if acc is not dest:
             finals.append((acc, dest, [dims[a] for a in axes]))
-    ctx.loop(instrs, ins, loop_outs, shape)
+    ctx.loop(instrs, ins, loop_outs, shape, checks)
     for acc, dest, reduced in finals:
         if mean:
             count = ctx.b.sitofp(ctx.product(reduced), F64)

@@ -26,6 +26,7 @@ from graphc.errors import BackendError
 from . import cache, jit
 from .entry import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
 from .failure import RECORD
+from .kernel_failure import NO_BOUND
 
 
 def _layout_ok() -> bool:
@@ -124,7 +125,7 @@ def _raise_failure(specs: list, status: int):
         raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
     check, value, bound, position = (ctypes.c_int64 * RECORD.count).from_address(status)[:]
     _free(status)
-    raise specs[check].error(value, bound, position)
+    raise specs[check].error(value, None if bound == NO_BOUND else bound, position)
 
 
 def _make_runner(fgraph, lowered, entry, fail, library):
