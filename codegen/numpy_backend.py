@@ -30,7 +30,7 @@ UFUNCS: dict[Op, str] = {
     Op.TANH: "np.tanh", Op.SIGMOID: "expit", Op.SOFTPLUS: "softplus", Op.RELU: "relu",
     Op.NOT: "np.logical_not", Op.ADD: "np.add", Op.SUB: "np.subtract", Op.MUL: "np.multiply",
     Op.DIV: "np.true_divide",
-    Op.POW: "np.power", Op.MAXIMUM: "np.maximum", Op.MINIMUM: "np.minimum", Op.LT: "np.less",
+    Op.POW: "power", Op.MAXIMUM: "np.maximum", Op.MINIMUM: "np.minimum", Op.LT: "np.less",
     Op.LE: "np.less_equal", Op.GT: "np.greater", Op.GE: "np.greater_equal", Op.EQ: "np.equal",
     Op.NE: "np.not_equal", Op.AND: "np.logical_and", Op.OR: "np.logical_or",
 }  # fmt: skip
@@ -135,6 +135,7 @@ RUNTIME = {
     "expit": scipy.special.expit,
     "softplus": softplus,
     "relu": relu,
+    "power": IMPL[Op.POW],
     "softmax": IMPL[Op.SOFTMAX],
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
