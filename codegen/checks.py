@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.errors import DomainError, IndexOutOfRange, where_built
+from graphc.errors import DomainError, IndexOutOfRange, ShapeError, where_built
 from graphc.graph import Constant, Node
 from graphc.ops import Op, describe
+from graphc.types import concrete_dim
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,6 +127,34 @@ RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple]] = {
 A check has ``arg`` (the argument it reads), ``verify(*args)`` and ``error(value, bound, position)``."""
 
 
+MAX_BYTES = 2**63 - 1
+"""NumPy's limit on an array: its sizes other than 0, multiplied, times its item size (so its strides stay in
+range even when it is empty). Beyond it every backend raises `too_big`, never a wrapped size."""
+
+
+def too_big(var, shape=None) -> ShapeError:
+    """NumPy's 'array is too big' as a ShapeError naming the value (``shape``: its sizes, when known)."""
+    origin = var.owner.origin if var.owner is not None else None
+    sizes = "" if shape is None else f" of shape {tuple(shape)}"
+    return ShapeError(
+        f"array is too big: {describe(var)}{sizes} would need more than 2**63 - 1 bytes (the product of its "
+        f"sizes other than 0, times {var.type.dtype.itemsize} bytes per element); nothing was updated"
+        f"{where_built(origin)}"
+    )
+
+
+def first_too_big(variables, sizes: dict) -> ShapeError | None:
+    """The error for the first of ``variables`` too big for these sizes (after NumPy refused one), or None."""
+    for var in variables:
+        shape = [concrete_dim(d, sizes) for d in var.type.shape]
+        nbytes = var.type.dtype.itemsize
+        for d in shape:
+            nbytes *= max(d, 1)
+        if nbytes > MAX_BYTES:
+            return too_big(var, shape)
+    return None
+
+
 def checks_of(node: Node) -> tuple:
     """The checks of one node (a fused node's are inside its kernel: ``kernel_checks``)."""
     rows = RUNTIME_CHECKS.get(node.op)
@@ -138,11 +167,14 @@ def kernel_checks(kernel) -> list[tuple]:
 
 
 __all__ = [
+    "MAX_BYTES",
     "RUNTIME_CHECKS",
     "NegativePower",
     "RangeCheck",
     "checks_of",
+    "first_too_big",
     "integer_power",
     "kernel_checks",
     "one_hot_labels",
+    "too_big",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.codegen.checks import checks_of, kernel_checks
+from graphc.codegen.checks import checks_of, first_too_big, kernel_checks
 from graphc.errors import GraphcError
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op
@@ -35,7 +35,13 @@ class InterpProgram:
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
                     check.verify(*args)
-                result = impl(*args, **concrete_params(node.params, sizes))
+                try:
+                    result = impl(*args, **concrete_params(node.params, sizes))
+                except (ValueError, OverflowError) as exc:  # NumPy's "array is too big": name the value
+                    error = None if isinstance(exc, GraphcError) else first_too_big(node.outputs, sizes)
+                    if error is None:
+                        raise
+                    raise error from exc
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)

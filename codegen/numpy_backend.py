@@ -17,8 +17,9 @@ import numpy as np
 import scipy.special
 import sympy
 
-from graphc.codegen.checks import checks_of, kernel_checks
+from graphc.codegen.checks import checks_of, first_too_big, kernel_checks
 from graphc.codegen.memory import plan, plan_graph
+from graphc.errors import GraphcError
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op, index_to_python
 from graphc.types import broadcast_shapes
@@ -310,9 +311,17 @@ class NumpyProgram:
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
         self._fn = namespace["compiled"]
         self.memory_plan = emitter.plan
+        self._nodes = fgraph.nodes
 
     def run(self, arrays, shared_values, sizes):
-        return self._fn(*arrays, *shared_values)
+        try:
+            return self._fn(*arrays, *shared_values)
+        except (ValueError, OverflowError) as exc:  # NumPy's "array is too big": name the value
+            values = [out for node in self._nodes for out in node.outputs]
+            error = None if isinstance(exc, GraphcError) else first_too_big(values, sizes)
+            if error is None:
+                raise
+            raise error from exc
 
 
 def compile_graph(fgraph) -> NumpyProgram:

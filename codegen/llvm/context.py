@@ -51,7 +51,7 @@ class LowerCtx:
         self._first_check, self._body_block = checks, body
         self.node = None  # the node being lowered: checks name its user line
         self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
-        self.arena = Arena(self.entry, self.b, self.sizes, plan)
+        self.arena = Arena(self.entry, self.b, self.sizes, plan, self._refuse)
         self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
         self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, rules, self.failures)
         self._layout(fgraph)
@@ -65,7 +65,11 @@ class LowerCtx:
         return self.arena.slot_view(var)
 
     def temp(self, dtype, shape) -> View:
-        return self.arena.scratch(dtype, shape)
+        if self.node is None:
+            return self.arena.scratch(dtype, shape)
+        return self.arena.scratch(
+            dtype, shape, f"a temporary of {self.node.op.value}", where_built(self.node.origin)
+        )
 
     def loop(self, instrs, inputs, outputs, shape, checks=()) -> None:
         self.loops.loop(instrs, inputs, outputs, shape, checks)
@@ -146,11 +150,12 @@ class LowerCtx:
         self.arena.end_node()
         malloc, free = libc(self.module, "malloc"), libc(self.module, "free")
         self.entry.position_at_end(self.entry.block)  # BLAS helpers append allocas here behind our back
+        total = self.arena.total()
         self.entry.branch(self._first_check)
         alloc = self.main.append_basic_block("alloc")
         self.failures.check_builder.branch(alloc)
         ab = ir.IRBuilder(alloc)
-        arena = self.arena.allocate(ab, malloc)
+        arena = self.arena.allocate(ab, malloc, total)
         out_of_memory = self.main.append_basic_block("oom")
         ab.cbranch(ab.icmp_unsigned("==", arena, ir.Constant(I8P, None)), out_of_memory, self._body_block)
         ir.IRBuilder(out_of_memory).ret(ir.Constant(I64, 1))

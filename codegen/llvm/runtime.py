@@ -21,6 +21,7 @@ import sympy
 from sympy.printing.pycode import pycode
 
 from graphc import settings
+from graphc.codegen.checks import first_too_big
 from graphc.errors import BackendError
 
 from . import cache, jit
@@ -128,6 +129,13 @@ def _raise_failure(specs: list, status: int):
     raise specs[check].error(value, None if bound == NO_BOUND else bound, position)
 
 
+def _too_big_output(roots, k: int, shape: tuple) -> None:
+    """Raise `checks.too_big` for output ``k`` if NumPy could not allocate it for that reason."""
+    error = first_too_big([roots[k]], dict(zip(roots[k].type.shape, shape, strict=True)))
+    if error is not None:
+        raise error
+
+
 def _make_runner(fgraph, lowered, entry, fail, library):
     """Generate ``run(arrays, shared, sizes)`` for this program (no per-call loops or dict building)."""
     env: dict = {
@@ -137,6 +145,7 @@ def _make_runner(fgraph, lowered, entry, fail, library):
         "fail": fail,
         "LIBRARY": library,  # the native code stays loaded while the runner lives
         "math": __import__("math"),
+        "too_big": functools.partial(_too_big_output, fgraph.roots),
     }
     names = {}
     lines = []
@@ -172,7 +181,11 @@ def _make_runner(fgraph, lowered, entry, fail, library):
         lines.append(f"    o{k} = SPARE[{k}]")
         lines.append(f"    SPARE[{k}] = PREV[{k}]")
         lines.append(f"    if o{k} is None or refs(o{k}) != 2 or o{k}.shape != ({shape}):")
-        lines.append(f"        o{k} = empty(({shape}), T{k})")
+        lines.append("        try:")
+        lines.append(f"            o{k} = empty(({shape}), T{k})")
+        lines.append("        except (ValueError, OverflowError):")  # NumPy's "array is too big"
+        lines.append(f"            too_big({k}, ({shape}))")
+        lines.append("            raise")
         lines.append(f"    PREV[{k}] = o{k}")
         outs.append(f"o{k}")
     for k, c in enumerate(lowered.big_constants):

@@ -66,8 +66,10 @@ class Sizes:
         return self.b.load(self.b.gep(self.dims_arg, [const(k)]))
 
     def _polynomial(self, expr):
-        """Integer polynomials of the symbols are computed in IR; anything else (floor, ...) by Python."""
+        """Integer polynomials of the symbols are computed in IR (the call is refused where one overflows 64
+        bits); anything else (floor, ...) by Python."""
         values: dict = {}
+        overflow = None
         for e in sympy.postorder_traversal(expr):
             if e in values:
                 continue
@@ -77,20 +79,33 @@ class Sizes:
                 values[e] = self._slot(1 + self.symbols.index(e))
             elif e.is_Integer:
                 values[e] = const(int(e))
-            elif isinstance(e, sympy.Add | sympy.Mul):
-                op = self.b.add if isinstance(e, sympy.Add) else self.b.mul
-                acc = values[e.args[0]]
-                for a in e.args[1:]:
-                    acc = op(acc, values[a])
-                values[e] = acc
-            elif isinstance(e, sympy.Pow) and e.args[1].is_Integer and 0 < int(e.args[1]) <= 8:
-                acc = values[e.args[0]]
-                for _ in range(int(e.args[1]) - 1):
-                    acc = self.b.mul(acc, values[e.args[0]])
+            elif isinstance(e, sympy.Add | sympy.Mul) or (
+                isinstance(e, sympy.Pow) and e.args[1].is_Integer and 0 < int(e.args[1]) <= 8
+            ):
+                if isinstance(e, sympy.Pow):
+                    op, terms = "mul", [e.args[0]] * int(e.args[1])
+                else:
+                    op, terms = ("add" if isinstance(e, sympy.Add) else "mul"), e.args
+                acc = values[terms[0]]
+                for a in terms[1:]:
+                    acc, bad = checked(self.b, op, acc, values[a])
+                    overflow = bad if overflow is None else self.b.or_(overflow, bad)
                 values[e] = acc
             else:
                 return None
+        if overflow is not None:
+            self._refuse(
+                lambda b, bad=overflow: b.not_(bad),
+                ShapeError,
+                f"the size {expr} is too big for these inputs: it does not fit in 64 bits",
+            )
         return values[expr]
+
+
+def checked(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(x + y or x * y, whether it overflowed signed 64 bits): size arithmetic never wraps unnoticed."""
+    pair = (b.sadd_with_overflow if op == "add" else b.smul_with_overflow)(x, y)
+    return b.extract_value(pair, 0), b.extract_value(pair, 1)
 
 
 def graph_symbols(fgraph) -> list:
@@ -104,4 +119,4 @@ def graph_symbols(fgraph) -> list:
     return found
 
 
-__all__ = ["Sizes", "graph_symbols"]
+__all__ = ["Sizes", "checked", "graph_symbols"]
