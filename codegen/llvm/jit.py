@@ -24,6 +24,7 @@ from pathlib import Path
 
 import llvmlite
 import llvmlite.binding as llvm
+from llvmlite.binding import ffi
 
 from graphc import settings
 
@@ -108,7 +109,9 @@ def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
 def parse_ir(ir_text: str) -> llvm.ModuleRef:
     """Parse and verify textual LLVM IR; a malformed module raises ``RuntimeError`` with LLVM's message."""
     _ensure_initialized()
-    mod = llvm.parse_assembly(str(ir_text))
+    # A context of its own, freed with the module: what optimisation adds to a context (distinct metadata,
+    # constants) would otherwise stay in the global one for the life of the process.
+    mod = llvm.parse_assembly(str(ir_text), context=llvm.create_context())
     mod.verify()
     return mod
 
@@ -122,7 +125,14 @@ def optimize_module(llvm_module: llvm.ModuleRef, tm: llvm.TargetMachine | None =
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pass_builder = llvm.create_pass_builder(tm, pto)
-    pass_builder.getModulePassManager().run(llvm_module, pass_builder)
+    manager = pass_builder.getModulePassManager()
+    try:
+        manager.run(llvm_module, pass_builder)
+    finally:
+        # llvmlite's ModulePassManager frees nothing (no _dispose): its passes' tables (~95 KiB a module)
+        # would stay allocated for the life of the process.
+        ffi.lib.LLVMPY_DisposeNewModulePassManger(manager)
+        manager.detach()
 
 
 def _dump_dir() -> Path | None:
@@ -137,6 +147,25 @@ def _dump_dir() -> Path | None:
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80] or "module"
+
+
+DYLIBS_PER_JIT = 32
+"""Libraries linked into one LLJIT before the engine starts a new one (~4 ms). An LLJIT never forgets a
+library (its JITDylib's tables stay when the code is unloaded): a process that compiles and drops functions
+forever would grow ~10 KiB each. An LLJIT is freed once every library linked into it is (see `_Loaded`), so a
+function kept alive keeps at most 32 such tables."""
+
+
+class _Loaded:
+    """Linked code: unloads it (its resource tracker) before letting go of the LLJIT that holds it."""
+
+    __slots__ = ("tracker", "lljit")
+
+    def __init__(self, tracker, lljit) -> None:
+        self.tracker, self.lljit = tracker, lljit
+
+    def __del__(self) -> None:
+        self.tracker.close()
 
 
 class JitLibrary:
@@ -200,6 +229,7 @@ class JitEngine:
         self._tm = host_target_machine()
         self._plain_tm = host_target_machine(opt=0)  # for code with nothing to optimise
         self._lljit = llvm.create_lljit_compiler()
+        self._dylibs = 0  # libraries linked into it (each keeps ~10 KiB in it even once unloaded)
 
     def optimize(self, ir_text: str, name: str = "module", optimise: bool = True) -> tuple[str, bytes]:
         """Parse, verify, optimise and compile IR; return (optimised IR text, object code).
@@ -252,12 +282,17 @@ class JitEngine:
         # A library name can never be reused in one LLJIT, even after unloading: make it unique.
         lib_name = f"{_safe_name(name)}#{next(self._counter)}"
         with self._lock:
-            tracker = builder.link(self._lljit, lib_name)
+            if self._dylibs >= DYLIBS_PER_JIT:  # the last one is freed once the libraries it holds are
+                self._lljit, self._dylibs = llvm.create_lljit_compiler(), 0
+            lljit = self._lljit
+            tracker = builder.link(lljit, lib_name)
+            self._dylibs += 1
+        code = _Loaded(tracker, lljit)
         addresses = {sym: tracker[sym] for sym in exports}
         missing = [sym for sym, addr in addresses.items() if not addr]
         if missing:
             raise RuntimeError(f"JIT library {lib_name!r} does not define {missing}")
-        return JitLibrary(lib_name, tracker, addresses, llvm_ir)
+        return JitLibrary(lib_name, code, addresses, llvm_ir)
 
 
 _default_engine: JitEngine | None = None
