@@ -132,6 +132,7 @@ _LAZY = {
     "load_params": ("graphc.io.params", "load_params"),
     "io": ("graphc.io", None),
     "onnx": ("graphc.onnx", None),
+    "distributed": ("graphc.distributed", None),
 }
 # The public names: what the imports above bind (not the submodules they load), the lazy ones, and settings.
 __all__ = sorted(

@@ -238,8 +238,10 @@ def test_public_namespaces_hold_only_their_api():
 
     import graphc as gc
 
-    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing, gc.io, gc.onnx]
-    subpackages = {"nn", "optim", "viz", "testing", "training", "init", "settings", "io", "onnx"}
+    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing, gc.io, gc.onnx,
+              gc.distributed]  # fmt: skip
+    subpackages = {"nn", "optim", "viz", "testing", "training", "init", "settings", "io", "onnx",
+                   "distributed"}  # fmt: skip
     for module in public:
         assert dir(module) == sorted(module.__all__), module.__name__
         for name in module.__all__:
