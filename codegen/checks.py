@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from graphc.errors import DomainError, IndexOutOfRange, ShapeError, where_built
-from graphc.graph import Constant, Node
+from graphc.graph import Node
 from graphc.ops import Op, describe
 from graphc.types import concrete_dim
 
@@ -110,13 +110,8 @@ def _computes_any(args) -> bool:
 
 
 def integer_power(node: Node) -> tuple:
-    """Integer powers check their exponent, unless it is a constant that cannot be negative."""
-    exponent = node.inputs[1]
-    if node.outputs[0].type.dtype.kind not in "iu":
-        return ()
-    if isinstance(exponent, Constant) and exponent.value.size and exponent.value.min() >= 0:
-        return ()
-    return (NegativePower(node),)
+    """Integer powers check their exponent (the llvm rule skips the test for a constant it can see)."""
+    return (NegativePower(node),) if node.outputs[0].type.dtype.kind in "iu" else ()
 
 
 RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple]] = {

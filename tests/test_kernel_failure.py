@@ -66,6 +66,17 @@ def test_a_constant_negative_exponent_fails_at_the_call_not_the_compile(backend)
         f(np.array([1, 2]))
 
 
+@pytest.mark.parametrize("optimize", OPTIMIZE)
+def test_a_constant_exponent_is_checked_or_skipped_on_every_path(backend, optimize):
+    # unoptimised, a constant is an operand the rule cannot see (llvm once raised NotImplementedError)
+    x = gc.vector("x", "n", dtype="int64")
+    square = gc.function([x], x**2 + x**0, backend=backend, optimize=optimize)
+    np.testing.assert_array_equal(square(np.arange(4)), np.arange(4) ** 2 + 1)
+    inverse = gc.function([x], x**-1, backend=backend, optimize=optimize)
+    with pytest.raises(DomainError, match="the exponent is -1; nothing"):
+        inverse(np.arange(1, 4))
+
+
 def test_a_failed_step_updates_nothing(backend):
     w = gc.shared(np.array([1.0, 2.0]), name="w")
     k = gc.vector("k", 2, dtype="int64")
