@@ -24,6 +24,7 @@ from .errors import (
     GraphcError,
     GraphError,
     InputError,
+    NumericsError,
     ShapeError,
     TypeError_,
 )

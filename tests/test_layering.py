@@ -27,10 +27,11 @@ PACKAGES = {"graphc": ROOT / "graphc", "graphc.passes": ROOT / "passes", "graphc
 CORE = {
     "graphc.errors", "graphc.settings", "graphc.types", "graphc.origin", "graphc.ops", "graphc.shape_rules",
     "graphc.operators", "graphc.graph", "graphc.tensor", "graphc.elementwise", "graphc.fgraph",
-    "graphc.kernel", "graphc.printing",
+    "graphc.kernel", "graphc.printing", "graphc.sizes", "graphc.dims",
 }  # fmt: skip
-USER = ("graphc.compile", "graphc.nn", "graphc.optim", "graphc.training", "graphc.testing", "graphc.viz",
-        "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx", "graphc.distributed")  # fmt: skip
+USER = ("graphc.compile", "graphc.call_checks", "graphc.nn", "graphc.optim", "graphc.training",
+        "graphc.testing", "graphc.viz", "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx",
+        "graphc.distributed")  # fmt: skip
 FACADE = "graphc"
 MAY_IMPORT = {
     "core": {"core"},

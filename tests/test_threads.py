@@ -62,7 +62,7 @@ def test_two_functions_updating_the_same_variables_in_any_order(backend, switch_
 
 
 def test_set_value_waits_for_a_step_that_updates_the_variable():
-    """A value set while a step runs is not overwritten by the step's update: set_value takes the same lock."""
+    """A value set while a step runs is not lost to the step's update: set_value takes the same lock."""
     w = gc.shared(np.zeros(4), name="w")
     done = threading.Event()
     setter = threading.Thread(target=lambda: (w.set_value(np.ones(4)), done.set()))

@@ -5,8 +5,8 @@ layer; the function travels to the workers as a graphc file and is compiled once
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
+from graphc.dims import Size
 from graphc.errors import InputError
 from graphc.origin import here
 from graphc.types import shape_str
@@ -42,7 +42,7 @@ def map_blocks(f, *arrays):
         )
     out = graph.outputs[0].type
     rows = graph.inputs[0].type.shape[0] if graph.inputs[0].type.ndim else None
-    if not out.ndim or out.shape[0] != rows or not isinstance(rows, sympy.Symbol):
+    if not out.ndim or out.shape[0] != rows or not isinstance(rows, Size):
         raise InputError(
             f"map_blocks: the output ({shape_str(out.shape)}) must have the rows of "
             f"{graph.inputs[0].name or 'the first input'} first (reduce the blocks' results after){here()}"

@@ -40,7 +40,11 @@ _trainers = itertools.count()
 class StepTimes:
     """Where the last step's time went, in seconds: `compute` is the slowest shard's gradient on its worker,
     `update` the optimiser on the driver; the rest (broadcast, scheduling, reduction, transfers) is
-    `communication`."""
+    `communication`. DataParallel keeps the last step's in `trainer.last_step`.
+
+    >>> gc.distributed.StepTimes(total=1.0, compute=0.5, update=0.25).communication
+    0.25
+    """
 
     total: float
     compute: float
@@ -65,6 +69,16 @@ class DataParallel:
     share of the rows, so a mean stays a mean), "sum" when it is a sum. n_shards: pieces per batch (default:
     the number of workers). updates: other updates to apply with the optimiser's, on the driver; their new
     values may read shared variables only (a gc.nn.Mode's random counter; not batch statistics).
+
+    >>> from distributed import Client
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    >>> x, y, w = gc.matrix("x", ("n", 2)), gc.vector("y"), gc.shared(np.zeros(2), name="w")
+    >>> trainer = gc.distributed.DataParallel(gc.nn.mse(x @ w, y), [w], inputs=[x, y], client=client)
+    >>> trainer.step(np.eye(2), np.array([1.0, 2.0]))  # the loss before the step
+    2.5
+    >>> w.get_value()  # w - 0.01 · ∇mse
+    array([0.01, 0.02])
+    >>> client.close()
     """
 
     def __init__(

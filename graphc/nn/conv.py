@@ -66,7 +66,12 @@ def _padding(padding, size: tuple[int, int], kernel: tuple[int, int], stride: tu
 
 
 def pad2d(x, padding) -> Variable:
-    """Zero padding of the last two axes: `padding` = ((top, bottom), (left, right)) or an int."""
+    """Zero padding of the last two axes: `padding` = ((top, bottom), (left, right)) or an int.
+
+    >>> x = gc.tensor("x", (1, 1, 1, 2))
+    >>> gc.evaluate(gc.nn.pad2d(x, ((0, 0), (1, 0))), {x: [[[[1.0, 2.0]]]]})
+    array([[[[0., 1., 2.]]]])
+    """
     x = as_variable(x)
     if isinstance(padding, int):
         padding = ((padding, padding), (padding, padding))
@@ -92,7 +97,11 @@ def pad2d(x, padding) -> Variable:
 
 
 def conv_output_size(n: int, k: int, stride: int) -> int:
-    """Output length of a valid window sweep: ⌊(n − k)/stride⌋ + 1."""
+    """Output length of a valid window sweep: ⌊(n − k)/stride⌋ + 1.
+
+    >>> gc.nn.conv_output_size(28, 5, 1), gc.nn.conv_output_size(7, 3, 2)
+    (24, 3)
+    """
     return (n - k) // stride + 1
 
 
@@ -115,6 +124,11 @@ def conv2d(x, w, stride=1, padding="valid", flip: bool = False) -> Variable:
     stride: int or (vertical, horizontal); padding: "valid", "same", an int or (ph, pw). Each output channel
     sums one kernel per input channel. Built as im2col (strided slices) and one (n·oh·ow, c·kh·kw) @ (c·kh·kw,
     o) product.
+
+    >>> x, w = gc.tensor("x", (1, 1, 3, 3)), gc.shared(np.ones((1, 1, 2, 2)), name="w")
+    >>> gc.evaluate(gc.nn.conv2d(x, w), {x: np.arange(9.0).reshape(1, 1, 3, 3)})  # sums of 2×2 windows
+    array([[[[ 8., 12.],
+             [20., 24.]]]])
     """
     x, w = as_variable(x), as_variable(w)
     if w.type.ndim != 4 or not all(isinstance(d, int) for d in w.type.shape):
@@ -137,7 +151,12 @@ def conv2d(x, w, stride=1, padding="valid", flip: bool = False) -> Variable:
 
 
 def conv1d(x, w, stride: int = 1, padding="valid", flip: bool = False) -> Variable:
-    """1-D convolution for sequences: x (n, c, length), w (o, c, k) (conv2d with height 1)."""
+    """1-D convolution for sequences: x (n, c, length), w (o, c, k) (conv2d with height 1).
+
+    >>> x, w = gc.tensor("x", (1, 1, 4)), gc.shared(np.array([[[1.0, -1.0]]]), name="w")
+    >>> gc.evaluate(gc.nn.conv1d(x, w), {x: [[[1.0, 4.0, 9.0, 16.0]]]})  # differences of neighbours
+    array([[[-3., -5., -7.]]])
+    """
     x, w = as_variable(x), as_variable(w)
     if x.type.ndim != 3 or w.type.ndim != 3:
         raise ShapeError(
@@ -168,12 +187,24 @@ def _pool_windows(x, size, stride, padding, what: str) -> tuple[list[Variable], 
 def max_pool2d(x, size=2, stride=None, padding=0) -> Variable:
     """Max over size×size (or (kh, kw)) windows moved by `stride` (default: the size; smaller overlaps).
 
-    Padding, if any, is with zeros (use it after non-negative units such as ReLU)."""
+    Padding, if any, is with zeros (use it after non-negative units such as ReLU).
+
+    >>> x = gc.tensor("x", (1, 1, 4, 4))
+    >>> gc.evaluate(gc.nn.max_pool2d(x), {x: np.arange(16.0).reshape(1, 1, 4, 4)})
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    """
     slices, _ = _pool_windows(x, size, stride, padding, "max_pool2d")
     return max_(stack(slices, axis=-1), axis=-1)
 
 
 def avg_pool2d(x, size=2, stride=None, padding=0) -> Variable:
-    """Mean over size×size windows moved by `stride` (default: the size); zero padding counts in the mean."""
+    """Mean over size×size windows moved by `stride` (default: the size); zero padding counts in the mean.
+
+    >>> x = gc.tensor("x", (1, 1, 4, 4))
+    >>> gc.evaluate(gc.nn.avg_pool2d(x), {x: np.arange(16.0).reshape(1, 1, 4, 4)})
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
     slices, kernel = _pool_windows(x, size, stride, padding, "avg_pool2d")
     return functools.reduce(add, slices) * (1.0 / (kernel[0] * kernel[1]))
