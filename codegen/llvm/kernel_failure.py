@@ -21,10 +21,13 @@ Cost: a kernel without checks is emitted exactly as before (``LoopSpec.checked``
 hot loop only ORs the ``bad`` bits (it still vectorises: no early exit, no stores) and, at the end of its
 chunk, sets a byte flag passed as ``ptrs[n_operands]`` (threads share it: an atomic store). The caller tests
 the flag after the call (``loopcall``); only on failure does it run the kernel's explain function
-``i64 explain(i8** ptrs, i64* info, i64 n, i64* record, i64 c)``, once per local check c in order: over the
-whole range [0, n) it stops at the first point where check c fails, writes ``record = {value, bound,
-position}`` and returns 1 (0: none failed). ``KernelFunctions.checks[c]`` is (instruction, k): the k-th
-``fail_if`` of that instruction's rule.
+``i64 explain(i8** ptrs, i64* info, i64 n, i64* record, i64 c)`` (in the kernel's module, named by
+``kernels.explain_name``), once per local check c in order: over the whole range [0, n) it stops at the first
+point where check c fails, writes ``record = {value, bound, position}`` and returns 1 (0: none failed).
+``LoopSpec.checks`` counts each instruction's checks, so the caller knows them without the kernel's IR (a
+cached kernel has none): ``LoopSpec.check_slots[c]`` is (instruction, k), the k-th ``fail_if`` of that
+instruction's rule. A rule may skip a ``fail_if`` it can prove never holds (a constant exponent >= 0): that
+check then never fails.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class PointChecks:
 
     def __init__(self, b: ir.IRBuilder, spec, dims, explain: bool, extra):
         self.b, self.dims, self.explain = b, dims, explain
-        self.registered: list[tuple[int, int]] = []
+        self.slots = {slot: c for c, slot in enumerate(spec.check_slots)}
         self.indices: list = []
         self.varies = varying_axes(spec)
         if explain:
@@ -56,15 +59,20 @@ class PointChecks:
             self.any_bad = b.alloca(I1, name="failed")
             b.store(ir.Constant(I1, 0), self.any_bad)
 
-    def scalar_hook(self, instr_index: int, args: tuple):
-        """``fail_if`` for the Scalar of instruction ``instr_index`` (its argument value ids: ``args``)."""
+    def scalar_hook(self, instr_index: int, ins):
+        """``fail_if`` for the Scalar of instruction ``instr_index`` (``ins``)."""
         count = [0]
 
         def fail_if(bad, value, arg, bound=None):
-            self.registered.append((instr_index, count[0]))
+            c = self.slots.get((instr_index, count[0]))
             count[0] += 1
+            if c is None:
+                raise NotImplementedError(
+                    f"the llvm rule of {ins.op} checks the data more often than "
+                    "graphc.codegen.checks.RUNTIME_CHECKS says"
+                )
             if self.explain:
-                self._explain(len(self.registered) - 1, bad, value, self.varies[args[arg]], bound)
+                self._explain(c, bad, value, self.varies[ins.args[arg]], bound)
             else:
                 self.b.store(self.b.or_(self.b.load(self.any_bad), bad), self.any_bad)
 

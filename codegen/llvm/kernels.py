@@ -6,10 +6,11 @@ list of `Instr`) at every point of a rank-r iteration space whose outermost inde
 ``info`` holds the r sizes, then the strides that are not known statically. Strides that are 0 (broadcast) or
 1 (contiguous) are constants in the IR, so the inner loop vectorises. Each instruction is emitted by its op's
 row of the backend's table (``rules[op].scalar``, passed in), the same table the graph walk runs.
-Kernels are separate functions, each keyed by its spec alone, so they can be cached one by one.
+Each kernel is a module of its own, keyed by its spec alone, so it is cached once for every program that
+has it (``units``).
 
-A kernel may check the data (``s.fail_if`` in a scalar rule): ``kernel_failure`` documents that API; kernels
-without checks do not change.
+A kernel may check the data (``s.fail_if`` in a scalar rule): ``kernel_failure`` documents that API; its
+module then also holds the kernel's explain function (``explain_name``). Kernels without checks do not change.
 """
 
 from __future__ import annotations
@@ -22,20 +23,9 @@ from llvmlite import ir
 from graphc.kernel import Instr
 from graphc.ops import TRANSCENDENTAL, Op
 
-from . import loops
+from . import loops, mathlib
 from .kernel_failure import EXPLAIN_TYPE, PointChecks
-from .scalar import (
-    I8,
-    I64,
-    Scalar,
-    constant,
-    convert,
-    load_value,
-    maximum,
-    memory_type,
-    minimum,
-    store_value,
-)
+from .scalar import I8, I64, Scalar, constant, convert, load_value, maximum, memory_type, minimum, store_value
 from .scalar_rules import compute_dtype, rule_dtype
 from .threads import KERNEL_TYPE
 
@@ -63,7 +53,17 @@ class LoopSpec:
     reduce_ops: tuple[Op | None, ...]  # per output: SUM/PROD/MAX/MIN accumulate in place, None stores
     rank: int
     strides: tuple[tuple[int | None, ...], ...]  # per operand (inputs, then outputs), per dim: 0, 1 or None
-    checked: bool = False  # some instruction checks the data: the kernel takes a failure flag
+    checks: tuple[int, ...] = ()  # per instruction, its checks on the data (RUNTIME_CHECKS); () for none
+
+    @property
+    def checked(self) -> bool:
+        """Some instruction checks the data: the kernel takes a failure flag and has an explain function."""
+        return any(self.checks)
+
+    @property
+    def check_slots(self) -> list[tuple[int, int]]:
+        """Local check c -> (instruction, the n-th check of that instruction): the explain function's c."""
+        return [(k, nth) for k, count in enumerate(self.checks) for nth in range(count)]
 
     def dtype_of(self, value_id: int) -> str:
         n = len(self.input_dtypes)
@@ -82,35 +82,32 @@ class LoopSpec:
         return self.cost < 4 * (len(self.input_dtypes) + len(self.outputs))
 
 
-@dataclass
-class KernelFunctions:
-    """A kernel and, if it checks the data, how to find and explain a failure (see the module docstring)."""
-
-    fn: ir.Function  # KERNEL_TYPE
-    checks: tuple[tuple[int, int], ...] = ()  # local check c -> (instruction, the k-th fail_if of its rule)
-    explain: ir.Function | None = None  # i64 explain(ptrs, info, n, i64* record, i64 c): 1 = found
+def explain_name(kernel_name: str) -> str:
+    """The symbol of a checked kernel's explain function (in the kernel's own module)."""
+    return kernel_name + ".explain"
 
 
-def get_kernel(module: ir.Module, spec: LoopSpec, memo: dict, rules) -> KernelFunctions:
-    """The kernel functions for ``spec`` in ``module``, emitted once (a 100-layer MLP reuses a few kernels);
-    ``rules[op].scalar`` emits one element of ``op``."""
-    if spec not in memo:
-        name = f"graphc.kernel.{len(memo)}"
-        fn, checks = _emit_kernel(module, spec, name, rules, KERNEL_TYPE)
-        explain = _emit_kernel(module, spec, name + ".explain", rules, EXPLAIN_TYPE)[0] if checks else None
-        memo[spec] = KernelFunctions(fn, checks, explain)
-    return memo[spec]
+def emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules) -> ir.Function:
+    """Emit the kernel for ``spec`` as the external function ``name`` of ``module`` (a module of its own:
+    see ``units``), and its explain function if it checks the data; ``rules[op].scalar`` emits one element of
+    ``op``. A kernel with more transcendental calls than ``mathlib.MAX_INLINE`` calls them out of line
+    (``module.out_of_line_math`` lists them)."""
+    if sum(ins.op in TRANSCENDENTAL for ins in spec.instrs) > mathlib.MAX_INLINE:
+        module.out_of_line_math = set()
+    fn = _emit_function(module, spec, name, rules, KERNEL_TYPE)
+    if spec.checked:
+        _emit_function(module, spec, explain_name(name), rules, EXPLAIN_TYPE)
+    mathlib.keep_variants(module)
+    return fn
 
 
-def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules, fn_type) -> tuple[ir.Function, tuple]:
+def _emit_function(module: ir.Module, spec: LoopSpec, name: str, rules, fn_type) -> ir.Function:
     """The kernel (``fn_type`` KERNEL_TYPE) or its explain function (EXPLAIN_TYPE): a wrapper loading the
     operand pointers, around an always-inlined body with noalias arguments."""
     explain = fn_type is EXPLAIN_TYPE
     dtypes = list(spec.input_dtypes) + list(spec.out_dtypes)
     ptr_types = [memory_type(d).as_pointer() for d in dtypes]
-    extra = (
-        list(fn_type.args[3:]) if explain else [I8P] if spec.checked else []
-    )  # record, c / the failure flag
+    extra = list(fn_type.args[3:]) if explain else [I8P] if spec.checked else []  # (record, c) / the flag
     body = ir.Function(
         module,
         ir.FunctionType(fn_type.return_type, ptr_types + [I64.as_pointer(), I64, I64] + extra),
@@ -120,10 +117,9 @@ def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules, fn_type) -
     body.attributes.add("alwaysinline")
     for arg in body.args[: len(dtypes)]:
         arg.add_attribute("noalias")  # outputs are fresh buffers, never views of an input
-    checks = _emit_body(body, spec, rules, explain)
+    _emit_body(body, spec, rules, explain)
 
     fn = ir.Function(module, fn_type, name)
-    fn.linkage = "internal"
     fn.attributes.add("noinline")  # shared by many call sites: inlining each would multiply compile time
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ptrs, info, *rest = fn.args
@@ -136,10 +132,10 @@ def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules, fn_type) -
             args.append(b.load(b.gep(ptrs, [ir.Constant(I64, len(dtypes))])))
     result = b.call(body, args)
     b.ret(result) if explain else b.ret_void()
-    return fn, checks
+    return fn
 
 
-def _emit_body(fn: ir.Function, spec: LoopSpec, rules, explain: bool) -> tuple:
+def _emit_body(fn: ir.Function, spec: LoopSpec, rules, explain: bool) -> None:
     n_ops = len(spec.input_dtypes) + len(spec.out_dtypes)
     ptrs, (info, lo, hi, *extra) = fn.args[:n_ops], fn.args[n_ops:]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -173,9 +169,8 @@ def _emit_body(fn: ir.Function, spec: LoopSpec, rules, explain: bool) -> tuple:
         manager.__exit__(None, None, None)
     if checks is None:
         b.ret_void()
-        return ()
-    checks.finish()
-    return tuple(checks.registered)
+    else:
+        checks.finish()
 
 
 def _advance(b: ir.IRBuilder, offset, index, stride):
@@ -192,7 +187,7 @@ def _emit_point(b: ir.IRBuilder, spec: LoopSpec, rules, ptrs, offsets, checks: P
     n_in = len(spec.input_dtypes)
     values = [load_value(b, b.gep(ptrs[k], [offsets[k]]), d) for k, d in enumerate(spec.input_dtypes)]
     for k, ins in enumerate(spec.instrs):
-        fail_if = checks.scalar_hook(k, ins.args) if checks is not None else None
+        fail_if = checks.scalar_hook(k, ins) if checks is not None else None
         values.append(_emit_instr(b, spec, rules, ins, values, fail_if))
     if checks is not None and checks.explain:
         return  # explaining a failure stores nothing
@@ -241,11 +236,4 @@ def combine(b: ir.IRBuilder, op: Op, dtype, acc, value):
     raise NotImplementedError(f"llvm backend: no reduction {op}")
 
 
-__all__ = [
-    "KernelFunctions",
-    "LoopSpec",
-    "combine",
-    "const_instr",
-    "get_kernel",
-    "instr",
-]
+__all__ = ["LoopSpec", "combine", "const_instr", "emit_kernel", "explain_name", "instr"]

@@ -5,13 +5,16 @@ its failure flag after the call. Knows views and kernels, not graphs.
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 from llvmlite import ir
 
 from graphc.ops import Op
 
-from . import kernels, threads, views
-from .kernel_failure import EXPLAIN_RECORD
-from .kernels import LoopSpec, const_instr
+from . import threads, views
+from .kernel_failure import EXPLAIN_RECORD, EXPLAIN_TYPE
+from .kernels import LoopSpec, const_instr, explain_name
 from .scalar import I8, I64
 from .sizes import Sizes
 from .views import View, const
@@ -20,12 +23,14 @@ I8P = I8.as_pointer()
 
 
 class LoopCalls:
-    """Emits kernel calls into the body; kernels go into ``module``, once per spec."""
+    """Emits kernel calls into the body; each kernel is a unit of ``build`` (``units``), declared in
+    ``module``."""
 
-    def __init__(self, module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, rules, failures):
-        self.module, self.entry, self.body, self.sizes, self.rules = module, entry, body, sizes, rules
+    def __init__(
+        self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, build, failures
+    ):
+        self.module, self.entry, self.body, self.sizes, self.build = module, entry, body, sizes, build
         self.failures = failures
-        self.kernel_memo: dict = {}
         self._scratch: dict = {}  # (type, size class) -> entry alloca shared by all calls (run one by one)
         self._elements: dict = {}  # (id(array), k) -> &array[k], computed once
 
@@ -53,17 +58,16 @@ class LoopCalls:
                 if st[a] is None
             ]
         spec = LoopSpec(
-            tuple(v.dtype.name for v in inputs),
+            tuple(dtype_name(v.dtype) for v in inputs),
             tuple(instrs),
             tuple(vid for vid, _, _ in outputs),
-            tuple(v.dtype.name for _, v, _ in outputs),
+            tuple(dtype_name(v.dtype) for _, v, _ in outputs),
             tuple(red for _, _, red in outputs),
             rank,
             tuple(strides),
-            any(checks),
+            tuple(len(c) for c in checks) if any(checks) else (),
         )
-        kernel = kernels.get_kernel(self.module, spec, self.kernel_memo, self.rules)
-        fn = kernel.fn
+        fn = self.build.kernel(spec, self.module)
         ptr_array = self._scratch_array(I8P, len(operands) + spec.checked)
         info = self._scratch_array(I64, rank + len(runtime))
         b = self.body
@@ -84,21 +88,20 @@ class LoopCalls:
             work = b.mul(total, const(spec.cost))
             b.call(threads.get_runner(self.module), [fn, ptr_array, info, outer, work, self.sizes.nthreads])
         if spec.checked:
-            self._explain_failure(kernel, instrs, checks, ptr_array, info, outer)
+            self._explain_failure(spec, fn, checks, ptr_array, info, outer)
 
-    def _explain_failure(self, kernel, instrs, checks, ptr_array, info, outer) -> None:
+    def _explain_failure(self, spec: LoopSpec, fn, checks, ptr_array, info, outer) -> None:
         """After a checked kernel: if its flag is set, find the failing element with its explain function,
         check by check in order, and leave through the entry's failure exit."""
         b = self.body
+        name = explain_name(fn.name)
+        explain = self.module.globals.get(name)
+        if explain is None:
+            explain = ir.Function(self.module, EXPLAIN_TYPE, name)
         record = self._scratch_array(I64, EXPLAIN_RECORD)
         with b.if_then(b.icmp_unsigned("!=", b.load(self._flag()), ir.Constant(I8, 0))):
-            for c, (k, nth) in enumerate(kernel.checks):
-                if k >= len(checks) or nth >= len(checks[k]):
-                    raise NotImplementedError(
-                        f"the llvm rule of {instrs[k].op} checks the data more often than "
-                        "graphc.codegen.checks.RUNTIME_CHECKS says"
-                    )
-                found = b.call(kernel.explain, [ptr_array, info, outer, record, const(c)])
+            for c, (k, nth) in enumerate(spec.check_slots):
+                found = b.call(explain, [ptr_array, info, outer, record, const(c)])
                 value, bound, position = (b.load(self._element(record, j)) for j in range(3))
                 bad = b.icmp_signed("!=", found, const(0))
                 self.failures.fail_if(b, bad, checks[k][nth], value, bound, position)
@@ -131,6 +134,11 @@ class LoopCalls:
         if key not in self._elements:
             self._elements[key] = self.entry.gep(array, [const(k)])
         return self._elements[key]
+
+
+@functools.lru_cache(maxsize=64)
+def dtype_name(dtype: np.dtype) -> str:
+    return dtype.name  # NumPy computes it anew each time, slowly
 
 
 def _as_i8p(b: ir.IRBuilder, ptr: ir.Value) -> ir.Value:
