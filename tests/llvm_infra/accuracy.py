@@ -24,6 +24,7 @@ REFERENCES = {
     "cos": np.cos,
 }
 
+
 def sample_inputs(
     dtype: np.dtype, max_abs: float | None = None, n: int = 400_000, seed: int = 0
 ) -> np.ndarray:
