@@ -3,12 +3,12 @@ RUNTIME_CHECKS; knows the graph IR, no backend.
 
 A check names what it guards (the node, which of its arguments, the bound) and builds the error from what a
 backend found (the bad value and where: the flat C-order position in that argument). The interp and numpy
-backends run ``check.verify(*args)`` in Python on the node's arguments before the node (on an instruction's
-arguments inside a fused kernel: ``kernel_checks``); the llvm backend's rule tests each value where it reads
-it (``ctx.fail_if`` in the entry, ``s.fail_if`` in a loop kernel) and the native entry reports the same
-numbers back. Adding a check to an op is a row here and, in its llvm rule, one ``fail_if``. `NumericsCheck`
-(gc.function's check_numerics) is checked after a node, on its outputs: in Python by ``verify``, in native
-code by ``codegen.llvm.numerics``.
+backends run ``check.verify(*arrays)`` in Python before the node, on the arguments ``check.reads`` names (on
+an instruction's arguments inside a fused kernel: ``kernel_checks``); the llvm backend's rule tests each value
+where it reads it (``ctx.fail_if`` in the entry, ``s.fail_if`` in a loop kernel) and the native entry reports
+the same numbers back. Adding a check to an op is a row here and, in its llvm rule, one ``fail_if``.
+`NumericsCheck` (gc.function's check_numerics) is checked after a node, on its outputs: in Python by
+``verify``, in native code by ``codegen.llvm.numerics``.
 """
 
 from __future__ import annotations
@@ -26,13 +26,22 @@ from graphc.types import concrete_dim
 
 @dataclass(frozen=True, eq=False)
 class RangeCheck:
-    """Every value of input ``arg`` of ``node`` must lie in [0, bound): a one_hot label, a gather index."""
+    """Every value of input ``arg`` of ``node`` must lie in [0, bound): a one_hot label."""
 
     node: Node
     arg: int
     bound: int
     what: str = "index"  # how the message names one value
     measures: str = "axis 0"  # what the bound is the size of
+
+    @property
+    def reads(self) -> tuple[int, ...]:
+        """The inputs ``verify`` takes, by position."""
+        return (self.arg,)
+
+    @property
+    def rule(self) -> str:
+        return f"in [0, {self.bound})"
 
     def error(self, value, bound, position) -> IndexOutOfRange:
         """The error for the first bad value found: ``value`` at flat (C-order) ``position``."""
@@ -49,9 +58,9 @@ class RangeCheck:
             name=var.name,
         )
 
-    def verify(self, *args: np.ndarray) -> None:
+    def verify(self, values: np.ndarray) -> None:
         """Raise the error for the first value outside [0, bound), in C order (what native code finds)."""
-        values = np.asarray(args[self.arg])
+        values = np.asarray(values)
         # viewed as unsigned, a negative value is huge: one reduction finds both kinds of bad value
         if values.size and values.view(_UNSIGNED[values.dtype.itemsize]).max() >= self.bound:
             flat = values.ravel()
@@ -69,9 +78,60 @@ def _at(position, var) -> str:
 _UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 
 
+@dataclass(frozen=True, eq=False)
+class IndexCheck:
+    """Every value of input ``arg`` of ``node`` indexes axis ``axis`` of input ``source``: it must lie in
+    [-size, size), the size read at call time (negative indices wrap, as in NumPy)."""
+
+    node: Node
+    arg: int
+    source: int
+    axis: int
+
+    @property
+    def reads(self) -> tuple[int, ...]:
+        return (self.arg, self.source)
+
+    @property
+    def bound(self):
+        """The axis's size where it is static (the llvm rule gives the run-time size otherwise)."""
+        return self.node.inputs[self.source].type.shape[self.axis]
+
+    @property
+    def rule(self) -> str:
+        return f"in [-size, size) for axis {self.axis} of input {self.source}"
+
+    def error(self, value, bound, position) -> IndexOutOfRange:
+        var, source = self.node.inputs[self.arg], self.node.inputs[self.source]
+        order = " (C order)" if var.type.ndim > 1 else ""
+        where = "" if position is None or var.type.ndim == 0 else f" at position {position}{order}"
+        return IndexOutOfRange(
+            f"{self.node.op.value}: index {value}{where} of {describe(var)} is out of range for axis "
+            f"{self.axis} of {describe(source)}, of size {bound}: indices must be in [{-bound}, {bound}); "
+            f"nothing was updated{where_built(self.node.origin)}",
+            value=value,
+            bound=bound,
+            position=position,
+            name=var.name,
+        )
+
+    def verify(self, values: np.ndarray, source: np.ndarray) -> None:
+        """Raise the error for the first index outside [-size, size), in C order."""
+        values, size = np.asarray(values), np.shape(source)[self.axis]
+        if values.size and (values.min() < -size or values.max() >= size):
+            flat = values.ravel()
+            position = int(np.flatnonzero((flat < -size) | (flat >= size))[0])
+            raise self.error(int(flat[position]), size, position)
+
+
 def one_hot_labels(node: Node) -> RangeCheck:
     """one_hot(labels, depth): a label outside [0, depth) would silently give a zero row (and zero loss)."""
     return RangeCheck(node, 0, node.params["depth"], what="label", measures="depth")
+
+
+def indices(node: Node) -> IndexCheck:
+    """A gather's or scatter-add's indices (input 1) index its first input along the node's axis."""
+    return IndexCheck(node, 1, 0, node.params["axis"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +142,8 @@ class NegativePower:
     node: Node
     arg: int = 1
     bound: int = 0
+    reads: tuple[int, ...] = (0, 1)  # both: whether any element is computed depends on the base's shape too
+    rule: str = ">= 0"
 
     def error(self, value, bound, position) -> DomainError:
         base, exponent = self.node.inputs
@@ -96,10 +158,10 @@ class NegativePower:
             name=exponent.name,
         )
 
-    def verify(self, *args: np.ndarray) -> None:
-        if not _computes_any(args):
+    def verify(self, base: np.ndarray, exponent: np.ndarray) -> None:
+        if not _computes_any((base, exponent)):
             return
-        exponent = np.asarray(args[self.arg])
+        exponent = np.asarray(exponent)
         if exponent.size and exponent.min() < 0:
             flat = exponent.ravel()
             position = int(np.flatnonzero(flat < 0)[0])
@@ -116,12 +178,19 @@ def integer_power(node: Node) -> tuple:
     return (NegativePower(node),) if node.outputs[0].type.dtype.kind in "iu" else ()
 
 
-RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple]] = {
+Check = RangeCheck | IndexCheck | NegativePower
+
+RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple[Check, ...]]] = {
     Op.ONE_HOT: lambda node: (one_hot_labels(node),),
     Op.POW: integer_power,
+    **{
+        op: lambda node: (indices(node),)
+        for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)
+    },  # fmt: skip
 }
 """RUNTIME_CHECKS[op](node) -> the checks on node's arguments made at every call; ops without a row need none.
-A check has ``arg`` (the argument it reads), ``verify(*args)`` and ``error(value, bound, position)``."""
+A check has ``arg`` (the argument whose values it checks), ``reads`` (the arguments ``verify`` takes),
+``verify(*arrays)`` and ``error(value, bound, position)``."""
 
 
 MAX_BYTES = 2**63 - 1
@@ -152,7 +221,7 @@ def first_too_big(variables, sizes: dict) -> ShapeError | None:
     return None
 
 
-def checks_of(node: Node) -> tuple:
+def checks_of(node: Node) -> tuple[Check, ...]:
     """The checks of one node (a fused node's are inside its kernel: ``kernel_checks``)."""
     rows = RUNTIME_CHECKS.get(node.op)
     return rows(node) if rows is not None else ()
@@ -227,11 +296,13 @@ __all__ = [
     "MAX_BYTES",
     "NAN",
     "RUNTIME_CHECKS",
+    "IndexCheck",
     "NegativePower",
     "NumericsCheck",
     "RangeCheck",
     "checks_of",
     "first_too_big",
+    "indices",
     "integer_power",
     "kernel_checks",
     "one_hot_labels",

@@ -35,7 +35,7 @@ class InterpProgram:
             for step, (node, impl, checks) in enumerate(self.steps):
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
-                    check.verify(*args)
+                    check.verify(*(args[i] for i in check.reads))
                 try:
                     result = impl(*args, **concrete_params(node.params, sizes))
                 except (ValueError, OverflowError) as exc:  # NumPy's "array is too big": name the value
@@ -60,7 +60,7 @@ def _impl(node):
 
     def before(k: int, args: list) -> None:
         for check in per_instr[k]:
-            check.verify(*args)
+            check.verify(*(args[i] for i in check.reads))
 
     def fused(*arrays, kernel):
         empty = np.prod(np.broadcast_shapes(*map(np.shape, arrays))) == 0

@@ -23,6 +23,8 @@ from graphc.graph import Constant
 from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
 
+from .numpy_indexing import INDEXING_RUNTIME, INDEXING_TEMPLATES
+
 # Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
 UFUNCS: dict[Op, str] = {
     Op.NEG: "np.negative", Op.ABS: "np.abs", Op.SIGN: "np.sign", Op.EXP: "np.exp", Op.LOG: "np.log",
@@ -73,6 +75,7 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.RANDOM_UNIFORM: lambda a, p: (
         f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"
     ),
+    **INDEXING_TEMPLATES,
 }
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
 
@@ -130,6 +133,7 @@ RUNTIME = {
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
+    **INDEXING_RUNTIME,
 }
 
 
@@ -204,11 +208,13 @@ class Emitter:
         return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
 
     def _emit_checks(self, checks, args: list[str], guard: str = "") -> None:
-        """One line per check on the data, before the node or instruction it guards."""
+        """One line per check on the data, before the node or instruction it guards (``args``: the names of
+        its arguments; a check reads those ``check.reads`` says)."""
         for check in checks:
             name = self.fresh("c")
             self.namespace[name] = check.verify
-            self.lines.append(f"{guard}{name}({', '.join(args)})  # {type(check).__name__}")
+            arrays = ", ".join(args[i] for i in check.reads)
+            self.lines.append(f"{guard}{name}({arrays})  # {check.rule}")
 
     def _check_numerics(self, node) -> None:
         """check_numerics: each float output, right after its node, against the node's inputs."""

@@ -30,6 +30,20 @@ from .errors import (
 )
 from .fgraph import FunctionGraph as _FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, toposort
+from .indexing import (
+    argsort,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+    logcumsumexp,
+    scatter_add,
+    scatter_add_along_axis,
+    sort,
+    take,
+    take_along_axis,
+    topk,
+)
 from .ops import Op
 from .printing import debugprint
 from .tensor import (

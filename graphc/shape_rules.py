@@ -20,6 +20,7 @@ import numpy as np
 from .dims import divide
 from .errors import DTypeError, ShapeError
 from .ops import BINARY, ELEMENTWISE, IMPL, LOGICAL, REDUCTIONS, UNARY, Op, describe
+from .shape_rules_indexing import INDEXING_ARITY, INDEXING_SHAPE_RULES
 from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, mismatch, shape_str, unify
 
 
@@ -269,6 +270,7 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.SIZE: _size_types,
     Op.RANDOM_UNIFORM: _random_uniform_types,
     Op.FUSED: _fused_types,
+    **INDEXING_SHAPE_RULES,
 }
 """SHAPE_RULES[op](op, input_variables, params) -> output Types; raises ShapeError/DTypeError naming
 inputs."""
@@ -291,6 +293,7 @@ ARITY: dict[Op, int | None] = {
     Op.CONCATENATE: None,
     Op.SCALAR_FN: None,
     Op.FUSED: None,
+    **INDEXING_ARITY,
 }
 """How many inputs each op takes (None: variadic)."""
 

@@ -54,7 +54,8 @@ from graphc.tensor import (
 )
 from graphc.types import dims_equal, is_static
 
-from .vjp_indexing import concatenate_vjp, getitem_vjp
+from .vjp_indexing import GATHER_RULES, concatenate_vjp, getitem_vjp
+from .vjp_scans import SCAN_RULES
 
 VJPRule = Callable[..., tuple[Variable | None, ...]]
 
@@ -261,6 +262,10 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.ONE_HOT: no_grad,  # labels are integers
     Op.SIZE: no_grad,  # depends on the shape only
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
+    # data-dependent indexing and scans
+    **GATHER_RULES,  # gathers and scatter-adds, each the other's transpose
+    **SCAN_RULES,
+    Op.ARGSORT: no_grad,  # an integer result; sort's gradient flows through its gather
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""
 

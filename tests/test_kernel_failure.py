@@ -149,13 +149,15 @@ class _NegativeRoot:
     node: object
     arg: int = 0
     bound: int = 0
+    reads: tuple = (0,)
+    rule: str = ">= 0"
 
     def error(self, value, bound, position):
         value = struct.unpack("<d", struct.pack("<q", value))[0] if isinstance(value, int) else value
         return DomainError(f"sqrt of {value} at index {position}", value=value, position=position)
 
-    def verify(self, *args):
-        flat = np.asarray(args[self.arg], np.float64).ravel()
+    def verify(self, values):
+        flat = np.asarray(values, np.float64).ravel()
         if (flat < 0).any():
             position = int(np.flatnonzero(flat < 0)[0])
             raise self.error(float(flat[position]), None, position)

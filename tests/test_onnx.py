@@ -44,13 +44,26 @@ def close(got, want) -> None:
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
 
 
+def runtime_sorts_nan_last() -> bool:
+    """ONNX's TopK leaves the place of NaN to the runtime; onnxruntime 1.23 puts it first, later ones last
+    (NumPy's and graphc's order). Cases sorting NaN are compared only where the runtime agrees."""
+    x = gc.vector("x")
+    model = gc.onnx.export(gc.fgraph.FunctionGraph([x], [gc.argsort(x)]))
+    return run(model, np.array([np.nan, 1.0]))[0][0] == 1
+
+
+NO_ONNX_OPERATOR = {Op.RANDOM_UNIFORM, Op.CUMPROD, Op.CUMMAX, Op.CUMMIN, Op.LOGCUMSUMEXP}
+OPSET_16 = {Op.SCATTER_ADD, Op.SCATTER_ADD_ALONG}  # ONNX scatters add from opset 16
+
+
 def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
     """As built (opsets 13 and the default) and after the passes (fused kernels expanded back)."""
-    fused, missing = 0, set()
+    fused, missing, nan_last = 0, set(), runtime_sorts_nan_last()
     for case in CASES:
         xs = case.variables()
         out = case.build(*xs)
-        if Op.RANDOM_UNIFORM in {n.op for n in gc.toposort([out])}:
+        ops = {n.op for n in gc.toposort([out])}
+        if ops & NO_ONNX_OPERATOR or (case.name.endswith("_nan") and ops & {Op.ARGSORT} and not nan_last):
             continue
         arrays = [a.sample(rng) for a in case.args]
         with np.errstate(all="ignore"):
@@ -59,7 +72,7 @@ def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
             fused += any(n.op is Op.FUSED for n in optimized.nodes)
             built = gc.fgraph.FunctionGraph(xs, [out])
             for graph, opset in [
-                (built, 13),
+                *([(built, 13)] if not ops & OPSET_16 else []),
                 (built, gc.onnx.DEFAULT_OPSET),
                 (optimized, gc.onnx.DEFAULT_OPSET),
             ]:

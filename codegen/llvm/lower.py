@@ -16,7 +16,7 @@ from llvmlite import ir
 from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.ops import Op
 
-from . import elementwise, index, matmul, reduce, rng, shapes, softmax
+from . import elementwise, index, matmul, reduce, rng, scans, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
 from .entry import Entry, python_entry
@@ -44,6 +44,7 @@ LLVM_RULES = RuleTable(
         **matmul.RULES,
         **shapes.RULES,
         **index.RULES,
+        **scans.RULES,
         **rng.RULES,
     }
 )
