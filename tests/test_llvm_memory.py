@@ -54,3 +54,12 @@ def test_loading_from_the_cache_does_not_grow(tmp_path, monkeypatch):
     assert grown < 0.75 * 2**20, (
         f"{grown / 150 / 1024:.1f} KiB kept per function loaded from the cache"
     )  # 1.5 MiB
+
+
+def test_no_code_reaches_its_data_by_a_32_bit_offset():
+    """RuntimeDyld may place an object's code and its constant pools more than 2 GiB apart in a long-lived,
+    fragmented process (an abort after ~150 programs): code uses full 64-bit addresses (jit.CODE_MODEL)."""
+    x, W = gc.vector("x", 64), gc.matrix("W", (64, 64))
+    f = gc.function([x, W], [gc.sum(gc.tanh(W @ x) * 0.5 + gc.sin(x)), gc.exp(x) + 1.5], backend="llvm")
+    np.testing.assert_allclose(f(np.ones(64), np.eye(64))[1], np.exp(1.0) + 1.5)
+    assert "(%rip)" not in f.asm and "movabs" in f.asm

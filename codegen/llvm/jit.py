@@ -91,6 +91,7 @@ def host_cpu_key() -> str:
             llvm.get_process_triple(),
             llvm.get_host_cpu_name(),
             _host_features(),
+            CODE_MODEL,
         ]
     )
 
@@ -100,14 +101,21 @@ def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
     segfaults)."""
     _ensure_initialized()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    # PIC: calls to process symbols (BLAS, memset) may be more than 2 GiB away from JIT memory.
+    # The large code model: every address is a full 64 bits. RuntimeDyld places an object's code and its
+    # read-only data (constant pools) wherever the memory manager finds room; in a long-lived process whose
+    # address space is fragmented they end up more than 2 GiB apart, and the small model's 32-bit
+    # PC-relative references from one to the other abort in resolveX86_64Relocation (the fuzzer met it
+    # after ~150 programs). Calls to process symbols (BLAS, memset) are full 64-bit addresses too.
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=_host_features(),
         opt=opt,
-        reloc="pic",
-        codemodel="default",
+        reloc="static",
+        codemodel=CODE_MODEL,
     )
+
+
+CODE_MODEL = "large"  # part of host_cpu_key: objects of another model are never reused from the cache
 
 
 def parse_ir(ir_text: str) -> llvm.ModuleRef:
