@@ -110,7 +110,7 @@ class Constant(Variable):
     def __init__(self, value: np.ndarray, name: str | None = None):
         value = np.asarray(value)
         super().__init__(Type(value.dtype, value.shape), name)
-        value = value.copy()
+        value = np.array(value, dtype=self.type.dtype, order="C")  # a copy, in native byte order
         value.setflags(write=False)
         self.value = value
 
@@ -136,9 +136,9 @@ class SharedVariable(Variable):
     __slots__ = ("_value", "_lock")
 
     def __init__(self, value: np.ndarray, name: str | None = None):
-        value = np.array(value, copy=True, order="C")
+        value = np.asarray(value)
         super().__init__(Type(value.dtype, value.shape), name)
-        self._value = value
+        self._value = np.array(value, dtype=self.type.dtype, order="C")  # a copy, in native byte order
         self._lock = threading.RLock()  # reentrant: a user function run inside a step may set the value
 
     def get_value(self, copy: bool = True) -> np.ndarray:
