@@ -1,4 +1,4 @@
-"""Benchmark 5: how compile time grows with the graph: a long elementwise chain, and many inputs.
+"""Benchmark 6: how compile time grows with the graph: a long elementwise chain, and many inputs.
 
 - chain: y = tanh(y)*0.5 + x and y = y*1.0001 + 0.1, alternately, on an 8-vector, until the graph has N
   nodes (issue 17's chain; fusion makes one kernel of it);

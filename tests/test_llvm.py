@@ -24,12 +24,7 @@ pytest.importorskip("llvmlite")
 
 from graphc.codegen.llvm import cache, vecmath  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
-    settings.reload()
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _fused_fn(dtype="float32"):

@@ -15,12 +15,7 @@ pytest.importorskip("llvmlite")
 
 from graphc.codegen.llvm import mathlib, segments  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
-    settings.reload()
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _kernel_paths(f, cache_dir):
@@ -107,3 +102,26 @@ def test_many_transcendentals_are_called_out_of_line_and_vectorised(rng):
     assert re.search(r"call .*graphc\.ext\.tanh\.f64\.v\d+", f.llvm_ir)  # the vector variant, in the loop
     a = rng.standard_normal(1003) * 3
     np.testing.assert_allclose(f(a), _chain_numpy(a, steps, varied=False), rtol=1e-14, atol=1e-15)
+
+
+def test_dump_ir_writes_every_unit_of_a_program(tmp_path, monkeypatch, rng):
+    """GRAPHC_DUMP_IR made the kernels' compile hand back (IR, object) where the cache wanted the object."""
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    monkeypatch.setenv("GRAPHC_DUMP_IR", str(dump))
+    settings.reload()
+    x = gc.vector("x")
+    f = gc.function([x], gc.sin(x) * x, backend="llvm")
+    a = rng.standard_normal(5)
+    np.testing.assert_allclose(f(a), np.sin(a) * a, rtol=1e-14)
+    stems = {p.name.split(".ll")[0].split(".s")[0] for p in dump.iterdir()}
+    assert {u.name for u in f.program.units} <= {s.removesuffix(".opt") for s in stems}
+
+
+def test_a_main_module_whose_helpers_loop_is_optimised(rng):
+    """Gathers and scans are helper functions beside main: left at -O0 they ran 3-10x slower."""
+    x = gc.vector("x")
+    f = gc.function([x], gc.cumsum(x), backend="llvm")
+    assert f.program.units[0].optimise
+    a = rng.standard_normal(9)
+    np.testing.assert_allclose(f(a), np.cumsum(a), rtol=1e-14)

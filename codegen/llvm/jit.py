@@ -1,4 +1,5 @@
 """The one module that touches ``llvmlite.binding``: target machine, O3 pipeline, JIT linking, IR dumps.
+(Over 300 lines: every llvmlite.binding call, and the lock and background thread they need, stay here.)
 
 Nothing here knows about graphs. Everything else in graphc that needs LLVM's C++ side goes through this
 module, so a new llvmlite release is handled in one place (see /work/shared/FACTS.md for the quirks).
@@ -267,7 +268,7 @@ class JitEngine:
         stem = _safe_name(name)
         if dump is not None:
             (dump / f"{stem}.ll").write_text(str(ir_text))
-        keep_ir = keep_ir or dump is not None
+        want_ir = keep_ir or dump is not None  # the dump needs the IR; the caller gets what it asked for
         with self._lock:
             context, mod = llvm.create_context(), None
             try:
@@ -275,7 +276,7 @@ class JitEngine:
                 mod.verify()
                 if optimise:
                     optimize_module(mod, self._tm, interleave)
-                opt_ir = (str(mod) if optimise else str(ir_text)) if keep_ir else None
+                opt_ir = (str(mod) if optimise else str(ir_text)) if want_ir else None
                 tm = self._tm if optimise else self._plain_tm
                 obj = tm.emit_object(mod)
                 asm = tm.emit_assembly(mod) if dump is not None else None

@@ -24,8 +24,9 @@ from .numerics import NumericsGuard
 
 # The main function is mostly a straight line of calls (kernels, BLAS): optimising it gains nothing, cost
 # 73 ms against 7 ms at -O0 for a 10-layer MLP, and LLVM's -O3 register coalescer is quadratic on a big one
-# (8,000 calls: 4.5 s against 0.4 s). Only a main with loops of its own (one_hot, argmax, random numbers,
-# numerics checks) is optimised, and only while small.
+# (8,000 calls: 4.5 s against 0.4 s). Only a main module with loops of its own (one_hot, argmax, random
+# numbers, numerics checks, and the helper functions of gathers, scatter-adds, scans and sorts) is optimised,
+# and only while small.
 OPTIMISE_MAIN_BELOW = 2000  # instructions in the main module
 
 
@@ -93,7 +94,8 @@ def lower(fgraph, rules=LLVM_RULES, check_numerics: bool = False) -> Lowered:
     return Lowered(
         ctx.module,
         ctx.build,
-        _has_loops(ctx.main) and _size(ctx.module) < OPTIMISE_MAIN_BELOW,
+        any(_has_loops(fn) for fn in ctx.module.functions if fn.blocks)
+        and _size(ctx.module) < OPTIMISE_MAIN_BELOW,
         entry,
         ctx.failures.specs,
         ctx.big_constants,
