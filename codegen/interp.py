@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.bodies import cond_branch, one_or_tuple, scan_loop
-from graphc.codegen.checks import NumericsCheck, checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of, first_too_big, kernel_checks
 from graphc.errors import GraphcError
 from graphc.graph import Constant
 from graphc.ops import BODY_PARAMS, IMPL, Op
@@ -19,7 +19,7 @@ from graphc.types import concrete_dim, concrete_params
 
 def _plain(node, check_numerics: bool):
     """Most ops: their reference semantics on the call's arrays, params with sizes filled in."""
-    impl, params = IMPL[node.op], node.params
+    impl, params = _impl(node), node.params
     return lambda args, sizes: impl(*args, **concrete_params(params, sizes))
 
 
@@ -66,13 +66,38 @@ class InterpProgram:
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
                     check.verify(*(args[i] for i in check.reads))
-                result = run(args, sizes)
+                try:
+                    result = run(args, sizes)
+                except (ValueError, OverflowError) as exc:  # NumPy's "array is too big": name the value
+                    error = None if isinstance(exc, GraphcError) else first_too_big(node.outputs, sizes)
+                    if error is None:
+                        raise
+                    raise error from exc
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)
                     if self.numerics is not None:
                         self.numerics[step].verify(env[id(out)], args)
         return [env[id(v)] for v in fg.outputs], [env[id(v)] for _, v in fg.updates]
+
+
+def _impl(node):
+    """The node's IMPL; a fused kernel with checks inside runs them before each instruction that has some
+    (only when the kernel computes at least one element, as native code does)."""
+    per_instr = kernel_checks(node.params["kernel"]) if node.op is Op.FUSED else ()
+    if not any(per_instr):
+        return IMPL[node.op]
+
+    def before(k: int, args: list) -> None:
+        for check in per_instr[k]:
+            check.verify(*(args[i] for i in check.reads))
+
+    def fused(*arrays, kernel):
+        empty = np.prod(np.broadcast_shapes(*map(np.shape, arrays))) == 0
+        results = kernel.evaluate(arrays, before=None if empty else before)
+        return results if len(results) > 1 else results[0]
+
+    return fused
 
 
 def _checked(value: np.ndarray, var, node, sizes) -> np.ndarray:

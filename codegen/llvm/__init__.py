@@ -5,8 +5,9 @@ nothing heavy: import its modules directly. The modules, by job (``backend``'s d
 - the rules: ``elementwise`` (generated rows, FUSED), ``reduce``, ``softmax``, ``matmul``, ``shapes``
   (views, slicing, concatenate, size), ``index`` (one_hot), ``rng``
 - one element: ``scalar`` (dtypes, conversions), ``scalar_rules`` (SCALAR_RULES), ``sympy_ir``, ``vecmath``
-- loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``threads`` (pthread dispatch),
-  ``loops`` (IR loop helpers), ``views`` (strided views)
+- loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``kernel_failure`` (bad data found in
+  a kernel: ``s.fail_if``), ``threads`` (pthread dispatch), ``loops`` (IR loop helpers), ``views`` (strided
+  views)
 - the entry function: ``sizes`` (symbolic sizes), ``arena`` (memory, from ``codegen.memory``'s plan),
   ``failure`` (checks, status), ``entry`` (CPython boundary, module split), ``numerics`` (check_numerics)
 - linking and calling: ``runtime`` (LlvmProgram), ``jit`` (the one wrapper of ``llvmlite.binding``),

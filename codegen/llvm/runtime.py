@@ -19,12 +19,14 @@ import sys
 import numpy as np
 
 from graphc import settings
+from graphc.codegen.checks import first_too_big
 from graphc.dims import sizes_in, to_python
 from graphc.errors import BackendError
 
-from . import cache, jit
+from . import jit
 from .entry import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
 from .failure import RECORD
+from .kernel_failure import NO_BOUND
 
 
 def _layout_ok() -> bool:
@@ -66,20 +68,10 @@ class LlvmProgram:
     def __init__(self, fgraph, lowered):
         if not LAYOUT_OK:
             raise BackendError("the llvm backend does not support this Python/NumPy object layout")
-        engine = jit.default_engine()
-        exports = ["graphc_entry", "graphc_nthreads"]
-        ir_text = str(lowered.module)
-        if lowered.entry_module is None:
-            self._parts: tuple[str, ...] = (ir_text,)
-            self.library = cache.compile_cached(engine, ir_text, exports=exports, name="graphc")
-        else:  # a big graph: kernels at -O3, the long entry without optimisation (see backend.split_off)
-
-            def entry_text() -> str:
-                self._parts = (ir_text, str(lowered.entry_module))
-                return self._parts[1]
-
-            self.library = cache.compile_split(engine, ir_text, entry_text, exports=exports, name="graphc")
-        self.source = "\n".join(self._parts)
+        build = lowered.build
+        self.library = build.link(lowered.module, ["graphc_entry", "graphc_nthreads"], lowered.optimise_main)
+        self.units = list(build.units.values())  # main first, then kernels and math, each with its IR source
+        self.units.insert(0, self.units.pop(list(build.units).index(build.main_key)))
         ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
         argtypes = (ctypes.c_int64, ctypes.py_object, *([ctypes.c_int64] * len(lowered.entry.arg_exprs)))
         address = self.library.address("graphc_entry")
@@ -87,7 +79,7 @@ class LlvmProgram:
         self._entry = ctypes.CFUNCTYPE(*argtypes)(address)
         self._entry_small = ctypes.PYFUNCTYPE(*argtypes)(address)
         self.memory_plan = lowered.plan
-        self._llvm_ir: str | None = None
+        self._llvm_ir: list[str] | None = None
         self._asm: str | None = None
         # run(arrays, shared_values, sizes) is the generated runner itself: no method frame per call
         # The runner holds the native code and the specs, not this program: no reference cycle.
@@ -95,23 +87,36 @@ class LlvmProgram:
         self.run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), fail, self.library)
 
     @property
+    def compiled_units(self) -> int:
+        """How many of this program's units (main, kernels, math) were compiled rather than loaded."""
+        return sum(not unit.from_cache for unit in self.units)
+
+    @property
+    def source(self) -> str:
+        """The LLVM IR given to LLVM: the main module, then each kernel and math unit."""
+        return "\n".join(unit.source() for unit in self.units)
+
+    @property
     def llvm_ir(self) -> str:
-        """The kernels' optimised LLVM IR (optimised again if the code came from the on-disk cache), then a
-        big graph's entry module as it was compiled (without optimisation)."""
-        return "\n".join((self._optimised_ir(), *self._parts[1:]))
+        """The optimised LLVM IR of every unit (units loaded from the cache are optimised again to show it;
+        a big graph's main module as it was compiled, without optimisation)."""
+        return "\n".join(self._compiled_ir())
 
     @property
     def asm(self) -> str:
-        """Host assembly of the native code (kernels at -O3, a big graph's entry at -O0)."""
+        """Host assembly of the native code (units at -O3, a big graph's main module at -O0)."""
         if self._asm is None:
-            self._asm = jit.assembly(self._optimised_ir(), *self._parts[1:])
+            pairs = zip(self._compiled_ir(), self.units, strict=True)
+            self._asm = "\n".join(jit.assembly(text, 3 if unit.optimise else 0) for text, unit in pairs)
         return self._asm
 
-    def _optimised_ir(self) -> str:
+    def _compiled_ir(self) -> list[str]:
         if self._llvm_ir is None:
-            self._llvm_ir = self.library.optimised_ir
-        if self._llvm_ir is None:  # the code came from the on-disk cache: optimise the IR again
-            self._llvm_ir = jit.default_engine().optimize(self._parts[0], "graphc")[0]
+            engine = jit.default_engine()
+            self._llvm_ir = [
+                unit.compile(engine, keep_ir=True)[0] if unit.optimise else unit.source()
+                for unit in self.units
+            ]
         return self._llvm_ir
 
 
@@ -123,7 +128,14 @@ def _raise_failure(specs: list, status: int):
         raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
     check, value, bound, position = (ctypes.c_int64 * RECORD.count).from_address(status)[:]
     _free(status)
-    raise specs[check].error(value, bound, position)
+    raise specs[check].error(value, None if bound == NO_BOUND else bound, position)
+
+
+def _too_big_output(roots, k: int, shape: tuple) -> None:
+    """Raise `checks.too_big` for output ``k`` if NumPy could not allocate it for that reason."""
+    error = first_too_big([roots[k]], dict(zip(roots[k].type.shape, shape, strict=True)))
+    if error is not None:
+        raise error
 
 
 def _make_runner(fgraph, lowered, entry, fail, library):
@@ -135,6 +147,7 @@ def _make_runner(fgraph, lowered, entry, fail, library):
         "fail": fail,
         "LIBRARY": library,  # the native code stays loaded while the runner lives
         "math": __import__("math"),
+        "too_big": functools.partial(_too_big_output, fgraph.roots),
     }
     names = {}
     lines = []
@@ -169,7 +182,11 @@ def _make_runner(fgraph, lowered, entry, fail, library):
         lines.append(f"    o{k} = SPARE[{k}]")
         lines.append(f"    SPARE[{k}] = PREV[{k}]")
         lines.append(f"    if o{k} is None or refs(o{k}) != 2 or o{k}.shape != ({shape}):")
-        lines.append(f"        o{k} = empty(({shape}), T{k})")
+        lines.append("        try:")
+        lines.append(f"            o{k} = empty(({shape}), T{k})")
+        lines.append("        except (ValueError, OverflowError):")  # NumPy's "array is too big"
+        lines.append(f"            too_big({k}, ({shape}))")
+        lines.append("            raise")
         lines.append(f"    PREV[{k}] = o{k}")
         outs.append(f"o{k}")
     for k, c in enumerate(lowered.big_constants):

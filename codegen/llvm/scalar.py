@@ -5,10 +5,12 @@ behave as in NumPy.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 
-from . import vecmath
+from . import mathlib
 
 F32, F64, I1, I8, I32, I64 = (
     ir.FloatType(),
@@ -22,11 +24,13 @@ _MEMORY_TYPES = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bo
 _VALUE_TYPES = {**_MEMORY_TYPES, "bool": I1}
 
 
+@functools.lru_cache(maxsize=64)  # NumPy builds a dtype's name anew each time, slowly
 def memory_type(dtype) -> ir.Type:
     """How a dtype is stored in memory (bool is one byte)."""
     return _MEMORY_TYPES[np.dtype(dtype).name]
 
 
+@functools.lru_cache(maxsize=64)
 def value_type(dtype) -> ir.Type:
     """How a dtype is held in registers (bool is i1)."""
     return _VALUE_TYPES[np.dtype(dtype).name]
@@ -75,18 +79,29 @@ def convert(b: ir.IRBuilder, v: ir.Value, src, dst) -> ir.Value:
 class Scalar:
     """What a scalar rule sees: the builder and the dtype its op computes in."""
 
-    def __init__(self, b: ir.IRBuilder, dtype):
+    def __init__(self, b: ir.IRBuilder, dtype, fail_if=None):
         self.b = b
         self.dtype = np.dtype(dtype)
         self.ty = value_type(self.dtype)
         self.float = self.dtype.kind == "f"
         self.bool = self.dtype.kind == "b"
+        self._fail_if = fail_if
+
+    def fail_if(self, bad: ir.Value, value: ir.Value, arg: int, bound: ir.Value | None = None) -> None:
+        """Where the i1 ``bad`` holds, stop the call with the node's check (``graphc.codegen.checks``),
+        reporting ``value`` and the element's position in the rule's argument ``arg`` (``kernels``)."""
+        if self._fail_if is None:
+            raise NotImplementedError(
+                "an llvm scalar rule checks the data, but its node has no row in "
+                "graphc.codegen.checks.RUNTIME_CHECKS"
+            )
+        self._fail_if(bad, value, arg, bound)
 
     def c(self, value) -> ir.Constant:
         return constant(self.dtype, value)
 
     def math(self, name: str, x: ir.Value) -> ir.Value:
-        return self.b.call(vecmath.get_math_function(self.b.module, name, self.ty), [x])
+        return mathlib.call(self.b, name, self.ty, x)
 
     def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
         fn = self.b.module.declare_intrinsic(name, [self.ty], ir.FunctionType(self.ty, [self.ty] * len(args)))
