@@ -1,11 +1,19 @@
-"""The arena: one malloc'd block per call holding every intermediate, laid out by the memory plan, plus a
+"""The arena: one malloc'd block holding every intermediate of a call, laid out by the memory plan, plus a
 scratch region for the node being lowered. Knows views, sizes and the plan, not ops or graphs.
 
 Each slot of the plan (``graphc.codegen.memory``) is one region of the arena, placed on first use; values
 whose lifetimes do not overlap share a slot, so equal-sized buffers are reused once dead. A rule's own
 temporaries (an accumulator, a copy BLAS can read) live in the scratch region, which every node reuses from
 its start: its size is the largest any node needed. Both regions' sizes are run-time values; the alloc block
-mallocs their sum once, after the checks.
+gets a block of their sum after the checks.
+
+The block outlives the call: a call puts it in the module's ``graphc_arena`` slot when it ends (done or
+failed) and the next call takes it from there, growing it when its sizes need more, so a function called in a
+loop touches the same warm pages (a fresh large malloc is fresh mmap'd memory: every page faults once per
+call). Taking and putting are atomic (an exchange with null; a compare-and-exchange from null): two threads
+calling one function never share a block, a thread that finds the slot empty mallocs its own, and one that
+finds it full again frees its own. The block's first ``HEADER`` bytes hold its size; the Python side frees the
+cached block when the compiled function is collected (``runtime.free_arena``).
 
 No size wraps: each array laid out here is refused before any work when its sizes other than 0, multiplied,
 times its item size pass ``checks.MAX_BYTES`` (NumPy's "array is too big"), and so is a call whose arena total
@@ -25,13 +33,16 @@ from graphc.dims import Dim, product
 from graphc.errors import ShapeError
 from graphc.types import shape_str
 
-from .scalar import I1, I8, memory_type
+from .failure import libc
+from .scalar import I1, I8, I64, memory_type
 from .shapes import VIEWS
 from .sizes import Sizes, checked
 from .views import View, const, contiguous, mul
 
 I8P = I8.as_pointer()
 ALIGN = 64
+HEADER = ALIGN  # a block's size (i64) at its start; the arena starts after it, as aligned as malloc's block
+CACHE = "graphc_arena"  # the module global holding the block the last call left (null: none)
 
 
 def byte_size(var) -> Dim | int:
@@ -64,6 +75,8 @@ class Arena:
         self.entry, self.body, self.sizes, self.plan, self._refuse = entry, body, sizes, plan, refuse
         self.overflow = ir.Constant(I1, 0)  # some sum of region sizes overflowed: refused in ``total``
         self.base_slot = entry.alloca(I8P, name="arena")
+        self.cache = ir.GlobalVariable(entry.module, I8P, name=CACHE)
+        self.cache.initializer = ir.Constant(I8P, None)
         self.scratch_slot = entry.alloca(I8P, name="scratch")
         # Loaded where the body starts; the alloc block (emitted last) stores them before the body runs.
         self.base = body.load(self.base_slot, name="arena.base")
@@ -115,9 +128,9 @@ class Arena:
         self._node_scratch = const(0)
 
     def total(self) -> ir.Value:
-        """In the entry block, once every node is lowered: the bytes to malloc (a sum that overflows is
-        refused)."""
-        total = self._add(self._add(self.slots_size, self.scratch_size), const(ALIGN))
+        """In the entry block, once every node is lowered: the bytes of the block this call needs, header
+        included (a sum that overflows is refused)."""
+        total = self._add(self._add(self.slots_size, self.scratch_size), const(ALIGN + HEADER))
         self._refuse(
             lambda b, bad=self.overflow: b.not_(bad),
             ShapeError,
@@ -125,12 +138,40 @@ class Arena:
         )
         return total
 
-    def allocate(self, b: ir.IRBuilder, malloc: ir.Function, total: ir.Value) -> ir.Value:
-        """In the alloc block: malloc both regions and store their bases; returns the address (or null)."""
-        block = b.call(malloc, [total])
-        b.store(block, self.base_slot)
-        b.store(b.gep(block, [self.slots_size]), self.scratch_slot)
-        return block
+    def allocate(self, b: ir.IRBuilder, total: ir.Value, out_of_memory: ir.Block) -> None:
+        """In the alloc block: take the cached block if it holds ``total`` bytes, else free it and malloc one
+        (``out_of_memory`` if that fails); store both regions' bases. ``b`` ends where the body may follow."""
+        module, blocks = b.module, ("old", "drop", "new", "ok")
+        check, drop, fresh, ready = (b.function.append_basic_block(f"arena.{n}") for n in blocks)
+        cached = b.atomic_rmw("xchg", self.cache, ir.Constant(I8P, None), "seq_cst", name="arena.cached")
+        b.cbranch(b.icmp_unsigned("==", cached, ir.Constant(I8P, None)), fresh, check)
+        b.position_at_end(check)
+        b.cbranch(b.icmp_unsigned(">=", b.load(_size_field(b, cached)), total), ready, drop)
+        b.position_at_end(drop)
+        b.call(libc(module, "free"), [cached])
+        b.branch(fresh)
+        b.position_at_end(fresh)
+        new = b.call(libc(module, "malloc"), [total])
+        with b.if_then(b.icmp_unsigned("==", new, ir.Constant(I8P, None))):
+            b.branch(out_of_memory)
+        b.store(total, _size_field(b, new))
+        grown = b.block
+        b.branch(ready)
+        b.position_at_end(ready)
+        block = b.phi(I8P, name="arena.block")
+        block.add_incoming(cached, check)
+        block.add_incoming(new, grown)
+        base = b.gep(block, [const(HEADER)])
+        b.store(base, self.base_slot)
+        b.store(b.gep(base, [self.slots_size]), self.scratch_slot)
+
+    def release(self, b: ir.IRBuilder) -> None:
+        """Where a call ends (done or failed): put the block in the cache, or free it if another call's block
+        got there first."""
+        block = b.gep(b.load(self.base_slot), [const(-HEADER)])
+        kept = b.extract_value(b.cmpxchg(self.cache, ir.Constant(I8P, None), block, "seq_cst", "seq_cst"), 1)
+        with b.if_then(b.not_(kept)):
+            b.call(libc(b.module, "free"), [block])
 
     def _aligned_size(self, dtype, shape, too_big_message: str) -> ir.Value:
         """The size rounded up to ALIGN; the first array of each size also gets its "too big" check."""
@@ -178,8 +219,12 @@ class Arena:
         return contiguous(self.entry, ptr, dtype, shape, [self.sizes.dim(d) for d in shape])
 
 
+def _size_field(b: ir.IRBuilder, block: ir.Value) -> ir.Value:
+    return b.bitcast(block, I64.as_pointer())
+
+
 def _too_big(what: str, shape) -> str:
     return f"array is too big: {what} of shape {shape_str(shape)} would need more than 2**63 - 1 bytes"
 
 
-__all__ = ["ALIGN", "Arena", "byte_size", "plan_memory"]
+__all__ = ["ALIGN", "CACHE", "HEADER", "Arena", "byte_size", "plan_memory"]

@@ -3,9 +3,9 @@ Imports only the core.
 
 The entry ``i64 graphc_entry(PyObject* arrays_tuple, i64 size...)`` reads each array's data pointer (inputs,
 shared values, large constants, then the output buffers Python allocated), computes every intermediate in a
-single malloc'd arena laid out by the memory plan, and returns a status that Python turns into an exception
-(see ``failure``). Kernels depend on rank, dtype and broadcast pattern only; sizes are run-time values, so a
-new batch size never recompiles.
+single arena laid out by the memory plan (a malloc'd block kept between calls), and returns a status that
+Python turns into an exception (see ``failure``). Kernels depend on rank, dtype and broadcast pattern only;
+sizes are run-time values, so a new batch size never recompiles.
 
 How the modules meet (the package docstring lists them by job): ``lower.lower`` plans memory
 (``codegen.memory``), builds a ``context.LowerCtx`` (sizes, arena, failure, loopcall) and runs one LLVM_RULES

@@ -11,8 +11,8 @@ A rule is ``rule(ctx, node, input_views) -> output views`` and uses only:
 - ``ctx.check(condition, exc, message)``: refuse the call before any work (``condition(builder)`` -> i1)
 - ``ctx.fail_if(bad, check, value, position, bound=None)``: stop during the work where the i1 ``bad`` holds,
   reporting ``check`` (a ``graphc.codegen.checks`` spec; ``bound`` defaults to ``check.bound``) with the
-  ``value`` and flat ``position``; the entry frees its arena and Python raises ``check.error(...)``. This is
-  for code the rule emits into the body (``ctx.b``); inside a loop kernel a scalar rule calls ``s.fail_if``
+  ``value`` and flat ``position``; the entry releases its arena and Python raises ``check.error(...)``. This
+  is for code the rule emits into the body (``ctx.b``); inside a loop kernel a scalar rule calls ``s.fail_if``
   and the rule passes the specs to ``ctx.loop(..., checks=...)`` (see ``kernel_failure``)
 - ``ctx.b`` (the body builder), ``ctx.entry`` (the entry-block builder: sizes, strides, allocas),
   ``ctx.entry_alloca(type)``, ``ctx.module`` (for helper functions such as BLAS wrappers)
@@ -31,7 +31,7 @@ from graphc.ops import BODY_PARAMS
 
 from . import segments, views
 from .arena import Arena, plan_memory
-from .failure import Failures, Refusal, libc
+from .failure import Failures, Refusal
 from .loopcall import LoopCalls
 from .scalar import I8, I64, constant, memory_type
 from .sizes import Sizes, graph_symbols
@@ -60,7 +60,7 @@ class LowerCtx:
         self.written: set[int] = set()  # the destinations a rule asked for with ctx.out (so wrote into)
         self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
         self.arena = Arena(self.entry, self.b, self.sizes, plan, self._refuse)
-        self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
+        self.failures = Failures(fn, self.entry, checks, self.arena.release)
         self.build = ProgramBuild(rules, keyed)  # kernels start compiling as they are emitted
         self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, self.build, self.failures)
         self._layout(fgraph)
@@ -225,18 +225,17 @@ class LowerCtx:
             if k not in self.root_written or self.root_of[id(var)] != k:
                 self.copy(self.env[id(var)], self._external(self.root_base + k, var))
         self.arena.end_node()
-        malloc, free = libc(self.module, "malloc"), libc(self.module, "free")
         self.entry.position_at_end(self.entry.block)  # BLAS helpers append allocas here behind our back
         total = self.arena.total()
         self.entry.branch(self._first_check)
         alloc = self.main.append_basic_block("alloc")
         self.failures.check_builder.branch(alloc)
-        ab = ir.IRBuilder(alloc)
-        arena = self.arena.allocate(ab, malloc, total)
         out_of_memory = self.main.append_basic_block("oom")
-        ab.cbranch(ab.icmp_unsigned("==", arena, ir.Constant(I8P, None)), out_of_memory, self._body_block)
         ir.IRBuilder(out_of_memory).ret(ir.Constant(I64, 1))
-        self.b.call(free, [self.b.load(self.arena.base_slot)])
+        ab = ir.IRBuilder(alloc)
+        self.arena.allocate(ab, total, out_of_memory)
+        ab.branch(self._body_block)
+        self.arena.release(self.b)
         self.b.ret(ir.Constant(I64, 0))
 
 

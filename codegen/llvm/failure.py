@@ -6,8 +6,9 @@ The entry returns an i64 status:
 - 0: done;  1: the arena could not be allocated;
 - -(1 + k): check k failed before any work (nothing was allocated or written);
 - any other value is the address of a malloc'd record ``{i64 check, value, bound, position}`` (check k
-  failed during the work, on that value). The arena is freed first; Python reads the record, frees it and
-  raises ``specs[check].error(value, bound, position)``. Should malloc fail here too, the status is -(1 + k).
+  failed during the work, on that value). The arena is released first (``Arena.release``); Python reads
+  the record, frees it and raises ``specs[check].error(value, bound, position)``. Should malloc fail here
+  too, the status is -(1 + k).
 
 Each check is a spec with ``error(value, bound, position) -> Exception``: a `Refusal` (a fixed message) or a
 `graphc.codegen.checks.RangeCheck`.
@@ -40,11 +41,12 @@ class Refusal:
 class Failures:
     """The check blocks of one entry function, and its one exit for failures during the work."""
 
-    def __init__(self, fn: ir.Function, entry: ir.IRBuilder, first_check: ir.Block, arena_slot: ir.Value):
+    def __init__(self, fn: ir.Function, entry: ir.IRBuilder, first_check: ir.Block, release):
+        """``release(builder)`` emits the arena's release where a call stops."""
         self.fn = fn
         self.specs: list = []
         self.check_builder = ir.IRBuilder(first_check)
-        self._arena_slot = arena_slot
+        self._release = release
         self._record = entry.alloca(RECORD, name="failure")
         self._failed: ir.Block | None = None
 
@@ -74,12 +76,12 @@ class Failures:
         return len(self.specs) - 1
 
     def _exit(self) -> ir.Block:
-        """The shared exit: free the arena, copy the record to the heap, return its address."""
+        """The shared exit: release the arena, copy the record to the heap, return its address."""
         if self._failed is None:
             self._failed = self.fn.append_basic_block("failed")
             module = self.fn.module
             b = ir.IRBuilder(self._failed)
-            b.call(libc(module, "free"), [b.load(self._arena_slot)])
+            self._release(b)
             heap = b.call(libc(module, "malloc"), [const(RECORD.count * 8)])
             fields = b.load(self._record)
             # (no branch weights: their metadata would not move with a split-off entry)

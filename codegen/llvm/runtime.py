@@ -2,11 +2,12 @@
 ops.
 
 Per call the generated ``run`` reads the named sizes, evaluates the few sizes that are not polynomials of
-them, allocates the outputs with ``np.empty`` (fresh each call: the caller owns them; intermediates live in
-the native arena), packs everything into one tuple and calls the native entry once. ctypes releases the GIL
-for the call. The entry reads each array's data pointer from the tuple (CPython tuple and NumPy array layouts,
-verified at import); inputs were already checked by ``gc.function`` (dtype, rank, sizes, C-contiguity), so
-native code only sees valid memory.
+them, allocates the outputs with ``np.empty`` (or reuses the array of the last call, or the one before, when
+nobody else holds it; intermediates live in the native arena, which the library keeps between calls and
+``free_arena`` frees with the runner), packs everything into one tuple and calls the native entry once.
+ctypes releases the GIL for the call. The entry reads each array's data pointer from the tuple (CPython tuple
+and NumPy array layouts, verified at import); inputs were already checked by ``gc.function`` (dtype, rank,
+sizes, C-contiguity), so native code only sees valid memory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import ctypes
 import functools
 import os
 import sys
+import weakref
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from graphc.dims import sizes_in, to_python
 from graphc.errors import BackendError
 
 from . import jit
+from .arena import CACHE
 from .entry import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
 from .failure import RECORD
 from .kernel_failure import NO_BOUND
@@ -69,7 +72,8 @@ class LlvmProgram:
         if not LAYOUT_OK:
             raise BackendError("the llvm backend does not support this Python/NumPy object layout")
         build = lowered.build
-        self.library = build.link(lowered.module, ["graphc_entry", "graphc_nthreads"], lowered.optimise_main)
+        exports = ["graphc_entry", "graphc_nthreads", CACHE]
+        self.library = build.link(lowered.module, exports, lowered.optimise_main)
         self.units = list(build.units.values())  # main first, then kernels and math, each with its IR source
         self.units.insert(0, self.units.pop(list(build.units).index(build.main_key)))
         ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
@@ -85,6 +89,8 @@ class LlvmProgram:
         # The runner holds the native code and the specs, not this program: no reference cycle.
         fail = functools.partial(_raise_failure, lowered.specs)
         self.run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), fail, self.library)
+        # The arena the last call left stays cached in the library (see ``arena``) until the runner goes.
+        weakref.finalize(self.run, free_arena, self.library, self.library.address(CACHE))
 
     @property
     def compiled_units(self) -> int:
@@ -118,6 +124,15 @@ class LlvmProgram:
                 for unit in self.units
             ]
         return self._llvm_ir
+
+
+def free_arena(library, address: int) -> None:
+    """Free the arena block cached at ``address`` (no call can be running: the runner is gone); ``library``
+    is held until then so the slot stays mapped."""
+    slot = ctypes.c_void_p.from_address(address)
+    block, slot.value = slot.value, None
+    if block:
+        _free(block)
 
 
 def _raise_failure(specs: list, status: int):
