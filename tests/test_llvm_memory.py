@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import gc as python_gc
+import threading
 
 import numpy as np
 import pytest
@@ -63,3 +64,80 @@ def test_no_code_reaches_its_data_by_a_32_bit_offset():
     f = gc.function([x, W], [gc.sum(gc.tanh(W @ x) * 0.5 + gc.sin(x)), gc.exp(x) + 1.5], backend="llvm")
     np.testing.assert_allclose(f(np.ones(64), np.eye(64))[1], np.exp(1.0) + 1.5)
     assert "(%rip)" not in f.asm and "movabs" in f.asm
+
+
+def _cached_block(f) -> tuple[int, int]:
+    """(address, size in bytes) of the arena block ``f`` keeps between calls; (0, 0) when none."""
+    from graphc.codegen.llvm.arena import CACHE
+
+    block = ctypes.c_void_p.from_address(f.program.library.address(CACHE)).value or 0
+    return block, (ctypes.c_int64.from_address(block).value if block else 0)
+
+
+def test_a_call_reuses_the_arena_of_the_last_one_and_grows_it_when_needed():
+    x = gc.vector("x")
+    f = gc.function([x], gc.softmax(x) * 2.0, backend="llvm")  # softmax: arena slots of n float64
+    assert _cached_block(f) == (0, 0)
+    blocks = []
+    for n in (1000, 1000, 30, 4000, 10):
+        a = np.linspace(-1, 1, n)
+        np.testing.assert_allclose(f(a), 2 * np.exp(a) / np.exp(a).sum())
+        block, size = _cached_block(f)
+        assert block and size >= 8 * n
+        if n == 1000:
+            blocks.append(block)
+    assert blocks[0] == blocks[1]  # the second call of the same size took the same block
+    assert size >= 8 * 4000  # grown for n = 4000, kept for n = 10
+
+
+def test_repeated_calls_do_not_grow():
+    x = gc.vector("x")
+    f = gc.function([x], gc.softmax(x) * 2.0, backend="llvm")
+    inputs = [np.ones(n) for n in (4096, 100, 2048, 8192)]  # sizes vary: the block grows, then is kept
+    for a in inputs * 3:
+        f(a)
+    python_gc.collect()
+    before = _allocated()
+    for _ in range(2500):
+        for a in inputs:
+            f(a)
+    grown = _allocated() - before
+    assert grown < 256 * 1024, f"{grown} bytes more in use after 10^4 calls"
+
+
+def test_threads_calling_one_function_never_share_an_arena():
+    """Each thread's arena holds its own softmax while the others run (large calls release the GIL)."""
+    x = gc.vector("x")
+    f = gc.function([x], gc.softmax(x * 3.0) * 2.0 - gc.exp(x - 1.0), backend="llvm")
+    inputs = [np.linspace(-1 - k, 1 + k, 40_000 + 1000 * k) for k in range(4)]
+    expected = [2 * np.exp(3 * a) / np.exp(3 * a).sum() - np.exp(a - 1) for a in inputs]
+    wrong: list[int] = []
+
+    def work(k: int) -> None:
+        for _ in range(40):
+            if not np.allclose(f(inputs[k]), expected[k], rtol=1e-12, atol=0):
+                wrong.append(k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
+    assert _cached_block(f)[1] >= 8 * 40_000  # one of the blocks is kept
+
+
+def test_a_dropped_function_frees_its_arena(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    gc.settings.reload()
+    x = gc.vector("x")
+    a = np.ones(1 << 17)  # an arena of 1 MiB and more
+
+    def make(k):
+        f = gc.function([x], gc.softmax(x) * 2.0 + 1.0, backend="llvm")  # loaded from the cache after one
+        f(a)
+        assert _cached_block(f)[1] >= a.nbytes
+        return f
+
+    grown = _growth(make, 40)
+    assert grown < 2**20, f"{grown / 40 / 1024:.1f} KiB kept per dropped function"  # 40 MiB if kept
