@@ -172,11 +172,12 @@ def normalize_axes(x, axis, what: str) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(x.type.ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    bound = max(x.type.ndim, 1)  # a 0-d value takes axis 0 or -1, as in NumPy (np.sum(s, axis=-1) is s)
     out = []
     for a in axes:
-        if not -x.type.ndim <= a < max(x.type.ndim, 1) or (x.type.ndim == 0 and a not in (0, -1)):
+        if not -bound <= a < bound:
             raise ShapeError(f"{what}: axis {a} is out of range for {describe(x)}{here()}")
-        out.append(int(a) % max(x.type.ndim, 1))
+        out.append(int(a) % bound)
     if len(set(out)) != len(out):
         raise ShapeError(f"{what}: repeated axis in {axis} for {describe(x)}{here()}")
     return tuple(sorted(out)) if x.type.ndim else ()

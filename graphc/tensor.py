@@ -92,8 +92,20 @@ def square(x) -> Variable:
 
 
 def clip(x, low, high) -> Variable:
-    """Elementwise clamp to [low, high] (min/max are differentiable inside, 0 gradient outside)."""
-    return minimum(maximum(x, low), high)
+    """Elementwise clamp to [low, high], NumPy's np.clip (high wins where low > high).
+
+    The gradient passes through inside the closed interval, bounds included, and is 0 outside (PyTorch's
+    clamp, JAX and TensorFlow): built from comparisons and `where`, not maximum/minimum, whose ties would
+    share it with the bound.
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.vector("x")
+        >>> float(gc.function([x], gc.grad(gc.clip(x, -1.0, 1.0).sum(), [x])[0])(np.array([1.0]))[0])
+        1.0
+    """
+    x = as_variable(x)
+    raised = where(lt(x, low), low, x)
+    return where(gt(raised, high), high, raised)
 
 
 def where(cond, a, b) -> Variable:

@@ -40,9 +40,11 @@ from graphc.tensor import (
     cos,
     eq,
     exp,
+    ge,
     getitem,
     gt,
     log,
+    logical_and,
     matmul,
     reshape,
     sigmoid,
@@ -113,10 +115,19 @@ def maximum_vjp(g, out, x, y):
 
 
 def pow_vjp(g, out, x, y):
-    """d xʸ = y·xʸ⁻¹ dx + xʸ·log(x) dy; a constant exponent (x**2) gets none, and y - 1 is folded now."""
+    """d xʸ = y·xʸ⁻¹ dx + xʸ·log(x) dy, with PyTorch's limits where one factor is 0 and the other infinite:
+    no dx where y = 0 (x⁰ is 1, also at x = 0), no dy where x = 0 and y ≥ 0 (0ʸ is 0 or 1 there). A
+    constant exponent (x**2) gets no gradient, and y - 1 is folded now."""
     if isinstance(y, Constant):
-        return g * y * x ** Constant(y.value - 1), None
-    return g * y * x ** (y - 1.0), g * out * log(x)
+        if not np.any(y.value):  # x ** 0 is constant
+            return broadcast_to(Constant(np.zeros((), g.type.dtype)), g.type.shape), None
+        dx = g * y * x ** Constant(y.value - 1)
+        return (where(eq(y, 0.0), 0.0, dx) if not np.all(y.value) else dx), None
+    dx = where(eq(y, 0.0), 0.0, g * y * x ** (y - 1.0))
+    dy = g * out * log(x)
+    if not (isinstance(x, Constant) and np.all(x.value)):
+        dy = where(logical_and(eq(x, 0.0), ge(y, 0.0)), 0.0, dy)
+    return dx, dy
 
 
 def extreme_vjp(g, out, x, axis, keepdims):

@@ -115,3 +115,27 @@ def test_every_op_with_a_gradient_has_a_case() -> None:
     missing = sorted(op.name for op in differentiable - seen)
     assert not missing, f"no GRAD_CASES row builds {missing}"
     assert Op.FUSED not in VJP_RULES
+
+
+def test_gradient_limits_where_a_factor_is_infinite(backend: str) -> None:
+    """PyTorch's values where the textbook rule multiplies 0 by inf: x ** 0 is constant (also at x = 0),
+    0 ** y is 0 or 1 for y >= 0, so both give 0, not NaN."""
+    x, y = gc.vector("x"), gc.vector("y")
+    zero_exponent = gc.grad((x**0.0).sum(), [x])[0]
+    zero_base = gc.grad((0.0**y).sum(), [y])[0]
+    gx, gy = gc.grad((x**y).sum(), [x, y])
+    f = gc.function([x, y], [zero_exponent, zero_base, gx, gy], backend=backend)
+    a, b = np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 0.0])
+    got = f(a, b)
+    np.testing.assert_array_equal(got[0], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got[1], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got[2], [0.0, 0.0, 0.0])  # 2·0¹ and 0·… where y = 0
+    np.testing.assert_allclose(got[3], [0.0, 0.0, np.log(2.0)])
+
+
+def test_clip_passes_the_whole_gradient_at_its_bounds(backend: str) -> None:
+    """As PyTorch's clamp, JAX and TensorFlow: 1 on [low, high], bounds included; 0 outside."""
+    x = gc.vector("x")
+    (g,) = gc.grad((gc.clip(x, -1.0, 1.0) * 3.0).sum(), [x])
+    got = gc.function([x], g, backend=backend)(np.array([-2.0, -1.0, 0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(got, [0.0, 3.0, 3.0, 3.0, 0.0])
