@@ -31,6 +31,12 @@ _NUMPY_FUNCS = [
     },
     "numpy",
 ]
+# sympy functions NumPy lacks: lambdify's NumPy printer falls back to math.erf & co, which fail on arrays.
+# An expression with one of them is lambdified with scipy.special first (imported only then).
+_SCIPY_FUNCTIONS = (
+    sympy.erf, sympy.erfc, sympy.erfi, sympy.erfinv, sympy.erfcinv, sympy.gamma, sympy.loggamma,
+    sympy.digamma, sympy.polygamma, sympy.beta, sympy.besselj, sympy.bessely, sympy.besseli, sympy.besselk,
+)  # fmt: skip
 
 
 class ScalarFunction:
@@ -46,7 +52,10 @@ class ScalarFunction:
                 f"elementwise {name!r}: the expression uses unknown symbols {sorted(map(str, stray))}"
             )
         self.key = f"{re.sub(r'[^0-9a-zA-Z_]', '_', name)}_{next(_keys)}"
-        self._fn = sympy.lambdify(self.symbols, self.expr, modules=_NUMPY_FUNCS)
+        modules = _NUMPY_FUNCS
+        if self.expr.has(*_SCIPY_FUNCTIONS):
+            modules = [_NUMPY_FUNCS[0], "scipy", "numpy"]
+        self._fn = sympy.lambdify(self.symbols, self.expr, modules=modules)
         self._partials: dict[int, ScalarFunction] = {}
 
     @property

@@ -56,7 +56,13 @@ class Operators:
     __matmul__, __rmatmul__ = _binary(Op.MATMUL)
     __lt__, __le__ = _binary(Op.LT)[0], _binary(Op.LE)[0]
     __gt__, __ge__ = _binary(Op.GT)[0], _binary(Op.GE)[0]
-    __and__, __or__ = _binary(Op.AND)[0], _binary(Op.OR)[0]
+    __floordiv__, __rfloordiv__ = _binary(Op.FLOOR_DIV)
+    __mod__, __rmod__ = _binary(Op.MOD)
+    __and__, __rand__ = _binary(Op.AND)  # bitwise on integers, logical on bools (NumPy's &, |, ^, ~)
+    __or__, __ror__ = _binary(Op.OR)
+    __xor__, __rxor__ = _binary(Op.XOR)
+    __lshift__, __rlshift__ = _binary(Op.LSHIFT)
+    __rshift__, __rrshift__ = _binary(Op.RSHIFT)
     __neg__, __abs__, __invert__ = _unary(Op.NEG), _unary(Op.ABS), _unary(Op.NOT)
     exp, log, tanh, sqrt = _unary(Op.EXP), _unary(Op.LOG), _unary(Op.TANH), _unary(Op.SQRT)
 

@@ -14,6 +14,8 @@ import numpy as np
 import scipy.special
 import sympy
 
+from .ops_math import IMPL_BY_NAME as _MATH_IMPL
+from .ops_math import SCALAR_DEFS_BY_NAME as _MATH_DEFS
 from .types import shape_str
 
 
@@ -55,6 +57,28 @@ class Op(enum.Enum):
     WHERE = "where"
     # elementwise, user-declared from a sympy expression; params: fn (a ScalarFunction)
     SCALAR_FN = "scalar_fn"
+    # rounding, integer and special-function math, elementwise (reference semantics in graphc.ops_math)
+    FLOOR = "floor"
+    CEIL = "ceil"
+    ROUND = "round"  # half to even, as np.round; integers unchanged
+    TRUNC = "trunc"
+    COPYSIGN = "copysign"
+    FLOOR_DIV = "floor_divide"  # NumPy's //: the floor of the quotient
+    MOD = "mod"  # NumPy's %: x - floor(x / y)·y, with the divisor's sign
+    XOR = "xor"  # bitwise, as AND, OR and NOT (logical on bools)
+    LSHIFT = "left_shift"
+    RSHIFT = "right_shift"  # arithmetic (sign-extending)
+    ERF = "erf"
+    ERFC = "erfc"
+    ASIN = "asin"
+    ACOS = "acos"
+    ATAN = "atan"
+    ATAN2 = "atan2"  # (y, x): the angle of the point (x, y)
+    ASINH = "asinh"
+    ACOSH = "acosh"
+    ATANH = "atanh"
+    # creation: no inputs; params: start, stop (a number or a size), step, dtype
+    ARANGE = "arange"
     # reductions; params: axis (sorted tuple of ints), keepdims
     SUM = "sum"
     MEAN = "mean"
@@ -82,20 +106,24 @@ class Op(enum.Enum):
     FUSED = "fused"
 
 
+ROUNDING = frozenset({Op.FLOOR, Op.CEIL, Op.ROUND, Op.TRUNC})
+SPECIAL = frozenset({Op.ERF, Op.ERFC, Op.ASIN, Op.ACOS, Op.ATAN, Op.ASINH, Op.ACOSH, Op.ATANH})
 UNARY = frozenset({
     Op.NEG, Op.ABS, Op.SIGN, Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SQRT, Op.SIN, Op.COS, Op.TANH,
-    Op.SIGMOID, Op.SOFTPLUS, Op.RELU, Op.NOT, Op.CAST,
+    Op.SIGMOID, Op.SOFTPLUS, Op.RELU, Op.NOT, Op.CAST, *ROUNDING, *SPECIAL,
 })  # fmt: skip
 BINARY = frozenset({
     Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM,
     Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE, Op.AND, Op.OR,
+    Op.COPYSIGN, Op.FLOOR_DIV, Op.MOD, Op.XOR, Op.LSHIFT, Op.RSHIFT, Op.ATAN2,
 })  # fmt: skip
 COMPARISONS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE})
-LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
+BITWISE = frozenset({Op.AND, Op.OR, Op.XOR, Op.NOT, Op.LSHIFT, Op.RSHIFT})  # bools and integers only
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.SCALAR_FN}
 # Functions that cost several arithmetic operations per element: loops with them are compute-bound.
 TRANSCENDENTAL = frozenset({
     Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.TANH, Op.SIGMOID, Op.SOFTPLUS, Op.SIN, Op.COS, Op.POW,
+    *SPECIAL, Op.ATAN2,
 })  # fmt: skip
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
 
@@ -123,6 +151,7 @@ SCALAR_DEFS: dict[Op, tuple[tuple[sympy.Symbol, ...], sympy.Expr]] = {
     Op.POW: ((_x, _y), _x**_y),
     Op.MAXIMUM: ((_x, _y), sympy.Max(_x, _y)),
     Op.MINIMUM: ((_x, _y), sympy.Min(_x, _y)),
+    **{Op(name): definition for name, definition in _MATH_DEFS.items()},
 }
 
 
@@ -226,7 +255,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.SIGMOID: scipy.special.expit,
     Op.SOFTPLUS: lambda x: np.logaddexp(x, np.zeros((), x.dtype) if x.dtype.kind == "f" else 0.0),
     Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
-    Op.NOT: np.logical_not,
+    Op.NOT: np.invert,  # bitwise: logical_not on bools
     Op.CAST: lambda x, dtype: np.asarray(x).astype(dtype),
     Op.ADD: np.add,
     Op.SUB: np.subtract,
@@ -241,8 +270,8 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.GE: np.greater_equal,
     Op.EQ: np.equal,
     Op.NE: np.not_equal,
-    Op.AND: np.logical_and,
-    Op.OR: np.logical_or,
+    Op.AND: np.bitwise_and,  # bitwise: logical on bools
+    Op.OR: np.bitwise_or,
     Op.WHERE: np.where,
     Op.SCALAR_FN: lambda *args, fn: fn.impl(*args),
     Op.SUM: _reduce(np.sum),
@@ -264,6 +293,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.SIZE: lambda x, axis, dtype: np.asarray(np.prod([x.shape[a] for a in axis], dtype=np.int64), dtype),
     Op.RANDOM_UNIFORM: random_uniform,
     Op.FUSED: lambda *xs, kernel: _one_or_tuple(kernel.evaluate(xs)),
+    **{Op(name): impl for name, impl in _MATH_IMPL.items()},
 }
 """Reference semantics: IMPL[op](*input_arrays, **params) -> array (a tuple for multi-output ops).
 

@@ -78,12 +78,33 @@ def _unary(op: Op):
 add, sub, mul, true_divide, power = (_binary(o) for o in (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW))
 maximum, minimum = _binary(Op.MAXIMUM), _binary(Op.MINIMUM)
 lt, le, gt, ge, eq, neq = (_binary(o) for o in (Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE))
-logical_and, logical_or = _binary(Op.AND), _binary(Op.OR)
 neg, abs_, sign = _unary(Op.NEG), _unary(Op.ABS), _unary(Op.SIGN)
 exp, log, log1p, expm1, sqrt = (_unary(o) for o in (Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SQRT))
 sin, cos, tanh, sigmoid = (_unary(o) for o in (Op.SIN, Op.COS, Op.TANH, Op.SIGMOID))
-softplus, relu, logical_not = _unary(Op.SOFTPLUS), _unary(Op.RELU), _unary(Op.NOT)
+softplus, relu = _unary(Op.SOFTPLUS), _unary(Op.RELU)
 divide = true_divide
+
+
+def truth(x: Variable) -> Variable:
+    """x as bool: nonzero is true (NumPy's truth of a number); a bool value as it is."""
+    return x if x.type.dtype.kind == "b" else neq(x, 0)
+
+
+def logical_and(a, b) -> Variable:
+    """Elementwise logical and of the truth of a and b (nonzero is true), as np.logical_and."""
+    a, b = _pair(a, b)
+    return apply(Op.AND, (truth(a), truth(b)))
+
+
+def logical_or(a, b) -> Variable:
+    """Elementwise logical or of the truth of a and b (nonzero is true), as np.logical_or."""
+    a, b = _pair(a, b)
+    return apply(Op.OR, (truth(a), truth(b)))
+
+
+def logical_not(x) -> Variable:
+    """Elementwise logical not (x == 0 for numbers), as np.logical_not."""
+    return apply(Op.NOT, (truth(as_variable(x)),))
 
 
 def square(x) -> Variable:

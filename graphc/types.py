@@ -170,10 +170,12 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
 
 
 def concrete_params(params: dict, sizes: dict) -> dict:
-    """Params with every symbolic dimension (in shape tuples) replaced by its call-time value."""
+    """Params with every symbolic dimension (a size, or in a shape tuple) replaced by its call-time value."""
     out = {}
     for key, value in params.items():
         if isinstance(value, tuple) and any(isinstance(d, sympy.Basic) for d in value):
             value = tuple(concrete_dim(d, sizes) for d in value)
+        elif isinstance(value, sympy.Basic):
+            value = concrete_dim(value, sizes)
         out[key] = value
     return out

@@ -33,7 +33,7 @@ import sympy
 
 from graphc.elementwise import ScalarFunction
 from graphc.graph import Constant, Variable, apply
-from graphc.ops import COMPARISONS, LOGICAL, SCALAR_DEFS, Op
+from graphc.ops import BITWISE, COMPARISONS, ROUNDING, SCALAR_DEFS, Op
 from graphc.tensor import (
     broadcast_to,
     cast,
@@ -58,6 +58,7 @@ from graphc.tensor import (
 from graphc.types import dims_equal, is_static
 
 from .vjp_indexing import concatenate_vjp, getitem_vjp
+from .vjp_math import MATH_RULES
 
 VJPRule = Callable[..., tuple[Variable | None, ...]]
 
@@ -227,7 +228,7 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.RELU: lambda g, out, x: (where(gt(x, 0.0), g, 0.0),),  # subgradient 0 at 0
     Op.CAST: lambda g, out, x, dtype: (g,),  # the driver casts back to x's dtype
     Op.SIGN: no_grad,
-    **{op: no_grad for op in COMPARISONS | LOGICAL},
+    **{op: no_grad for op in COMPARISONS | BITWISE},
     # elementwise, binary and ternary
     Op.ADD: lambda g, out, x, y: (g, g),
     Op.SUB: lambda g, out, x, y: (g, -g),
@@ -261,6 +262,8 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.ONE_HOT: no_grad,  # labels are integers
     Op.SIZE: no_grad,  # depends on the shape only
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
+    **{op: no_grad for op in ROUNDING | {Op.FLOOR_DIV, Op.ARANGE}},  # piecewise constant; no inputs
+    **MATH_RULES,  # x % y, copysign; the special functions (erf, atan2, ...) use their derived rows
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""
 

@@ -3,8 +3,10 @@ nothing heavy: import its modules directly. The modules, by job (``backend``'s d
 
 - the table and the walk: ``lower`` (LLVM_RULES, ``lower``), ``context`` (LowerCtx: what a rule may touch)
 - the rules: ``elementwise`` (generated rows, FUSED), ``reduce``, ``softmax``, ``matmul``, ``shapes``
-  (views, slicing, concatenate, size), ``index`` (one_hot), ``rng``
-- one element: ``scalar`` (dtypes, conversions), ``scalar_rules`` (SCALAR_RULES), ``sympy_ir``, ``vecmath``
+  (views, slicing, concatenate, size), ``index`` (one_hot), ``rng``, ``creation`` (arange)
+- one element: ``scalar`` (dtypes, conversions), ``scalar_rules`` (SCALAR_RULES; ``scalar_math``: rounding,
+  integer, bitwise, special functions), ``sympy_ir``, ``vecmath`` (``vecmath_special``: erf, asin, ...;
+  ``vecmath_emit``: the emitter they are written in)
 - loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``threads`` (pthread dispatch),
   ``loops`` (IR loop helpers), ``views`` (strided views)
 - the entry function: ``sizes`` (symbolic sizes), ``arena`` (memory, from ``codegen.memory``'s plan),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.ops import Op
 
-from . import elementwise, index, matmul, reduce, rng, shapes, softmax
+from . import creation, elementwise, index, matmul, reduce, rng, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
 from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
@@ -36,6 +36,7 @@ LLVM_RULES = RuleTable(
         **shapes.RULES,
         **index.RULES,
         **rng.RULES,
+        **creation.RULES,
     }
 )
 """LLVM_RULES[op](ctx, node, input_views) -> output views, for every op."""

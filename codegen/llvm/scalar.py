@@ -85,8 +85,8 @@ class Scalar:
     def c(self, value) -> ir.Constant:
         return constant(self.dtype, value)
 
-    def math(self, name: str, x: ir.Value) -> ir.Value:
-        return self.b.call(vecmath.get_math_function(self.b.module, name, self.ty), [x])
+    def math(self, name: str, *args: ir.Value) -> ir.Value:
+        return self.b.call(vecmath.get_math_function(self.b.module, name, self.ty), list(args))
 
     def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
         fn = self.b.module.declare_intrinsic(name, [self.ty], ir.FunctionType(self.ty, [self.ty] * len(args)))

@@ -11,6 +11,7 @@ Extension point: a new op adds one row, `Op.GATHER: {"axis": INT}`; an op with a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ def _index_item(item) -> bool:
 BOOL = Kind("a bool", lambda v: type(v) is bool)
 INT = Kind("an int", _is_int)
 INT64 = Kind("a 64-bit int", lambda v: _is_int(v) and -(2**63) <= v < 2**63)
+NUMBER = Kind("a finite number", lambda v: type(v) in (int, float) and math.isfinite(v))
+NUMBER_OR_DIM = Kind("a number or a size", lambda v: NUMBER.test(v) or _is_dim(v))
 COUNT = Kind("a non-negative int", lambda v: _is_int(v) and v >= 0)
 OPTIONAL_INT = Kind("an int or None", lambda v: v is None or _is_int(v))
 INTS = Kind("a tuple of ints", lambda v: type(v) is tuple and all(map(_is_int, v)))
@@ -80,6 +83,7 @@ OP_PARAMS: dict[Op, dict[str, Kind]] = {
     Op.ONE_HOT: {"depth": COUNT, "dtype": DTYPE},
     Op.SIZE: {"axis": INTS, "dtype": DTYPE},
     Op.RANDOM_UNIFORM: {"shape": SHAPE, "seed": INT64, "dtype": DTYPE},
+    Op.ARANGE: {"start": NUMBER, "stop": NUMBER_OR_DIM, "step": NUMBER, "dtype": DTYPE},
 }
 """OP_PARAMS[op] = {param name: Kind}: exactly the params a node of `op` has. FUSED has no row: files hold
 the user's graph, before fusion."""

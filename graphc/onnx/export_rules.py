@@ -16,6 +16,7 @@ from graphc.kernel import Kernel
 from graphc.ops import Op
 from graphc.types import Type, broadcast_shapes
 
+from .export_math import MATH_EXPORT_RULES
 from .expressions import export_expression
 
 INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
@@ -194,6 +195,7 @@ EXPORT_RULES = {
         Op.LT: "Less", Op.LE: "LessOrEqual", Op.GT: "Greater", Op.GE: "GreaterOrEqual", Op.EQ: "Equal",
     }.items()},
     Op.NE: _compare("Equal", negate=True),
+    **MATH_EXPORT_RULES,  # rounding, integer, bitwise (And/Or/Not on integers too), special functions, arange
     Op.SOFTPLUS: _softplus,
     Op.RELU: _relu,
     Op.LOG1P: _log1p,
