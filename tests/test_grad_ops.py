@@ -55,6 +55,18 @@ GRAD_CASES = [
     G("where", lambda x, y: gc.where(x > 0.0, x * y, y - x), (AWAY, M)),
     G("user_swish", swish, (M,)),
     G("user_two_args", bump, (M, V4)),
+    # integer math and special functions (sympy-derived rules for the latter)
+    G("mod", lambda x, y: x % y, (A((3, 4), low=-0.9, high=0.9, away=0.1), A((4,), low=1.1, high=2.0))),
+    G("copysign", lambda x, y: gc.copysign(x, y) * y, (AWAY, AWAY)),  # y: no gradient through the sign
+    G("erf", gc.erf, (M,)),
+    G("erfc", gc.erfc, (M,)),
+    G("arcsin", gc.arcsin, (A((3, 4), low=-0.9, high=0.9),)),
+    G("arccos", gc.arccos, (A((3, 4), low=-0.9, high=0.9),)),
+    G("arctan", gc.arctan, (M,)),
+    G("arctan2", gc.arctan2, (AWAY, AWAY)),
+    G("arcsinh", gc.arcsinh, (M,)),
+    G("arccosh", gc.arccosh, (A((3, 4), low=1.2, high=3.0),)),
+    G("arctanh", gc.arctanh, (A((3, 4), low=-0.9, high=0.9),)),
     # reductions
     G("sum_all", lambda x: gc.sum(x) * gc.sum(x), (M,)),
     G("sum_axis", lambda x: gc.sum(x, axis=1), (A((2, 3, 4)),)),

@@ -30,13 +30,25 @@ def close(got, want) -> None:
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
 
 
+NO_ONNX_OPERATOR = {Op.RANDOM_UNIFORM, Op.LSHIFT, Op.RSHIFT}
+# onnxruntime implements these for float32 only: float64 graphs are exported and imported back, not run
+ORT_FLOAT32_ONLY = {Op.ERF, Op.ERFC, Op.ATAN, Op.ATAN2, Op.ASIN, Op.ACOS, Op.ASINH, Op.ACOSH, Op.ATANH}
+
+
+def _integer_bitwise(nodes) -> bool:
+    """Bitwise ops on integers export as BitwiseAnd & co, which ONNX has from opset 18."""
+    return any(n.op in (Op.AND, Op.OR, Op.XOR, Op.NOT) and n.outputs[0].dtype.kind != "b" for n in nodes)
+
+
 def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
     """As built (opsets 13 and the default) and after the passes (fused kernels expanded back)."""
     fused = 0
     for case in CASES:
         xs = case.variables()
         out = case.build(*xs)
-        if Op.RANDOM_UNIFORM in {n.op for n in gc.toposort([out])}:
+        nodes = gc.toposort([out])
+        ops = {n.op for n in nodes}
+        if ops & NO_ONNX_OPERATOR:
             continue
         arrays = [a.sample(rng) for a in case.args]
         with np.errstate(all="ignore"):
@@ -44,11 +56,12 @@ def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
             optimized = gc.function(xs, out).optimized  # fused kernels, expanded back into ONNX nodes
             fused += any(n.op is Op.FUSED for n in optimized.nodes)
             built = gc.fgraph.FunctionGraph(xs, [out])
-            for graph, opset in [
-                (built, 13),
+            runs = [] if ops & ORT_FLOAT32_ONLY and want.dtype == np.float64 else [
+                *([(built, 13)] if not _integer_bitwise(nodes) else []),
                 (built, gc.onnx.DEFAULT_OPSET),
                 (optimized, gc.onnx.DEFAULT_OPSET),
-            ]:
+            ]  # fmt: skip
+            for graph, opset in runs:
                 close(run(gc.onnx.export(graph, opset=opset), *arrays)[0], want)
             back = gc.onnx.load(gc.onnx.export(built))
             close(gc.function(back.inputs, back.outputs[0], backend="interp", optimize="none")(*arrays), want)

@@ -136,6 +136,19 @@ def _softplus(ex, node, ins):
     return [ex.one("Add", [ex.one("Relu", [x]), tail])]
 
 
+def _softmax(op_type: str):
+    """Softmax/LogSoftmax; a 0-d value (ONNX wants rank >= 1) as a vector of one."""
+
+    def rule(ex, node, ins):
+        if node.inputs[0].type.ndim:
+            return [ex.one(op_type, ins, **node.params)]
+        axes = ex.constant([0], np.int64)
+        vector = ex.one("Unsqueeze", [ins[0], axes])
+        return [ex.one("Squeeze", [ex.one(op_type, [vector], axis=0), axes])]
+
+    return rule
+
+
 def _size(ex, node, ins):
     (x,) = ins
     dims = ex.one("Gather", [ex.one("Shape", [x]), ex.constant(list(node.params["axis"]), np.int64)])
@@ -213,8 +226,8 @@ EXPORT_RULES = {
     Op.RESHAPE: lambda ex, node, ins: [ex.one("Reshape", [ins[0], ex.shape(node.params["shape"])])],
     Op.BROADCAST_TO: lambda ex, node, ins: [ex.one("Expand", [ins[0], ex.shape(node.params["shape"])])],
     Op.GETITEM: _getitem,
-    Op.SOFTMAX: lambda ex, node, ins: [ex.one("Softmax", ins, **node.params)],
-    Op.LOG_SOFTMAX: lambda ex, node, ins: [ex.one("LogSoftmax", ins, **node.params)],
+    Op.SOFTMAX: _softmax("Softmax"),
+    Op.LOG_SOFTMAX: _softmax("LogSoftmax"),
     Op.ONE_HOT: _one_hot,
     Op.SIZE: _size,
     Op.RANDOM_UNIFORM: _no_equivalent("export the evaluation graph (gc.nn.Mode(training=False))"),

@@ -8,9 +8,9 @@ import numpy as np
 from graphc.arrays import arange
 from graphc.errors import GraphcError
 from graphc.graph import apply
-from graphc.mathfuncs import mod
+from graphc.mathfuncs import copysign, mod
 from graphc.ops import Op
-from graphc.tensor import lt, neq, where
+from graphc.tensor import lt, where
 
 
 def _op(op: Op):
@@ -20,11 +20,12 @@ def _op(op: Op):
 def _mod(im, names, attrs):
     """Mod: the divisor's sign (NumPy's %), or C's fmod (the dividend's sign) with fmod=1."""
     x, y = (im.tensor(n) for n in names)
-    r = mod(x, y)
     if not attrs.get("fmod", 0):
-        return [r]
-    other_sign = neq(lt(r, 0), lt(x, 0)) & neq(r, 0)
-    return [where(other_sign, r - y, r)]
+        return [mod(x, y)]
+    magnitude = mod(abs(x), abs(y))  # exact: on non-negative numbers the two remainders agree
+    if x.type.dtype.kind == "f":
+        return [copysign(magnitude, x)]
+    return [where(lt(x, 0), -magnitude, magnitude)]
 
 
 def _range(im, names, attrs):
