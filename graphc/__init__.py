@@ -30,6 +30,7 @@ from .errors import (
 )
 from .fgraph import FunctionGraph as _FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, toposort
+from .linalg import einsum, norm, std, tensordot, var
 from .mathfuncs import (
     acos,
     acosh,
