@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import math
 import os
 import re
 from collections.abc import Callable
@@ -150,6 +151,8 @@ RUNTIME = {
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
+    "ceiling": math.ceil,  # sizes such as ceiling(h/2) of a strided window over a named size
+    "floor": math.floor,
     **MATH_RUNTIME,
 }
 

@@ -33,7 +33,7 @@ from .activations import (
     swish,
     tanh,
 )
-from .conv import avg_pool2d, conv1d, conv2d, conv_output_size, max_pool2d, pad2d
+from .conv import conv1d, conv2d, conv_output_size, conv_transpose1d, conv_transpose2d, pad2d
 from .layers import Dense, dense, dropout, dropout_with_mask, gaussian_noise, weight_noise
 from .losses import (
     binary_cross_entropy,
@@ -45,6 +45,7 @@ from .losses import (
 )
 from .metrics import binary_metrics, confusion_matrix
 from .norm import BatchNorm, LayerNorm, batch_norm, layer_norm
+from .pool import avg_pool2d, max_pool2d
 from .random import Mode, random_normal, random_uniform
 from .regularize import l1_penalty, l2_penalty, label_smoothing
 from .rnn import SimpleRNN, rnn_step
@@ -54,7 +55,8 @@ __all__ = [
     "abs_rectify", "elu", "generalized_relu", "hard_tanh", "leaky_relu", "linear", "log_softmax",
     "maxout", "prelu", "rbf", "relu", "sigmoid", "softmax", "softplus", "softsign", "step", "tanh",
     "gelu", "silu", "swish", "mish",
-    "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d",
+    "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d", "conv_transpose1d",
+    "conv_transpose2d",
     "Dense", "dense", "dropout", "dropout_with_mask", "gaussian_noise", "weight_noise",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse",
     "softmax_cross_entropy",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.errors import GraphcError
-from graphc.nn.conv import avg_pool2d, conv2d, max_pool2d, pad2d
+from graphc.nn.conv import conv2d, pad2d
+from graphc.nn.pool import avg_pool2d, max_pool2d
 from graphc.tensor import broadcast_to, concatenate, constant, maximum, mean, minimum, reshape, sqrt, where
 
 
