@@ -119,17 +119,18 @@ def torch_models():
     mlp = torch.nn.Sequential(
         torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3), torch.nn.Softmax(-1)
     )
-    norm = torch.nn.BatchNorm2d(3)
+    norm = torch.nn.BatchNorm2d(4)
     norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
-    blocks = torch.nn.Sequential(  # batch norm (evaluation), average pools, leaky ReLU, clip
-        torch.nn.Conv2d(2, 3, 3, padding=1),
+    blocks = torch.nn.Sequential(  # grouped dilated conv, batch norm (evaluation), pools, leaky ReLU, clip
+        torch.nn.Conv2d(2, 4, 3, padding=2, dilation=2, groups=2),
         norm,
         torch.nn.LeakyReLU(0.1),
-        torch.nn.AvgPool2d(2),
+        torch.nn.MaxPool2d(2, padding=1, ceil_mode=True),
+        torch.nn.AvgPool2d(3, 1, padding=1, count_include_pad=False),
         torch.nn.Hardtanh(-0.5, 0.5),
         torch.nn.AdaptiveAvgPool2d(1),
         torch.nn.Flatten(),
-        torch.nn.Linear(3, 2),
+        torch.nn.Linear(4, 2),
     ).eval()  # the exporter restores the mode it found: evaluation, so batch norm uses its running statistics
     return torch, [("mlp", mlp, (4, 5)), ("cnn", CNN(), (3, 1, 8, 8)), ("blocks", blocks, (2, 2, 6, 6))]
 
