@@ -65,21 +65,22 @@ _AT = [
 @_f64_only
 def _atan(m: Emitter, x: ir.Value) -> ir.Value:
     ax = m.fabs(x)
-    # |x| in [39/16, inf): atan(inf) + atan(-1/|x|); then, inside each lower bound, atan(c) + atan(t)
-    t, hi, lo = m.neg(m.div(m.c(1.0), ax)), m.c(_ATAN_HI[3]), m.c(_ATAN_LO[3])
+    # |x| in [39/16, inf): atan(inf) + atan(-1/|x|); inside each lower bound, atan(c) + atan(t) with
+    # t = (|x| - c)/(1 + c|x|); below 7/16, atan(|x|) itself. One division: numerator and denominator chosen.
+    num, den = m.c(-1.0), ax
+    hi, lo = m.c(_ATAN_HI[3]), m.c(_ATAN_LO[3])
     intervals = [
-        (2.4375, _ATAN_HI[2], _ATAN_LO[2], m.div(m.sub(ax, m.c(1.5)), m.fma(m.c(1.5), ax, m.c(1.0)))),
-        (1.1875, _ATAN_HI[1], _ATAN_LO[1], m.div(m.sub(ax, m.c(1.0)), m.add(ax, m.c(1.0)))),
-        (0.6875, _ATAN_HI[0], _ATAN_LO[0], m.div(m.fma(m.c(2.0), ax, m.c(-1.0)), m.add(m.c(2.0), ax))),
-        (0.4375, 0.0, 0.0, ax),
+        (2.4375, 2, m.sub(ax, m.c(1.5)), m.fma(m.c(1.5), ax, m.c(1.0))),
+        (1.1875, 1, m.sub(ax, m.c(1.0)), m.add(ax, m.c(1.0))),
+        (0.6875, 0, m.fma(m.c(2.0), ax, m.c(-1.0)), m.add(m.c(2.0), ax)),
+        (0.4375, None, ax, m.c(1.0)),
     ]
-    for bound, c_hi, c_lo, reduced in intervals:
+    for bound, k, top, bottom in intervals:
         inside = m.cmp("<", ax, m.c(bound))
-        t, hi, lo = (
-            m.select(inside, reduced, t),
-            m.select(inside, m.c(c_hi), hi),
-            m.select(inside, m.c(c_lo), lo),
-        )
+        num, den = m.select(inside, top, num), m.select(inside, bottom, den)
+        hi = m.select(inside, m.c(0.0 if k is None else _ATAN_HI[k]), hi)
+        lo = m.select(inside, m.c(0.0 if k is None else _ATAN_LO[k]), lo)
+    t = m.div(num, den)
     z = m.mul(t, t)
     w = m.mul(z, z)
     odd = m.mul(z, m.poly(w, list(reversed(_AT[0::2]))))
@@ -153,24 +154,29 @@ def _acos(m: Emitter, x: ir.Value) -> ir.Value:
 # --- asinh, acosh, atanh -----------------------------------------------------------------------------------
 @_f64_only
 def _asinh(m: Emitter, x: ir.Value) -> ir.Value:
+    """One log1p: of |x| + x²/(1 + √(1 + x²)) (|x| <= 2), 2|x| + 1/(√(x² + 1) + |x|) - 1 (up to 2^28), or
+    |x| - 1 plus ln 2 beyond (where √(x² + 1) = |x|)."""
     ax = m.fabs(x)
-    sq = m.mul(x, x)
-    huge = m.add(m.call("log", ax), m.c(LN2))  # |x| > 2^28: sqrt(x² + 1) = |x|
-    large = m.call("log", m.fma(m.c(2.0), ax, m.div(m.c(1.0), m.add(m.sqrt(m.add(sq, m.c(1.0))), ax))))
-    small = m.call("log1p", m.add(ax, m.div(sq, m.add(m.c(1.0), m.sqrt(m.add(m.c(1.0), sq))))))
-    result = m.select(m.cmp(">", ax, m.c(2.0**28)), huge, m.select(m.cmp(">", ax, m.c(2.0)), large, small))
+    root = m.sqrt(m.fma(x, x, m.c(1.0)))
+    small = m.add(ax, m.div(m.mul(x, x), m.add(m.c(1.0), root)))
+    large = m.sub(m.fma(m.c(2.0), ax, m.div(m.c(1.0), m.add(root, ax))), m.c(1.0))
+    huge = m.cmp(">", ax, m.c(2.0**28))
+    argument = m.select(huge, m.sub(ax, m.c(1.0)), m.select(m.cmp(">", ax, m.c(2.0)), large, small))
+    result = m.add(m.call("log1p", argument), m.select(huge, m.c(LN2), m.c(0.0)))
     return m.copysign(result, x)
 
 
 @_f64_only
 def _acosh(m: Emitter, x: ir.Value) -> ir.Value:
-    huge = m.add(m.call("log", x), m.c(LN2))
-    large = m.call(
-        "log", m.sub(m.mul(m.c(2.0), x), m.div(m.c(1.0), m.add(x, m.sqrt(m.fma(x, x, m.c(-1.0))))))
-    )
+    """One log1p: of t + √(t(t + 2)), t = x - 1 (x <= 2), 2x - 1/(x + √(x² - 1)) - 1 (up to 2^28), or x - 1
+    plus ln 2 beyond."""
     t = m.sub(x, m.c(1.0))
-    small = m.call("log1p", m.add(t, m.sqrt(m.fma(t, t, m.add(t, t)))))
-    result = m.select(m.cmp(">=", x, m.c(2.0**28)), huge, m.select(m.cmp(">", x, m.c(2.0)), large, small))
+    root = m.sqrt(m.fma(t, t, m.add(t, t)))  # √(x² - 1), exact near 1
+    small = m.add(t, root)
+    large = m.sub(m.sub(m.mul(m.c(2.0), x), m.div(m.c(1.0), m.add(x, root))), m.c(1.0))
+    huge = m.cmp(">=", x, m.c(2.0**28))
+    argument = m.select(huge, t, m.select(m.cmp(">", x, m.c(2.0)), large, small))
+    result = m.add(m.call("log1p", argument), m.select(huge, m.c(LN2), m.c(0.0)))
     return m.select(m.cmp("<", x, m.c(1.0)), m.c(math.nan), result)
 
 
