@@ -91,7 +91,13 @@ def truth(x: Variable) -> Variable:
 
 
 def logical_and(a, b) -> Variable:
-    """Elementwise logical and of the truth of a and b (nonzero is true), as np.logical_and."""
+    """Elementwise logical and of the truth of a and b (nonzero is true), as np.logical_and.
+
+    >>> import numpy as np, graphc as gc
+    >>> x = gc.vector("x")
+    >>> gc.function([x], gc.logical_and(x, x > 1))(np.array([0.0, 1.0, 2.0])).tolist()
+    [False, False, True]
+    """
     a, b = _pair(a, b)
     return apply(Op.AND, (truth(a), truth(b)))
 

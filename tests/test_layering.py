@@ -28,6 +28,8 @@ CORE = {
     "graphc.errors", "graphc.settings", "graphc.types", "graphc.origin", "graphc.ops", "graphc.shape_rules",
     "graphc.operators", "graphc.graph", "graphc.tensor", "graphc.elementwise", "graphc.fgraph",
     "graphc.kernel", "graphc.printing",
+    "graphc.ops_math", "graphc.shape_rules_math", "graphc.mathfuncs", "graphc.arrays", "graphc.padding",
+    "graphc.linalg",
 }  # fmt: skip
 USER = ("graphc.compile", "graphc.nn", "graphc.optim", "graphc.training", "graphc.testing", "graphc.viz",
         "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx", "graphc.distributed")  # fmt: skip

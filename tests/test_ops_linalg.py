@@ -135,6 +135,6 @@ def test_activations_match_pytorch(backend: str) -> None:
 
 
 def test_docstring_examples_run() -> None:
-    for module in (gc.linalg, gc.nn.activations):
+    for module in (gc.linalg, gc.nn.activations, gc.nn.conv, gc.nn.pool):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0
