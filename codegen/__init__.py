@@ -18,12 +18,15 @@ BACKENDS = {
 }
 
 
-def compile_program(fgraph, backend: str):
-    """Lower `fgraph` with the named backend; an unknown name is a BackendError listing the known ones."""
+def compile_program(fgraph, backend: str, check_numerics: bool = False):
+    """Lower `fgraph` with the named backend; an unknown name is a BackendError listing the known ones.
+    With `check_numerics`, the program raises a NumericsError (graphc.codegen.checks.NumericsCheck) after
+    the first node whose output has a NaN or an infinity its inputs lack; without it, the code is as if the
+    option did not exist."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(map(repr, BACKENDS))}")
     try:
         module = importlib.import_module(BACKENDS[backend])
     except ImportError as exc:
         raise BackendError(f"the {backend!r} backend cannot be loaded here: {exc}") from exc
-    return module.compile_graph(fgraph)
+    return module.compile_graph(fgraph, check_numerics) if check_numerics else module.compile_graph(fgraph)

@@ -5,7 +5,8 @@ A check names what it guards (the node, which input, the bound) and builds the e
 found (the bad value and where). The interp and numpy backends run ``check.verify(array)`` in Python before
 the node; the llvm backend's rule tests each value where it reads it, with ``ctx.fail_if(bad, check, value,
 position)``, and the native entry reports the same numbers back. Adding a check to an op is a row here and,
-in its llvm rule, one ``fail_if``.
+in its llvm rule, one ``fail_if``. `NumericsCheck` (gc.function's check_numerics) is checked after a node,
+on its outputs: in Python by ``verify``, in native code by ``codegen.llvm.numerics``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.errors import IndexOutOfRange, where_built
+from graphc.errors import IndexOutOfRange, NumericsError, where_built
 from graphc.graph import Node
 from graphc.ops import Op, describe
 
@@ -76,4 +77,63 @@ def checks_of(node: Node) -> tuple[RangeCheck, ...]:
     return rows(node) if rows is not None else ()
 
 
-__all__ = ["RUNTIME_CHECKS", "RangeCheck", "checks_of", "one_hot_labels"]
+# --- check_numerics: the first node that makes a NaN or an infinity -----------------------------------------
+NAN, INF = 1, 2  # the kinds of non-finite value, as bits (native code reports them so)
+
+
+@dataclass(frozen=True, eq=False)
+class NumericsCheck:
+    """`node`'s float outputs may hold a NaN or an infinity only where one of its inputs does too
+    (gc.function's check_numerics). Python backends call ``verify(output, inputs)`` after the node; the llvm
+    backend scans each output and reports the new kinds (bits NAN, INF) and the first position."""
+
+    node: Node
+    bound: int = 0  # (the failure record's field; unused here)
+
+    def error(self, kinds: int, bound=None, position=None, inputs=None) -> NumericsError:
+        """The error for `kinds` new at flat `position`; `inputs` (their arrays), when known, give ranges."""
+        kind = " and ".join(name for bit, name in ((NAN, "NaN"), (INF, "inf")) if kinds & bit)
+        made = {NAN: "a NaN", INF: "an infinity"}.get(kinds, "NaNs and infinities")
+        where = "" if position is None else f" (first at index {position} of its output)"
+        if inputs is None:
+            given = ", ".join(describe(v) for v in self.node.inputs)
+        else:
+            given = ", ".join(_with_range(v, a) for v, a in zip(self.node.inputs, inputs, strict=True))
+        return NumericsError(
+            f"{self.node.op.value} made {made}{where} from inputs without: {given}; nothing was updated"
+            f"{where_built(self.node.origin)}",
+            op=self.node.op.value,
+            kinds=kind,
+        )
+
+    def verify(self, output, inputs) -> None:
+        """Raise the error if `output` has a kind of non-finite value none of `inputs` has."""
+        output = np.asarray(output)
+        if output.dtype.kind != "f" or np.isfinite(output).all():  # the common case: one pass
+            return
+        had = 0
+        for a in inputs:
+            had |= _kinds(np.asarray(a))
+        new = _kinds(output) & ~had
+        if new:
+            bad = (np.isnan(output) if new & NAN else False) | (np.isinf(output) if new & INF else False)
+            raise self.error(new, position=int(np.flatnonzero(bad.ravel())[0]), inputs=inputs)
+
+
+def _kinds(a: np.ndarray) -> int:
+    if a.dtype.kind != "f" or np.isfinite(a).all():
+        return 0
+    return (NAN if np.isnan(a).any() else 0) | (INF if np.isinf(a).any() else 0)
+
+
+def _with_range(var, value) -> str:
+    a = np.asarray(value)
+    if a.size == 0:
+        return f"{describe(var)} (empty)"
+    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+    span = f"[{finite.min():.6g}, {finite.max():.6g}]" if finite.size else "no finite value"
+    extra = [name for bit, name in ((NAN, "NaN"), (INF, "inf")) if _kinds(a) & bit]
+    return f"{describe(var)} in {span}" + (f" and {' and '.join(extra)}" if extra else "")
+
+
+__all__ = ["RUNTIME_CHECKS", "RangeCheck", "checks_of", "one_hot_labels", "NumericsCheck", "NAN", "INF"]

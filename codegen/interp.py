@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of
 from graphc.errors import GraphcError
 from graphc.graph import Constant
 from graphc.ops import IMPL
@@ -19,9 +19,10 @@ from graphc.types import concrete_dim, concrete_params
 class InterpProgram:
     source = None
 
-    def __init__(self, fgraph):
+    def __init__(self, fgraph, check_numerics: bool = False):
         self.fgraph = fgraph
         self.steps = [(node, IMPL[node.op], checks_of(node)) for node in fgraph.nodes]
+        self.numerics = [NumericsCheck(node) for node in fgraph.nodes] if check_numerics else None
         self.shared = fgraph.shared
         self.constants = fgraph.constants
 
@@ -31,7 +32,7 @@ class InterpProgram:
         env.update((id(v), a) for v, a in zip(self.shared, shared_values, strict=True))
         env.update((id(c), c.value) for c in self.constants)
         with np.errstate(all="ignore"):
-            for node, impl, checks in self.steps:
+            for step, (node, impl, checks) in enumerate(self.steps):
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
                     check.verify(args[check.arg])
@@ -39,6 +40,8 @@ class InterpProgram:
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)
+                    if self.numerics is not None:
+                        self.numerics[step].verify(env[id(out)], args)
         return [env[id(v)] for v in fg.outputs], [env[id(v)] for _, v in fg.updates]
 
 
@@ -52,8 +55,8 @@ def _checked(value: np.ndarray, var, node, sizes) -> np.ndarray:
     return value
 
 
-def compile_graph(fgraph) -> InterpProgram:
-    return InterpProgram(fgraph)
+def compile_graph(fgraph, check_numerics: bool = False) -> InterpProgram:
+    return InterpProgram(fgraph, check_numerics)
 
 
 __all__ = ["compile_graph", "Constant"]

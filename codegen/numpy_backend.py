@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import functools
 import keyword
-import math
 import os
 import re
 from collections.abc import Callable
 
 import numpy as np
-import scipy.special
-import sympy
 
-from graphc.codegen.checks import checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of
 from graphc.codegen.memory import plan, plan_graph
+from graphc.dims import Dim, NamedSize, Size, substitute, to_python
 from graphc.graph import Constant
-from graphc.ops import IMPL, Op, index_to_python
+from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
 
 from .numpy_math import MATH_RUNTIME, MATH_UFUNCS
@@ -85,27 +83,17 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
 
 
 def _dim(d) -> str:
-    if isinstance(d, int):
-        return str(d)
-    if isinstance(d, sympy.Symbol):
-        return _size_name(d)
-    renamed = {s: sympy.Symbol(_size_name(s)) for s in d.free_symbols if _size_name(s) != str(s)}
-    return f"int({d.xreplace(renamed) if renamed else d})"
+    """A dimension in generated code; its sizes are already spelled as the program's identifiers
+    (Emitter.spell)."""
+    return to_python(d, str)
 
 
 def _number(v) -> str:
     """A param that is a number or a size (an int or an expression of the named sizes)."""
-    return _dim(v) if isinstance(v, sympy.Basic) else repr(v)
+    return repr(v) if isinstance(v, (int, float)) else _dim(v)
 
 
 _BUILTINS_USED = {"int", "float", "compiled"}  # names the generated code itself relies on
-
-
-def _size_name(sym) -> str:
-    """How generated code spells a named size: the user's name unless it shadows one we use (np, int, v1)."""
-    name = str(sym)
-    clash = keyword.iskeyword(name) or name in RUNTIME or name in _BUILTINS_USED or _GENERATED.match(name)
-    return f"size_{name}" if clash else name
 
 
 def _shape(shape) -> str:
@@ -144,15 +132,13 @@ def relu(x, out=None):
 
 RUNTIME = {
     "np": np,
-    "expit": scipy.special.expit,
+    "expit": expit,
     "softplus": softplus,
     "relu": relu,
     "softmax": IMPL[Op.SOFTMAX],
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
-    "ceiling": math.ceil,  # sizes such as ceiling(h/2) of a strided window over a named size
-    "floor": math.floor,
     **MATH_RUNTIME,
 }
 
@@ -160,8 +146,9 @@ RUNTIME = {
 class Emitter:
     """Names every value and writes one line per node into the body of `compiled(...)`."""
 
-    def __init__(self, fgraph):
+    def __init__(self, fgraph, check_numerics: bool = False):
         self.fg = fgraph
+        self.check_numerics = check_numerics
         self.names: dict[int, str] = {}
         self.namespace = dict(RUNTIME)
         self.lines: list[str] = []
@@ -192,7 +179,8 @@ class Emitter:
     def emit(self) -> str:
         fg = self.fg
         self.plan = plan_graph(fg)
-        params = sorted({_size_name(s) for v in fg.inputs for s in v.type.symbols})  # size bindings
+        self.size_names = _name_sizes(fg.inputs)
+        params = sorted(s.name for s in self.size_names.values())  # size bindings
         n_sizes = len(params)
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
             name = _identifier(v.name, f"in{i}", params)
@@ -215,7 +203,9 @@ class Emitter:
                     self.namespace[node.params["fn"].key] = node.params["fn"].impl
                 out = self.fresh()
                 self.names[id(node.outputs[0])] = out
-                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, node.params)}")
+                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.spell(node.params))}")
+            if self.check_numerics:
+                self._check_numerics(node)
             made.update(map(id, node.outputs))
             dead = [self.names[v] for v in self.plan.dying[step] if v in made]
             if dead:
@@ -226,14 +216,43 @@ class Emitter:
         body = "\n".join("        " + line for line in self.lines)
         return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
 
+    def _check_numerics(self, node) -> None:
+        """check_numerics: each float output, right after its node, against the node's inputs."""
+        name = self.fresh("c")
+        self.namespace[name] = NumericsCheck(node).verify
+        inputs = ", ".join(self.name_of(v) for v in node.inputs)
+        for out in node.outputs:
+            if out.type.is_float:
+                self.lines.append(f"{name}({self.name_of(out)}, ({inputs},))  # no new NaN or inf")
+
     def _bind_sizes(self) -> None:
-        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`."""
+        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`, `x_1 = x.shape[1]`.
+        (x_1 spells the anonymous size x.1.)"""
         bound: set = set()
         for v in self.fg.inputs:
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, sympy.Symbol) and d not in bound:
+                if isinstance(d, Size) and d not in bound:
                     bound.add(d)
-                    self.lines.append(f"{_size_name(d)} = {self.names[id(v)]}.shape[{axis}]")
+                    self.lines.append(f"{self.size_names[d]} = {self.names[id(v)]}.shape[{axis}]")
+
+    def spell(self, params: dict) -> dict:
+        """Params with each size (alone, or in a shape) spelled as this program's identifier for it."""
+
+        def sized(p) -> bool:
+            return isinstance(p, Dim) or (isinstance(p, tuple) and any(isinstance(d, Dim) for d in p))
+
+        if not any(sized(p) for p in params.values()):
+            return params
+        return {
+            key: (
+                substitute(value, self.size_names)
+                if isinstance(value, Dim)
+                else tuple(substitute(d, self.size_names) for d in value)
+                if isinstance(value, tuple)
+                else value
+            )
+            for key, value in params.items()
+        }
 
     def _emit_fused(self, node) -> None:
         """One block per kernel. Its temporaries of the full shape share buffers, as the memory plan of its
@@ -272,7 +291,7 @@ class Emitter:
         for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
             value = names[value_id]
             if shapes[value_id] != full:
-                value = f"np.broadcast_to({value}, {_shape(full)})"
+                value = f"np.broadcast_to({value}, {_shape(self.spell({'shape': full})['shape'])})"
             if red is not None:
                 op, axes, keepdims = red
                 value = NUMPY_TEMPLATES[op]([value], {"axis": axes, "keepdims": keepdims})
@@ -295,6 +314,20 @@ def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
     return candidate
 
 
+def _name_sizes(inputs) -> dict:
+    """{size: a size named by a unique identifier}: the user's name (n), x_0 for the anonymous x.0, size_if
+    where the name would shadow a keyword or a name the code uses."""
+    taken: list[str] = []
+    names = {}
+    for v in inputs:
+        for d in v.type.shape:
+            if isinstance(d, Size) and d not in names:
+                spelled = str(d).replace(".", "_").replace("?", "size")
+                names[d] = NamedSize(_identifier(spelled, f"size_{spelled}", taken))
+                taken.append(names[d].name)
+    return names
+
+
 @functools.lru_cache(maxsize=4096)
 def _short(origin) -> str:
     return f"{os.path.basename(origin[0])}:{origin[1]}"
@@ -307,8 +340,8 @@ def _broadcast(shapes: list) -> tuple:
 
 
 class NumpyProgram:
-    def __init__(self, fgraph):
-        emitter = Emitter(fgraph)
+    def __init__(self, fgraph, check_numerics: bool = False):
+        emitter = Emitter(fgraph, check_numerics)
         self.source = emitter.emit()
         namespace = emitter.namespace
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
@@ -319,5 +352,5 @@ class NumpyProgram:
         return self._fn(*arrays, *shared_values)
 
 
-def compile_graph(fgraph) -> NumpyProgram:
-    return NumpyProgram(fgraph)
+def compile_graph(fgraph, check_numerics: bool = False) -> NumpyProgram:
+    return NumpyProgram(fgraph, check_numerics)

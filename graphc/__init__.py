@@ -25,6 +25,7 @@ from .errors import (
     GraphcError,
     GraphError,
     InputError,
+    NumericsError,
     ShapeError,
     TypeError_,
 )
@@ -170,6 +171,7 @@ _LAZY = {
     "load_params": ("graphc.io.params", "load_params"),
     "io": ("graphc.io", None),
     "onnx": ("graphc.onnx", None),
+    "distributed": ("graphc.distributed", None),
 }
 # The public names: what the imports above bind (not the submodules they load), the lazy ones, and settings.
 __all__ = sorted(

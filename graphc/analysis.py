@@ -37,6 +37,11 @@ def to_networkx(graph, stage=None):
     the user built it, or None). An edge u -> v says v reads a value of u, at the input positions
     `positions`. G.graph holds "outputs" (the nodes making each output, in order), "updates" ((shared
     variable, node making its new value) pairs) and "stage".
+
+    >>> x = gc.vector("x")
+    >>> G = gc.to_networkx(gc.exp(x) + 1)
+    >>> sorted((G.nodes[n]["kind"], G.nodes[n]["op"]) for n in G)
+    [('constant', None), ('input', None), ('op', 'add'), ('op', 'exp')]
     """
     import networkx as nx
 

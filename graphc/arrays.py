@@ -15,8 +15,8 @@ matrix, roll by less than the size.
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
+from .dims import Dim
 from .errors import InputError, ShapeError
 from .graph import Constant, Variable, apply, as_variable
 from .operators import normalize_axes
@@ -47,9 +47,9 @@ def arange(start, stop=None, step=1, dtype=None) -> Variable:
     if stop is None:
         start, stop = 0, start
     start, step = _number(start, "arange: start"), _number(step, "arange: step")
-    if isinstance(stop, (str, sympy.Basic)):
+    if isinstance(stop, (str, Dim)):
         (stop,) = as_shape((stop,))
-    if not isinstance(stop, sympy.Basic):
+    if not isinstance(stop, Dim):
         stop = _number(stop, "arange: stop")
     if dtype is None:
         dtype = "float64" if any(isinstance(v, float) for v in (start, stop, step)) else "int64"

@@ -9,18 +9,27 @@ import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import sympy
 
 from graphc.codegen import compile_program
 from graphc.passes import run_pipeline
 
-from .errors import DTypeError, GraphError, IndexOutOfBounds, InputError, ShapeError, where_built
+from . import settings
+from .call_checks import InputCheck, check_symbolic_indexing, fast_checker, owned, symbolic_index_checks
+from .dims import Size
+from .errors import (
+    GraphError,
+    InputError,
+    NumericsError,
+    ShapeError,
+    where_built,
+)
 from .fgraph import FunctionGraph
 from .graph import Constant, Displayed, SharedVariable, Variable, graph_inputs
 from .notebook import Report
-from .ops import Op, describe
+from .ops import describe
+from .sizes import SizeCheck, size_checks
 from .tensor import as_variable
-from .types import concrete_dim, shape_str
+from .types import shape_str, shapes_unify
 
 
 def function(
@@ -30,6 +39,7 @@ def function(
     backend: str = "numpy",
     optimize: str | Sequence = "fast",
     name: str | None = None,
+    check_numerics: bool | None = None,
 ):
     """Compile a graph into a Python callable.
 
@@ -41,17 +51,49 @@ def function(
     `updates` maps shared variables to their new values, all computed from the old ones and applied after the
     outputs. `optimize` is "fast" (the default pipeline), "none", or a list of passes. `backend` is "interp",
     "numpy" or "llvm".
+
+    `check_numerics=True` (default: the GRAPHC_CHECK_NUMERICS setting) makes a call raise a NumericsError
+    at the first operation whose output has a NaN or an infinity its inputs did not have, naming it, its
+    line and its inputs' ranges; the call then changes no shared variable. Elementwise ops are then not fused,
+    so that each is checked on its own. Off, the compiled code is the same as without the option.
     """
     inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)  # gc.function(x, y) works too
-    single = isinstance(outputs, Variable)
-    outputs = [outputs] if single else [as_variable(o) for o in outputs]
-    fgraph = FunctionGraph(inputs, outputs, _check_updates(updates))
+    single = not isinstance(outputs, list | tuple)  # one output (a Variable, or a number: a constant)
+    outputs = [as_variable(o) for o in ([outputs] if single else outputs)]
+    updates, update_assumes = _check_updates(updates)
+    fgraph = FunctionGraph(inputs, outputs, updates)
     _check_inputs(fgraph)
-    optimized, reports = run_pipeline(fgraph, optimize)
-    program = compile_program(optimized, backend)
-    compiled = Function(fgraph, optimized, program, reports, backend, single, name)
+    numerics = settings.current().check_numerics if check_numerics is None else bool(check_numerics)
+    optimized, reports = run_pipeline(fgraph, _without_fusion(optimize) if numerics else optimize)
+    program = compile_program(optimized, backend, check_numerics=numerics)
+    checks = size_checks(fgraph.nodes) + update_assumes
+    compiled = Function(
+        fgraph,
+        optimized,
+        program,
+        reports,
+        backend,
+        single,
+        name,
+        size_checks=checks,
+        check_numerics=numerics,
+    )
     compiled.optimize = _optimize_by_name(optimize)
     return compiled
+
+
+def _without_fusion(optimize):
+    """The pipeline `optimize` names, less the fusion pass (check_numerics looks at every op's output)."""
+    from graphc.passes.manager import fast_pipeline
+
+    if optimize == "fast":
+        return [name for name, _ in fast_pipeline() if name != "fusion"]
+    if isinstance(optimize, str):
+        return optimize
+    fusion = dict(fast_pipeline())["fusion"]
+    return [
+        p for p in optimize if p not in ("fusion", fusion) and not (isinstance(p, tuple) and p[0] == "fusion")
+    ]
 
 
 def _optimize_by_name(optimize) -> str | list[str] | None:
@@ -100,11 +142,12 @@ def evaluate(outputs, givens: dict | None = None):
     return f(*givens.values())
 
 
-def _check_updates(updates) -> list[tuple[SharedVariable, Variable]]:
+def _check_updates(updates) -> tuple[list[tuple[SharedVariable, Variable]], list[SizeCheck]]:
+    """The (shared variable, new value) pairs, and the size checks that the new values keep their shapes."""
     if updates is None:
-        return []
+        return [], []
     pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates)
-    checked, seen = [], set()
+    checked, seen, assumes = [], set(), []
     for var, value in pairs:
         if not isinstance(var, SharedVariable):
             raise GraphError(f"updates: only shared variables can be updated, not {var!r} (use gc.shared)")
@@ -112,13 +155,15 @@ def _check_updates(updates) -> list[tuple[SharedVariable, Variable]]:
             raise GraphError(f"updates: {var.name or var!r} is updated twice")
         seen.add(id(var))
         value = as_variable(value, like=var)
-        if value.type.dtype != var.type.dtype or value.type.shape != var.type.shape:
+        found: list = []
+        if value.type.dtype != var.type.dtype or not shapes_unify(value.type.shape, var.type.shape, found):
             raise GraphError(
                 f"updates: the new value of {describe(var)} has type {value.type}; it must keep "
                 f"{var.type} (cast with gc.cast or fix the expression){where_built(value.origin)}"
             )
+        assumes += [SizeCheck(f"the update of {describe(var)}", a, b, value.origin) for a, b in found]
         checked.append((var, value))
-    return checked
+    return checked, assumes
 
 
 def _check_inputs(fgraph: FunctionGraph) -> None:
@@ -139,7 +184,7 @@ def _check_inputs(fgraph: FunctionGraph) -> None:
             names = ", ".join(repr(v.name) for v in fgraph.inputs)
             raise InputError(f"the outputs depend on input {leaf!r}, which is not among the inputs [{names}]")
     # Every named size a value uses must be read off some input's shape at call time.
-    bound = {d for v in fgraph.inputs for d in v.type.shape if isinstance(d, sympy.Symbol)}
+    bound = {d for v in fgraph.inputs for d in v.type.shape if isinstance(d, Size)}
     for node in fgraph.nodes:
         for out in node.outputs:
             unknown = out.type.symbols - bound
@@ -155,17 +200,29 @@ def _check_inputs(fgraph: FunctionGraph) -> None:
 class Function(Displayed):
     """A compiled graph: call it with one array per input; get an array back (a tuple for several outputs).
 
-    A call that fails (bad input, a check on the data) changes no shared variable: updates are applied only
-    once the whole call has succeeded, all of them or none.
+    Sizes the graph assumed equal (the inner sizes of x @ W, broadcast partners) are checked at each call,
+    before any work: an error names the node's inputs and the user's line. A call that fails (bad input, a
+    check on the data) changes no shared variable: updates are applied only once the whole call has
+    succeeded, all of them or none. `f.report()` says what each pass did, `f.stages` holds the graph after
+    each, `f.source` the generated code.
+
+    >>> x = gc.vector("x")
+    >>> f = gc.function([x], [x + 1, (x * x).sum()])
+    >>> f([1.0, 2.0])
+    (array([2., 3.]), array(5.))
+    >>> f
+    <graphc.Function(x) backend=numpy>
     """
 
-    def __new__(cls, fgraph, optimized, program, *args):
+    def __new__(cls, fgraph, optimized, program, *args, size_checks=(), check_numerics=False):
         """A call that is only checks + the program makes a `DirectFunction` (no per-instance classes)."""
-        direct = not optimized.shared and getattr(program, "fresh_outputs", False)
-        direct = direct and not _symbolic_index_checks(fgraph)
+        direct = not optimized.shared and getattr(program, "fresh_outputs", False) and not check_numerics
+        direct = direct and not symbolic_index_checks(fgraph) and all(c.simple for c in size_checks)
         return super().__new__(DirectFunction if direct else cls)
 
-    def __init__(self, fgraph, optimized, program, reports, backend, single, name):
+    def __init__(
+        self, fgraph, optimized, program, reports, backend, single, name, size_checks=(), check_numerics=False
+    ):
         self.fgraph = fgraph
         self.optimized = optimized
         self.program = program
@@ -173,15 +230,19 @@ class Function(Displayed):
         self.backend = backend
         self.name = name
         self._single = single
-        self._checks = [_InputCheck(v, i) for i, v in enumerate(fgraph.inputs)]
+        self._checks = [InputCheck(v, i) for i, v in enumerate(fgraph.inputs)]
         self._shared = optimized.shared
         self._updated = [var for var, _ in optimized.updates]
         self._n_inputs = len(self._checks)
-        self._fast_check = _fast_checker(self._checks)
+        self._all_size_checks = list(size_checks)
+        # The fast input check compares the simple ones itself; the others run on every call.
+        self._size_checks = [c for c in size_checks if not c.simple]
+        self._fast_check = fast_checker(self._checks, [c for c in size_checks if c.simple])
         # A backend that allocates every output and update afresh on each call says so; others get copies
         # where a result would alias an input, a shared value or a constant.
         self._fresh = bool(getattr(program, "fresh_outputs", False))
-        self._index_checks = _symbolic_index_checks(fgraph)
+        self._index_checks = symbolic_index_checks(fgraph)
+        self.check_numerics = check_numerics
 
     @property
     def stages(self) -> list[tuple[str, FunctionGraph]]:
@@ -226,13 +287,18 @@ class Function(Displayed):
         if sizes is None:
             args, sizes = self._check_slowly(args)
         if self._index_checks:
-            _check_symbolic_indexing(self._index_checks, sizes)
-        outputs, new_values = self.program.run(args, [s._value for s in self._shared], sizes)
+            check_symbolic_indexing(self._index_checks, sizes)
+        for check in self._size_checks:
+            check.verify(sizes)
+        try:
+            outputs, new_values = self.program.run(args, [s._value for s in self._shared], sizes)
+        except NumericsError as error:  # only with check_numerics: name the user's own operation
+            raise self._first_to_make(error, args, sizes) from None
         if not self._fresh:
             shared_values = [s._value for s in self._shared]
             taken: list[np.ndarray] = []  # results handed out so far: no two may share a buffer
-            outputs = [_owned(o, args, shared_values, taken) for o in outputs]
-            new_values = [_owned(v, args, shared_values, taken) for v in new_values]
+            outputs = [owned(o, args, shared_values, taken) for o in outputs]
+            new_values = [owned(v, args, shared_values, taken) for v in new_values]
         if new_values:
             self._apply_updates(new_values)
         return outputs[0] if self._single else tuple(outputs)
@@ -241,8 +307,23 @@ class Function(Displayed):
         if len(args) != self._n_inputs:
             names = ", ".join(c.name for c in self._checks)
             raise InputError(f"expected {len(self._checks)} inputs ({names}), got {len(args)}")
-        sizes: dict[sympy.Symbol, int] = {}
-        return [check(arg, sizes) for check, arg in zip(self._checks, args, strict=True)], sizes
+        sizes: dict[Size, int] = {}
+        arrays = [check(arg, sizes) for check, arg in zip(self._checks, args, strict=True)]
+        for check in self._all_size_checks:
+            check.verify(sizes)
+        return arrays, sizes
+
+    def _first_to_make(self, error: NumericsError, args, sizes) -> NumericsError:
+        """The backend stopped at a node of the optimised graph (perhaps a fused kernel): the graph as the
+        user built it, run again by the interpreter with the same values, names the user's operation and its
+        inputs' ranges. Where that run makes no NaN or infinity (the backends' arithmetic differs), the
+        backend's own error stands."""
+        reference = compile_program(self.fgraph, "interp", check_numerics=True)
+        try:
+            reference.run(args, [s._value for s in reference.shared], sizes)
+        except NumericsError as found:
+            return found
+        return error
 
     def _apply_updates(self, new_values) -> None:
         """All or nothing: every new value is checked before the first is stored."""
@@ -265,8 +346,8 @@ class DirectFunction(Function):
     # function, same run); a class made per instance cost as little but made every function cyclic garbage.
     __slots__ = ("__call__",)
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, *args, **options):
+        super().__init__(*args, **options)
         fast, run, n_inputs, single = self._fast_check, self.program.run, self._n_inputs, self._single
         this = weakref.ref(self)  # not the function itself: a closure holding it would be a reference cycle
 
@@ -278,148 +359,3 @@ class DirectFunction(Function):
             return outputs[0] if single else tuple(outputs)
 
         self.__call__ = direct_call
-
-
-def _fast_checker(checks: list[_InputCheck]):
-    """One generated function that accepts the common case in a single expression (~0.1 µs per input):
-    C-contiguous ndarrays of the exact dtype, rank and sizes. It returns the bound sizes, or None to send the
-    call through the detailed checks, which convert what they safely can and explain the rest."""
-    env: dict = {"ndarray": np.ndarray}
-    conds, first_seen, binds = [], {}, []
-    params = [f"a{i}" for i in range(len(checks))]
-    for i, check in enumerate(checks):
-        env[f"DT{i}"] = check.dtype
-        conds.append(f"type(a{i}) is ndarray and a{i}.dtype is DT{i} and a{i}.ndim == {check.ndim}")
-        conds.append(f"a{i}.flags.c_contiguous")
-        if check.derived:
-            return lambda *args: None
-        for axis, want in check.fixed:
-            conds.append(f"a{i}.shape[{axis}] == {want}")
-        for axis, sym in check.named:
-            here = f"a{i}.shape[{axis}]"
-            if sym in first_seen:
-                conds.append(f"{here} == {first_seen[sym]}")
-            else:
-                first_seen[sym] = here
-                env[f"S{len(binds)}"] = sym
-                binds.append(f"S{len(binds)}: {here}")
-    body = " and ".join(conds) or "True"
-    src = f"def fast_check({', '.join(params)}):\n    if {body}:\n        return {{{', '.join(binds)}}}\n"
-    exec(compile(src, "<graphc input check>", "exec"), env)  # noqa: S102 - generated from our own types
-    return env["fast_check"]
-
-
-def _symbolic_index_checks(fgraph: FunctionGraph) -> list[tuple]:
-    """(node, axis, index item, result dim) for each int or slice applied to a named size. The types assume
-    the size is large enough (x[:3] has 3 rows, x[2:] has n - 2); each call checks that it is, so no backend
-    ever reads out of bounds."""
-    checks = []
-    for node in fgraph.nodes:
-        if node.op is not Op.GETITEM:
-            continue
-        axis, out_axis = 0, 0
-        out_shape = node.outputs[0].type.shape
-        for item in node.params["index"]:
-            if item[0] == "newaxis":
-                out_axis += 1
-                continue
-            if not isinstance(node.inputs[0].type.shape[axis], int):
-                checks.append((node, axis, item, out_shape[out_axis] if item[0] == "slice" else None))
-            axis += 1
-            out_axis += item[0] == "slice"
-    return checks
-
-
-def _check_symbolic_indexing(checks: list[tuple], sizes: dict) -> None:
-    for node, axis, item, out_dim in checks:
-        dim = node.inputs[0].type.shape[axis]
-        size = concrete_dim(dim, sizes)
-        if item[0] == "int":
-            ok, got = -size <= item[1] < size, f"index {item[1]} is out of bounds"
-        else:
-            length = len(range(size)[slice(*item[1:])])
-            ok, got = length == concrete_dim(out_dim, sizes), f"the slice has {length}, not {out_dim}"
-        if not ok:
-            raise (IndexOutOfBounds if item[0] == "int" else ShapeError)(
-                f"getitem of {describe(node.inputs[0])}: axis {axis} has {dim} = {size}, so {got} "
-                f"(the graph was built for larger sizes){where_built(node.origin)}"
-            )
-
-
-def _owned(value, arrays, shared_values, taken: list) -> np.ndarray:
-    """A result the caller may keep and mutate: never a view of an input, a shared value, a constant or
-    another result (the same variable as two outputs, or as an output and an update, gives two arrays)."""
-    value = np.asarray(value)
-    if not value.flags.owndata or not value.flags.writeable or any(value is a for a in arrays):
-        value = value.copy()
-    elif any(value is s for s in shared_values) or any(value is t for t in taken):
-        value = value.copy()
-    taken.append(value)
-    return value
-
-
-class _InputCheck:
-    """Converts one argument and checks it against its input's type, binding symbolic sizes."""
-
-    def __init__(self, var: Variable, position: int):
-        self.var = var
-        self.name = var.name or f"input {position}"
-        self.dtype = var.type.dtype
-        self.shape = var.type.shape
-        self.ndim = var.type.ndim
-        self.fixed = [(axis, d) for axis, d in enumerate(self.shape) if isinstance(d, int)]
-        self.named = [(axis, d) for axis, d in enumerate(self.shape) if isinstance(d, sympy.Symbol)]
-        self.derived = [
-            (axis, d) for axis, d in enumerate(self.shape) if not isinstance(d, int | sympy.Symbol)
-        ]
-
-    def __call__(self, arg, sizes: dict) -> np.ndarray:
-        """Converts what can be converted safely and says exactly what is wrong otherwise."""
-        if isinstance(arg, np.ndarray):
-            if arg.dtype != self.dtype:
-                if not np.can_cast(arg.dtype, self.dtype, casting="safe"):
-                    raise DTypeError(
-                        f"{self.name}: expected {self.dtype.name}, got {arg.dtype.name}; converting would "
-                        f"lose precision (use arr.astype({self.dtype.name!r}))"
-                    )
-                arg = arg.astype(self.dtype)
-        else:
-            try:
-                raw = np.asarray(arg)
-            except Exception as exc:
-                raise InputError(f"{self.name}: cannot convert {type(arg).__name__} to an array") from exc
-            if raw.dtype.kind not in "biuf" or not np.can_cast(raw.dtype, self.dtype, casting="same_kind"):
-                raise DTypeError(f"{self.name}: expected {self.dtype.name}, got {raw.dtype.name} values")
-            if raw.dtype.kind in "iu" and self.dtype.kind in "iu" and raw.size:  # Python ints: no silent wrap
-                info = np.iinfo(self.dtype)
-                low, high = raw.min(), raw.max()
-                if low < info.min or high > info.max:
-                    bad = low if low < info.min else high
-                    raise DTypeError(f"{self.name}: the value {bad} does not fit in {self.dtype.name}")
-            arg = raw.astype(self.dtype)
-        # Backends may assume C-contiguous, aligned, native-endian data (native code indexes it directly).
-        arg = np.require(arg, requirements=("C", "A"))
-        if arg.ndim != self.ndim:
-            raise ShapeError(
-                f"{self.name}: expected {self.ndim} dimensions with shape {shape_str(self.shape)}, got shape "
-                f"{arg.shape}"
-            )
-        for axis, (want, got) in enumerate(zip(self.shape, arg.shape, strict=True)):
-            if isinstance(want, int):
-                if want != got:
-                    raise ShapeError(
-                        f"{self.name}: expected shape {shape_str(self.shape)}, got {arg.shape} "
-                        f"(dimension {axis} is {got}, not {want})"
-                    )
-            elif isinstance(want, sympy.Symbol):
-                bound = sizes.setdefault(want, got)
-                if bound != got:
-                    raise ShapeError(
-                        f"{self.name}: dimension {axis} is '{want}' = {got}, but '{want}' = {bound} from an "
-                        "earlier input"
-                    )
-            else:
-                value = want.subs(sizes)
-                if value.is_Integer and int(value) != got:
-                    raise ShapeError(f"{self.name}: dimension {axis} must be {want} = {value}, got {got}")
-        return arg

@@ -5,22 +5,25 @@
     >>> y = swish(gc.vector("x"))
 
 The derivative is derived with sympy (`partial`), itself a ScalarFunction, so it can be differentiated again.
+sympy is imported when the first such function is made, not with graphc.
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from functools import reduce
 from itertools import count
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy
 
 from .errors import GraphcError
 from .graph import apply, as_variable
 from .ops import Op
+
+if TYPE_CHECKING:
+    import sympy
 
 _keys = count()
 _NUMPY_FUNCS = [
@@ -34,15 +37,26 @@ _NUMPY_FUNCS = [
 # sympy functions NumPy lacks: lambdify's NumPy printer falls back to math.erf & co, which fail on arrays.
 # An expression with one of them is lambdified with scipy.special first (imported only then).
 _SCIPY_FUNCTIONS = (
-    sympy.erf, sympy.erfc, sympy.erfi, sympy.erfinv, sympy.erfcinv, sympy.gamma, sympy.loggamma,
-    sympy.digamma, sympy.polygamma, sympy.beta, sympy.besselj, sympy.bessely, sympy.besseli, sympy.besselk,
+    "erf", "erfc", "erfi", "erfinv", "erfcinv", "gamma", "loggamma", "digamma", "polygamma", "beta",
+    "besselj", "bessely", "besseli", "besselk",
 )  # fmt: skip
 
 
 class ScalarFunction:
-    """An elementwise function defined by a sympy expression of its scalar arguments."""
+    """An elementwise function defined by a sympy expression of its arguments (gc.elementwise makes one).
+
+    >>> import sympy
+    >>> swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
+    >>> swish
+    <elementwise swish(x) = x/(1 + exp(-x))>
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(swish(x), {x: [0.0, 1.0]})
+    array([0.        , 0.73105858])
+    """
 
     def __init__(self, name: str, symbols: tuple[sympy.Symbol, ...], expr: sympy.Expr):
+        import sympy
+
         self.name = name
         self.symbols = tuple(symbols)
         self.expr = sympy.sympify(expr)
@@ -53,7 +67,7 @@ class ScalarFunction:
             )
         self.key = f"{re.sub(r'[^0-9a-zA-Z_]', '_', name)}_{next(_keys)}"
         modules = _NUMPY_FUNCS
-        if self.expr.has(*_SCIPY_FUNCTIONS):
+        if self.expr.has(*(getattr(sympy, name) for name in _SCIPY_FUNCTIONS)):
             modules = [_NUMPY_FUNCS[0], "scipy", "numpy"]
         self._fn = sympy.lambdify(self.symbols, self.expr, modules=modules)
         self._partials: dict[int, ScalarFunction] = {}
@@ -78,6 +92,8 @@ class ScalarFunction:
     def partial(self, i: int) -> ScalarFunction:
         """∂f/∂(argument i), derived by sympy once and cached."""
         if i not in self._partials:
+            import sympy
+
             derivative = sympy.diff(self.expr, self.symbols[i])
             self._partials[i] = ScalarFunction(f"d{self.name}_d{self.symbols[i]}", self.symbols, derivative)
         return self._partials[i]
@@ -106,9 +122,19 @@ def elementwise(name: str, definition: Callable[..., sympy.Expr] | sympy.Expr, a
     """Declare an elementwise function from a sympy expression (or a Python function building one).
 
     `definition` may be `lambda x: x * sympy.tanh(x)`; its parameter names become the symbols. With a bare
-    expression, pass `args` (the sympy symbols, in call order).
+    expression, pass `args` (the sympy symbols, in call order). Its gradient, fusion and native code come from
+    the expression.
+
+    >>> cube = gc.elementwise("cube", lambda x: x**3)
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.grad(gc.sum(cube(x)), x), {x: [1.0, 2.0]})
+    array([ 3., 12.])
     """
+    import sympy
+
     if callable(definition) and not isinstance(definition, sympy.Basic):
+        import inspect  # here: it costs a few ms to import, and only gc.elementwise needs it
+
         names = list(inspect.signature(definition).parameters)
         symbols = tuple(sympy.Symbol(n, real=True) for n in names)
         expr = definition(*symbols)

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 
 class GraphcError(Exception):
-    """Base class of every error graphc raises on purpose."""
+    """Base class of every error graphc raises on purpose: `except gc.GraphcError` catches them all.
+
+    >>> try:
+    ...     gc.tensor("a", (2, 3)) @ gc.tensor("b", (4, 2))
+    ... except gc.GraphcError as error:
+    ...     print(type(error).__name__)
+    ShapeError
+    """
 
 
 class ShapeError(GraphcError, ValueError):
-    """Shapes that do not fit: at build time (broadcasting, matmul) or at call time (symbolic sizes)."""
+    """Shapes that do not fit: at build time (broadcasting, matmul) or at call time (sizes the graph assumed
+    equal, named sizes two inputs disagree on).
+
+    >>> gc.tensor("a", (3,)) + gc.tensor("b", (4,))
+    Traceback (most recent call last):
+      ...
+    graphc.errors.ShapeError: cannot broadcast add: combine a (float64 (3,)) and b ...: dimension -1 is 3 vs 4
+      built at ...
+    """
 
 
 class IndexOutOfBounds(ShapeError, IndexError):
@@ -25,8 +40,36 @@ class IndexOutOfRange(GraphcError, IndexError):
         self.value, self.bound, self.position, self.name = value, bound, position, name
 
 
+class NumericsError(GraphcError, FloatingPointError):
+    """With check_numerics (gc.function(..., check_numerics=True), or GRAPHC_CHECK_NUMERICS=1): the first
+    operation whose output has a NaN or an infinity its inputs did not have, with its user line and the ranges
+    of its inputs. The call changed no shared variable. ``op`` names the operation, ``kinds`` says "NaN",
+    "inf" or both.
+
+    >>> x = gc.vector("x")
+    >>> f = gc.function([x], gc.log(x) * 2, check_numerics=True)
+    >>> f([1.0, 0.0])
+    Traceback (most recent call last):
+      ...
+    graphc.errors.NumericsError: log made an infinity (first at index 1 of its output) from inputs without:
+    x (float64 (x.0,)) in [0, 1]; nothing was updated
+      built at ...
+    """
+
+    def __init__(self, message: str, op: str | None = None, kinds: str = ""):
+        super().__init__(message)
+        self.op, self.kinds = op, kinds
+
+
 class DTypeError(GraphcError, TypeError):
-    """A dtype that an op or a compiled function cannot take."""
+    """A dtype that an op or a compiled function cannot take (also importable as gc.TypeError_).
+
+    >>> f = gc.function([gc.vector("x")], 1.0)
+    >>> f(np.zeros(2, complex))
+    Traceback (most recent call last):
+      ...
+    graphc.errors.DTypeError: x: expected float64, got complex128; converting would lose precision ...
+    """
 
 
 # The issue text names it `TypeError_`; keep both spellings importable.
@@ -35,19 +78,45 @@ TypeError_ = DTypeError
 
 class InputError(GraphcError, ValueError):
     """Bad arguments: to a compiled function (arity, unknown inputs, values that cannot be converted) or to a
-    builder of gc.nn, gc.optim or gc.train (a value out of range, an unknown option)."""
+    builder of gc.nn, gc.optim or gc.train (a value out of range, an unknown option).
+
+    >>> f = gc.function([gc.vector("x")], 1.0)
+    >>> f()
+    Traceback (most recent call last):
+      ...
+    graphc.errors.InputError: expected 1 inputs (x), got 0
+    """
 
 
 class GraphError(GraphcError, ValueError):
-    """A malformed graph: cycles, updates of non-shared variables, disconnected gradients."""
+    """A malformed graph: cycles, updates of non-shared variables, disconnected gradients.
+
+    >>> x, y = gc.vector("x"), gc.vector("y")
+    >>> gc.grad(gc.sum(x), y)
+    Traceback (most recent call last):
+      ...
+    graphc.errors.GraphError: grad: y (float64 (y.0,)) is disconnected from ...: the cost does not ...
+    """
 
 
 class BackendError(GraphcError, ValueError):
-    """An unknown backend or one that cannot run here."""
+    """An unknown backend or one that cannot run here.
+
+    >>> gc.function([gc.vector("x")], 1.0, backend="cuda")
+    Traceback (most recent call last):
+      ...
+    graphc.errors.BackendError: unknown backend 'cuda'; choose one of 'interp', 'numpy', 'llvm'
+    """
 
 
 class FormatError(GraphcError, ValueError):
-    """A file graphc will not read: not a graphc file, damaged, hostile, or from a newer format version."""
+    """A file graphc will not read: not a graphc file, damaged, hostile, or from a newer format version.
+
+    >>> gc.load(b"not a graphc file")
+    Traceback (most recent call last):
+      ...
+    graphc.errors.FormatError: ...
+    """
 
 
 def where_built(origin: tuple[str, int] | None) -> str:

@@ -135,7 +135,9 @@ def _reapply(node: Node, new_inputs: list[Variable]) -> tuple[Variable, ...]:
     """`node` on new inputs. Shape rules depend on the input types and params only, so inputs of the same
     types give the same output types without running the rules again (rebuilds re-apply whole chains)."""
     if all(a.type == b.type for a, b in zip(new_inputs, node.inputs, strict=True)):
-        return Node(node.op, new_inputs, node.params, [v.type for v in node.outputs], node.origin).outputs
+        return Node(
+            node.op, new_inputs, node.params, [v.type for v in node.outputs], node.origin, node.assumes
+        ).outputs
     return _as_tuple(apply(node.op, new_inputs, origin=node.origin, **node.params))
 
 

@@ -40,6 +40,11 @@ class Variable(Displayed, Operators):
     """A value in the graph: an input, a constant, a shared (persistent) value, or the output of a Node.
 
     Its operators and methods (x + y, x @ W, x[1:], x.T, x.sum(), ...) come from graphc.operators.Operators.
+
+    >>> x = gc.vector("x")
+    >>> y = x * 2 + 1
+    >>> y.type, y.owner.op
+    (Type(dtype=dtype('float64'), shape=(x.0,)), <Op.ADD: 'add'>)
     """
 
     __slots__ = ("type", "name", "owner", "index", "id", "__weakref__")
@@ -93,7 +98,11 @@ class Variable(Displayed, Operators):
 
 
 class Constant(Variable):
-    """A fixed value baked into the graph."""
+    """A fixed value baked into the graph (read-only).
+
+    >>> gc.constant([1, 2])
+    <Constant [1,2]: int64(2,)>
+    """
 
     __slots__ = ("value",)
 
@@ -111,7 +120,13 @@ class Constant(Variable):
 
 
 class SharedVariable(Variable):
-    """A persistent value that compiled functions read and update (parameters, optimiser state)."""
+    """A persistent value that compiled functions read and update (parameters, optimiser state).
+
+    >>> W = gc.shared(np.ones(2), name="W")
+    >>> W.set_value([3.0, 4.0])
+    >>> W.get_value()
+    array([3., 4.])
+    """
 
     __slots__ = ("_value",)
 
@@ -148,7 +163,11 @@ PyScalar = (bool, int, float, np.bool_, np.integer, np.floating)
 
 
 def constant(value, dtype=None, name: str | None = None) -> Constant:
-    """A constant baked into the graph; its dtype must be one graphc supports."""
+    """A constant baked into the graph; its dtype must be one graphc supports.
+
+    >>> gc.constant(2.0)
+    <Constant 2.: float64()>
+    """
     array = np.asarray(value, dtype=None if dtype is None else as_dtype(dtype))
     if array.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
         if array.dtype.kind == "i":
@@ -161,7 +180,11 @@ def constant(value, dtype=None, name: str | None = None) -> Constant:
 
 
 def as_variable(x, like: Variable | None = None) -> Variable:
-    """A Variable for x: Python scalars take `like`'s dtype where NumPy 2 would (NEP 50 weak scalars)."""
+    """A Variable for x: Python scalars take `like`'s dtype where NumPy 2 would (NEP 50 weak scalars).
+
+    >>> gc.as_variable(1.5, like=gc.scalar("s", "float32"))
+    <Constant 1.5: float32()>
+    """
     if isinstance(x, Variable):
         return x
     if isinstance(x, PyScalar) and not isinstance(x, (np.generic)) and like is not None:
@@ -177,15 +200,32 @@ def as_variable(x, like: Variable | None = None) -> Variable:
 
 
 class Node:
-    """One application of an Op to input Variables, giving output Variables."""
+    """One application of an Op to input Variables, giving output Variables.
 
-    __slots__ = ("op", "inputs", "params", "outputs", "origin", "__weakref__")
+    >>> x = gc.vector("x")
+    >>> node = gc.exp(x).owner
+    >>> node.op, node.inputs == (x,)
+    (<Op.EXP: 'exp'>, True)
+    """
 
-    def __init__(self, op: Op, inputs: Sequence[Variable], params: dict, out_types: Sequence[Type], origin):
+    __slots__ = ("op", "inputs", "params", "outputs", "origin", "assumes", "__weakref__")
+
+    def __init__(
+        self,
+        op: Op,
+        inputs: Sequence[Variable],
+        params: dict,
+        out_types: Sequence[Type],
+        origin,
+        assumes: tuple = (),
+    ):
         self.op = op
         self.inputs = tuple(inputs)
         self.params = params
         self.origin = origin
+        # Pairs of sizes this node needs equal that its inputs' types do not make equal (x.1 and W.0 for
+        # x @ W): gc.function checks each at call time (graphc.shape_rules).
+        self.assumes = assumes
         self.outputs = tuple(Variable(t, None, self, i) for i, t in enumerate(out_types))
 
     @property
@@ -202,10 +242,10 @@ def apply(op: Op, inputs: Sequence[Variable], origin: Origin | None = None, **pa
     if origin is None:
         origin = user_origin()
     try:
-        out_types = infer_types(op, inputs, params)
+        out_types, assumes = infer_types(op, inputs, params)
     except GraphcError as exc:
         raise type(exc)(f"{exc}{where_built(origin)}") from None
-    node = Node(op, inputs, params, out_types, origin)
+    node = Node(op, inputs, params, out_types, origin, assumes)
     return node.outputs[0] if len(node.outputs) == 1 else node.outputs
 
 
@@ -214,6 +254,10 @@ def toposort(outputs: Iterable[Variable], stop: Iterable[Variable] = ()) -> list
     """Nodes needed for `outputs`, each after its inputs' nodes (iterative DFS: no recursion limit).
 
     Walking stops at variables in `stop` (they are treated as given).
+
+    >>> x = gc.vector("x")
+    >>> [node.op.value for node in gc.toposort([gc.exp(x) + 1])]
+    ['exp', 'add']
     """
     order: list[Node] = []
     done: set[int] = set()

@@ -20,74 +20,192 @@ from .origin import here
 from .tensor import _binary, _unary, mul, neq, true_divide, truth
 
 
-def _documented(build, name: str, numpy_name: str, dtype: str, args: str, result: str):
-    """Name `build` (from graphc.tensor's _unary/_binary) and give it a runnable example."""
-    names = ("x", "y")[: args.count("np.array")]
-    declared = ", ".join(f'gc.vector("{v}", dtype="{dtype}")' for v in names)
+def _named(build, name: str):
+    """A builder of graphc.tensor's _unary/_binary under NumPy's name (arcsin, not the op's asin)."""
     build.__name__ = build.__qualname__ = name
-    build.__doc__ = (
-        f"Elementwise np.{numpy_name}: NumPy's semantics, dtypes and broadcasting.\n\n"
-        f"        >>> import numpy as np, graphc as gc\n"
-        f"        >>> {', '.join(names)} = {declared}\n"
-        f"        >>> gc.function([{', '.join(names)}], gc.{name}({', '.join(names)}))({args}).tolist()\n"
-        f"        {result}\n"
-    )
     return build
 
 
-F, INT = "float64", "int64"
-floor = _documented(_unary(Op.FLOOR), "floor", "floor", F, "np.array([-1.5, 2.5])", "[-2.0, 2.0]")
-ceil = _documented(_unary(Op.CEIL), "ceil", "ceil", F, "np.array([-1.5, 2.5])", "[-1.0, 3.0]")
-trunc = _documented(_unary(Op.TRUNC), "trunc", "trunc", F, "np.array([-1.5, 2.5])", "[-1.0, 2.0]")
-erf = _documented(_unary(Op.ERF), "erf", "erf (scipy.special)", F, "np.array([0.0, 9.0])", "[0.0, 1.0]")
-erfc = _documented(_unary(Op.ERFC), "erfc", "erfc (scipy.special)", F, "np.array([0.0, 9.0])", "[1.0, 0.0]")
-arcsin = _documented(_unary(Op.ASIN), "arcsin", "arcsin", F, "np.array([0.0, -0.0])", "[0.0, -0.0]")
-arccos = _documented(_unary(Op.ACOS), "arccos", "arccos", F, "np.array([1.0, 2.0])", "[0.0, nan]")
-arctan = _documented(_unary(Op.ATAN), "arctan", "arctan", F, "np.array([0.0, -0.0])", "[0.0, -0.0]")
-arcsinh = _documented(_unary(Op.ASINH), "arcsinh", "arcsinh", F, "np.array([0.0, -0.0])", "[0.0, -0.0]")
-arccosh = _documented(_unary(Op.ACOSH), "arccosh", "arccosh", F, "np.array([1.0, 0.5])", "[0.0, nan]")
-arctanh = _documented(_unary(Op.ATANH), "arctanh", "arctanh", F, "np.array([0.0, 1.0])", "[0.0, inf]")
-invert = _documented(_unary(Op.NOT), "invert", "invert (bitwise not)", INT, "np.array([0, 5])", "[-1, -6]")
-copysign = _documented(
-    _binary(Op.COPYSIGN),
-    "copysign",
-    "copysign",
-    F,
-    "np.array([1.0, 2.0]), np.array([-0.0, 3.0])",
-    "[-1.0, 2.0]",
+# One row per builder: the op, what it computes, and its docstring's example (call, x's values, result).
+floor = _named(
+    _unary(Op.FLOOR, "floor (np.floor)", "gc.floor(x)", "[-1.5, 2.5]", "array([-2.,  2.])"), "floor"
 )
-arctan2 = _documented(
-    _binary(Op.ATAN2), "arctan2", "arctan2", F, "np.array([0.0, -0.0]), np.array([-1.0, -1.0])",
-    "[3.141592653589793, -3.141592653589793]",
-)  # fmt: skip
-floor_divide = _documented(
-    _binary(Op.FLOOR_DIV),
+ceil = _named(_unary(Op.CEIL, "ceiling (np.ceil)", "gc.ceil(x)", "[-1.5, 2.5]", "array([-1.,  3.])"), "ceil")
+trunc = _named(
+    _unary(Op.TRUNC, "truncation toward 0 (np.trunc)", "gc.trunc(x)", "[-1.5, 2.5]", "array([-1.,  2.])"),
+    "trunc",
+)
+erf = _named(
+    _unary(
+        Op.ERF,
+        "error function (scipy.special.erf)",
+        "gc.erf(x)",
+        "[0.0, 1.0]",
+        "array([0.        , 0.84270079])",
+    ),
+    "erf",
+)
+erfc = _named(
+    _unary(
+        Op.ERFC,
+        "complementary error function 1 - erf(x), exact in the tail",
+        "gc.erfc(x)",
+        "[0.0, 10.0]",
+        "array([1.00000000e+00, 2.08848758e-45])",
+    ),
+    "erfc",
+)
+arcsin = _named(
+    _unary(
+        Op.ASIN, "inverse sine (np.arcsin)", "gc.arcsin(x)", "[0.0, 1.0]", "array([0.        , 1.57079633])"
+    ),
+    "arcsin",
+)
+arccos = _named(
+    _unary(
+        Op.ACOS, "inverse cosine (np.arccos)", "gc.arccos(x)", "[1.0, 0.0]", "array([0.        , 1.57079633])"
+    ),
+    "arccos",
+)
+arctan = _named(
+    _unary(
+        Op.ATAN,
+        "inverse tangent (np.arctan)",
+        "gc.arctan(x)",
+        "[0.0, 1.0]",
+        "array([0.        , 0.78539816])",
+    ),
+    "arctan",
+)
+arcsinh = _named(
+    _unary(
+        Op.ASINH,
+        "inverse hyperbolic sine (np.arcsinh)",
+        "gc.arcsinh(x)",
+        "[0.0, 1.0]",
+        "array([0.        , 0.88137359])",
+    ),
+    "arcsinh",
+)
+arccosh = _named(
+    _unary(
+        Op.ACOSH,
+        "inverse hyperbolic cosine (np.arccosh)",
+        "gc.arccosh(x)",
+        "[1.0, 2.0]",
+        "array([0.       , 1.3169579])",
+    ),
+    "arccosh",
+)
+arctanh = _named(
+    _unary(
+        Op.ATANH,
+        "inverse hyperbolic tangent (np.arctanh)",
+        "gc.arctanh(x)",
+        "[0.0, 0.5]",
+        "array([0.        , 0.54930614])",
+    ),
+    "arctanh",
+)
+invert = _named(
+    _unary(
+        Op.NOT,
+        "bitwise not ~x (np.invert; logical on bools)",
+        "gc.invert(gc.cast(x, 'int64'))",
+        "[0.0, 5.0]",
+        "array([-1, -6])",
+    ),
+    "invert",
+)
+copysign = _named(
+    _binary(
+        Op.COPYSIGN,
+        "|a| with the sign of b (np.copysign)",
+        "gc.copysign(x, -1.0)",
+        "[1.0, -2.0]",
+        "array([-1., -2.])",
+    ),
+    "copysign",
+)
+arctan2 = _named(
+    _binary(
+        Op.ATAN2,
+        "angle of the point (b, a) (np.arctan2(a, b))",
+        "gc.arctan2(x, -1.0)",
+        "[0.0, -0.0]",
+        "array([ 3.14159265, -3.14159265])",
+    ),
+    "arctan2",
+)
+floor_divide = _named(
+    _binary(
+        Op.FLOOR_DIV,
+        "floor division a // b (np.floor_divide; integer division by 0 is an error)",
+        "gc.floor_divide(x, 2.0)",
+        "[7.0, -7.0]",
+        "array([ 3., -4.])",
+    ),
     "floor_divide",
-    "floor_divide (//)",
-    INT,
-    "np.array([7, -7]), np.array([2, 2])",
-    "[3, -4]",
 )
-mod = _documented(_binary(Op.MOD), "mod", "mod (%)", INT, "np.array([7, -7]), np.array([2, 2])", "[1, 1]")
-bitwise_and = _documented(
-    _binary(Op.AND), "bitwise_and", "bitwise_and (&)", INT, "np.array([12, -1]), np.array([10, 7])", "[8, 7]"
+mod = _named(
+    _binary(
+        Op.MOD,
+        "remainder a % b with the sign of b (np.mod)",
+        "gc.mod(x, 2.0)",
+        "[7.0, -7.0]",
+        "array([1., 1.])",
+    ),
+    "mod",
 )
-bitwise_or = _documented(
-    _binary(Op.OR), "bitwise_or", "bitwise_or (|)", INT, "np.array([12, 1]), np.array([10, 2])", "[14, 3]"
+bitwise_and = _named(
+    _binary(
+        Op.AND,
+        "bitwise and a & b (np.bitwise_and; logical on bools)",
+        "gc.bitwise_and(gc.cast(x, 'int64'), 6)",
+        "[12.0, -1.0]",
+        "array([4, 6])",
+    ),
+    "bitwise_and",
 )
-bitwise_xor = _documented(
-    _binary(Op.XOR), "bitwise_xor", "bitwise_xor (^)", INT, "np.array([12, 1]), np.array([10, 3])", "[6, 2]"
+bitwise_or = _named(
+    _binary(
+        Op.OR,
+        "bitwise or a | b (np.bitwise_or; logical on bools)",
+        "gc.bitwise_or(gc.cast(x, 'int64'), 2)",
+        "[12.0, 1.0]",
+        "array([14,  3])",
+    ),
+    "bitwise_or",
 )
-left_shift = _documented(
-    _binary(Op.LSHIFT), "left_shift", "left_shift (<<)", INT, "np.array([1, 3]), np.array([4, 64])", "[16, 0]"
+bitwise_xor = _named(
+    _binary(
+        Op.XOR,
+        "bitwise exclusive or a ^ b (np.bitwise_xor; logical on bools)",
+        "gc.bitwise_xor(gc.cast(x, 'int64'), 3)",
+        "[12.0, 1.0]",
+        "array([15,  2])",
+    ),
+    "bitwise_xor",
 )
-right_shift = _documented(
-    _binary(Op.RSHIFT),
+left_shift = _named(
+    _binary(
+        Op.LSHIFT,
+        "a << b (np.left_shift; by the width or more: 0)",
+        "gc.left_shift(gc.cast(x, 'int64'), 4)",
+        "[1.0, 3.0]",
+        "array([16, 48])",
+    ),
+    "left_shift",
+)
+right_shift = _named(
+    _binary(
+        Op.RSHIFT,
+        "arithmetic a >> b (np.right_shift)",
+        "gc.right_shift(gc.cast(x, 'int64'), 2)",
+        "[-16.0, 16.0]",
+        "array([-4,  4])",
+    ),
     "right_shift",
-    "right_shift (>>)",
-    INT,
-    "np.array([-16, 16]), np.array([2, 70])",
-    "[-4, 0]",
 )
 remainder, bitwise_not = mod, invert
 asin, acos, atan, atan2, asinh, acosh, atanh = arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh

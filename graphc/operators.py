@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import sympy
 
+from .dims import Dim, exact_quotient
 from .errors import DTypeError, GraphcError, ShapeError
 from .ops import Op, describe
 from .origin import here
@@ -101,15 +101,15 @@ class Operators:
     def reshape(self, *shape):
         """x.reshape(2, 3) or x.reshape((2, 3)); one entry may be -1 (inferred, for symbolic sizes too)."""
         shape = shape[0] if len(shape) == 1 else shape
-        shape = (shape,) if isinstance(shape, (int, str, sympy.Basic)) else tuple(shape)
+        shape = (shape,) if isinstance(shape, (int, str, Dim)) else tuple(shape)
         if sum(1 for d in shape if isinstance(d, int) and d == -1) > 1:
             raise ShapeError(
                 f"reshape of {describe(self)}: only one dimension can be -1, got {shape}{here()}"
             )
         if any(isinstance(d, int) and d == -1 for d in shape):
             known = dim_product(as_shape(d for d in shape if not (isinstance(d, int) and d == -1)))
-            missing = sympy.simplify(sympy.sympify(dim_product(self.type.shape)) / sympy.sympify(known))
-            if missing.is_Integer or (missing.is_integer and not missing.is_Rational):
+            missing = exact_quotient(dim_product(self.type.shape), known)
+            if missing is not None:
                 shape = tuple(missing if isinstance(d, int) and d == -1 else d for d in shape)
             else:
                 raise ShapeError(
@@ -130,7 +130,7 @@ class Operators:
 
     @property
     def size(self):
-        """The number of elements: an int, or a sympy expression of the named sizes."""
+        """The number of elements: an int, or an expression of the sizes (graphc.dims)."""
         return dim_product(self.type.shape)
 
     def flatten(self):

@@ -8,19 +8,26 @@ Adding an op is one row in each table; the completeness test names the tables th
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
-import scipy.special
-import sympy
 
 from .ops_math import IMPL_BY_NAME as _MATH_IMPL
-from .ops_math import SCALAR_DEFS_BY_NAME as _MATH_DEFS
+from .ops_math import MATH_DEFINED, math_definitions
 from .types import shape_str
 
 
 class Op(enum.Enum):
     # elementwise, unary
+    """The closed set of primitive operations; every Node applies one. Each table (shape rules, NumPy
+    semantics, gradients, rewrites, each backend's lowering) has one row per Op.
+
+    >>> gc.exp(gc.vector("x")).owner.op
+    <Op.EXP: 'exp'>
+    >>> gc.Op("matmul")
+    <Op.MATMUL: 'matmul'>
+    """
+
     NEG = "neg"
     ABS = "abs"
     SIGN = "sign"
@@ -127,35 +134,73 @@ TRANSCENDENTAL = frozenset({
 })  # fmt: skip
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
 
+
 # --- scalar definitions: each elementwise math function once, as a sympy expression of its arguments --------
 # Derivatives of ops without a hand-written VJP rule, and of user functions, are derived from these.
-_x, _y = sympy.symbols("x y", real=True)
-SCALAR_DEFS: dict[Op, tuple[tuple[sympy.Symbol, ...], sympy.Expr]] = {
-    Op.NEG: ((_x,), -_x),
-    Op.ABS: ((_x,), sympy.Abs(_x)),
-    Op.EXP: ((_x,), sympy.exp(_x)),
-    Op.LOG: ((_x,), sympy.log(_x)),
-    Op.LOG1P: ((_x,), sympy.log(1 + _x)),
-    Op.EXPM1: ((_x,), sympy.exp(_x) - 1),
-    Op.SQRT: ((_x,), sympy.sqrt(_x)),
-    Op.SIN: ((_x,), sympy.sin(_x)),
-    Op.COS: ((_x,), sympy.cos(_x)),
-    Op.TANH: ((_x,), sympy.tanh(_x)),
-    Op.SIGMOID: ((_x,), 1 / (1 + sympy.exp(-_x))),
-    Op.SOFTPLUS: ((_x,), sympy.log(1 + sympy.exp(_x))),
-    Op.RELU: ((_x,), sympy.Max(0, _x)),
-    Op.ADD: ((_x, _y), _x + _y),
-    Op.SUB: ((_x, _y), _x - _y),
-    Op.MUL: ((_x, _y), _x * _y),
-    Op.DIV: ((_x, _y), _x / _y),
-    Op.POW: ((_x, _y), _x**_y),
-    Op.MAXIMUM: ((_x, _y), sympy.Max(_x, _y)),
-    Op.MINIMUM: ((_x, _y), sympy.Min(_x, _y)),
-    **{Op(name): definition for name, definition in _MATH_DEFS.items()},
-}
+def _scalar_definitions() -> dict:
+    import sympy  # here, not at import: only differentiation by sympy needs it
+
+    x, y = sympy.symbols("x y", real=True)
+    return {
+        Op.NEG: ((x,), -x),
+        Op.ABS: ((x,), sympy.Abs(x)),
+        Op.EXP: ((x,), sympy.exp(x)),
+        Op.LOG: ((x,), sympy.log(x)),
+        Op.LOG1P: ((x,), sympy.log(1 + x)),
+        Op.EXPM1: ((x,), sympy.exp(x) - 1),
+        Op.SQRT: ((x,), sympy.sqrt(x)),
+        Op.SIN: ((x,), sympy.sin(x)),
+        Op.COS: ((x,), sympy.cos(x)),
+        Op.TANH: ((x,), sympy.tanh(x)),
+        Op.SIGMOID: ((x,), 1 / (1 + sympy.exp(-x))),
+        Op.SOFTPLUS: ((x,), sympy.log(1 + sympy.exp(x))),
+        Op.RELU: ((x,), sympy.Max(0, x)),
+        Op.ADD: ((x, y), x + y),
+        Op.SUB: ((x, y), x - y),
+        Op.MUL: ((x, y), x * y),
+        Op.DIV: ((x, y), x / y),
+        Op.POW: ((x, y), x**y),
+        Op.MAXIMUM: ((x, y), sympy.Max(x, y)),
+        Op.MINIMUM: ((x, y), sympy.Min(x, y)),
+        **{Op(name): definition for name, definition in math_definitions().items()},
+    }
+
+
+class _ScalarDefinitions(Mapping):
+    """{op: (its sympy symbols, its sympy expression)}; the expressions are built at the first lookup."""
+
+    OPS = (
+        Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.SIGMOID,
+        Op.SOFTPLUS, Op.RELU, Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM,
+        *(Op(name) for name in MATH_DEFINED),
+    )  # fmt: skip
+
+    def __init__(self):
+        self._built: dict | None = None
+
+    def __getitem__(self, op: Op):
+        if self._built is None:
+            self._built = _scalar_definitions()
+        return self._built[op]
+
+    def __iter__(self):
+        return iter(self.OPS)
+
+    def __len__(self) -> int:
+        return len(self.OPS)
+
+
+SCALAR_DEFS = _ScalarDefinitions()
 
 
 # --- NumPy reference semantics ------------------------------------------------------------------------------
+def expit(x, out=None):
+    """The logistic sigmoid: scipy's ufunc, imported at the first call (most programs never need scipy)."""
+    from scipy.special import expit as scipy_expit
+
+    return scipy_expit(x) if out is None else scipy_expit(x, out=out)
+
+
 def _reduce(fn: Callable) -> Callable:
     return lambda x, axis, keepdims: fn(x, axis=axis, keepdims=keepdims)
 
@@ -252,7 +297,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.SIN: np.sin,
     Op.COS: np.cos,
     Op.TANH: np.tanh,
-    Op.SIGMOID: scipy.special.expit,
+    Op.SIGMOID: expit,
     Op.SOFTPLUS: lambda x: np.logaddexp(x, np.zeros((), x.dtype) if x.dtype.kind == "f" else 0.0),
     Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
     Op.NOT: np.invert,  # bitwise: logical_not on bools

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import sympy
 
 
 def _special(name: str) -> Callable:
@@ -57,18 +56,18 @@ IMPL_BY_NAME: dict[str, Callable] = {
 }
 """IMPL rows of the ops in this family, by Op value (graphc.ops merges them)."""
 
-_x, _y = sympy.symbols("x y", real=True)
-SCALAR_DEFS_BY_NAME: dict[str, tuple[tuple[sympy.Symbol, ...], sympy.Expr]] = {
-    "erf": ((_x,), sympy.erf(_x)),
-    "erfc": ((_x,), sympy.erfc(_x)),
-    "asin": ((_x,), sympy.asin(_x)),
-    "acos": ((_x,), sympy.acos(_x)),
-    "atan": ((_x,), sympy.atan(_x)),
-    "atan2": ((_x, _y), sympy.atan2(_x, _y)),
-    "asinh": ((_x,), sympy.asinh(_x)),
-    "acosh": ((_x,), sympy.acosh(_x)),
-    "atanh": ((_x,), sympy.atanh(_x)),
-}
-"""The special functions as sympy expressions (their gradients are derived from these)."""
+MATH_DEFINED = ("erf", "erfc", "asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh")
 
-__all__ = ["IMPL_BY_NAME", "SCALAR_DEFS_BY_NAME", "arange", "erf", "erfc"]
+
+def math_definitions() -> dict:
+    """The special functions as sympy expressions, by op value (their gradients are derived from these);
+    sympy is imported here, at the first differentiation, not with graphc."""
+    import sympy
+
+    x, y = sympy.symbols("x y", real=True)
+    functions = {"asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan, "asinh": sympy.asinh}
+    functions.update(acosh=sympy.acosh, atanh=sympy.atanh, erf=sympy.erf, erfc=sympy.erfc)
+    return {**{name: ((x,), fn(x)) for name, fn in functions.items()}, "atan2": ((x, y), sympy.atan2(x, y))}
+
+
+__all__ = ["IMPL_BY_NAME", "MATH_DEFINED", "arange", "erf", "erfc", "math_definitions"]

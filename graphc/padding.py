@@ -15,7 +15,6 @@ width, and reflect/symmetric/wrap padding narrower than the size.
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from .errors import InputError, ShapeError
 from .graph import Variable, as_variable
@@ -89,7 +88,7 @@ def _pad_from_data(x: Variable, axis: int, before: int, after: int, mode: str) -
     n = x.type.shape[axis]
     if isinstance(n, int) and n == 0:
         raise ShapeError(f"pad: cannot {mode}-pad the empty axis {axis} of {describe(x)}{here()}")
-    if isinstance(n, sympy.Basic):
+    if not isinstance(n, int):
         pieces = _symbolic_pieces(x, axis, before, after, mode)
     else:  # where NumPy takes each padded position from, as runs of consecutive positions
         source = np.pad(np.arange(n), (before, after), mode=mode)

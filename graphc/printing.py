@@ -19,10 +19,18 @@ def _label(v: Variable) -> str:
 
 
 def debugprint(obj, file=None, origins: bool = False) -> str:
-    """An indented dump of a graph (a Variable, a list of them, or a compiled Function's optimised graph).
+    """An indented dump of a graph (a Variable, a list of them, or a compiled Function's optimised graph),
+    printed to `file` (stdout) and returned.
 
     Each node prints as `op{params} -> name [dtype(shape)]` with its inputs indented below; a node already
     printed is shown as `*id` instead of again, so a DAG prints in linear size.
+
+    >>> x = gc.vector("x")
+    >>> _ = gc.debugprint(gc.exp(x) + 1)
+    #1 add -> ? [float64(x.0,)]
+      └ #2 exp -> ? [float64(x.0,)]
+        └ x [float64(x.0,)]
+      └ const 1.0 [float64()]
     """
     roots, titles = _roots(obj)
     ids: dict[int, int] = {}

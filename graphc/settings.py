@@ -3,13 +3,14 @@
 - ``GRAPHC_CACHE_DIR``: where compiled code is cached (unset: ``$XDG_CACHE_HOME/graphc``, else
   ``~/.cache/graphc``, chosen by the object cache);
 - ``GRAPHC_NUM_THREADS``: threads for native loops (unset: the CPUs this process may use);
-- ``GRAPHC_DUMP_IR``: a directory where each compiled module's IR, optimised IR and assembly are written.
+- ``GRAPHC_DUMP_IR``: a directory where each compiled module's IR, optimised IR and assembly are written;
+- ``GRAPHC_CHECK_NUMERICS``: 1 to compile every function with check_numerics (gc.function's default).
 
-They are read when graphc is imported. A program or a test that changes them afterwards calls `reload()`:
+They are read when graphc is imported. A program or a test that changes them afterwards calls `reload()`;
+`read(environ)` gives the settings an environment would give:
 
-    >>> import os, graphc.settings
-    >>> os.environ["GRAPHC_NUM_THREADS"] = "1"
-    >>> graphc.settings.reload().num_threads
+    >>> import graphc.settings
+    >>> graphc.settings.read({"GRAPHC_NUM_THREADS": "1"}).num_threads
     1
 """
 
@@ -28,6 +29,7 @@ class Settings:
     cache_dir: Path | None  # None: the object cache's default location
     num_threads: int | None  # None: the CPUs this process may use
     dump_ir: Path | None  # None: nothing is dumped
+    check_numerics: bool = False  # gc.function's default for check_numerics
 
 
 def read(environ: Mapping[str, str] = os.environ) -> Settings:
@@ -38,7 +40,24 @@ def read(environ: Mapping[str, str] = os.environ) -> Settings:
             threads = max(1, int(threads))
         except ValueError:
             raise GraphcError(f"GRAPHC_NUM_THREADS must be a whole number, not {threads!r}") from None
-    return Settings(_path(environ, "GRAPHC_CACHE_DIR"), threads, _path(environ, "GRAPHC_DUMP_IR"))
+    numerics = (environ.get("GRAPHC_CHECK_NUMERICS") or "0").strip().lower()
+    if numerics not in _SWITCH:
+        raise GraphcError(f"GRAPHC_CHECK_NUMERICS must be 1 or 0, not {numerics!r}")
+    return Settings(
+        _path(environ, "GRAPHC_CACHE_DIR"), threads, _path(environ, "GRAPHC_DUMP_IR"), _SWITCH[numerics]
+    )
+
+
+_SWITCH = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 def _path(environ: Mapping[str, str], name: str) -> Path | None:

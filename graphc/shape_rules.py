@@ -3,20 +3,35 @@ params, checked when a node is built. Core layer.
 
 Errors are ShapeError/DTypeError naming the inputs (graph.apply adds the user's line). Dtypes are NumPy's by
 construction: an elementwise or reduction rule asks NumPy what it gives on one-element arrays.
+
+Sizes that must be equal unify (graphc.types.unify): the result takes the most specific, and each pair that is
+not equal by construction is an *assumption* of the node (`infer_types` returns them; gc.function checks them
+at each call and names the node's inputs if one fails).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
-import sympy
 
+from .dims import divide
 from .errors import DTypeError, ShapeError
 from .ops import BINARY, BITWISE, ELEMENTWISE, IMPL, REDUCTIONS, UNARY, Op, describe
 from .shape_rules_math import MATH_ARITY, MATH_SHAPE_RULES
-from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, dims_equal, shape_str
+from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, mismatch, shape_str, unify
+
+
+class _Assumed(threading.local):
+    """The size equalities the rule being run assumes (per thread: graphs may be built on several at once)."""
+
+    def __init__(self):
+        self.pairs: list = []
+
+
+_assumed = _Assumed()
 
 
 @lru_cache(maxsize=4096)
@@ -34,7 +49,7 @@ _SUPPORTED_DTYPES = frozenset(np.dtype(d) for d in DTYPES)  # compared by object
 
 def _elementwise_types(op, inputs, params):
     try:  # messages are built only on failure: this runs for every node a pass rebuilds
-        shape = broadcast_shapes(*(v.type.shape for v in inputs))
+        shape = broadcast_shapes(*(v.type.shape for v in inputs), record=_assumed.pairs)
     except ShapeError:
         verb = "combine" if op is not Op.WHERE else "select with"
         what = f"{op.value}: {verb} " + " and ".join(describe(v) for v in inputs)
@@ -97,13 +112,13 @@ def _matmul_types(op, inputs, params):
         raise DTypeError(f"matmul: bool operands are not supported: {describe(a)} @ {describe(b)}")
     ashape = (1,) + a.type.shape if a.type.ndim == 1 else a.type.shape
     bshape = b.type.shape + (1,) if b.type.ndim == 1 else b.type.shape
-    if not dims_equal(ashape[-1], bshape[-2]):
+    if unify(ashape[-1], bshape[-2], _assumed.pairs) is None:
         raise ShapeError(
             f"matmul: cannot multiply {describe(a)} by {describe(b)}: "
-            f"inner dimensions {ashape[-1]} vs {bshape[-2]}"
+            f"inner dimensions {mismatch(ashape[-1], bshape[-2])}"
         )
     try:  # the message only on failure: passes rebuild many matmuls
-        batch = broadcast_shapes(ashape[:-2], bshape[:-2])
+        batch = broadcast_shapes(ashape[:-2], bshape[:-2], record=_assumed.pairs)
     except ShapeError:
         what = f"matmul batch dimensions of {describe(a)} and {describe(b)}"
         batch = broadcast_shapes(ashape[:-2], bshape[:-2], what=what)
@@ -122,7 +137,7 @@ def _transpose_types(op, inputs, params):
 def _reshape_types(op, inputs, params):
     (x,) = inputs
     shape = params["shape"]
-    if not dims_equal(dim_product(x.type.shape), dim_product(shape)):
+    if unify(dim_product(x.type.shape), dim_product(shape), _assumed.pairs) is None:
         raise ShapeError(f"reshape: cannot reshape {describe(x)} to {shape_str(shape)}: sizes differ")
     return (Type(x.type.dtype, shape),)
 
@@ -130,9 +145,15 @@ def _reshape_types(op, inputs, params):
 def _broadcast_to_types(op, inputs, params):
     (x,) = inputs
     shape = params["shape"]
-    got = broadcast_shapes(x.type.shape, shape, what=f"broadcast_to {shape_str(shape)}: {describe(x)}")
-    if len(got) != len(shape) or not all(dims_equal(g, s) for g, s in zip(got, shape, strict=True)):
-        raise ShapeError(f"broadcast_to: cannot broadcast {describe(x)} to {shape_str(shape)}")
+    lead = len(shape) - x.type.ndim
+    if lead < 0:
+        raise ShapeError(f"broadcast_to: cannot broadcast {describe(x)} to {shape_str(shape)}: too few axes")
+    for axis, (d, target) in enumerate(zip(x.type.shape, shape[lead:], strict=True), start=lead):
+        if not (isinstance(d, int) and d == 1) and unify(d, target, _assumed.pairs) is None:
+            raise ShapeError(
+                f"broadcast_to: cannot broadcast {describe(x)} to {shape_str(shape)}: dimension "
+                f"{axis - len(shape)} is {mismatch(d, target)}"
+            )
     return (Type(x.type.dtype, shape),)
 
 
@@ -176,26 +197,29 @@ def slice_length(dim, start, stop, step, x):
         length = bound(stop, dim) - bound(start, 0)
     else:  # walking down from start (default: the last) to just above stop (default: before the first)
         length = bound(start, dim - 1) - (-1 if stop is None else bound(stop, -1))
-    return length if abs(step) == 1 else sympy.ceiling(length / abs(step))
+    return length if abs(step) == 1 else divide(length, abs(step), ceil=True)
 
 
 def _concatenate_types(op, inputs, params):
     axis = params["axis"]
     first = inputs[0]
+    shape = list(first.type.shape)
     total = 0
     for v in inputs:
         if v.type.ndim != first.type.ndim:
             raise ShapeError(f"concatenate: {describe(v)} and {describe(first)} have different ranks")
-        for i, (d, e) in enumerate(zip(v.type.shape, first.type.shape, strict=True)):
-            if i != axis and not dims_equal(d, e):
+        for i, d in enumerate(v.type.shape):
+            unified = d if i == axis else unify(shape[i], d, _assumed.pairs)
+            if unified is None:
                 raise ShapeError(
                     f"concatenate along axis {axis}: {describe(v)} and {describe(first)} differ in "
-                    f"dimension {i}"
+                    f"dimension {i}: {mismatch(shape[i], d)}"
                 )
+            shape[i] = unified
         total = total + v.type.shape[axis]
+    shape[axis] = total
     dtype = np.result_type(*(v.type.dtype for v in inputs))
-    shape = tuple(total if i == axis else d for i, d in enumerate(first.type.shape))
-    return (Type(dtype, shape),)
+    return (Type(dtype, tuple(shape)),)
 
 
 def _softmax_types(op, inputs, params):
@@ -276,8 +300,16 @@ ARITY: dict[Op, int | None] = {
 """How many inputs each op takes (None: variadic)."""
 
 
-def infer_types(op: Op, inputs, params: dict) -> tuple[Type, ...]:
+def infer_types(op: Op, inputs, params: dict) -> tuple[tuple[Type, ...], tuple]:
+    """(output types, assumptions): the pairs of sizes the node needs equal that are not equal by
+    construction (x.1 and W.0 for x @ W), each to be checked when a compiled function is called."""
     arity = ARITY[op]
     if arity is not None and len(inputs) != arity:
         raise TypeError(f"{op.value} takes {arity} inputs, got {len(inputs)}")
-    return SHAPE_RULES[op](op, inputs, params)
+    pairs = _assumed.pairs
+    try:
+        types = SHAPE_RULES[op](op, inputs, params)
+    finally:
+        assumed = tuple(pairs) if pairs else ()
+        pairs.clear()
+    return types, assumed

@@ -37,7 +37,12 @@ def __dir__() -> list[str]:  # tab completion shows the public names only
 
 @dataclass
 class History:
-    """Per-epoch mean training loss, validation values, and where early stopping ended."""
+    """Per-epoch mean training loss, validation values, and where early stopping ended (`plot()` draws them).
+
+    >>> history = gc.training.History(loss=[1.0, 0.5], val=[1.2, 0.9])
+    >>> history.loss[-1], history.best_epoch
+    (0.5, None)
+    """
 
     loss: list[float] = field(default_factory=list)
     val: list[float] = field(default_factory=list)
@@ -88,6 +93,14 @@ class EarlyStopping:
     `patience` evaluations without improvement and restore θ*.
 
     `params` are the shared variables to snapshot and restore.
+
+    >>> w = gc.shared(np.array(0.0), name="w")
+    >>> step = gc.function([], w, updates={w: w + 1})  # w counts the epochs
+    >>> val = lambda: float((w.get_value() - 3) ** 2)  # best once w is 3
+    >>> stop = gc.training.EarlyStopping([w], patience=2)
+    >>> history = gc.train(step, [()], epochs=20, validate=val, early_stopping=stop, progress=False)
+    >>> history.best_epoch, history.stopped_epoch, float(w.get_value())
+    (2, 4, 3.0)
     """
 
     def __init__(
@@ -115,7 +128,12 @@ class EarlyStopping:
 
 
 def minibatches(*arrays: np.ndarray, batch_size: int, rng: np.random.Generator | None = None) -> Callable:
-    """A `batches` callable for gc.train: minibatches of the arrays, reshuffled each epoch with rng."""
+    """A `batches` callable for gc.train: minibatches of the arrays, reshuffled each epoch with rng.
+
+    >>> batches = gc.training.minibatches(np.arange(5), np.arange(5) * 10, batch_size=2)
+    >>> [x.tolist() for x, _ in batches(0)]
+    [[0, 1], [2, 3], [4]]
+    """
     lengths = [len(a) for a in arrays]
     if not isinstance(batch_size, int) or batch_size < 1 or len(set(lengths)) > 1:
         raise InputError(
@@ -154,6 +172,11 @@ def train(
     checkpoint: a folder where every `every` epochs (and at the end) the training state is saved atomically
     (graphc.io.checkpoint); with resume=True a run continues from it, `epochs` being the total, and ends with
     the parameters an uninterrupted run gets.
+
+    >>> w = gc.shared(np.array(4.0), name="w")
+    >>> step = gc.function([], w**2, updates={w: w * 0.5})  # the loss w², then halve w
+    >>> gc.train(step, [()], epochs=3, progress=False).loss
+    [16.0, 4.0, 1.0]
     """
     if early_stopping is not None and validate is None:
         raise InputError(
@@ -212,7 +235,15 @@ def retrain_for_best_steps(
     reset: Callable[[], None], step_fn: Callable, all_batches, stopped: History, progress: bool = False
 ) -> History:
     """Algorithm 7.2: after early stopping on the subtraining set found i* (stopped.best_epoch), re-initialise
-    the parameters (`reset()`) and train on all the data (training + validation) for i* epochs."""
+    the parameters (`reset()`) and train on all the data (training + validation) for i* epochs.
+
+    >>> w = gc.shared(np.array(0.0), name="w")
+    >>> step = gc.function([], w, updates={w: w + 1})
+    >>> stopped = gc.training.History(best_epoch=2)
+    >>> again = gc.training.retrain_for_best_steps(lambda: w.set_value(0.0), step, [()], stopped)
+    >>> len(again.loss), float(w.get_value())
+    (3, 3.0)
+    """
     if stopped.best_epoch is None:
         raise InputError(
             "retrain_for_best_steps: stopped must be the History of a run with early stopping (its "
@@ -231,7 +262,14 @@ def continue_until(
     progress: bool = False,
 ) -> History:
     """Algorithm 7.3: keep the early-stopped parameters and go on training on all the data until the
-    validation loss falls to `target` (the subtraining loss at the stop), or max_epochs pass."""
+    validation loss falls to `target` (the subtraining loss at the stop), or max_epochs pass.
+
+    >>> w = gc.shared(np.array(0.0), name="w")
+    >>> step = gc.function([], w, updates={w: w + 1})
+    >>> history = gc.training.continue_until(step, [()], lambda: float(10 - w.get_value()), target=7.0)
+    >>> history.val, float(w.get_value())
+    ([9.0, 8.0, 7.0], 3.0)
+    """
     history = History()
     for epoch in range(max_epochs):
         part = train(step_fn, all_batches, epochs=1, validate=validate, progress=progress, desc="continue")

@@ -1,4 +1,5 @@
-"""Types of graph values: dtype + shape with int or symbolic dimensions. Owns broadcasting and dtype rules."""
+"""Types of graph values: dtype + shape with int or symbolic dimensions. Owns broadcasting, unification and
+dtype rules. Symbolic sizes are graphc.dims' (no sympy)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import sympy
 
+from . import dims
+from .dims import AnonymousSize, NamedSize, Size, evaluate, sizes_in
 from .errors import DTypeError, ShapeError
 
 DTYPES = ("float32", "float64", "int32", "int64", "bool")
@@ -15,8 +17,9 @@ FLOAT_DTYPES = ("float32", "float64")
 _SUPPORTED = frozenset(np.dtype(d) for d in DTYPES)
 _BY_NAME = {d: np.dtype(d) for d in DTYPES}
 
-Dim = int | sympy.Expr
-"""A dimension: an int, or a sympy expression of named sizes (``n``, ``n - 2``) known at call time."""
+Dim = int | dims.Dim
+"""A dimension: an int, or an expression of sizes known at call time (graphc.dims): named by the user (``n``,
+``n - 2``) or anonymous (``x.0``, axis 0 of input x)."""
 
 
 def as_dtype(dtype) -> np.dtype:
@@ -34,14 +37,19 @@ def as_dtype(dtype) -> np.dtype:
     return dt
 
 
-def symbol(name: str) -> sympy.Symbol:
-    """The sympy symbol for a named dimension; sizes are positive integers."""
-    return sympy.Symbol(name, integer=True, positive=True)
+def symbol(name: str) -> NamedSize:
+    """The size named `name`: one name is one size wherever it appears."""
+    return NamedSize(name)
+
+
+def anonymous(owner: str | None, axis: int) -> AnonymousSize:
+    """A fresh anonymous size for axis `axis` of the value named `owner` (``?`` when it has no name)."""
+    return AnonymousSize(f"{owner or '?'}.{axis}")
 
 
 def as_dim(d) -> Dim:
-    """Normalise one dimension: ints stay ints, names become symbols, integer sympy values become ints."""
-    if (type(d) is int and d >= 0) or type(d) is sympy.Symbol:  # fast path: already normal (every new Type)
+    """Normalise one dimension: ints stay ints, names become sizes, size expressions stay as they are."""
+    if (type(d) is int and d >= 0) or type(d) is NamedSize or type(d) is AnonymousSize:  # fast: normal
         return d
     if isinstance(d, (bool, np.bool_)):
         raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
@@ -53,10 +61,7 @@ def as_dim(d) -> Dim:
         if not d.isidentifier():
             raise ShapeError(f"a symbolic dimension must be an identifier, not {d!r}")
         return symbol(d)
-    if isinstance(d, sympy.Basic):
-        d = sympy.sympify(d)
-        if d.is_Integer:
-            return int(d)
+    if isinstance(d, dims.Dim):
         return d
     raise ShapeError(f"a dimension must be an int or a name, not {d!r}")
 
@@ -81,30 +86,72 @@ def is_static(shape: Sequence[Dim]) -> bool:
 
 
 def dims_equal(a: Dim, b: Dim) -> bool:
-    if isinstance(a, int) and isinstance(b, int):
-        return a == b
-    if a == b:  # structurally equal (the common case): no need to expand
-        return True
-    return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
+    """The sizes are equal whatever the call binds (n + 1 equals 1 + n; x.0 and y.0 are not equal). Sizes are
+    kept in one canonical form, so this is ==."""
+    return a == b
 
 
 def same_shape(a: Sequence[Dim], b: Sequence[Dim]) -> bool:
-    """Two shapes are equal, dimension by dimension (named sizes up to algebra: n + 1 equals 1 + n)."""
-    return a == b or (len(a) == len(b) and all(map(dims_equal, a, b)))
+    """Two shapes are equal, dimension by dimension."""
+    return tuple(a) == tuple(b)
 
 
-def dim_product(dims: Iterable[Dim]) -> Dim:
-    total: Dim = 1
-    for d in dims:
-        total = total * d
-    return as_dim(total) if not isinstance(total, int) else total
+def _specificity(d: Dim) -> int:
+    """2: a number; 1: sizes the user named (n, n - 2); 0: involves an anonymous size (x.0)."""
+    if isinstance(d, int):
+        return 2
+    return 0 if any(isinstance(s, AnonymousSize) for s in sizes_in(d)) else 1
 
 
-def broadcast_shapes(*shapes: Sequence[Dim], what: str = "") -> tuple[Dim, ...]:
+def unify(a: Dim, b: Dim, record: list | None = None) -> Dim | None:
+    """The size that stands for two sizes an op needs equal (matmul's inner sizes, broadcast partners), or
+    None if they can never be equal.
+
+    Equal sizes are themselves. Otherwise the more specific one stands for both (a number beats a name the
+    user gave, which beats an anonymous size) and the pair goes into `record`: gc.function checks it at each
+    call. Two different numbers, two different user-named sizes (n vs m: one name is one size), and sizes a
+    fixed amount apart (x.0 vs x.0 + 1) never unify.
+    """
+    if a == b:
+        return a
+    if isinstance(a - b, int):  # two numbers, or a fixed amount apart
+        return None
+    rank_a, rank_b = _specificity(a), _specificity(b)
+    if rank_a == rank_b and rank_a > 0:
+        return None
+    if record is not None:
+        record.append((a, b))
+    return a if rank_a >= rank_b else b
+
+
+def shapes_unify(a: Sequence[Dim], b: Sequence[Dim], record: list | None = None) -> bool:
+    """The shapes have one rank and sizes that unify (each pair that is not equal by construction goes into
+    `record`): one value can stand for the other once the call has checked the sizes."""
+    return len(a) == len(b) and all(unify(x, y, record) is not None for x, y in zip(a, b, strict=True))
+
+
+def mismatch(a: Dim, b: Dim) -> str:
+    """'n vs m' for an error message, with how to fix two different user names."""
+    text = f"{dim_str(a)} vs {dim_str(b)}"
+    if _specificity(a) == _specificity(b) == 1:
+        text += (
+            " (two names are two sizes: give both the same name, or leave one unnamed (None) to have "
+            "them checked when the function is called)"
+        )
+    return text
+
+
+def dim_product(shape: Iterable[Dim]) -> Dim:
+    """The number of elements of a shape: an int, or an expression of its sizes."""
+    return dims.product(shape)
+
+
+def broadcast_shapes(*shapes: Sequence[Dim], what: str = "", record: list | None = None) -> tuple[Dim, ...]:
     """NumPy broadcasting over int and symbolic dimensions.
 
-    A symbolic dimension is never taken to be 1: it broadcasts against 1 or against itself only, so a shape
-    mismatch that NumPy would report at run time is reported here, at build time.
+    A symbolic dimension is never taken to be 1: it broadcasts against 1 or against a size it unifies with
+    (`unify`: the pair goes into `record`, to be checked at call time), so a mismatch NumPy would find at run
+    time is a ShapeError here or a clear error when the function is called.
     """
     ndim = max((len(s) for s in shapes), default=0)
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
@@ -117,17 +164,25 @@ def broadcast_shapes(*shapes: Sequence[Dim], what: str = "") -> tuple[Dim, ...]:
                 continue
             if isinstance(dim, int) and dim == 1:
                 dim = d
-            elif not dims_equal(dim, d):
-                raise ShapeError(
-                    f"cannot broadcast {what}: dimension {axis - ndim} is {dim_str(dim)} vs {dim_str(d)}"
-                )
+                continue
+            unified = unify(dim, d, record)
+            if unified is None:
+                raise ShapeError(f"cannot broadcast {what}: dimension {axis - ndim} is {mismatch(dim, d)}")
+            dim = unified
         out.append(dim)
     return tuple(out)
 
 
 @dataclass(frozen=True)
 class Type:
-    """The static type of a graph value: a NumPy dtype and a shape of ints and sympy dimensions."""
+    """The static type of a graph value: a NumPy dtype and a shape of ints and symbolic sizes.
+
+    >>> t = gc.Type("float32", ("n", 3))
+    >>> print(t)
+    float32(n, 3)
+    >>> t.ndim, t.is_float
+    (2, True)
+    """
 
     dtype: np.dtype
     shape: tuple[Dim, ...]
@@ -145,11 +200,12 @@ class Type:
         return self.dtype.kind == "f"
 
     @property
-    def symbols(self) -> set[sympy.Symbol]:
-        found: set[sympy.Symbol] = set()
+    def symbols(self) -> set[Size]:
+        """The sizes (named and anonymous) its shape depends on."""
+        found: set[Size] = set()
         for d in self.shape:
             if not isinstance(d, int):
-                found |= d.free_symbols
+                found |= sizes_in(d)
         return found
 
     def __str__(self) -> str:
@@ -160,22 +216,22 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
     """A dimension's value once the call binds the named sizes."""
     if isinstance(d, int):
         return d
-    known = sizes.get(d)  # a bare named size: a dict lookup, ~100x cheaper than a sympy substitution
+    known = sizes.get(d)  # a bare size: one dict lookup
     if known is not None:
         return known
-    value = sympy.sympify(d).subs(sizes)
-    if not value.is_Integer:
-        raise ShapeError(f"the size {d} is not known from the inputs' shapes (got {value})")
-    return int(value)
+    try:
+        return evaluate(d, sizes)
+    except KeyError as missing:
+        raise ShapeError(f"the size {d} is not known from the inputs' shapes (none for {missing})") from None
 
 
 def concrete_params(params: dict, sizes: dict) -> dict:
     """Params with every symbolic dimension (a size, or in a shape tuple) replaced by its call-time value."""
     out = {}
     for key, value in params.items():
-        if isinstance(value, tuple) and any(isinstance(d, sympy.Basic) for d in value):
+        if isinstance(value, tuple) and any(isinstance(d, dims.Dim) for d in value):
             value = tuple(concrete_dim(d, sizes) for d in value)
-        elif isinstance(value, sympy.Basic):
+        elif isinstance(value, dims.Dim):
             value = concrete_dim(value, sizes)
         out[key] = value
     return out

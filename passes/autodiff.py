@@ -40,9 +40,9 @@ from graphc.graph import Constant, Variable, toposort
 from graphc.ops import Op, describe
 from graphc.origin import origin_scope
 from graphc.tensor import add, as_variable, broadcast_to, cast, reshape, sum_
-from graphc.types import Type, same_shape
+from graphc.types import Type, same_shape, shapes_unify
 
-from .vjp_rules import STOP_GRADIENT, VJP_RULES
+from .vjp_rules import VJP_RULES, is_stop_gradient, stop_gradient_function
 
 Wrt = Variable | Sequence[Variable]
 
@@ -57,6 +57,11 @@ def grad(
 
     `known_grads` ({variable: its gradient}) starts the backward pass from given output gradients too (with
     `cost=None`, from them alone): a vector-Jacobian product. `disconnected` is "raise" or "zero".
+
+    >>> x = gc.vector("x")
+    >>> g = gc.grad(gc.sum(x**2), x)
+    >>> gc.evaluate(g, {x: [1.0, 2.0]})
+    array([2., 4.])
     """
     single, wrt_list = as_wrt_list(wrt, "grad")
     if disconnected not in ("raise", "zero"):
@@ -69,11 +74,16 @@ def grad(
 
 
 def stop_gradient(x) -> Variable:
-    """x in the forward pass; no gradient flows through it (an identity elementwise node, drawn as such)."""
+    """x in the forward pass; no gradient flows through it (an identity elementwise node, drawn as such).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.grad(gc.sum(gc.stop_gradient(x) * x), x), {x: [3.0]})
+    array([3.])
+    """
     x = as_variable(x)
     if not x.type.is_float:  # integers carry no gradient anyway
         return x
-    return STOP_GRADIENT(x)
+    return stop_gradient_function()(x)
 
 
 # --- the backward walk --------------------------------------------------------------------------------------
@@ -191,7 +201,7 @@ def _seeds(cost, known_grads) -> list[tuple[Variable, Variable]]:
             raise DTypeError(
                 f"grad: known_grads gives a gradient for {describe(var)}, which is not a float value"
             )
-        if not same_shape(g.type.shape, var.type.shape):
+        if not shapes_unify(g.type.shape, var.type.shape):
             raise ShapeError(f"grad: the known gradient {describe(g)} must have the shape of {describe(var)}")
         seeds.append((var, fit(g, var.type)))
     if not seeds:
@@ -251,7 +261,7 @@ def _total(contributions: list[Variable]) -> Variable:
 
 
 def _is_stop(node) -> bool:
-    return node.op is Op.SCALAR_FN and node.params["fn"] is STOP_GRADIENT
+    return node.op is Op.SCALAR_FN and is_stop_gradient(node.params["fn"])
 
 
 def no_rule_message(node) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-import sympy
 
+from graphc.dims import Dim
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, Node, Variable
 from graphc.ops import IMPL, Op
@@ -35,7 +35,7 @@ def _foldable(node: Node, inputs: list[Variable]) -> bool:
     if not all(is_static(out.type.shape) for out in node.outputs):
         return False
     if any(
-        isinstance(p, sympy.Basic) or (isinstance(p, tuple) and any(isinstance(d, sympy.Basic) for d in p))
+        isinstance(p, Dim) or (isinstance(p, tuple) and any(isinstance(d, Dim) for d in p))
         for p in node.params.values()
     ):
         return False

@@ -5,7 +5,6 @@ back into zeros of the input's shape. Rows of VJP_RULES (passes/vjp_rules.py); i
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from graphc.graph import Constant, Variable
 from graphc.tensor import broadcast_to, concatenate, getitem, reshape
@@ -72,7 +71,7 @@ def pad(g: Variable, axis: int, before, after) -> Variable:
     for width, part in ((before, None), (0, g), (after, None)):
         if part is not None:
             parts.append(part)
-        elif not (isinstance(width, int) and width == 0) and sympy.sympify(width) != 0:
+        elif width != 0:
             shape = g.type.shape[:axis] + (width,) + g.type.shape[axis + 1 :]
             parts.append(zeros(shape, g.type.dtype))
     return concatenate(parts, axis=axis)

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from functools import cache
 
 import numpy as np
-import sympy
 
 from graphc.elementwise import ScalarFunction
 from graphc.graph import Constant, Variable, apply
@@ -174,7 +173,7 @@ def transpose_vjp(g, out, x, perm):
 
 def scalar_fn_vjp(g, out, *xs, fn: ScalarFunction):
     """g · ∂f/∂xᵢ, each partial derivative itself an elementwise function (sympy derives it once)."""
-    if fn is STOP_GRADIENT:
+    if is_stop_gradient(fn):
         return (None,)
     grads = []
     for i in range(len(xs)):
@@ -185,6 +184,8 @@ def scalar_fn_vjp(g, out, *xs, fn: ScalarFunction):
 
 @cache
 def _derived(op: Op, i: int) -> ScalarFunction:
+    import sympy
+
     symbols, expr = SCALAR_DEFS[op]
     return ScalarFunction(f"d{op.value}_d{symbols[i]}", symbols, sympy.diff(expr, symbols[i]))
 
@@ -199,8 +200,18 @@ def derived_rule(op: Op) -> VJPRule:
     return rule
 
 
-STOP_GRADIENT = ScalarFunction("stop_gradient", (sympy.Symbol("x", real=True),), sympy.Symbol("x", real=True))
-"""The identity, as an elementwise function whose VJP is no gradient (gc.stop_gradient builds it)."""
+@cache
+def stop_gradient_function() -> ScalarFunction:
+    """The identity, as an elementwise function whose VJP is no gradient (gc.stop_gradient builds it). Made at
+    the first use: it is a sympy expression, and sympy is imported by the paths that need it only."""
+    import sympy
+
+    x = sympy.Symbol("x", real=True)
+    return ScalarFunction("stop_gradient", (x,), x)
+
+
+def is_stop_gradient(fn: ScalarFunction) -> bool:
+    return fn.name == "stop_gradient" and fn is stop_gradient_function()
 
 
 def no_grad(g, out, *xs, **params):
@@ -270,4 +281,4 @@ VJP_RULES: dict[Op, VJPRule] = {
 HAND_WRITTEN = frozenset(op for op in SCALAR_DEFS if VJP_RULES[op].__name__ != f"derived_{op.value}_vjp")
 """Elementwise ops whose sympy-derived rule is overridden by a hand-written one (tests compare the two)."""
 
-__all__ = ["VJP_RULES", "STOP_GRADIENT", "HAND_WRITTEN", "derived_rule"]
+__all__ = ["VJP_RULES", "HAND_WRITTEN", "derived_rule", "is_stop_gradient", "stop_gradient_function"]

@@ -307,5 +307,10 @@ def test_the_direct_call_path_checks_like_the_general_one(backend: str) -> None:
         f(a)
     with pytest.raises(gc.DTypeError, match="x: expected float64, got complex128"):
         f(a.astype(complex), b)
-    with pytest.raises(gc.ShapeError, match="'n'"):
+    with pytest.raises(gc.ShapeError, match=r"x.0 = 4 and y.0 = 5 at this call"):
         f(a, np.ones(5))
+
+
+def test_a_number_as_the_one_output(backend: str) -> None:
+    f = gc.function([gc.vector("x")], 1.5, backend=backend)
+    assert f(np.zeros(2)) == 1.5

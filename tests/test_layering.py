@@ -27,12 +27,13 @@ PACKAGES = {"graphc": ROOT / "graphc", "graphc.passes": ROOT / "passes", "graphc
 CORE = {
     "graphc.errors", "graphc.settings", "graphc.types", "graphc.origin", "graphc.ops", "graphc.shape_rules",
     "graphc.operators", "graphc.graph", "graphc.tensor", "graphc.elementwise", "graphc.fgraph",
-    "graphc.kernel", "graphc.printing",
+    "graphc.kernel", "graphc.printing", "graphc.sizes", "graphc.dims",
     "graphc.ops_math", "graphc.shape_rules_math", "graphc.mathfuncs", "graphc.arrays", "graphc.padding",
     "graphc.linalg",
 }  # fmt: skip
-USER = ("graphc.compile", "graphc.nn", "graphc.optim", "graphc.training", "graphc.testing", "graphc.viz",
-        "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx", "graphc.distributed")  # fmt: skip
+USER = ("graphc.compile", "graphc.call_checks", "graphc.nn", "graphc.optim", "graphc.training",
+        "graphc.testing", "graphc.viz", "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx",
+        "graphc.distributed")  # fmt: skip
 FACADE = "graphc"
 MAY_IMPORT = {
     "core": {"core"},
@@ -240,8 +241,10 @@ def test_public_namespaces_hold_only_their_api():
 
     import graphc as gc
 
-    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing, gc.io, gc.onnx]
-    subpackages = {"nn", "optim", "viz", "testing", "training", "init", "settings", "io", "onnx"}
+    public = [gc, gc.nn, gc.nn.init, gc.optim, gc.training, gc.viz, gc.testing, gc.io, gc.onnx,
+              gc.distributed]  # fmt: skip
+    subpackages = {"nn", "optim", "viz", "testing", "training", "init", "settings", "io", "onnx",
+                   "distributed"}  # fmt: skip
     for module in public:
         assert dir(module) == sorted(module.__all__), module.__name__
         for name in module.__all__:

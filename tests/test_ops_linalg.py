@@ -3,8 +3,6 @@ against central differences, and gelu/silu/mish against PyTorch (values and grad
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 from cases import F32, A, C, Case, G, check_forward, check_gradient, ids
@@ -132,9 +130,3 @@ def test_activations_match_pytorch(backend: str) -> None:
         got, grad = f(values)
         np.testing.assert_allclose(got, theirs(torch.tensor(values)).numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-12, atol=1e-14)
-
-
-def test_docstring_examples_run() -> None:
-    for module in (gc.linalg, gc.nn.activations, gc.nn.conv, gc.nn.pool):
-        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0 and result.attempted > 0

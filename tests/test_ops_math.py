@@ -6,8 +6,6 @@ docstring examples of the new modules.
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 import scipy.special
@@ -220,13 +218,6 @@ def test_sympy_special_functions_in_user_elementwise(backend: str) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-13)
     (g,) = gc.grad(fn(x, y).sum(), [x])  # sympy's derivative of erf: 2 exp(-x^2)/sqrt(pi) + ...
     assert np.all(np.isfinite(gc.function([x, y], g, backend=backend)(a, b)))
-
-
-@pytest.mark.parametrize("name", ["mathfuncs", "arrays", "padding"])
-def test_docstring_examples_run(name: str) -> None:
-    module = __import__(f"graphc.{name}", fromlist=["_"])
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0
 
 
 def test_pad_refuses_clearly() -> None:

@@ -40,6 +40,19 @@ def test_the_api_tour_runs(tmp_path, monkeypatch) -> None:
     np.testing.assert_allclose(g["trace"].grads[g["b"]], want[1], rtol=1e-4, atol=1e-6)
 
 
+def test_the_shapes_example_is_what_graphc_does() -> None:
+    section = _section("Shapes")
+    assert len(re.findall(r"^\d\. ", section, re.M)) == 3  # the rule in three lines
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    *lines, shown = code.strip().splitlines()
+    namespace = {"gc": gc, "np": np}
+    with pytest.raises(gc.ShapeError) as info:
+        exec(compile("\n".join(lines), "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert shown.startswith("# ShapeError: ")
+    assert str(info.value).startswith(shown.removeprefix("# ShapeError: "))
+    assert str(namespace["f"].fgraph.outputs[0].type) == "float64(x.0, W.1)"
+
+
 def test_the_error_example_is_what_graphc_prints() -> None:
     (shown,) = re.findall(r"```\n(ShapeError: .*?)\n  built at", _section("Errors"), re.S)
     x = gc.tensor("x", ("n", 784), "float32")

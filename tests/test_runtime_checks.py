@@ -38,7 +38,7 @@ def test_a_label_out_of_range_raises_and_updates_nothing(backend, bad):
         step(X, np.array([0, bad, 1]))
     err = info.value
     assert isinstance(err, GraphcError) and isinstance(err, IndexError)
-    assert f"label {bad} at index 1 of labels (int64 (n,))" in str(err)
+    assert f"label {bad} at index 1 of labels (int64 (labels.0,))" in str(err)
     assert "out of range for depth 4: labels must be in [0, 4)" in str(err)
     assert str(err).endswith(f"built at {where}")
     assert (err.value, err.bound, err.position, err.name) == (bad, 4, 1, "labels")

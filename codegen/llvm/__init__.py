@@ -10,7 +10,7 @@ nothing heavy: import its modules directly. The modules, by job (``backend``'s d
 - loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``threads`` (pthread dispatch),
   ``loops`` (IR loop helpers), ``views`` (strided views)
 - the entry function: ``sizes`` (symbolic sizes), ``arena`` (memory, from ``codegen.memory``'s plan),
-  ``failure`` (checks, status), ``entry`` (CPython boundary, module split)
+  ``failure`` (checks, status), ``entry`` (CPython boundary, module split), ``numerics`` (check_numerics)
 - linking and calling: ``runtime`` (LlvmProgram), ``jit`` (the one wrapper of ``llvmlite.binding``),
   ``cache`` (on-disk object cache), ``blas`` (scipy's BLAS from JIT code)
 """

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import sympy
 from llvmlite import ir
+
+from graphc.dims import Dim, product
 
 from .scalar import I8, memory_type
 from .sizes import Sizes
@@ -24,18 +25,15 @@ I8P = I8.as_pointer()
 ALIGN = 64
 
 
-def byte_size(var) -> sympy.Expr | int:
-    """A value's size in bytes, an int or a sympy expression: the memory plan's storage key (equal sizes
+def byte_size(var) -> Dim | int:
+    """A value's size in bytes, an int or a size expression: the memory plan's storage key (equal sizes
     share a slot)."""
     return _bytes(var.type.dtype.itemsize, var.type.shape)
 
 
 @functools.lru_cache(maxsize=1024)
-def _bytes(itemsize: int, shape: tuple) -> sympy.Expr | int:
-    nbytes = itemsize
-    for d in shape:
-        nbytes = nbytes * d  # sympy only where a dimension is symbolic (it is slow)
-    return nbytes
+def _bytes(itemsize: int, shape: tuple) -> Dim | int:
+    return itemsize * product(shape)
 
 
 class Arena:

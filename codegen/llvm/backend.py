@@ -20,11 +20,11 @@ from graphc.errors import BackendError
 from .lower import lower
 
 
-def compile_graph(fgraph):
+def compile_graph(fgraph, check_numerics: bool = False):
     """Lower, optimise (one module, one O3 run; cached on disk by IR + llvmlite version + CPU), link."""
     from .runtime import LlvmProgram
 
-    lowered = lower(fgraph)
+    lowered = lower(fgraph, check_numerics=check_numerics)
     try:
         return LlvmProgram(fgraph, lowered)
     except RuntimeError as exc:  # LLVM rejected our IR: a bug here, reported as such

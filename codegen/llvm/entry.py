@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy
 from llvmlite import ir
+
+from graphc.dims import Size
 
 from .scalar import I8, I64
 from .views import const
@@ -36,7 +37,7 @@ def python_entry(module: ir.Module, main: ir.Function, n_pointers: int, inputs, 
     binding: dict = {}
     for pos, var in enumerate(inputs):
         for axis, d in enumerate(var.type.shape):
-            if isinstance(d, sympy.Symbol):
+            if isinstance(d, Size):
                 binding.setdefault(d, (pos, axis))
     arg_exprs = [s for s in symbols if s not in binding] + list(derived)
     fn = ir.Function(module, ir.FunctionType(I64, [I8P] + [I64] * len(arg_exprs)), "graphc_entry")

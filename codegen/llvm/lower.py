@@ -18,6 +18,7 @@ from . import creation, elementwise, index, matmul, reduce, rng, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
 from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
+from .numerics import NumericsGuard
 
 
 class RuleTable(dict):
@@ -65,14 +66,18 @@ class Lowered:
     plan: MemoryPlan
 
 
-def lower(fgraph, rules=LLVM_RULES) -> Lowered:
-    """Lower the whole graph into one main function (autodidax's ``jaxpr_subcomp``), then its entry."""
+def lower(fgraph, rules=LLVM_RULES, check_numerics: bool = False) -> Lowered:
+    """Lower the whole graph into one main function (autodidax's ``jaxpr_subcomp``), then its entry. With
+    `check_numerics`, each node's float outputs are checked for new NaN and infinities (`NumericsGuard`)."""
     plan = plan_memory(fgraph)
     ctx = LowerCtx(fgraph, plan, rules)
+    guard = NumericsGuard(ctx) if check_numerics else None
     for node in fgraph.nodes:
         ctx.node = node
         outs = rules[node.op](ctx, node, [ctx.env[id(v)] for v in node.inputs])
         ctx.bind(node.outputs, outs)
+        if guard is not None:
+            guard.after(node, outs)
     ctx.finish()
     sizes = ctx.sizes
     entry = python_entry(ctx.module, ctx.main, ctx.n_pointers, fgraph.inputs, sizes.symbols, sizes.derived)

@@ -17,10 +17,9 @@ import os
 import sys
 
 import numpy as np
-import sympy
-from sympy.printing.pycode import pycode
 
 from graphc import settings
+from graphc.dims import sizes_in, to_python
 from graphc.errors import BackendError
 
 from . import cache, jit
@@ -141,8 +140,8 @@ def _make_runner(fgraph, lowered, entry, fail, library):
     lines = []
     binding = lowered.entry.binding
     for k, sym in enumerate(_all_symbols(fgraph, lowered)):
-        names[sym] = sympy.Symbol(f"s{k}", integer=True)
-        if sym in binding:  # reading a shape is cheaper than hashing a sympy Symbol
+        names[sym] = f"s{k}"
+        if sym in binding:  # reading a shape is cheaper than a dict lookup
             pos, axis = binding[sym]
             lines.append(f"s{k} = arrays[{pos}].shape[{axis}]")
         else:
@@ -152,8 +151,7 @@ def _make_runner(fgraph, lowered, entry, fail, library):
     def py(d) -> str:
         if isinstance(d, int | np.integer):
             return str(int(d))
-        expr = sympy.sympify(d).xreplace(names)
-        return expr.name if isinstance(expr, sympy.Symbol) else f"int({pycode(expr)})"
+        return to_python(d, names.__getitem__)
 
     outs = []
     env["PREV"] = [None] * len(fgraph.roots)
@@ -214,7 +212,7 @@ def _all_symbols(fgraph, lowered) -> list:
             if s not in found:
                 found.append(s)
     for expr in lowered.derived:
-        for s in sorted(expr.free_symbols, key=str):
+        for s in sorted(sizes_in(expr), key=str):
             if s not in found:
                 found.append(s)
     return found

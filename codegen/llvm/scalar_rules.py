@@ -15,7 +15,13 @@ from graphc.ops import COMPARISONS, Op
 
 from .scalar import Scalar, maximum, minimum, sign
 from .scalar_math import SCALAR_MATH_RULES
-from .sympy_ir import emit_sympy
+
+
+def _emit_user_function(s: Scalar, fn, args):
+    """A gc.elementwise function's sympy expression as IR (sympy_ir imports sympy: graphs with one only)."""
+    from .sympy_ir import emit_sympy
+
+    return emit_sympy(s, fn, args)
 
 
 def _arith(fop: str, iop: str, bop: str | None = None) -> Callable:
@@ -117,7 +123,7 @@ SCALAR_RULES: dict[Op, Callable] = {
     Op.AND: lambda s, x, y: s.b.and_(x, y),
     Op.OR: lambda s, x, y: s.b.or_(x, y),
     Op.WHERE: lambda s, c, x, y: s.b.select(c, x, y),
-    Op.SCALAR_FN: lambda s, *args, fn: emit_sympy(s, fn, args),
+    Op.SCALAR_FN: lambda s, *args, fn: _emit_user_function(s, fn, args),
     **SCALAR_MATH_RULES,  # rounding, integer, bitwise and special functions
 }
 """SCALAR_RULES[op](scalar, *converted_args, **params) -> value, for every elementwise op."""

@@ -1,9 +1,9 @@
-"""Symbolic sizes as run-time i64 values, computed once in the entry block; knows sympy and IR, not ops.
+"""Symbolic sizes as run-time i64 values, computed once in the entry block; knows graphc.dims and IR, not ops.
 
 The entry function receives an i64 array ``dims``: slot 0 is the thread count, then one slot per named size
 (``symbols``: read off an input's shape by the CPython entry, or passed by Python), then the sizes Python
-evaluates (``derived``: expressions that are not integer polynomials of the names, e.g. with floor).
-Integer polynomials of the names are computed in IR.
+evaluates (``derived``: expressions that are not integer polynomials of the sizes: with floor or ceiling).
+Integer polynomials of the sizes are computed in IR.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import sympy
 from llvmlite import ir
 
+from graphc.dims import Size, is_polynomial, monomials
 from graphc.errors import ShapeError
 
 from .views import const, mul
@@ -38,16 +38,13 @@ class Sizes:
     def dim(self, d) -> ir.Value:
         if isinstance(d, int | np.integer):
             return const(int(d))
-        d = sympy.sympify(d)
-        if d.is_Integer:
-            return const(int(d))
         if d in self._memo:
             return self._memo[d]
-        value = self._polynomial(d)
+        value = self._polynomial(d) if is_polynomial(d) else None
         if value is None:
             self.derived.append(d)
             value = self._slot(len(self.symbols) + len(self.derived))
-        if not isinstance(d, sympy.Symbol):
+        if not isinstance(d, Size):
             self._refuse(
                 lambda b, v=value: b.icmp_signed(">=", v, const(0)),
                 ShapeError,
@@ -65,32 +62,18 @@ class Sizes:
     def _slot(self, k: int) -> ir.Value:
         return self.b.load(self.b.gep(self.dims_arg, [const(k)]))
 
-    def _polynomial(self, expr):
-        """Integer polynomials of the symbols are computed in IR; anything else (floor, ...) by Python."""
-        values: dict = {}
-        for e in sympy.postorder_traversal(expr):
-            if e in values:
-                continue
-            if isinstance(e, sympy.Symbol):
-                if e not in self.symbols:  # a name no input has: gc.function refuses such graphs
-                    raise ShapeError(f"llvm backend: no input gives the size {e}")
-                values[e] = self._slot(1 + self.symbols.index(e))
-            elif e.is_Integer:
-                values[e] = const(int(e))
-            elif isinstance(e, sympy.Add | sympy.Mul):
-                op = self.b.add if isinstance(e, sympy.Add) else self.b.mul
-                acc = values[e.args[0]]
-                for a in e.args[1:]:
-                    acc = op(acc, values[a])
-                values[e] = acc
-            elif isinstance(e, sympy.Pow) and e.args[1].is_Integer and 0 < int(e.args[1]) <= 8:
-                acc = values[e.args[0]]
-                for _ in range(int(e.args[1]) - 1):
-                    acc = self.b.mul(acc, values[e.args[0]])
-                values[e] = acc
-            else:
-                return None
-        return values[expr]
+    def _polynomial(self, expr) -> ir.Value:
+        """Σ c·Π sizeᵉ in IR (each size read from its slot)."""
+        total = None
+        for coefficient, monomial in monomials(expr):
+            term = const(coefficient)
+            for size, exponent in monomial:
+                if size not in self.symbols:  # a size no input has: gc.function refuses such graphs
+                    raise ShapeError(f"llvm backend: no input gives the size {size}")
+                for _ in range(exponent):
+                    term = self.b.mul(term, self._slot(1 + self.symbols.index(size)))
+            total = term if total is None else self.b.add(total, term)
+        return total
 
 
 def graph_symbols(fgraph) -> list:

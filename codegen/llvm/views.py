@@ -20,7 +20,7 @@ from .scalar import I64
 class View:
     ptr: ir.Value  # pointer to the first element (memory type of dtype)
     dtype: np.dtype
-    shape: tuple  # static dims: ints or sympy expressions (the graph Type's shape)
+    shape: tuple  # static dims: ints or size expressions (the graph Type's shape)
     dims: tuple  # i64 values
     strides: tuple  # i64 values, in elements
     sstrides: tuple  # per axis: the stride if known at compile time, else None

@@ -5,6 +5,10 @@ the facade (gc.save, ...). Modules: archive (the zip container), codecs (values,
 op's params), graphs (graph -> JSON), reading (JSON -> graph, every field checked), document (what a file
 holds; pickling), params (named arrays), checkpoint (gc.train's), api (the one that compiles). This
 package imports its modules lazily, so graphc.compile can use graphc.io.document without an import cycle.
+FORMAT_VERSION is the version of the format this graphc writes (and the newest it reads).
+
+    >>> gc.io.FORMAT_VERSION
+    1
 """
 
 from __future__ import annotations

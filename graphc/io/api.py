@@ -4,9 +4,9 @@ graphc.io that compiles (through graphc.compile); the format itself is in docs/F
     >>> import numpy as np, graphc as gc, tempfile, os
     >>> x = gc.tensor("x", ("n", 2)); W = gc.shared(np.ones((2, 3)), name="W")
     >>> f = gc.function([x], gc.tanh(x @ W))
-    >>> path = os.path.join(tempfile.mkdtemp(), "f.gcz")
-    >>> _ = gc.save(path, f)
-    >>> g = gc.load(path)                     # compiled again, from the object cache when warm
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = gc.save(os.path.join(folder, "f.gcz"), f)
+    ...     g = gc.load(path)                 # compiled again, from the object cache when warm
     >>> g(np.ones((5, 2))).shape              # named sizes survive: any batch size
     (5, 3)
 """
@@ -25,7 +25,15 @@ def save(path: str | os.PathLike, obj, params: bool = True) -> Path:
     """Write `obj` to `path` (atomically): a compiled function (its graph as the user built it, before
     optimisation, and how it was compiled), Variables or a FunctionGraph (a graph, e.g. before
     differentiation), or a dict of these sharing their shared variables. `params=False` leaves out the
-    shared variables' values (they load as zeros, for gc.load_params to fill)."""
+    shared variables' values (they load as zeros, for gc.load_params to fill). Returns the path.
+
+    >>> import os, tempfile
+    >>> x = gc.vector("x")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     f = gc.load(gc.save(os.path.join(folder, "f.gcz"), gc.function([x], x * 2)))
+    >>> f([1.0, 2.0])
+    array([2., 4.])
+    """
     return document.write(path, obj, values=params)
 
 
@@ -36,5 +44,12 @@ def load(path: str | os.PathLike | bytes, backend: str | None = None):
     Loading never runs code from the file: no pickle, no eval, no sympify; every field is checked, every
     node rebuilt through its op's shape rule, every array checked against its declared type. A file graphc
     will not read raises gc.FormatError saying why, before anything is compiled.
+
+    >>> import os, tempfile
+    >>> x = gc.vector("x")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     graph = gc.load(gc.save(os.path.join(folder, "g.gcz"), [gc.tanh(x)]))
+    >>> [node.op.value for node in graph.nodes], [v.name for v in graph.inputs]
+    (['tanh'], ['x'])
     """
     return document.read(path, compile_spec, backend)

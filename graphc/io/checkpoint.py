@@ -45,9 +45,12 @@ class Checkpoint:
     """What gc.train saves after an epoch and restores on resume (see the module docstring)."""
 
     def __init__(self, folder: str | os.PathLike, step_fn, batches, early_stopping=None):
-        shared = getattr(getattr(step_fn, "fgraph", None), "shared", None)
+        owner = getattr(step_fn, "__self__", step_fn)  # a compiled function, or a trainer's bound step
+        shared = getattr(getattr(step_fn, "fgraph", None) or getattr(owner, "fgraph", None), "shared", None)
         if shared is None:
-            raise InputError("gc.train(checkpoint=...) needs a step function compiled by gc.function")
+            raise InputError(
+                "gc.train(checkpoint=...) needs a step compiled by gc.function (or a DataParallel's step)"
+            )
         self.path = Path(folder) / FILE
         self.state = keyed(shared)
         self.rng = getattr(batches, "rng", None)

@@ -19,7 +19,10 @@ Reader (graphc.io.graphs) give a codec the file's tables. A type with no row is 
 Sympy trees: ``[name, *args]`` where name is a key of an allow-list (DIM_NODES for sizes, FN_NODES for
 elementwise functions) and the class is called with already-decoded arguments; Integer is a JSON int,
 ``["Rational", p, q]``, ``["Float", x]`` (53-bit), ``["Symbol", name]`` (plus its assumptions when they
-differ from the context's default symbol). Nothing is ever given to ``sympify`` or ``eval``.
+differ from the context's default symbol). Sizes (graphc.dims, no sympy) are written as the same trees, plus
+``["Anonymous", k, "x.0"]``: the file's k-th size the user did not name, shown as x.0 (every use of k is one
+size).
+Nothing is ever given to ``sympify`` or ``eval``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import sympy
 from sympy.core.assumptions import _assume_defined
 from sympy.functions.elementary.piecewise import ExprCondPair
 
+from graphc.dims import AnonymousSize, Dim, NamedSize, Quotient, divide, monomials, product
 from graphc.elementwise import ScalarFunction
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
@@ -73,7 +77,12 @@ _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 # --- sympy trees --------------------------------------------------------------------------------------------
-def encode_tree(expr, nodes: dict[str, type], default_symbol: Callable[[str], sympy.Symbol], depth: int = 0):
+def encode_tree(
+    expr,
+    nodes: dict[str, type],
+    default_symbol: Callable[[str], sympy.Symbol],
+    depth: int = 0,
+):
     """A sympy expression as JSON: nested lists over the allow-list `nodes` (see the module docstring)."""
     if depth > MAX_DEPTH:
         raise GraphcError(f"the expression {expr} is nested too deeply to save (over {MAX_DEPTH} levels)")
@@ -129,23 +138,71 @@ def _assumptions(value) -> dict:
     return value
 
 
-def encode_dim_expr(expr: sympy.Expr):
-    bad = sorted(s.name for s in expr.free_symbols if not s.name.isidentifier())
-    if bad:
-        raise GraphcError(f"cannot save the size {expr}: size names must be identifiers, not {bad}")
-    return encode_tree(expr, DIM_NODES, symbol)
+# --- sizes (graphc.dims), written as the trees sympy would write them ---------------------------------------
+def encode_dim(d, writer):
+    """A size expression as a tree: ["Symbol", "n"], ["Anonymous", k, "x.0"], ["Add", ...], ["Mul", ...],
+    ["Pow", size, e], ["floor" | "ceiling", ["Mul", ["Rational", 1, k], numerator]]."""
+    if isinstance(d, int):
+        return d
+    if isinstance(d, NamedSize):
+        if not d.name.isidentifier():
+            raise GraphcError(f"cannot save the size {d}: size names must be identifiers")
+        return ["Symbol", d.name]
+    if isinstance(d, AnonymousSize):
+        return ["Anonymous", writer.size_index(d), d.name]
+    if isinstance(d, Quotient):
+        return [
+            "ceiling" if d.ceil else "floor",
+            ["Mul", ["Rational", 1, d.divisor], encode_dim(d.numerator, writer)],
+        ]
+    terms = []
+    for coefficient, monomial in monomials(d):
+        factors = [
+            encode_dim(a, writer) if e == 1 else ["Pow", encode_dim(a, writer), e] for a, e in monomial
+        ]
+        factors = ([coefficient] if coefficient != 1 else []) + factors
+        terms.append(factors[0] if len(factors) == 1 else ["Mul", *factors])
+    return terms[0] if len(terms) == 1 else ["Add", *terms]
 
 
-def decode_dim_expr(tree) -> sympy.Expr:
-    def resolve(name: str, assumptions: dict | None) -> sympy.Symbol:
-        if not name.isidentifier():
-            raise fail(f"the size name {name!r} is not an identifier")
-        return symbol(name) if assumptions is None else sympy.Symbol(name, **assumptions)
-
-    expr = decode_tree(tree, DIM_NODES, resolve)
-    if not isinstance(expr, sympy.Expr) or expr.is_Integer:
+def decode_dim(tree, reader, depth: int = 0):
+    """The size expression of a tree encode_dim (or sympy, in earlier files) wrote; else a FormatError."""
+    if depth > MAX_DEPTH:
+        raise fail(f"a size expression is nested deeper than {MAX_DEPTH} levels")
+    if type(tree) is int:
+        return tree
+    if type(tree) is not list or not tree or type(tree[0]) is not str:
         raise fail(f"{_show(tree)} is not a size expression")
-    return expr
+    head, args = tree[0], tree[1:]
+    if head == "Symbol" and len(args) in (1, 2) and type(args[0]) is str:
+        if not args[0].isidentifier():
+            raise fail(f"the size name {args[0]!r:.40} is not an identifier")
+        return symbol(args[0])
+    if head == "Anonymous" and len(args) == 2:
+        return reader.anonymous_size(*args)
+    parts = [decode_dim(a, reader, depth + 1) for a in args] if head in ("Add", "Mul", "Pow") else None
+    if head == "Add" and parts:
+        return sum(parts[1:], parts[0])
+    if head == "Mul" and parts:
+        return product(parts)
+    if head == "Pow" and len(parts) == 2 and type(parts[1]) is int and 0 <= parts[1] <= 64:
+        return parts[0] ** parts[1]
+    if head in ("floor", "ceiling") and len(args) == 1:
+        numerator, divisor = _over_int(args[0], reader, depth + 1)
+        return divide(numerator, divisor, ceil=head == "ceiling")
+    raise fail(f"{_show(tree)} is not a size expression graphc reads (sums, products, floor and ceiling)")
+
+
+def _over_int(tree, reader, depth: int):
+    """(numerator, k) of a tree ["Mul", ["Rational", 1, k], ...factors] (a floor's or ceiling's argument)."""
+    if type(tree) is list and tree[:1] == ["Mul"]:
+        rationals = [a for a in tree[1:] if type(a) is list and a[:1] == ["Rational"]]
+        if len(rationals) == 1 and len(rationals[0]) == 3 and rationals[0][1] == 1:
+            k = rationals[0][2]
+            if type(k) is int and k > 0:
+                rest = [decode_dim(a, reader, depth + 1) for a in tree[1:] if a is not rationals[0]]
+                return product(rest), k
+    return decode_dim(tree, reader, depth), 1
 
 
 # --- scalar values ------------------------------------------------------------------------------------------
@@ -205,7 +262,7 @@ def _decode_slice(reader, payload) -> slice:
 CODECS: list[Codec] = [
     Codec("float", (), None, lambda r, p: decode_float({"float": p})),  # written by encode_float
     Codec("dtype", (np.dtype,), lambda w, d: encode_dtype(d), lambda r, p: decode_dtype(p)),
-    Codec("dim", (sympy.Expr,), lambda w, e: encode_dim_expr(e), lambda r, p: decode_dim_expr(p)),
+    Codec("dim", (Dim,), lambda w, d: encode_dim(d, w), lambda r, p: decode_dim(p, r)),
     Codec("slice", (slice,), lambda w, s: [encode(w, s.start), encode(w, s.stop), encode(w, s.step)],
           _decode_slice),
     Codec("fn", (ScalarFunction,), lambda w, f: w.function_index(f), lambda r, p: r.function(p)),

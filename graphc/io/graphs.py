@@ -47,6 +47,7 @@ class Writer:
         self.functions: list[dict] = []
         self._shared_index: dict[int, int] = {}
         self._function_index: dict[int, int] = {}
+        self._size_index: dict = {}  # anonymous size -> its number in this file
         self._alive: list[object] = []  # keeps indexed objects alive so their ids stay theirs
         self._depth = 0
 
@@ -56,6 +57,10 @@ class Writer:
 
     def type(self, type_: Type) -> dict:
         return {"dtype": codecs.encode_dtype(type_.dtype), "shape": codecs.encode(self, type_.shape)}
+
+    def size_index(self, size) -> int:
+        """The file's number for an anonymous size (x.0): every use of one size writes one number."""
+        return self._size_index.setdefault(size, len(self._size_index))
 
     def shared_index(self, var: SharedVariable) -> int:
         if id(var) not in self._shared_index:

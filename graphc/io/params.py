@@ -128,7 +128,17 @@ def assign(
 
 def save_params(path: str | os.PathLike, params: Params, optimizer=None) -> Path:
     """Write the values of `params` (shared variables by name: a list, a dict, or a compiled function's) and,
-    given `optimizer` (gc.optim's updates or the compiled step), its state, to a graphc file."""
+    given `optimizer` (gc.optim's updates or the compiled step), its state, to a graphc file.
+
+    >>> import os, tempfile
+    >>> W = gc.shared(np.arange(3.0), name="W")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = gc.save_params(os.path.join(folder, "w.gcz"), [W])
+    ...     W.set_value(np.zeros(3))
+    ...     gc.load_params(path, [W])
+    >>> W.get_value()
+    array([0., 1., 2.])
+    """
     variables = named(params)
     groups = {"params": variables}
     if optimizer is not None:
@@ -138,7 +148,16 @@ def save_params(path: str | os.PathLike, params: Params, optimizer=None) -> Path
 
 def load_params(path: str | os.PathLike, params: Params, optimizer=None, strict: bool = True) -> None:
     """Set `params` (and, given `optimizer`, its state) from a file of gc.save_params, by name. Every name,
-    shape and dtype is checked before any value changes; with strict, the file may hold nothing else."""
+    shape and dtype is checked before any value changes; with strict, the file may hold nothing else.
+
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = gc.save_params(os.path.join(folder, "w.gcz"), {"W": gc.shared(np.ones(2))})
+    ...     W = gc.shared(np.zeros(2), name="W")
+    ...     gc.load_params(path, [W])
+    >>> W.get_value()
+    array([1., 1.])
+    """
     variables = named(params)
     groups, _ = read_groups(path, ("params", "checkpoint"))
     saved = groups["params"] if "params" in groups else groups.get("state", {})  # a checkpoint: its state

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
+from graphc.dims import AnonymousSize, Dim
 from graphc.elementwise import ScalarFunction
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
@@ -27,6 +28,7 @@ from .graphs import FORMAT, FORMAT_VERSION, MAX_NESTING, graphc_version, real_sy
 from .schema import params_problem
 
 MAX_ZERO_FILLED = 4 << 30  # bytes of shared variables a file may ask for without storing them
+MAX_SIZES = 1 << 20  # anonymous sizes a file may number
 
 
 class Reader:
@@ -37,6 +39,7 @@ class Reader:
         document = archive.document
         check_header(document)
         self._zeros = 0
+        self._sizes: dict[int, AnonymousSize] = {}  # the file's anonymous sizes, by number
         self.shared = [self._shared(k, e) for k, e in enumerate(_list(document, "shared"))]
         self.functions = [self._function(k, e) for k, e in enumerate(_list(document, "functions"))]
         self.contents = fields(document.get("contents"), "contents", ("kind",), optional=None)
@@ -47,10 +50,24 @@ class Reader:
         entry = fields(payload, "a type", ("dtype", "shape"))
         shape = codecs.decode(self, entry["shape"])
         if type(shape) is not tuple or not all(
-            (type(d) is int and 0 <= d < 2**62) or (not concrete and isinstance(d, sympy.Expr)) for d in shape
+            (type(d) is int and 0 <= d < 2**62) or (not concrete and isinstance(d, Dim)) for d in shape
         ):
             raise fail(f"{entry['shape']!r:.80} is not a {'concrete ' if concrete else ''}shape")
         return Type(codecs.decode_dtype(entry["dtype"]), shape)
+
+    def anonymous_size(self, k, label) -> AnonymousSize:
+        """The file's k-th anonymous size (made on first use), shown as `label` (x.0)."""
+        if (
+            type(k) is not int
+            or not 0 <= k < MAX_SIZES
+            or type(label) is not str
+            or not 0 < len(label) <= 200
+        ):
+            raise fail(f"[{k!r:.20}, {label!r:.40}] is not an anonymous size (a number and a label)")
+        size = self._sizes.setdefault(k, AnonymousSize(label))
+        if size.name != label:
+            raise fail(f"anonymous size {k} is labelled both {size.name!r} and {label!r:.40}")
+        return size
 
     def _shared(self, k: int, payload) -> SharedVariable:
         entry = fields(payload, f"shared variable {k}", ("name", "type", "array"))

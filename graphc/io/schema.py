@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import sympy
 
+from graphc.dims import Dim
 from graphc.elementwise import ScalarFunction
 from graphc.fgraph import FunctionGraph
 from graphc.ops import BINARY, ELEMENTWISE, REDUCTIONS, UNARY, Op
@@ -37,7 +37,7 @@ def _is_int(v) -> bool:
 
 
 def _is_dim(v) -> bool:
-    return (_is_int(v) and v >= 0) or (isinstance(v, sympy.Expr) and not v.is_number)
+    return (_is_int(v) and v >= 0) or isinstance(v, Dim)
 
 
 def _index_item(item) -> bool:

@@ -46,56 +46,106 @@ __all__ = [
 
 
 def linear(x) -> Variable:
-    """The identity unit (a linear output layer)."""
+    """The identity unit (a linear output layer).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.linear(x), {x: [-2.0, 3.0]})
+    array([-2.,  3.])
+    """
     return as_variable(x)
 
 
 def generalized_relu(x, alpha) -> Variable:
-    """max(0, x) + alpha·min(0, x); `alpha` a number or a (learned) Variable broadcasting against x."""
+    """max(0, x) + alpha·min(0, x); `alpha` a number or a (learned) Variable broadcasting against x.
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.generalized_relu(x, 0.5), {x: [-2.0, 0.0, 3.0]})
+    array([-1.,  0.,  3.])
+    """
     x = as_variable(x)
     return where(gt(x, 0), x, alpha * x)
 
 
 def leaky_relu(x, alpha: float = 0.01) -> Variable:
-    """Leaky ReLU: x for x > 0, alpha·x otherwise (the course uses both 0.01 and 0.1)."""
+    """Leaky ReLU: x for x > 0, alpha·x otherwise (the course uses both 0.01 and 0.1).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.leaky_relu(x, 0.1), {x: [-2.0, 0.0, 3.0]})
+    array([-0.2,  0. ,  3. ])
+    """
     return generalized_relu(x, alpha)
 
 
 def prelu(x, alpha: Variable) -> Variable:
-    """Parametric ReLU: alpha is a shared variable (e.g. one per unit) learned with the other parameters."""
+    """Parametric ReLU: alpha is a shared variable (e.g. one per unit) learned with the other parameters.
+
+    >>> x, alpha = gc.vector("x"), gc.shared(np.array([0.25]), name="alpha")
+    >>> gc.evaluate(gc.nn.prelu(x, alpha), {x: [-2.0, 3.0]})
+    array([-0.5,  3. ])
+    """
     return generalized_relu(x, alpha)
 
 
 def abs_rectify(x) -> Variable:
-    """Absolute-value rectification |x| (generalised ReLU with alpha = -1; |x|'(0) = 0)."""
+    """Absolute-value rectification |x| (generalised ReLU with alpha = -1; |x|'(0) = 0).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.abs_rectify(x), {x: [-2.0, 3.0]})
+    array([2., 3.])
+    """
     return abs_(as_variable(x))
 
 
 def elu(x, alpha: float = 1.0) -> Variable:
-    """x if x ≥ 0 else alpha·(eˣ − 1). expm1 sees min(x, 0), so the unused branch never overflows."""
+    """x if x ≥ 0 else alpha·(eˣ − 1). expm1 sees min(x, 0), so the unused branch never overflows.
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.elu(x), {x: [-2.0, 3.0]})
+    array([-0.86466472,  3.        ])
+    """
     x = as_variable(x)
     return where(gt(x, 0), x, alpha * expm1(minimum(x, 0)))
 
 
 def hard_tanh(x) -> Variable:
-    """max(−1, min(1, x))."""
+    """max(−1, min(1, x)).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.hard_tanh(x), {x: [-2.0, 0.5, 3.0]})
+    array([-1. ,  0.5,  1. ])
+    """
     return clip(as_variable(x), -1, 1)
 
 
 def softsign(x) -> Variable:
-    """x / (1 + |x|), derivative 1 / (1 + |x|)²."""
+    """x / (1 + |x|), derivative 1 / (1 + |x|)².
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.softsign(x), {x: [-2.0, 3.0]})
+    array([-0.66666667,  0.75      ])
+    """
     x = as_variable(x)
     return x / (1 + abs_(x))
 
 
 def step(x) -> Variable:
-    """The perceptron's step: 1 where x > 0 else 0 (no gradient)."""
+    """The perceptron's step: 1 where x > 0 else 0 (no gradient).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.step(x), {x: [0.0, 3.0]})
+    array([0., 1.])
+    """
     x = as_variable(x)
     return where(gt(x, 0), 1 + 0 * x, 0 * x) if x.type.is_float else gt(x, 0)
 
 
 def maxout(z, k: int) -> Variable:
-    """g(z)ᵢ = max over group i of k consecutive pieces of the last axis (a known multiple of k)."""
+    """g(z)ᵢ = max over group i of k consecutive pieces of the last axis (a known multiple of k).
+
+    >>> z = gc.tensor("z", (None, 4))
+    >>> gc.evaluate(gc.nn.maxout(z, 2), {z: [[1.0, 5.0, 2.0, 0.0]]})
+    array([[5., 2.]])
+    """
     z = as_variable(z)
     if not isinstance(k, int) or k < 1:
         raise InputError(f"maxout: k (pieces per unit) must be a positive int, got {k!r}{here()}")
@@ -109,7 +159,12 @@ def maxout(z, k: int) -> Variable:
 
 
 def rbf(x, W, sigma) -> Variable:
-    """Radial basis units hᵢ = exp(−‖W[:, i] − x‖² / σᵢ²) for x of shape (n, d), W (d, units), σ (units,)."""
+    """Radial basis units hᵢ = exp(−‖W[:, i] − x‖² / σᵢ²) for x of shape (n, d), W (d, units), σ (units,).
+
+    >>> x, W = gc.matrix("x"), gc.shared(np.array([[0.0, 1.0]]), name="W")
+    >>> gc.evaluate(gc.nn.rbf(x, W, 1.0), {x: [[0.0]]})
+    array([[1.        , 0.36787944]])
+    """
     x, W = as_variable(x), as_variable(W)
     diff = reshape(x, tuple(x.type.shape) + (1,)) - W  # (n, d, units)
     return exp(-sum_(diff * diff, axis=-2) / (sigma * sigma))

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import math
 
-import sympy
-
+from graphc.dims import divide
 from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
 from graphc.ops import describe
@@ -82,11 +81,15 @@ def pad2d(x, padding, value=0) -> Variable:
 
 
 def conv_output_size(n, k: int, stride: int, dilation: int = 1):
-    """Output length of a valid window sweep: ⌊(n − d(k − 1) − 1)/stride⌋ + 1 (n may be a named size)."""
+    """Output length of a valid window sweep: ⌊(n − d(k − 1) − 1)/stride⌋ + 1 (n may be a named size).
+
+    >>> gc.nn.conv_output_size(28, 5, 1), gc.nn.conv_output_size(7, 3, 2), gc.nn.conv_output_size(7, 3, 1, 2)
+    (24, 3, 3)
+    """
     span = dilation * (k - 1) + 1
     if isinstance(n, int):
         return (n - span) // stride + 1
-    return sympy.ceiling((n - span + 1) / sympy.Integer(stride)) if stride > 1 else n - span + 1
+    return divide(n - span, stride) + 1
 
 
 def windows(x: Variable, kernel, stride, dilation, what: str) -> tuple[list[Variable], object, object]:

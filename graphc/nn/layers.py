@@ -33,14 +33,25 @@ INITIALISERS = {
 
 
 def dense(x, W, b=None) -> Variable:
-    """The affine map x @ W + b (W of shape (inputs, outputs))."""
+    """The affine map x @ W + b (W of shape (inputs, outputs)).
+
+    >>> x = gc.matrix("x")
+    >>> W, b = gc.shared(np.array([[1.0], [2.0]]), name="W"), gc.shared(np.array([0.5]), name="b")
+    >>> gc.evaluate(gc.nn.dense(x, W, b), {x: [[1.0, 1.0]]})
+    array([[3.5]])
+    """
     out = matmul(as_variable(x), W)
     return out if b is None else out + b
 
 
 class Dense:
     """A fully connected layer: W (n_in, n_out) from `init` ("glorot", "uniform", "orthogonal", "normal" or an
-    array), b = 0. Parameters are float32 unless `dtype` says otherwise (a float32 model stays float32)."""
+    array), b = 0. Parameters are float32 unless `dtype` says otherwise (a float32 model stays float32).
+
+    >>> layer = gc.nn.Dense(4, 3, rng=np.random.default_rng(0), name="h1")
+    >>> layer(gc.matrix("x", dtype="float32")).shape, [p.name for p in layer.params]
+    ((x.0, 3), ['h1.W', 'h1.b'])
+    """
 
     def __init__(self, n_in: int, n_out: int, rng=None, init="glorot", dtype="float32", name: str = "dense",
                  bias: bool = True):  # fmt: skip
@@ -65,7 +76,12 @@ class Dense:
 
 
 def dropout_with_mask(x, mask, keep: float) -> Variable:
-    """Inverted dropout with a given 0/1 mask: x·mask/keep (for gradient checks and teaching)."""
+    """Inverted dropout with a given 0/1 mask: x·mask/keep (for gradient checks and teaching).
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.nn.dropout_with_mask(x, np.array([1, 0, 1]), 0.5), {x: [1.0, 2.0, 3.0]})
+    array([2., 0., 6.])
+    """
     x = as_variable(x)
     return x * cast(as_variable(mask), x.type.dtype) * (1.0 / keep)
 
@@ -75,6 +91,13 @@ def dropout(x, keep: float, mode: Mode, scaling: str = "inverted") -> Variable:
 
     scaling="inverted" (default): training multiplies kept units by 1/keep, evaluation is the identity;
     scaling="weight": training keeps units unscaled, evaluation multiplies by keep (the weight scaling rule).
+
+    >>> x, train = gc.vector("x"), gc.nn.Mode(training=True, seed=0)
+    >>> f = gc.function([x], gc.nn.dropout(x, 0.5, train), updates=train.updates)
+    >>> f(np.ones(6)), f(np.ones(6))  # a new mask each call
+    (array([0., 2., 2., 0., 2., 0.]), array([2., 2., 0., 0., 2., 0.]))
+    >>> gc.evaluate(gc.nn.dropout(x, 0.5, gc.nn.Mode(training=False)), {x: [1.0, 2.0]})
+    array([1., 2.])
     """
     x = as_variable(x)
     if not 0 < keep <= 1:
@@ -92,7 +115,13 @@ def dropout(x, keep: float, mode: Mode, scaling: str = "inverted") -> Variable:
 
 
 def gaussian_noise(x, std: float, mode: Mode) -> Variable:
-    """x + N(0, std²) noise in training (inputs or hidden units); x in evaluation."""
+    """x + N(0, std²) noise in training (inputs or hidden units); x in evaluation.
+
+    >>> x, train = gc.vector("x"), gc.nn.Mode(training=True, seed=0)
+    >>> f = gc.function([x], gc.nn.gaussian_noise(x, 2.0, train), updates=train.updates)
+    >>> round(float(f(np.zeros(10_000)).std()), 1)
+    2.0
+    """
     x = as_variable(x)
     if not mode.training or std == 0:
         return x
@@ -100,7 +129,13 @@ def gaussian_noise(x, std: float, mode: Mode) -> Variable:
 
 
 def weight_noise(W, eta: float, mode: Mode) -> Variable:
-    """W + ε_W with ε_W ~ N(0, ηI) in training (noise on the weights, redrawn every step); W in evaluation."""
+    """W + ε_W with ε_W ~ N(0, ηI) in training (noise on the weights, redrawn every step); W in evaluation.
+
+    >>> W, train = gc.shared(np.zeros((100, 100)), name="W"), gc.nn.Mode(training=True, seed=0)
+    >>> f = gc.function([], gc.nn.weight_noise(W, 0.04, train), updates=train.updates)
+    >>> round(float(f().std()), 1)  # √η
+    0.2
+    """
     W = as_variable(W)
     if not mode.training or eta == 0:
         return W

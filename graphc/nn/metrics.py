@@ -17,13 +17,24 @@ __all__ = ["confusion_matrix", "binary_metrics"]
 
 
 def confusion_matrix(pred, true, k: int) -> Variable:
-    """Counts (float64) of true class i predicted as class j: one_hot(true)ᵀ · one_hot(pred)."""
+    """Counts (float64) of true class i predicted as class j: one_hot(true)ᵀ · one_hot(pred).
+
+    >>> pred, true = gc.vector("pred", dtype="int64"), gc.vector("true", dtype="int64")
+    >>> gc.evaluate(gc.nn.confusion_matrix(pred, true, 2), {pred: [1, 1, 0, 0], true: [1, 0, 0, 0]})
+    array([[2., 1.],
+           [0., 1.]])
+    """
     return transpose(one_hot(as_variable(true), k)) @ one_hot(as_variable(pred), k)
 
 
 def binary_metrics(cm) -> dict[str, Variable]:
     """From a 2×2 confusion matrix (class 1 = positive): accuracy (TP+TN)/all, TPR = TP/(TP+FN) (recall),
-    TNR = TN/(TN+FP), PPV = TP/(TP+FP) (precision), NPV = TN/(TN+FN)."""
+    TNR = TN/(TN+FP), PPV = TP/(TP+FP) (precision), NPV = TN/(TN+FN).
+
+    >>> metrics = gc.nn.binary_metrics(np.array([[2.0, 1.0], [0.0, 1.0]]))
+    >>> {name: float(gc.evaluate(value)) for name, value in metrics.items()}
+    {'accuracy': 0.75, 'tpr': 1.0, 'tnr': 0.6666666666666666, 'ppv': 0.5, 'npv': 1.0}
+    """
     cm = as_variable(cm)
     tn, fp, fn, tp = cm[0, 0], cm[0, 1], cm[1, 0], cm[1, 1]
     return {

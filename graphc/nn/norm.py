@@ -30,14 +30,28 @@ def _normalise(x: Variable, axes: tuple[int, ...], eps: float) -> tuple[Variable
 
 
 def batch_norm(x, gamma, beta, axes=(0,), eps: float = 1e-5) -> Variable:
-    """(x − μ)/√(σ² + ε)·γ + β with μ, σ² over the batch axes (1/N), γ and β broadcasting against x."""
+    """(x − μ)/√(σ² + ε)·γ + β with μ, σ² over the batch axes (1/N), γ and β broadcasting against x.
+
+    >>> x = gc.matrix("x", (None, 2))
+    >>> gamma, beta = gc.shared(np.ones(2)), gc.shared(np.zeros(2))
+    >>> gc.evaluate(gc.nn.batch_norm(x, gamma, beta), {x: [[1.0, 2.0], [3.0, 6.0]]}).round(3)
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    """
     x = as_variable(x)
     xhat, _, _ = _normalise(x, tuple(axes), eps)
     return gamma * xhat + beta
 
 
 def layer_norm(x, gamma, beta, eps: float = 1e-5) -> Variable:
-    """Normalise each example over its features (the last axis), then γ·x̂ + β."""
+    """Normalise each example over its features (the last axis), then γ·x̂ + β.
+
+    >>> x = gc.matrix("x", (None, 2))
+    >>> gamma, beta = gc.shared(np.ones(2)), gc.shared(np.zeros(2))
+    >>> gc.evaluate(gc.nn.layer_norm(x, gamma, beta), {x: [[1.0, 3.0], [0.0, 4.0]]}).round(3)
+    array([[-1.,  1.],
+           [-1.,  1.]])
+    """
     x = as_variable(x)
     xhat, _, _ = _normalise(x, (x.type.ndim - 1,), eps)
     return gamma * xhat + beta
@@ -50,6 +64,15 @@ class BatchNorm:
     Training mode normalises with the batch's statistics and adds running-average updates
     (r ← momentum·r + (1 − momentum)·batch statistic) to `mode.updates`; evaluation mode uses the
     running ones.
+
+    >>> bn, train = gc.nn.BatchNorm(2, dtype="float64"), gc.nn.Mode(training=True)
+    >>> x = gc.matrix("x", (None, 2))
+    >>> step = gc.function([x], bn(x, train), updates=train.updates)
+    >>> step([[1.0, 2.0], [3.0, 6.0]]).round(3)
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    >>> bn.running_mean.get_value()  # 0.9·0 + 0.1·(batch mean)
+    array([0.2, 0.4])
     """
 
     def __init__(self, n_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype="float32",
@@ -79,7 +102,12 @@ class BatchNorm:
 
 
 class LayerNorm:
-    """Layer normalisation over the last axis with learned γ (1) and β (0); the same in both modes."""
+    """Layer normalisation over the last axis with learned γ (1) and β (0); the same in both modes.
+
+    >>> ln, x = gc.nn.LayerNorm(2, dtype="float64"), gc.matrix("x", (None, 2))
+    >>> gc.evaluate(ln(x), {x: [[1.0, 3.0]]}).round(3)
+    array([[-1.,  1.]])
+    """
 
     def __init__(self, n_features: int, eps: float = 1e-5, dtype="float32", name: str = "ln"):
         self.eps = eps

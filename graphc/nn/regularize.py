@@ -21,7 +21,11 @@ __all__ = ["l2_penalty", "l1_penalty", "label_smoothing"]
 
 
 def l2_penalty(weights: Sequence[Variable]) -> Variable:
-    """½ Σ‖w‖² over the given weights."""
+    """½ Σ‖w‖² over the given weights.
+
+    >>> gc.evaluate(gc.nn.l2_penalty([gc.shared(np.array([3.0, 4.0]))]))
+    array(12.5)
+    """
     total = None
     for w in weights:
         term = sum_(w * w)
@@ -32,7 +36,11 @@ def l2_penalty(weights: Sequence[Variable]) -> Variable:
 
 
 def l1_penalty(weights: Sequence[Variable]) -> Variable:
-    """Σ‖w‖₁ over the given weights (subgradient 0 at 0)."""
+    """Σ‖w‖₁ over the given weights (subgradient 0 at 0).
+
+    >>> gc.evaluate(gc.nn.l1_penalty([gc.shared(np.array([3.0, -4.0]))]))
+    array(7.)
+    """
     total = None
     for w in weights:
         term = sum_(abs_(w))
@@ -45,7 +53,12 @@ def l1_penalty(weights: Sequence[Variable]) -> Variable:
 def label_smoothing(targets, k: int, eps: float = 0.1, dtype="float64") -> Variable:
     """Soft targets: 1 − ε for the true class and ε/(k − 1) for the others (k = 10, ε = 0.1: 0.9 and 0.0111…).
 
-    `targets` are integer labels or one-hot rows."""
+    `targets` are integer labels or one-hot rows.
+
+    >>> y = gc.vector("y", dtype="int64")
+    >>> gc.evaluate(gc.nn.label_smoothing(y, 3, eps=0.3), {y: [0]})
+    array([[0.7 , 0.15, 0.15]])
+    """
     if not isinstance(k, int) or k < 2:
         raise InputError(f"label_smoothing: k (the number of classes) must be an int ≥ 2, got {k!r}{here()}")
     t = as_variable(targets)

@@ -27,12 +27,24 @@ __all__ = ["SimpleRNN", "rnn_step"]
 
 
 def rnn_step(x_t, h_prev, Wx, Wh, b) -> Variable:
-    """One tanh cell: tanh(xₜ Wˣ + hₜ₋₁ Wʰ + b)."""
+    """One tanh cell: tanh(xₜ Wˣ + hₜ₋₁ Wʰ + b).
+
+    >>> x_t, h = gc.matrix("x_t"), gc.matrix("h")
+    >>> Wx, Wh, b = gc.shared(np.ones((1, 1))), gc.shared(np.full((1, 1), 0.5)), gc.shared(np.zeros(1))
+    >>> gc.evaluate(gc.nn.rnn_step(x_t, h, Wx, Wh, b), {x_t: [[1.0]], h: [[0.0]]})  # tanh(1)
+    array([[0.76159416]])
+    """
     return tanh(x_t @ Wx + h_prev @ Wh + b)
 
 
 class SimpleRNN:
-    """A tanh RNN layer: Wˣ (n_in, n_hidden) Glorot, Wʰ (n_hidden, n_hidden) orthogonal × `gain`, b = 0."""
+    """A tanh RNN layer: Wˣ (n_in, n_hidden) Glorot, Wʰ (n_hidden, n_hidden) orthogonal × `gain`, b = 0.
+
+    >>> rnn = gc.nn.SimpleRNN(3, 4, rng=np.random.default_rng(0))
+    >>> states, last = rnn(gc.tensor("xs", (None, 5, 3), "float32"))  # 5 time steps
+    >>> states.shape, last.shape
+    ((xs.0, 5, 4), (xs.0, 4))
+    """
 
     def __init__(
         self, n_in: int, n_hidden: int, rng=None, gain: float = 1.0, dtype="float32", name: str = "rnn"

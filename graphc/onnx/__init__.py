@@ -5,15 +5,15 @@ differentiate and compile.
     >>> import numpy as np, graphc as gc, tempfile, os
     >>> x = gc.tensor("x", ("n", 3), "float32"); W = gc.shared(np.ones((3, 2), np.float32), name="W")
     >>> predict = gc.function([x], gc.softmax(x @ W))
-    >>> path = os.path.join(tempfile.mkdtemp(), "model.onnx")
-    >>> _ = gc.onnx.export(predict, path)                 # "n" becomes the dim_param n
-    >>> graph = gc.onnx.load(path)                        # a FunctionGraph; W is a shared variable again
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = gc.onnx.export(predict, os.path.join(folder, "model.onnx"))  # "n": the dim_param n
+    ...     graph = gc.onnx.load(os.path.join(folder, "model.onnx"))  # W is a shared variable again
     >>> [v.name for v in graph.shared]
     ['W']
 
 Export covers every op but the random ones (fused kernels are expanded back, user sympy functions written
 out as ONNX operators); import covers the operators of MLPs and CNNs (IMPORT_RULES lists them) and names
-every one it lacks.
+every one it lacks. DEFAULT_OPSET is the opset export writes unless told otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ DEFAULT_OPSET = 18
 def export(graph, path: str | os.PathLike | None = None, opset: int = DEFAULT_OPSET, name: str = "graphc"):
     """The ONNX model (a ModelProto) of a compiled function's outputs (its graph as built, or
     `f.optimized`), a FunctionGraph, or Variables; written to `path` (atomically) when given. Shared
-    variables and constants become initializers; named sizes become dim_params."""
+    variables and constants become initializers; named sizes become dim_params.
+
+    >>> x = gc.tensor("x", ("n", 3), "float32")
+    >>> model = gc.onnx.export(gc.tanh(x))
+    >>> [node.op_type for node in model.graph.node]
+    ['Tanh', 'Identity']
+    >>> model.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+    'n'
+    """
     from graphc.io.archive import atomic_write
 
     from .exporter import export_graph
@@ -48,7 +56,13 @@ def export(graph, path: str | os.PathLike | None = None, opset: int = DEFAULT_OP
 def load(source) -> FunctionGraph:
     """An ONNX model (a path, bytes or a ModelProto) as a FunctionGraph: its inputs (named sizes from
     dim_params), its outputs, and its float initializers as shared variables named as in the model. An
-    operator graphc lacks is a GraphcError listing all of them."""
+    operator graphc lacks is a GraphcError listing all of them.
+
+    >>> x = gc.tensor("x", ("n", 3), "float32")
+    >>> graph = gc.onnx.load(gc.onnx.export(gc.tanh(x)))
+    >>> [node.op.value for node in graph.nodes], graph.inputs[0].shape
+    (['tanh'], (n, 3))
+    """
     from .importer import load_model
 
     return load_model(source)

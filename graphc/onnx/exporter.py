@@ -9,8 +9,8 @@ that binds it (Shape). Shared variables (the parameters) are initializers, const
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
+from graphc.dims import Quotient, Size, monomials
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, SharedVariable, Variable
@@ -31,11 +31,11 @@ class Exporter:
         self.initializers: list = []
         self.names: dict[int, str] = {}
         self._taken: set[str] = set()
-        self.sizes: dict[sympy.Symbol, tuple[str, int]] = {}  # a named size -> (input, axis) that binds it
+        self.sizes: dict[Size, tuple[str, int]] = {}  # a size -> (input, axis) that binds it
         for v in graph.inputs:  # the model's inputs are the graph's, in order, used or not
             name = self.name_of(v, v.name or "input")
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, sympy.Symbol):
+                if isinstance(d, Size):
                     self.sizes.setdefault(d, (name, axis))
 
     def fresh(self, hint: str) -> str:
@@ -88,28 +88,23 @@ class Exporter:
     # -- sizes known at run time ----------------------------------------------------------------------------
     def dim(self, d) -> str:
         """A size as a 1-element int64 tensor: a constant, or computed from the input that binds it."""
-        if isinstance(d, int) or (isinstance(d, sympy.Basic) and d.is_Integer):
-            return self.constant([int(d)], np.int64)
-        if isinstance(d, sympy.Symbol):
+        if isinstance(d, int):
+            return self.constant([d], np.int64)
+        if isinstance(d, Size):
             if d not in self.sizes:
                 raise GraphcError(f"gc.onnx.export: no input's shape gives the size {d}")
             source, axis = self.sizes[d]
             if self.opset >= 15:
                 return self.one("Shape", [source], start=axis, end=axis + 1)
             return self.one("Gather", [self.one("Shape", [source]), self.constant([axis], np.int64)])
-        if isinstance(d, sympy.Add):
-            terms = [self.dim(a) for a in d.args]
-            return _fold(self, "Add", terms)
-        if isinstance(d, sympy.Mul) and not any(a.is_Rational and not a.is_Integer for a in d.args):
-            return _fold(self, "Mul", [self.dim(a) for a in d.args])
-        if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 0:
-            return _fold(self, "Mul", [self.dim(d.base)] * int(d.exp))
-        if isinstance(d, (sympy.floor, sympy.ceiling)):
-            numerator, q = sympy.fraction(sympy.together(d.args[0]))
-            if q.is_Integer and q > 0:
-                top = self.dim(numerator + (q - 1 if isinstance(d, sympy.ceiling) else 0))
-                return self.one("Div", [top, self.dim(q)])  # int64 division floors non-negative sizes
-        raise GraphcError(f"gc.onnx.export: cannot compute the size {d} in ONNX")
+        if isinstance(d, Quotient):
+            top = self.dim(d.numerator + (d.divisor - 1 if d.ceil else 0))
+            return self.one("Div", [top, self.dim(d.divisor)])  # int64 division floors non-negative sizes
+        terms = []
+        for coefficient, monomial in monomials(d):  # Σ c·Π atomᵉ
+            factors = [self.dim(atom) for atom, e in monomial for _ in range(e)]
+            terms.append(_fold(self, "Mul", factors + ([self.dim(coefficient)] if coefficient != 1 else [])))
+        return _fold(self, "Add", terms)
 
     def shape(self, dims) -> str:
         if all(isinstance(d, int) for d in dims):

@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import os
 import re
+from numbers import Integral
 
 import numpy as np
-import sympy
 
+from graphc.dims import Size, is_polynomial, monomials
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Variable
@@ -32,7 +33,7 @@ class Importer:
     def __init__(self, onnx, opset: int):
         self.onnx, self.opset = onnx, opset
         self.values: dict[str, Variable | np.ndarray] = {"": None}  # "" is an omitted optional input
-        self.sizes: dict[sympy.Symbol, Variable] = {}  # a named size -> gc.size of the input that binds it
+        self.sizes: dict[Size, Variable] = {}  # a size -> gc.size of the input that binds it
 
     def tensor(self, name: str) -> Variable:
         """A value as a graph Variable (a static number array becomes a constant, sizes gc.size nodes)."""
@@ -42,18 +43,21 @@ class Importer:
         if value.dtype != object:
             return constant(value)
         if value.ndim == 0:
-            return self._size(sympy.sympify(value[()]))
-        return reshape(stack([self._size(sympy.sympify(d)) for d in value.reshape(-1)]), value.shape)
+            return self._size(value[()])
+        return reshape(stack([self._size(d) for d in value.reshape(-1)]), value.shape)
 
-    def _size(self, d: sympy.Expr) -> Variable:
-        """A size expression (named sizes, + and *) as an int64 scalar computed at run time."""
-        if d.is_Integer:
+    def _size(self, d) -> Variable:
+        """A size expression (sizes, + and *) as an int64 scalar computed at run time."""
+        if isinstance(d, Integral):
             return constant(np.int64(d))
         if d in self.sizes:
             return self.sizes[d]
-        if isinstance(d, (sympy.Add, sympy.Mul)):
-            parts = [self._size(a) for a in d.args]
-            return functools.reduce(add if isinstance(d, sympy.Add) else mul, parts)
+        if is_polynomial(d) and not isinstance(d, Size):
+            terms = [
+                functools.reduce(mul, [self._size(a) for a, e in monomial for _ in range(e)], self._size(c))
+                for c, monomial in monomials(d)
+            ]
+            return functools.reduce(add, terms)
         raise GraphcError(f"gc.onnx.load: the size {d} cannot be computed as a tensor")
 
     def static(self, name: str, what: str) -> np.ndarray:
@@ -103,7 +107,7 @@ def load_model(source) -> FunctionGraph:
         im.values[info.name] = v
         inputs.append(v)
         for axis, d in enumerate(v.type.shape):
-            if isinstance(d, sympy.Symbol) and d not in im.sizes:
+            if isinstance(d, Size) and d not in im.sizes:
                 im.sizes[d] = size(v, axis, dtype="int64")
     for k, node in enumerate(graph.node):
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}

@@ -7,7 +7,9 @@ never imports graphc.passes or graphc.codegen.
     >>> y_hat = gc.sigmoid(gc.dot(x, w) + gc.scalar("b")); y_hat.name = "y_hat"
     >>> print(gc.viz.to_dot(y_hat).count("->"))    # x, w -> u⁽¹⁾ (dot); u⁽¹⁾, b -> u⁽²⁾ (+); u⁽²⁾ -> ŷ (σ)
     5
-    >>> gc.viz.render(y_hat, path="fig_6_8b.svg")        # doctest: +SKIP
+    >>> svg = gc.viz.to_svg(y_hat)                   # gc.viz.render(y_hat, path="fig_6_8b.svg") writes it
+
+FORMATS lists the file formats render() writes besides DOT source: svg, png, pdf.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def to_dot(
       value alone (one call of a composite such as gc.nn.softmax_cross_entropy) drawn as one operation.
     max_depth: draw only the operations within this many levels of the outputs (the rest is elided).
     max_nodes: refuse (with advice) to draw more operations than this; None draws anything.
+
+    >>> x = gc.vector("x")
+    >>> print(gc.viz.to_dot(gc.tanh(x)).splitlines()[0])
+    digraph graphc {
     """
     if style not in ("book", "ops"):
         raise GraphcError(f"gc.viz: style must be 'book' or 'ops', not {style!r}")
@@ -77,7 +83,15 @@ def to_dot(
 
 def render(graph, path: str | Path, **options) -> Path:
     """Draw `graph` (anything to_dot takes, with the same options) into `path`: .svg, .png or .pdf by its
-    extension (.dot/.gv writes the DOT source). Needs graphviz's `dot` program."""
+    extension (.dot/.gv writes the DOT source). Needs graphviz's `dot` program (except for .dot/.gv).
+
+    >>> import tempfile, pathlib
+    >>> x = gc.vector("x")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = gc.viz.render(gc.tanh(x), pathlib.Path(folder) / "tanh.svg")
+    ...     path.read_text().count("<svg")
+    1
+    """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt in ("dot", "gv"):
@@ -98,7 +112,12 @@ def render(graph, path: str | Path, **options) -> Path:
 
 def to_svg(graph, **options) -> str:
     """The drawing as SVG text (anything to_dot takes, with the same options), made to read the same in a
-    browser as in graphviz (graphc.viz.svg). Needs graphviz's `dot` program."""
+    browser as in graphviz (graphc.viz.svg). Needs graphviz's `dot` program.
+
+    >>> x = gc.vector("x")
+    >>> "<svg" in gc.viz.to_svg(gc.tanh(x))
+    True
+    """
     return portable(_pipe(to_dot(graph, **options), "svg", "gc.viz.to_svg").decode("utf-8"))
 
 
@@ -159,7 +178,13 @@ def _grad_pairs(grads) -> list[tuple[Variable | None, Variable]]:
 
 
 def stage_graph(function, stage=None) -> FunctionGraph:
-    """The graph of a compiled Function at `stage` (see to_dot), looked up in f.stages by pass name."""
+    """The graph of a compiled Function at `stage` (see to_dot), looked up in f.stages by pass name.
+
+    >>> x = gc.vector("x")
+    >>> f = gc.function([x], (gc.tanh(x) * 2).sum())
+    >>> [node.op.value for node in gc.viz.stage_graph(f, "fusion").nodes]
+    ['fused']
+    """
     if stage is None or stage in ("input", "given", "as given", "original"):
         return function.fgraph
     if stage in ("optimized", "optimised", "final", "output"):
