@@ -19,8 +19,22 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 
+# Kernels an older onnxruntime lacks (the newest for Python 3.10, 1.23, has no float64 Cos): a case using one
+# is checked by importing it back only, and any other missing kernel still fails the test.
+KERNELS_OLD_RUNTIMES_LACK = {"Cos"}
+
+
+class MissingKernel(Exception):
+    """onnxruntime has no kernel for an operator of the model (for its dtype)."""
+
+
 def run(model, *arrays) -> list[np.ndarray]:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        if "NOT_IMPLEMENTED" not in str(exc):
+            raise
+        raise MissingKernel(str(exc).split("implementation for ")[-1].split("(")[0]) from exc
     return session.run(None, {i.name: a for i, a in zip(session.get_inputs(), arrays, strict=True)})
 
 
@@ -42,7 +56,7 @@ def _integer_bitwise(nodes) -> bool:
 
 def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
     """As built (opsets 13 and the default) and after the passes (fused kernels expanded back)."""
-    fused = 0
+    fused, missing = 0, set()
     for case in CASES:
         xs = case.variables()
         out = case.build(*xs)
@@ -62,10 +76,14 @@ def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
                 (optimized, gc.onnx.DEFAULT_OPSET),
             ]  # fmt: skip
             for graph, opset in runs:
-                close(run(gc.onnx.export(graph, opset=opset), *arrays)[0], want)
+                try:
+                    close(run(gc.onnx.export(graph, opset=opset), *arrays)[0], want)
+                except MissingKernel as exc:
+                    missing.add(str(exc))
             back = gc.onnx.load(gc.onnx.export(built))
             close(gc.function(back.inputs, back.outputs[0], backend="interp", optimize="none")(*arrays), want)
     assert fused > 10
+    assert missing <= KERNELS_OLD_RUNTIMES_LACK, f"onnxruntime {ort.__version__} lacks {missing}"
 
 
 @pytest.mark.parametrize("build", MODELS, ids=[m.__name__ for m in MODELS])

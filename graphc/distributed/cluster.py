@@ -15,8 +15,10 @@ from .worker import add_partials
 
 POLL_SECONDS = 0.5  # how often a wait checks that the scheduler is still there
 SETTLE_SECONDS = 2.0  # how long a broken connection may take to show in the client's status
+# Before Python 3.11 asyncio's TimeoutError (what Dask raises) is not the builtin one.
+TIMEOUT = (TimeoutError, asyncio.TimeoutError)
 # what Dask raises when the scheduler goes away (a closed comm is an OSError) or a future is cancelled
-LOST = (OSError, TimeoutError, concurrent.futures.CancelledError, asyncio.CancelledError)
+LOST = (OSError, *TIMEOUT, concurrent.futures.CancelledError, asyncio.CancelledError)
 
 
 class ClusterError(GraphcError):
@@ -92,7 +94,7 @@ class Connection:
         while True:
             try:
                 return future.result(timeout=POLL_SECONDS)
-            except TimeoutError:
+            except TIMEOUT:
                 self.check(what)
             except (concurrent.futures.CancelledError, asyncio.CancelledError) as exc:
                 self.check(what)
