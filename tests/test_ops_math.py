@@ -205,6 +205,22 @@ def test_floor_division_edge_cases_match_numpy(backend: str) -> None:
             np.testing.assert_array_equal(got[1], ints % divisor)
 
 
+@pytest.mark.parametrize("optimize", ["none", "fast"])
+def test_integer_division_by_zero_never_traps(backend: str, optimize: str) -> None:
+    """x86's idiv faults (SIGFPE) on a zero divisor and on INT_MIN / -1: native code guards the divisor and
+    gives NumPy's results (0), fused or not, with a constant zero divisor too."""
+    for dtype in ("int32", "int64"):
+        x, y = gc.vector("x", dtype=dtype), gc.vector("y", dtype=dtype)
+        outs = [x // y, x % y, (x + 1) // y * 2 + x % (y - 1), x // 0, x % 0]
+        a = np.array([-7, 0, 7, np.iinfo(dtype).min, np.iinfo(dtype).max], dtype)
+        b = np.array([0, 0, 0, -1, 0], dtype)
+        with np.errstate(all="ignore"):
+            want = [a // b, a % b, (a + 1) // b * 2 + a % (b - 1), a // 0, a % 0]
+        got = gc.function([x, y], outs, backend=backend, optimize=optimize)(a, b)
+        for result, expected in zip(got, want, strict=True):
+            np.testing.assert_array_equal(result, expected)
+
+
 def test_sympy_special_functions_in_user_elementwise(backend: str) -> None:
     """gc.elementwise with erf, erfc, atan2, asinh, ... runs on every backend (lambdify's math.erf fallback
     fails on arrays; llvm lowers them natively)."""
