@@ -6,10 +6,21 @@ Run: python bench/bench_math.py
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from common import best_time, peer, table
 
 import graphc as gc
+
+
+def interleaved(*fns, rounds: int = 7) -> list[float]:
+    """Seconds per call of each function, the best of `rounds` rounds taken in turn: on a shared machine,
+    load that comes and goes then falls on all of them alike."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        best = [min(b, best_time(fn, repeat=1)) for b, fn in zip(best, fns, strict=True)]
+    return best
 
 
 def einsum_vs_matmul() -> None:
@@ -28,8 +39,7 @@ def einsum_vs_matmul() -> None:
             f_einsum = gc.function([x, y], gc.einsum(spec, x, y), backend=backend)
             f_matmul = gc.function([x, y], by_hand, backend=backend)
             np.testing.assert_allclose(f_einsum(a, b), np.einsum(spec, a, b), rtol=1e-4, atol=1e-3)
-            t_einsum = best_time(lambda f=f_einsum, a=a, b=b: f(a, b))
-            t_matmul = best_time(lambda f=f_matmul, a=a, b=b: f(a, b))
+            t_einsum, t_matmul = interleaved(partial(f_einsum, a, b), partial(f_matmul, a, b))
             rows.append(
                 [
                     spec,
