@@ -2,11 +2,12 @@
 RUNTIME_CHECKS; knows the graph IR, no backend.
 
 A check names what it guards (the node, which input, the bound) and builds the error from what a backend
-found (the bad value and where). The interp and numpy backends run ``check.verify(array)`` in Python before
-the node; the llvm backend's rule tests each value where it reads it, with ``ctx.fail_if(bad, check, value,
-position)``, and the native entry reports the same numbers back. Adding a check to an op is a row here and,
-in its llvm rule, one ``fail_if``. `NumericsCheck` (gc.function's check_numerics) is checked after a node,
-on its outputs: in Python by ``verify``, in native code by ``codegen.llvm.numerics``.
+found (the bad value and where). The interp and numpy backends run ``check.verify(*arrays)`` in Python
+before the node, on the inputs ``check.reads`` names; the llvm backend's rule tests each value where it reads
+it, with ``ctx.fail_if(bad, check, value, position)``, and the native entry reports the same numbers back.
+Adding a check to an op is a row here and, in its llvm rule, one ``fail_if``. `NumericsCheck` (gc.function's
+check_numerics) is checked after a node, on its outputs: in Python by ``verify``, in native code by
+``codegen.llvm.numerics``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,22 @@ from graphc.ops import Op, describe
 
 @dataclass(frozen=True, eq=False)
 class RangeCheck:
-    """Every value of input ``arg`` of ``node`` must lie in [0, bound): a one_hot label, a gather index."""
+    """Every value of input ``arg`` of ``node`` must lie in [0, bound): a one_hot label."""
 
     node: Node
     arg: int
     bound: int
     what: str = "index"  # how the message names one value
     measures: str = "axis 0"  # what the bound is the size of
+
+    @property
+    def reads(self) -> tuple[int, ...]:
+        """The inputs ``verify`` takes, by position."""
+        return (self.arg,)
+
+    @property
+    def rule(self) -> str:
+        return f"in [0, {self.bound})"
 
     def error(self, value, bound, position) -> IndexOutOfRange:
         """The error for the first bad value found: ``value`` at flat (C-order) ``position``."""
@@ -61,18 +71,73 @@ class RangeCheck:
 _UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 
 
+@dataclass(frozen=True, eq=False)
+class IndexCheck:
+    """Every value of input ``arg`` of ``node`` indexes axis ``axis`` of input ``source``: it must lie in
+    [-size, size), the size read at call time (negative indices wrap, as in NumPy)."""
+
+    node: Node
+    arg: int
+    source: int
+    axis: int
+
+    @property
+    def reads(self) -> tuple[int, ...]:
+        return (self.arg, self.source)
+
+    @property
+    def bound(self):
+        """The axis's size where it is static (the llvm rule gives the run-time size otherwise)."""
+        return self.node.inputs[self.source].type.shape[self.axis]
+
+    @property
+    def rule(self) -> str:
+        return f"in [-size, size) for axis {self.axis} of input {self.source}"
+
+    def error(self, value, bound, position) -> IndexOutOfRange:
+        var, source = self.node.inputs[self.arg], self.node.inputs[self.source]
+        order = " (C order)" if var.type.ndim > 1 else ""
+        where = "" if position is None or var.type.ndim == 0 else f" at position {position}{order}"
+        return IndexOutOfRange(
+            f"{self.node.op.value}: index {value}{where} of {describe(var)} is out of range for axis "
+            f"{self.axis} of {describe(source)}, of size {bound}: indices must be in [{-bound}, {bound}); "
+            f"nothing was updated{where_built(self.node.origin)}",
+            value=value,
+            bound=bound,
+            position=position,
+            name=var.name,
+        )
+
+    def verify(self, values: np.ndarray, source: np.ndarray) -> None:
+        """Raise the error for the first index outside [-size, size), in C order."""
+        values, size = np.asarray(values), np.shape(source)[self.axis]
+        if values.size and (values.min() < -size or values.max() >= size):
+            flat = values.ravel()
+            position = int(np.flatnonzero((flat < -size) | (flat >= size))[0])
+            raise self.error(int(flat[position]), size, position)
+
+
 def one_hot_labels(node: Node) -> RangeCheck:
     """one_hot(labels, depth): a label outside [0, depth) would silently give a zero row (and zero loss)."""
     return RangeCheck(node, 0, node.params["depth"], what="label", measures="depth")
 
 
-RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple[RangeCheck, ...]]] = {
+def indices(node: Node) -> IndexCheck:
+    """A gather's or scatter-add's indices (input 1) index its first input along the node's axis."""
+    return IndexCheck(node, 1, 0, node.params["axis"])
+
+
+RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple[RangeCheck | IndexCheck, ...]]] = {
     Op.ONE_HOT: lambda node: (one_hot_labels(node),),
+    **{
+        op: lambda node: (indices(node),)
+        for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)
+    },  # fmt: skip
 }
 """RUNTIME_CHECKS[op](node) -> the checks on node's inputs made at every call; ops without a row need none."""
 
 
-def checks_of(node: Node) -> tuple[RangeCheck, ...]:
+def checks_of(node: Node) -> tuple[RangeCheck | IndexCheck, ...]:
     rows = RUNTIME_CHECKS.get(node.op)
     return rows(node) if rows is not None else ()
 
@@ -136,4 +201,7 @@ def _with_range(var, value) -> str:
     return f"{describe(var)} in {span}" + (f" and {' and '.join(extra)}" if extra else "")
 
 
-__all__ = ["RUNTIME_CHECKS", "RangeCheck", "checks_of", "one_hot_labels", "NumericsCheck", "NAN", "INF"]
+__all__ = [
+    "RUNTIME_CHECKS", "IndexCheck", "RangeCheck", "checks_of", "indices", "one_hot_labels", "NumericsCheck", "NAN",
+    "INF",
+]  # fmt: skip

@@ -35,7 +35,7 @@ class InterpProgram:
             for step, (node, impl, checks) in enumerate(self.steps):
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
-                    check.verify(args[check.arg])
+                    check.verify(*(args[i] for i in check.reads))
                 result = impl(*args, **concrete_params(node.params, sizes))
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):

@@ -22,6 +22,7 @@ from graphc.graph import Constant
 from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
 
+from .numpy_indexing import INDEXING_RUNTIME, INDEXING_TEMPLATES
 from .numpy_math import MATH_RUNTIME, MATH_UFUNCS
 
 # Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
@@ -78,6 +79,7 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.RANDOM_UNIFORM: lambda a, p: (
         f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"
     ),
+    **INDEXING_TEMPLATES,
 }
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
 
@@ -140,6 +142,7 @@ RUNTIME = {
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
     **MATH_RUNTIME,
+    **INDEXING_RUNTIME,
 }
 
 
@@ -194,7 +197,8 @@ class Emitter:
             for check in checks_of(node):
                 name = self.fresh("c")
                 self.namespace[name] = check.verify
-                self.lines.append(f"{name}({self.name_of(node.inputs[check.arg])})  # in [0, {check.bound})")
+                arrays = ", ".join(self.name_of(node.inputs[i]) for i in check.reads)
+                self.lines.append(f"{name}({arrays})  # {check.rule}")
             if node.op is Op.FUSED:
                 self._emit_fused(node)
             else:

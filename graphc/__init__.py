@@ -31,6 +31,20 @@ from .errors import (
 )
 from .fgraph import FunctionGraph as _FunctionGraph
 from .graph import Constant, Node, SharedVariable, Variable, toposort
+from .indexing import (
+    argsort,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+    logcumsumexp,
+    scatter_add,
+    scatter_add_along_axis,
+    sort,
+    take,
+    take_along_axis,
+    topk,
+)
 from .linalg import einsum, norm, std, tensordot, var
 from .mathfuncs import (
     acos,

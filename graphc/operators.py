@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .advanced_index import advanced_getitem, is_array_index
 from .dims import Dim, exact_quotient
 from .errors import DTypeError, GraphcError, ShapeError
 from .ops import Op, describe
@@ -151,7 +152,10 @@ class Operators:
         return self.reshape(tuple(d for i, d in enumerate(shape) if i not in axes))
 
     def __getitem__(self, index):
-        """Basic indexing: ints, slices (any step), None and Ellipsis."""
+        """Basic indexing (ints, slices of any step, None, Ellipsis), and among them one integer array (a
+        list, a NumPy array or an integer graph value) or constant boolean mask: a gather, as gc.take."""
+        if any(is_array_index(i) for i in (index if isinstance(index, tuple) else (index,))):
+            return advanced_getitem(self, index if isinstance(index, tuple) else (index,))
         index = normalize_index(self, index)
         if len(index) == self.type.ndim and all(i == ("slice", None, None, None) for i in index):
             return self
@@ -195,8 +199,8 @@ def normalize_index(x, index) -> tuple:
     index = index if isinstance(index, tuple) else (index,)
     if any(isinstance(i, (Operators, list, np.ndarray)) for i in index):
         raise GraphcError(
-            f"only basic indexing (ints, slices, None, ...) is supported, not {index!r} for {describe(x)}; "
-            f"use gc.one_hot or gc.where for the rest{here()}"
+            f"a basic index (ints, slices, None, ...) was expected, not {index!r} for {describe(x)}; "
+            f"index with arrays through x[...] or gc.take{here()}"
         )
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
     if n_real > x.type.ndim:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from .ops_indexing import IMPL_BY_NAME as _INDEXING_IMPL
 from .ops_math import IMPL_BY_NAME as _MATH_IMPL
 from .ops_math import MATH_DEFINED, math_definitions
 from .types import shape_str
@@ -109,6 +110,17 @@ class Op(enum.Enum):
     SIZE = "size"  # params: axis (tuple), dtype; the number of elements of the input over axis, as a scalar
     # counter-based random numbers (dropout, noise); params: shape, seed, dtype; input: an int64 counter
     RANDOM_UNIFORM = "random_uniform"
+    # data-dependent indexing and scans (reference semantics in graphc.ops_indexing); params: axis (an int)
+    GATHER = "gather"  # (x, indices): np.take along axis
+    SCATTER_ADD = "scatter_add"  # (a, indices, updates): a + np.add.at along axis; GATHER's transpose
+    GATHER_ALONG = "gather_along"  # (x, indices of x's rank): np.take_along_axis
+    SCATTER_ADD_ALONG = "scatter_add_along"  # (a, indices, updates): GATHER_ALONG's transpose
+    CUMSUM = "cumsum"  # params: axis, reverse (scan from the end)
+    CUMPROD = "cumprod"  # params: axis, reverse
+    CUMMAX = "cummax"  # params: axis, reverse
+    CUMMIN = "cummin"  # params: axis, reverse
+    LOGCUMSUMEXP = "logcumsumexp"  # params: axis, reverse
+    ARGSORT = "argsort"  # params: axis, descending; stable
     # a fused elementwise kernel; params: kernel (a graphc.kernel.Kernel)
     FUSED = "fused"
 
@@ -133,6 +145,7 @@ TRANSCENDENTAL = frozenset({
     *SPECIAL, Op.ATAN2,
 })  # fmt: skip
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
+SCANS = frozenset({Op.CUMSUM, Op.CUMPROD, Op.CUMMAX, Op.CUMMIN, Op.LOGCUMSUMEXP})
 
 
 # --- scalar definitions: each elementwise math function once, as a sympy expression of its arguments --------
@@ -339,6 +352,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.RANDOM_UNIFORM: random_uniform,
     Op.FUSED: lambda *xs, kernel: _one_or_tuple(kernel.evaluate(xs)),
     **{Op(name): impl for name, impl in _MATH_IMPL.items()},
+    **{Op(name): impl for name, impl in _INDEXING_IMPL.items()},
 }
 """Reference semantics: IMPL[op](*input_arrays, **params) -> array (a tuple for multi-output ops).
 

@@ -20,6 +20,7 @@ import numpy as np
 from .dims import divide
 from .errors import DTypeError, ShapeError
 from .ops import BINARY, BITWISE, ELEMENTWISE, IMPL, REDUCTIONS, UNARY, Op, describe
+from .shape_rules_indexing import INDEXING_ARITY, INDEXING_SHAPE_RULES
 from .shape_rules_math import MATH_ARITY, MATH_SHAPE_RULES
 from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, mismatch, shape_str, unify
 
@@ -273,6 +274,7 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.RANDOM_UNIFORM: _random_uniform_types,
     Op.FUSED: _fused_types,
     **MATH_SHAPE_RULES,
+    **INDEXING_SHAPE_RULES,
 }
 """SHAPE_RULES[op](op, input_variables, params) -> output Types; raises ShapeError/DTypeError naming
 inputs."""
@@ -296,6 +298,7 @@ ARITY: dict[Op, int | None] = {
     Op.SCALAR_FN: None,
     Op.FUSED: None,
     **MATH_ARITY,
+    **INDEXING_ARITY,
 }
 """How many inputs each op takes (None: variadic)."""
 

@@ -1,12 +1,14 @@
-"""The VJPs of the indexing ops (GETITEM, CONCATENATE): each input's gradient is its part of g, scattered
-back into zeros of the input's shape. Rows of VJP_RULES (passes/vjp_rules.py); imports only the graphc core.
+"""The VJPs of the indexing ops (GETITEM, CONCATENATE, the gathers and scatter-adds): each input's gradient
+is its part of g, scattered back into zeros of the input's shape. Rows of VJP_RULES (passes/vjp_rules.py);
+imports only the graphc core.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from graphc.graph import Constant, Variable
+from graphc.graph import Constant, Variable, apply
+from graphc.ops import Op
 from graphc.tensor import broadcast_to, concatenate, getitem, reshape
 from graphc.types import is_static
 
@@ -94,3 +96,30 @@ def _offset(before, after):
     if is_static(after):
         return -sum(after) if sum(after) else None
     raise NotImplementedError("the gradient of a concatenation with two symbolic sizes around one piece")
+
+
+# --- gathers and scatter-adds: each the other's transpose ---------------------------------------------------
+def gather_vjp(g, out, x, indices, axis):
+    """take's gradient: g added back at the rows it was read from (repeated indices add up)."""
+    return apply(Op.SCATTER_ADD, (zeros(x.type.shape, g.type.dtype), indices, g), axis=axis), None
+
+
+def gather_along_vjp(g, out, x, indices, axis):
+    return apply(Op.SCATTER_ADD_ALONG, (zeros(x.type.shape, g.type.dtype), indices, g), axis=axis), None
+
+
+GATHER_RULES = {
+    Op.GATHER: gather_vjp,
+    Op.SCATTER_ADD: lambda g, out, a, indices, updates, axis: (
+        g,
+        None,
+        apply(Op.GATHER, (g, indices), axis=axis),  # each update reads back the gradient where it went
+    ),
+    Op.GATHER_ALONG: gather_along_vjp,
+    Op.SCATTER_ADD_ALONG: lambda g, out, a, indices, updates, axis: (
+        g,
+        None,
+        apply(Op.GATHER_ALONG, (g, indices), axis=axis),
+    ),
+}
+"""VJP_RULES rows of the gathers and scatter-adds."""

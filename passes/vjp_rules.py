@@ -56,8 +56,9 @@ from graphc.tensor import (
 )
 from graphc.types import dims_equal, is_static
 
-from .vjp_indexing import concatenate_vjp, getitem_vjp
+from .vjp_indexing import GATHER_RULES, concatenate_vjp, getitem_vjp
 from .vjp_math import MATH_RULES
+from .vjp_scans import SCAN_RULES
 
 VJPRule = Callable[..., tuple[Variable | None, ...]]
 
@@ -275,6 +276,10 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
     **{op: no_grad for op in ROUNDING | {Op.FLOOR_DIV, Op.ARANGE}},  # piecewise constant; no inputs
     **MATH_RULES,  # x % y, copysign; the special functions (erf, atan2, ...) use their derived rows
+    # data-dependent indexing and scans
+    **GATHER_RULES,  # gathers and scatter-adds, each the other's transpose
+    **SCAN_RULES,
+    Op.ARGSORT: no_grad,  # an integer result; sort's gradient flows through its gather
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""
 

@@ -4,6 +4,7 @@ files, ONNX). A new test_ops_* module adds its CASES here."""
 from __future__ import annotations
 
 import test_ops_elementwise
+import test_ops_indexing
 import test_ops_linalg
 import test_ops_math
 import test_ops_reductions
@@ -15,4 +16,5 @@ CASES = [
     *test_ops_shapes.CASES,
     *test_ops_math.CASES,
     *test_ops_linalg.CASES,
+    *test_ops_indexing.CASES,
 ]

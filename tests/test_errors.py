@@ -108,7 +108,8 @@ def test_bad_axes_and_indices(v) -> None:
         gc.ShapeError, lambda: v.b[10], "index 10 is out of bounds for axis 0 of b (float32 (10,))"
     )
     raises_at_line(gc.ShapeError, lambda: v.b[1, 2], "too many indices (2) for b")
-    raises_at_line(gc.GraphcError, lambda: v.b[[1, 2]], "only basic indexing")
+    raises_at_line(gc.ShapeError, lambda: v.b[[1, 20]], "index 20", "axis 0 of b (float32 (10,))")
+    raises_at_line(gc.GraphcError, lambda: v.b[v.b > 0], "depends on the data", "gc.where")
     raises_at_line(
         gc.ShapeError, lambda: gc.squeeze(v.W, 0), "axis 0 of W (float32 (100, 10)) has size 100, not 1"
     )

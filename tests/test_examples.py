@@ -49,6 +49,12 @@ def test_rnn_sequence():
     assert all(np.isfinite(out["clipped_losses"]))
 
 
+def test_text_classifier():
+    out = run_example("text_classifier")
+    assert out["accuracy"] >= 0.9  # chance is 0.25: the embedding learned which ids mark each topic
+    assert out["loss"][-1] < 0.2 * out["loss"][0]
+
+
 def test_regularization(tmp_path):
     pytest.importorskip("matplotlib")
     curves = tmp_path / "curves.png"
@@ -74,6 +80,7 @@ def test_on_llvm():
     assert run_example("cnn_digits", "--backend", "llvm")["accuracy"] >= 0.97
     out = run_example("rnn_sequence", "--backend", "llvm")
     assert out["test_mse"] < 0.3 * out["baseline"]
+    assert run_example("text_classifier", "--backend", "llvm")["accuracy"] >= 0.9
 
 
 @pytest.mark.parametrize("name", ["xor", "rnn_sequence"])

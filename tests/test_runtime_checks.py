@@ -108,11 +108,16 @@ def test_failing_calls_leak_no_memory(backend):
     assert float(f(X, np.array([0, 3]))) == pytest.approx(3.0)
 
 
-def test_the_readme_example_is_what_graphc_prints(backend):
+def test_the_readme_examples_are_what_graphc_prints(backend):
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    (shown,) = re.findall(r"```\n(IndexOutOfRange: .*?)\n  built at", readme, re.S)
+    label, index = re.findall(r"```\n(IndexOutOfRange: .*?)\n  built at", readme, re.S)
     logits, y = gc.matrix("logits", ("n", 10)), gc.vector("y", dtype="int64")
     f = gc.function([logits, y], gc.nn.softmax_cross_entropy(logits, y), backend=backend)
     with pytest.raises(IndexOutOfRange) as info:
         f(np.zeros((4, 10)), np.array([1, 2, 3, 12]))
-    assert f"IndexOutOfRange: {info.value}".startswith(shown)
+    assert f"IndexOutOfRange: {info.value}".startswith(label)
+    E, ids = gc.matrix("E", (50000, 256), "float32"), gc.vector("ids", "n", dtype="int64")
+    f = gc.function([E, ids], E[ids].mean(axis=0), backend=backend)
+    with pytest.raises(IndexOutOfRange) as info:
+        f(np.zeros((50000, 256), np.float32), np.array([0, 1, 2, 3, 4, 5, 6, 50000]))  # pages never touched
+    assert f"IndexOutOfRange: {info.value}".startswith(index)

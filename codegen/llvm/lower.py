@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.ops import Op
 
-from . import creation, elementwise, index, matmul, reduce, rng, shapes, softmax
+from . import creation, elementwise, index, matmul, reduce, rng, scans, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
 from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
@@ -36,6 +36,7 @@ LLVM_RULES = RuleTable(
         **matmul.RULES,
         **shapes.RULES,
         **index.RULES,
+        **scans.RULES,
         **rng.RULES,
         **creation.RULES,
     }

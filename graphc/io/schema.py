@@ -20,7 +20,7 @@ import numpy as np
 from graphc.dims import Dim
 from graphc.elementwise import ScalarFunction
 from graphc.fgraph import FunctionGraph
-from graphc.ops import BINARY, ELEMENTWISE, REDUCTIONS, UNARY, Op
+from graphc.ops import BINARY, ELEMENTWISE, REDUCTIONS, SCANS, UNARY, Op
 from graphc.types import DTYPES
 
 
@@ -84,6 +84,9 @@ OP_PARAMS: dict[Op, dict[str, Kind]] = {
     Op.SIZE: {"axis": INTS, "dtype": DTYPE},
     Op.RANDOM_UNIFORM: {"shape": SHAPE, "seed": INT64, "dtype": DTYPE},
     Op.ARANGE: {"start": NUMBER, "stop": NUMBER_OR_DIM, "step": NUMBER, "dtype": DTYPE},
+    **{op: {"axis": INT} for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)},
+    **{op: {"axis": INT, "reverse": BOOL} for op in SCANS},
+    Op.ARGSORT: {"axis": INT, "descending": BOOL},
 }
 """OP_PARAMS[op] = {param name: Kind}: exactly the params a node of `op` has. FUSED has no row: files hold
 the user's graph, before fusion."""

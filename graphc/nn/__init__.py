@@ -34,7 +34,16 @@ from .activations import (
     tanh,
 )
 from .conv import conv1d, conv2d, conv_output_size, conv_transpose1d, conv_transpose2d, pad2d
-from .layers import Dense, dense, dropout, dropout_with_mask, gaussian_noise, weight_noise
+from .layers import (
+    Dense,
+    Embedding,
+    dense,
+    dropout,
+    dropout_with_mask,
+    embedding,
+    gaussian_noise,
+    weight_noise,
+)
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -57,7 +66,8 @@ __all__ = [
     "gelu", "silu", "swish", "mish",
     "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d", "conv_transpose1d",
     "conv_transpose2d",
-    "Dense", "dense", "dropout", "dropout_with_mask", "gaussian_noise", "weight_noise",
+    "Dense", "dense", "Embedding", "embedding", "dropout", "dropout_with_mask", "gaussian_noise",
+    "weight_noise",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse",
     "softmax_cross_entropy",
     "sum_squared_error", "BatchNorm", "LayerNorm", "batch_norm", "layer_norm", "Mode", "random_normal",

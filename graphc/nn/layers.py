@@ -16,13 +16,15 @@ import numpy as np
 
 from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
+from graphc.indexing import take
 from graphc.origin import here
 from graphc.tensor import as_variable, cast, lt, matmul, shared
 
 from . import init as initializers
 from .random import Mode
 
-__all__ = ["Dense", "dense", "dropout", "dropout_with_mask", "gaussian_noise", "weight_noise"]
+__all__ = ["Dense", "Embedding", "dense", "dropout", "dropout_with_mask", "embedding", "gaussian_noise",
+           "weight_noise"]  # fmt: skip
 
 INITIALISERS = {
     "glorot": lambda m, n, rng, dtype: initializers.glorot_uniform(m, n, rng, dtype),
@@ -73,6 +75,43 @@ class Dense:
 
     def __call__(self, x) -> Variable:
         return dense(x, self.W, self.b)
+
+
+def embedding(ids, table) -> Variable:
+    """The rows of `table` (vocabulary, dim) at the integer `ids` (any shape): shape (*ids.shape, dim). A
+    gather (gc.take(table, ids, axis=0)); its gradient adds into the rows that were read. An id outside
+    [-vocabulary, vocabulary) is an error at call time naming it.
+
+        >>> import numpy as np, graphc as gc
+        >>> ids = gc.vector("ids", dtype="int64")
+        >>> table = np.arange(6.0).reshape(3, 2)
+        >>> gc.function([ids], gc.nn.embedding(ids, table))(np.array([2, 0]))
+        array([[4., 5.],
+               [0., 1.]])
+    """
+    return take(table, ids, axis=0)
+
+
+class Embedding:
+    """A lookup table of `n` vectors of size `dim`, drawn from N(0, std²) (PyTorch's default std = 1), float32
+    unless `dtype` says otherwise. `layer(ids)` maps integer ids (any shape) to vectors (*ids.shape, dim).
+
+        >>> import graphc as gc
+        >>> emb = gc.nn.Embedding(1000, 16, name="words")
+        >>> emb(gc.matrix("ids", ("n", "t"), dtype="int64")).shape
+        (n, t, 16)
+    """
+
+    def __init__(
+        self, n: int, dim: int, rng=None, std: float = 1.0, dtype="float32", name: str = "embedding"
+    ):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.W = shared(initializers.normal((n, dim), rng, std=std, dtype=dtype), name=f"{name}.W")
+        self.weights = [self.W]
+        self.params = [self.W]
+
+    def __call__(self, ids) -> Variable:
+        return embedding(ids, self.W)
 
 
 def dropout_with_mask(x, mask, keep: float) -> Variable:

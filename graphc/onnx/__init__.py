@@ -11,9 +11,10 @@ differentiate and compile.
     >>> [v.name for v in graph.shared]
     ['W']
 
-Export covers every op but the random ones (fused kernels are expanded back, user sympy functions written
-out as ONNX operators); import covers the operators of MLPs and CNNs (IMPORT_RULES lists them) and names
-every one it lacks. DEFAULT_OPSET is the opset export writes unless told otherwise.
+Export covers every op but the random ones and cumprod/cummax/cummin/logcumsumexp (ONNX has no such
+operators); fused kernels are expanded back, user sympy functions written out as ONNX operators. Import
+covers the operators of MLPs and CNNs and of indexing by data (IMPORT_RULES lists them) and names every one
+it lacks. DEFAULT_OPSET is the opset export writes unless told otherwise.
 """
 
 from __future__ import annotations

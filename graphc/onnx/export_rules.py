@@ -16,6 +16,7 @@ from graphc.kernel import Kernel
 from graphc.ops import Op
 from graphc.types import Type, broadcast_shapes
 
+from .export_indexing import INDEXING_EXPORT_RULES
 from .export_math import MATH_EXPORT_RULES
 from .expressions import export_expression
 
@@ -232,5 +233,6 @@ EXPORT_RULES = {
     Op.SIZE: _size,
     Op.RANDOM_UNIFORM: _no_equivalent("export the evaluation graph (gc.nn.Mode(training=False))"),
     Op.FUSED: _fused,
+    **INDEXING_EXPORT_RULES,
 }  # fmt: skip
 """EXPORT_RULES[op](exporter, node, input names) -> output names."""

@@ -38,6 +38,7 @@ from graphc.tensor import (
 )
 from graphc.types import broadcast_shapes, dim_product
 
+from .import_indexing import INDEXING_IMPORT_RULES, gather_by_data
 from .import_layers import LAYER_RULES, check
 from .import_math import MATH_IMPORT_RULES
 from .onnx_types import GRAPHC_DTYPES
@@ -116,15 +117,14 @@ def _shape(im, names, attrs):
 
 
 def _gather(im, names, attrs):
-    axis, indices = (
-        attrs.get("axis", 0),
-        im.static(names[1], "Gather's indices (gathering by data needs gc.gather)"),
-    )
+    if not _all_static(im, names[1:2]):
+        return gather_by_data(im, names, attrs)
+    axis, indices = attrs.get("axis", 0), im.values[names[1]]
     if _all_static(im, names[:1]):
         data = im.values[names[0]]
         return [np.asarray(np.take(data, indices, axis=axis), dtype=data.dtype)]
     if indices.ndim != 0:
-        raise GraphcError("gc.onnx.load: Gather of a tensor by several indices is not supported yet")
+        return gather_by_data(im, names, attrs)
     x = im.tensor(names[0])
     return [x[(slice(None),) * (axis % x.type.ndim) + (int(indices),)]]
 
@@ -274,5 +274,6 @@ IMPORT_RULES = {
     "Expand": _expand,
     "Where": _where,
     **LAYER_RULES,
+    **INDEXING_IMPORT_RULES,
 }  # fmt: skip
 """IMPORT_RULES[ONNX op_type](importer, input names, attributes) -> output values."""
