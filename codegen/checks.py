@@ -202,6 +202,6 @@ def _with_range(var, value) -> str:
 
 
 __all__ = [
-    "RUNTIME_CHECKS", "IndexCheck", "RangeCheck", "checks_of", "indices", "one_hot_labels", "NumericsCheck", "NAN",
-    "INF",
+    "RUNTIME_CHECKS", "IndexCheck", "RangeCheck", "NumericsCheck", "checks_of", "indices", "one_hot_labels",
+    "NAN", "INF",
 ]  # fmt: skip

@@ -44,6 +44,14 @@ def close(got, want) -> None:
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
 
 
+def runtime_sorts_nan_last() -> bool:
+    """ONNX's TopK leaves the place of NaN to the runtime; onnxruntime 1.23 puts it first, later ones last
+    (NumPy's and graphc's order). Cases sorting NaN are compared only where the runtime agrees."""
+    x = gc.vector("x")
+    model = gc.onnx.export(gc.fgraph.FunctionGraph([x], [gc.argsort(x)]))
+    return run(model, np.array([np.nan, 1.0]))[0][0] == 1
+
+
 NO_ONNX_OPERATOR = {Op.RANDOM_UNIFORM, Op.LSHIFT, Op.RSHIFT, Op.CUMPROD, Op.CUMMAX, Op.CUMMIN,
                     Op.LOGCUMSUMEXP}  # fmt: skip
 # onnxruntime implements these for float32 only: float64 graphs are exported and imported back, not run
@@ -58,13 +66,13 @@ def _integer_bitwise(nodes) -> bool:
 
 def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
     """As built (opsets 13 and the default) and after the passes (fused kernels expanded back)."""
-    fused, missing = 0, set()
+    fused, missing, nan_last = 0, set(), runtime_sorts_nan_last()
     for case in CASES:
         xs = case.variables()
         out = case.build(*xs)
         nodes = gc.toposort([out])
         ops = {n.op for n in nodes}
-        if ops & NO_ONNX_OPERATOR:
+        if ops & NO_ONNX_OPERATOR or (case.name.endswith("_nan") and ops & {Op.ARGSORT} and not nan_last):
             continue
         arrays = [a.sample(rng) for a in case.args]
         with np.errstate(all="ignore"):
