@@ -2,22 +2,25 @@
 
 The memory plan (``codegen.memory``) decides what the code keeps: each value is deleted after its last use,
 and a fused kernel's temporaries share buffers through ufunc ``out=``. Checks on the data (``codegen.checks``)
-are a line before their node. `f.source` shows the code.
+are a line before their node. `f.source` shows the code. Every identifier in it is one we make (in0, d0, v1,
+t2, c3, f4, and the RUNTIME helpers); user names (of inputs, sizes, functions) appear only in comments,
+escaped with repr, so no name can run code, shadow another or clash with one after Python's NFKC
+normalisation of identifiers. Size expressions are printed as exact integer arithmetic (dims.to_python).
 """
 
 from __future__ import annotations
 
 import functools
-import keyword
 import os
-import re
 from collections.abc import Callable
 
 import numpy as np
 
 from graphc.codegen.checks import NumericsCheck, checks_of
 from graphc.codegen.memory import plan, plan_graph
-from graphc.dims import Dim, NamedSize, Size, substitute, to_python
+from graphc.dims import Dim, Size, to_python
+from graphc.elementwise import ScalarFunction
+from graphc.errors import BackendError
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
@@ -55,9 +58,9 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     **{op: _call(name) for op, name in UFUNCS.items()},
     Op.CAST: lambda a, p: f"np.asarray({a[0]}).astype(np.{p['dtype'].name})",
     Op.WHERE: lambda a, p: f"np.where({a[0]}, {a[1]}, {a[2]})",
-    Op.SCALAR_FN: lambda a, p: f"{p['fn'].key}({', '.join(a)})",
+    Op.SCALAR_FN: lambda a, p: f"{p['fn']}({', '.join(a)})",  # p['fn']: the function's name in the code
     Op.SUM: _reduce("sum"),
-    Op.MEAN: _reduce("mean"),
+    Op.MEAN: lambda a, p: f"mean({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})",
     Op.MAX: _reduce("max"),
     Op.MIN: _reduce("min"),
     Op.PROD: _reduce("prod"),
@@ -84,18 +87,19 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
 """NUMPY_TEMPLATES[op](argument expressions, params) -> a Python expression. FUSED is emitted as a block."""
 
 
+class Code(str):
+    """A param made printable (a size expression, a function's name in the code): written as it is."""
+
+
 def _dim(d) -> str:
-    """A dimension in generated code; its sizes are already spelled as the program's identifiers
-    (Emitter.spell)."""
-    return to_python(d, str)
+    if isinstance(d, (int, Code)):
+        return str(d)
+    raise BackendError(f"internal error: the size {d!r} reached the numpy templates unprinted")
 
 
 def _number(v) -> str:
-    """A param that is a number or a size (an int or an expression of the named sizes)."""
+    """A param that is a number or a size (printed by Emitter.printable)."""
     return repr(v) if isinstance(v, (int, float)) else _dim(v)
-
-
-_BUILTINS_USED = {"int", "float", "compiled"}  # names the generated code itself relies on
 
 
 def _shape(shape) -> str:
@@ -140,6 +144,7 @@ RUNTIME = {
     "softmax": IMPL[Op.SOFTMAX],
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
+    "mean": IMPL[Op.MEAN],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
     **MATH_RUNTIME,
     **INDEXING_RUNTIME,
@@ -155,6 +160,8 @@ class Emitter:
         self.names: dict[int, str] = {}
         self.namespace = dict(RUNTIME)
         self.lines: list[str] = []
+        self.sizes: dict[Size, str] = {}  # a size (named or anonymous) -> its identifier in the code
+        self.functions: dict[int, str] = {}  # id(ScalarFunction) -> its identifier in the code
         self._count = 0
 
     def fresh(self, prefix: str = "v") -> str:
@@ -182,18 +189,17 @@ class Emitter:
     def emit(self) -> str:
         fg = self.fg
         self.plan = plan_graph(fg)
-        self.size_names = _name_sizes(fg.inputs)
-        params = sorted(s.name for s in self.size_names.values())  # size bindings
-        n_sizes = len(params)
+        params = []
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
-            name = _identifier(v.name, f"in{i}", params)
-            self.names[id(v)] = name
+            self.names[id(v)] = name = f"in{i}"
             params.append(name)
+            kind = "input" if i < len(fg.inputs) else "shared"
+            self.lines.append(f"# {name}: {kind} {_comment(v.name)} {_comment(v.type)}")
         self._bind_sizes()
         made: set[int] = set()
         for step, node in enumerate(fg.nodes):
             if node.origin is not None:
-                self.lines.append(f"# {node.op.value}  built at {_short(node.origin)}")
+                self.lines.append(f"# {node.op.value}  built at {_comment(_short(node.origin))}")
             for check in checks_of(node):
                 name = self.fresh("c")
                 self.namespace[name] = check.verify
@@ -203,11 +209,9 @@ class Emitter:
                 self._emit_fused(node)
             else:
                 args = [self.name_of(v) for v in node.inputs]
-                if node.op is Op.SCALAR_FN:
-                    self.namespace[node.params["fn"].key] = node.params["fn"].impl
                 out = self.fresh()
                 self.names[id(node.outputs[0])] = out
-                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.spell(node.params))}")
+                self.lines.append(f"{out} = {NUMPY_TEMPLATES[node.op](args, self.printable(node.params))}")
             if self.check_numerics:
                 self._check_numerics(node)
             made.update(map(id, node.outputs))
@@ -218,7 +222,7 @@ class Emitter:
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
         self.lines.append(f"return [{outs}], [{ups}]")
         body = "\n".join("        " + line for line in self.lines)
-        return f"def compiled({', '.join(params[n_sizes:])}):\n    with np.errstate(all='ignore'):\n{body}\n"
+        return f"def compiled({', '.join(params)}):\n    with np.errstate(all='ignore'):\n{body}\n"
 
     def _check_numerics(self, node) -> None:
         """check_numerics: each float output, right after its node, against the node's inputs."""
@@ -230,33 +234,40 @@ class Emitter:
                 self.lines.append(f"{name}({self.name_of(out)}, ({inputs},))  # no new NaN or inf")
 
     def _bind_sizes(self) -> None:
-        """Each symbolic size is read from the first input that has it: `n = x.shape[0]`, `x_1 = x.shape[1]`.
-        (x_1 spells the anonymous size x.1.)"""
-        bound: set = set()
+        """Each size (named n, or anonymous x.0) is read from the first input that has it (`d0 =
+        in0.shape[0]`); every size of the graph is one of these (gc.function checks that)."""
         for v in self.fg.inputs:
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, Size) and d not in bound:
-                    bound.add(d)
-                    self.lines.append(f"{self.size_names[d]} = {self.names[id(v)]}.shape[{axis}]")
+                if isinstance(d, Size) and d not in self.sizes:
+                    self.sizes[d] = name = f"d{len(self.sizes)}"
+                    self.lines.append(f"{name} = {self.names[id(v)]}.shape[{axis}]  # {_comment(d)}")
 
-    def spell(self, params: dict) -> dict:
-        """Params with each size (alone, or in a shape) spelled as this program's identifier for it."""
+    def printable(self, params: dict) -> dict:
+        """`params` with size expressions as code over our size names (in shapes and index items, one tuple
+        deep) and a ScalarFunction as the name we gave it in the namespace."""
+        out = {}
+        for key, value in params.items():
+            if isinstance(value, ScalarFunction):
+                value = Code(self.function_name(value))
+            elif isinstance(value, Dim):  # a size alone (arange's stop)
+                value = self.size(value)
+            elif isinstance(value, tuple):
+                value = tuple(
+                    tuple(self.size(d) for d in item) if isinstance(item, tuple) else self.size(item)
+                    for item in value
+                )
+            out[key] = value
+        return out
 
-        def sized(p) -> bool:
-            return isinstance(p, Dim) or (isinstance(p, tuple) and any(isinstance(d, Dim) for d in p))
+    def size(self, d):
+        return Code(to_python(d, self.sizes.__getitem__)) if isinstance(d, Dim) else d
 
-        if not any(sized(p) for p in params.values()):
-            return params
-        return {
-            key: (
-                substitute(value, self.size_names)
-                if isinstance(value, Dim)
-                else tuple(substitute(d, self.size_names) for d in value)
-                if isinstance(value, tuple)
-                else value
-            )
-            for key, value in params.items()
-        }
+    def function_name(self, fn: ScalarFunction) -> str:
+        if id(fn) not in self.functions:
+            self.functions[id(fn)] = name = self.fresh("f")
+            self.namespace[name] = fn.impl
+            self.lines.append(f"# {name}: elementwise {_comment(fn.name)}")
+        return self.functions[id(fn)]
 
     def _emit_fused(self, node) -> None:
         """One block per kernel. Its temporaries of the full shape share buffers, as the memory plan of its
@@ -279,7 +290,7 @@ class Emitter:
             if ins.op is None:
                 names.append(f"np.{ins.dtype}({ins.param_dict['value']!r})")
                 continue
-            call = NUMPY_TEMPLATES[ins.op]([names[a] for a in ins.args], ins.param_dict)
+            call = NUMPY_TEMPLATES[ins.op]([names[a] for a in ins.args], self.printable(ins.param_dict))
             slot = memory.slot.get(pos)
             if slot in holder:  # a dead temporary's buffer
                 name = holder[slot]
@@ -288,14 +299,12 @@ class Emitter:
                 name = self.fresh("t")
                 if slot is not None:
                     holder[slot] = name
-                if ins.op is Op.SCALAR_FN:
-                    self.namespace[ins.param_dict["fn"].key] = ins.param_dict["fn"].impl
                 self.lines.append(f"{name} = {call}")
             names.append(name)
         for out_var, value_id, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True):
             value = names[value_id]
             if shapes[value_id] != full:
-                value = f"np.broadcast_to({value}, {_shape(self.spell({'shape': full})['shape'])})"
+                value = f"np.broadcast_to({value}, {_shape(tuple(map(self.size, full)))})"
             if red is not None:
                 op, axes, keepdims = red
                 value = NUMPY_TEMPLATES[op]([value], {"axis": axes, "keepdims": keepdims})
@@ -304,32 +313,9 @@ class Emitter:
             self.names[id(out_var)] = out
 
 
-_GENERATED = re.compile(r"^[vtc]\d+$")
-
-
-def _identifier(name: str | None, fallback: str, taken: list[str]) -> str:
-    """The user's name where it is a usable identifier that cannot clash with ours, else `fallback`."""
-    usable = name and name.isidentifier() and not keyword.iskeyword(name) and not _GENERATED.match(name)
-    base = name if usable and name not in RUNTIME and name not in _BUILTINS_USED else fallback
-    candidate, k = base, 1
-    while candidate in taken:
-        k += 1
-        candidate = f"{base}_{k}"
-    return candidate
-
-
-def _name_sizes(inputs) -> dict:
-    """{size: a size named by a unique identifier}: the user's name (n), x_0 for the anonymous x.0, size_if
-    where the name would shadow a keyword or a name the code uses."""
-    taken: list[str] = []
-    names = {}
-    for v in inputs:
-        for d in v.type.shape:
-            if isinstance(d, Size) and d not in names:
-                spelled = str(d).replace(".", "_").replace("?", "size")
-                names[d] = NamedSize(_identifier(spelled, f"size_{spelled}", taken))
-                taken.append(names[d].name)
-    return names
+def _comment(text) -> str:
+    """User text for a comment of the generated code: repr-escaped, so no character can end the line."""
+    return repr(str(text))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,6 +1,6 @@
 """What a compiled function checks at each call, before any work (user layer; graphc.compile uses it): each
-argument against its input's type (converting what converts safely), the sizes the inputs bind, indices
-into named sizes; and the ownership of the results it hands out.
+argument against its input's type (converting what converts safely), the sizes the inputs bind (what the
+graph assumed about them: graphc.sizes); and the ownership of the results it hands out.
 """
 
 from __future__ import annotations
@@ -8,12 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .dims import Size, substitute
-from .errors import DTypeError, IndexOutOfBounds, InputError, ShapeError, where_built
-from .fgraph import FunctionGraph
+from .errors import DTypeError, InputError, ShapeError
 from .graph import Variable
-from .ops import Op, describe
 from .sizes import SizeCheck
-from .types import concrete_dim, shape_str
+from .types import shape_str
 
 
 def fast_checker(checks: list[InputCheck], equal: list[SizeCheck]):
@@ -47,43 +45,6 @@ def fast_checker(checks: list[InputCheck], equal: list[SizeCheck]):
     src = f"def fast_check({', '.join(params)}):\n    if {body}:\n        return {{{', '.join(binds)}}}\n"
     exec(compile(src, "<graphc input check>", "exec"), env)  # noqa: S102 - generated from our own types
     return env["fast_check"]
-
-
-def symbolic_index_checks(fgraph: FunctionGraph) -> list[tuple]:
-    """(node, axis, index item, result dim) for each int or slice applied to a named size. The types assume
-    the size is large enough (x[:3] has 3 rows, x[2:] has n - 2); each call checks that it is, so no backend
-    ever reads out of bounds."""
-    checks = []
-    for node in fgraph.nodes:
-        if node.op is not Op.GETITEM:
-            continue
-        axis, out_axis = 0, 0
-        out_shape = node.outputs[0].type.shape
-        for item in node.params["index"]:
-            if item[0] == "newaxis":
-                out_axis += 1
-                continue
-            if not isinstance(node.inputs[0].type.shape[axis], int):
-                checks.append((node, axis, item, out_shape[out_axis] if item[0] == "slice" else None))
-            axis += 1
-            out_axis += item[0] == "slice"
-    return checks
-
-
-def check_symbolic_indexing(checks: list[tuple], sizes: dict) -> None:
-    for node, axis, item, out_dim in checks:
-        dim = node.inputs[0].type.shape[axis]
-        size = concrete_dim(dim, sizes)
-        if item[0] == "int":
-            ok, got = -size <= item[1] < size, f"index {item[1]} is out of bounds"
-        else:
-            length = len(range(size)[slice(*item[1:])])
-            ok, got = length == concrete_dim(out_dim, sizes), f"the slice has {length}, not {out_dim}"
-        if not ok:
-            raise (IndexOutOfBounds if item[0] == "int" else ShapeError)(
-                f"getitem of {describe(node.inputs[0])}: axis {axis} has {dim} = {size}, so {got} "
-                f"(the graph was built for larger sizes){where_built(node.origin)}"
-            )
 
 
 def owned(value, arrays, shared_values, taken: list) -> np.ndarray:
@@ -163,4 +124,4 @@ class InputCheck:
         return arg
 
 
-__all__ = ["InputCheck", "fast_checker", "symbolic_index_checks", "check_symbolic_indexing", "owned"]
+__all__ = ["InputCheck", "fast_checker", "owned"]

@@ -14,7 +14,7 @@ from graphc.codegen import compile_program
 from graphc.passes import run_pipeline
 
 from . import settings
-from .call_checks import InputCheck, check_symbolic_indexing, fast_checker, owned, symbolic_index_checks
+from .call_checks import InputCheck, fast_checker, owned
 from .dims import Size
 from .errors import (
     GraphError,
@@ -217,7 +217,7 @@ class Function(Displayed):
     def __new__(cls, fgraph, optimized, program, *args, size_checks=(), check_numerics=False):
         """A call that is only checks + the program makes a `DirectFunction` (no per-instance classes)."""
         direct = not optimized.shared and getattr(program, "fresh_outputs", False) and not check_numerics
-        direct = direct and not symbolic_index_checks(fgraph) and all(c.simple for c in size_checks)
+        direct = direct and all(c.simple for c in size_checks)
         return super().__new__(DirectFunction if direct else cls)
 
     def __init__(
@@ -235,13 +235,13 @@ class Function(Displayed):
         self._updated = [var for var, _ in optimized.updates]
         self._n_inputs = len(self._checks)
         self._all_size_checks = list(size_checks)
-        # The fast input check compares the simple ones itself; the others run on every call.
+        # The fast input check compares the simple ones itself; the others (derived sizes, indices into
+        # symbolic sizes, reductions without identity) run on every call.
         self._size_checks = [c for c in size_checks if not c.simple]
         self._fast_check = fast_checker(self._checks, [c for c in size_checks if c.simple])
         # A backend that allocates every output and update afresh on each call says so; others get copies
         # where a result would alias an input, a shared value or a constant.
         self._fresh = bool(getattr(program, "fresh_outputs", False))
-        self._index_checks = symbolic_index_checks(fgraph)
         self.check_numerics = check_numerics
 
     @property
@@ -286,8 +286,6 @@ class Function(Displayed):
         sizes = self._fast_check(*args) if len(args) == self._n_inputs else None
         if sizes is None:
             args, sizes = self._check_slowly(args)
-        if self._index_checks:
-            check_symbolic_indexing(self._index_checks, sizes)
         for check in self._size_checks:
             check.verify(sizes)
         try:

@@ -5,7 +5,12 @@
     >>> y = swish(gc.vector("x"))
 
 The derivative is derived with sympy (`partial`), itself a ScalarFunction, so it can be differentiated again.
-sympy is imported when the first such function is made, not with graphc.
+As in every autodiff system, the derivative of a step is 0 where it is defined: sympy's DiracDelta (from
+Heaviside, sign, or Abs and Piecewise at their kinks) is replaced by 0.
+
+Definitions are sympy expressions or Python functions building one; a string is refused, never parsed:
+sympy's parsers (sympify, parse_expr) evaluate it with Python's eval. sympy is imported when the first such
+function is made, not with graphc.
 """
 
 from __future__ import annotations
@@ -42,8 +47,36 @@ _SCIPY_FUNCTIONS = (
 )  # fmt: skip
 
 
+def derivative(expr: sympy.Expr, symbol: sympy.Symbol) -> sympy.Expr:
+    """d expr / d symbol, with DiracDelta (and its derivatives) as 0: the derivative of a step almost
+    everywhere, which is what a gradient of Heaviside, sign or a Piecewise jump is taken to be."""
+    import sympy
+
+    return sympy.diff(expr, symbol).replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
+
+
+def _as_expression(name: str, expr) -> sympy.Expr:
+    """A sympy expression, or a clear refusal: a string is never handed to sympify (it runs eval)."""
+    import sympy
+
+    if isinstance(expr, sympy.Basic):
+        return expr
+    if isinstance(expr, (bool, np.bool_)) or not isinstance(expr, (int, float, np.integer, np.floating)):
+        raise GraphcError(
+            f"elementwise {name!r}: the definition must be a sympy expression or a Python function "
+            f"building one (lambda x: x * sympy.tanh(x)), not {type(expr).__name__} {expr!r}"
+            + (
+                " (strings are not parsed: sympy's parser runs Python's eval on them)"
+                if isinstance(expr, str)
+                else ""
+            )
+        )
+    return sympy.Float(float(expr)) if isinstance(expr, (float, np.floating)) else sympy.Integer(int(expr))
+
+
 class ScalarFunction:
-    """An elementwise function defined by a sympy expression of its arguments (gc.elementwise makes one).
+    """An elementwise function defined by a sympy expression of its scalar arguments (real numbers;
+    gc.elementwise makes one).
 
     >>> import sympy
     >>> swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
@@ -58,8 +91,12 @@ class ScalarFunction:
         import sympy
 
         self.name = name
-        self.symbols = tuple(symbols)
-        self.expr = sympy.sympify(expr)
+        if not all(isinstance(s, sympy.Symbol) for s in symbols):
+            raise GraphcError(f"elementwise {name!r}: the arguments must be sympy Symbols, got {symbols!r}")
+        # Arguments are real numbers: sympy then differentiates Abs as sign, not through re() and im().
+        real = {s: sympy.Symbol(s.name, real=True) for s in symbols if not s.is_real}
+        self.symbols = tuple(real.get(s, s) for s in symbols)
+        self.expr = _as_expression(name, expr).xreplace(real)
         stray = self.expr.free_symbols - set(self.symbols)
         if stray:
             raise GraphcError(
@@ -92,10 +129,8 @@ class ScalarFunction:
     def partial(self, i: int) -> ScalarFunction:
         """∂f/∂(argument i), derived by sympy once and cached."""
         if i not in self._partials:
-            import sympy
-
-            derivative = sympy.diff(self.expr, self.symbols[i])
-            self._partials[i] = ScalarFunction(f"d{self.name}_d{self.symbols[i]}", self.symbols, derivative)
+            d = derivative(self.expr, self.symbols[i])
+            self._partials[i] = ScalarFunction(f"d{self.name}_d{self.symbols[i]}", self.symbols, d)
         return self._partials[i]
 
     def __call__(self, *args):
@@ -123,12 +158,18 @@ def elementwise(name: str, definition: Callable[..., sympy.Expr] | sympy.Expr, a
 
     `definition` may be `lambda x: x * sympy.tanh(x)`; its parameter names become the symbols. With a bare
     expression, pass `args` (the sympy symbols, in call order). Its gradient, fusion and native code come from
-    the expression.
+    the expression. A string is refused (sympy would parse it with Python's eval). The gradient is sympy's
+    derivative, with the derivative of a step (DiracDelta, from Heaviside, sign, or a Piecewise jump) taken
+    as 0, as every autodiff system does: check gradients away from the kinks.
 
     >>> cube = gc.elementwise("cube", lambda x: x**3)
     >>> x = gc.vector("x")
     >>> gc.evaluate(gc.grad(gc.sum(cube(x)), x), {x: [1.0, 2.0]})
     array([ 3., 12.])
+    >>> import sympy
+    >>> ramp = gc.elementwise("ramp", lambda x: x * sympy.Heaviside(x))
+    >>> gc.evaluate(gc.grad(gc.sum(ramp(x)), x), {x: [-1.0, 2.0]})
+    array([0., 1.])
     """
     import sympy
 

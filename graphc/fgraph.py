@@ -92,10 +92,16 @@ class FunctionGraph(Displayed):
         user's line. `order` (default: the nodes in topological order) may instead list *units* that stand
         for several nodes at once (fusion's groups): anything with `inputs`, `outputs` (the old variables it
         replaces) and `origin`, each after the units that make its inputs; `rule` replaces every unit that is
-        not a Node.
+        not a Node; a unit listed before one that makes its inputs is a GraphError.
         """
         mapping: dict[int, Variable] = {}
-        for node in self.nodes if order is None else order:
+        units = self.nodes if order is None else list(order)
+        later = set() if order is None else {id(v) for unit in units for v in unit.outputs}
+        for node in units:
+            if later:
+                later.difference_update(id(v) for v in node.outputs)
+                if any(id(v) in later for v in node.inputs):
+                    raise GraphError(f"rebuild: {node!r} comes before the unit that makes one of its inputs")
             new_inputs = [mapping.get(id(v), v) for v in node.inputs]
             with origin_scope(node.origin):
                 replaced = rule(node, new_inputs)

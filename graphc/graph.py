@@ -109,7 +109,7 @@ class Constant(Variable):
     def __init__(self, value: np.ndarray, name: str | None = None):
         value = np.asarray(value)
         super().__init__(Type(value.dtype, value.shape), name)
-        value = value.copy()
+        value = np.array(value, dtype=self.type.dtype, order="C")  # a copy, in native byte order
         value.setflags(write=False)
         self.value = value
 
@@ -131,9 +131,9 @@ class SharedVariable(Variable):
     __slots__ = ("_value",)
 
     def __init__(self, value: np.ndarray, name: str | None = None):
-        value = np.array(value, copy=True, order="C")
+        value = np.asarray(value)
         super().__init__(Type(value.dtype, value.shape), name)
-        self._value = value
+        self._value = np.array(value, dtype=self.type.dtype, order="C")  # a copy, in native byte order
 
     def get_value(self, copy: bool = True) -> np.ndarray:
         return self._value.copy() if copy else self._value

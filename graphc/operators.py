@@ -17,7 +17,7 @@ from .dims import Dim, exact_quotient
 from .errors import DTypeError, GraphcError, ShapeError
 from .ops import Op, describe
 from .origin import here
-from .types import as_dtype, as_shape, dim_product, same_shape
+from .types import as_dim, as_dtype, as_shape, dim_product, same_shape
 
 
 def _binary(op: Op) -> tuple[Callable, Callable]:
@@ -193,6 +193,18 @@ def normalize_axes(x, axis, what: str) -> tuple[int, ...]:
     return tuple(sorted(out)) if x.type.ndim else ()
 
 
+def _slice_bound(b, x):
+    """A slice's start, stop or step as None, an int, or a size expression (a position counted from the
+    start, known at call time: gc.grad slices gradients by named sizes)."""
+    if b is None or (type(b) is int):
+        return b
+    if isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)):
+        return int(b)
+    if isinstance(b, Dim):
+        return as_dim(b)
+    raise GraphcError(f"unsupported slice bound {b!r} for {describe(x)}{here()}")
+
+
 def normalize_index(x, index) -> tuple:
     """Basic indexing (ints, slices, None, Ellipsis) as a hashable tuple of ('int', i) / ('slice', a, b, c) /
     ('newaxis',) entries, one per input axis plus new axes."""
@@ -212,7 +224,7 @@ def normalize_index(x, index) -> tuple:
         elif item is None:
             out.append(("newaxis",))
         elif isinstance(item, slice):
-            out.append(("slice", item.start, item.stop, item.step))
+            out.append(("slice", *(_slice_bound(b, x) for b in (item.start, item.stop, item.step))))
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             out.append(("int", int(item)))
         else:

@@ -145,6 +145,7 @@ TRANSCENDENTAL = frozenset({
     *SPECIAL, Op.ATAN2,
 })  # fmt: skip
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
+NO_IDENTITY = frozenset({Op.MAX, Op.MIN, Op.ARGMAX})  # undefined over an empty axis (graphc.sizes)
 SCANS = frozenset({Op.CUMSUM, Op.CUMPROD, Op.CUMMAX, Op.CUMMIN, Op.LOGCUMSUMEXP})
 
 
@@ -219,18 +220,27 @@ def _reduce(fn: Callable) -> Callable:
 
 
 def _softmax(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis is fine
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def _mean(x, axis, keepdims):
+    """np.mean without its warning for an empty axis: 0/0 is NaN, as every backend gives."""
+    total = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float64 if x.dtype.kind in "biu" else None)
+    count = int(np.prod([x.shape[a] for a in (range(x.ndim) if axis is None else np.atleast_1d(axis))]))
+    with np.errstate(invalid="ignore"):
+        return np.true_divide(total, count)
+
+
 def _logsumexp(x, axis, keepdims):
-    m = np.max(x, axis=axis, keepdims=True)
+    """log Σ exp x, shifted by the maximum; -inf over an empty axis (the log of an empty sum)."""
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, np.zeros_like(m))
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
@@ -333,7 +343,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.WHERE: np.where,
     Op.SCALAR_FN: lambda *args, fn: fn.impl(*args),
     Op.SUM: _reduce(np.sum),
-    Op.MEAN: _reduce(np.mean),
+    Op.MEAN: _mean,
     Op.MAX: _reduce(np.max),
     Op.MIN: _reduce(np.min),
     Op.PROD: _reduce(np.prod),

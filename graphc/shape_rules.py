@@ -17,9 +17,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .dims import divide
+from .dims import Dim, divide
 from .errors import DTypeError, ShapeError
-from .ops import BINARY, BITWISE, ELEMENTWISE, IMPL, REDUCTIONS, UNARY, Op, describe
+from .ops import BINARY, BITWISE, ELEMENTWISE, IMPL, NO_IDENTITY, REDUCTIONS, UNARY, Op, describe
 from .shape_rules_indexing import INDEXING_ARITY, INDEXING_SHAPE_RULES
 from .shape_rules_math import MATH_ARITY, MATH_SHAPE_RULES
 from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, mismatch, shape_str, unify
@@ -79,6 +79,14 @@ def _elementwise_types(op, inputs, params):
     return (Type(dtype, shape),)
 
 
+def empty_reduction_message(op: Op, x, axis: int, how: str) -> str:
+    """Why a max, min or argmax over an empty axis is refused (when built here; at a call: graphc.sizes)."""
+    return (
+        f"{op.value} over axis {axis} of {describe(x)}: the axis has {how}, and the "
+        f"{'maximum' if op is not Op.MIN else 'minimum'} of nothing is undefined"
+    )
+
+
 def _reduction_types(op, inputs, params):
     (x,) = inputs
     axis, keepdims = params["axis"], params["keepdims"]
@@ -86,6 +94,8 @@ def _reduction_types(op, inputs, params):
     for a in axes:
         if not 0 <= a < x.type.ndim:
             raise ShapeError(f"{op.value}: axis {a} is out of range for {describe(x)}")
+        if op in NO_IDENTITY and isinstance(x.type.shape[a], int) and x.type.shape[a] == 0:
+            raise ShapeError(empty_reduction_message(op, x, a, "no elements"))
     if keepdims:
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.type.shape))
     else:
@@ -181,16 +191,24 @@ def index_result_shape(x, index: tuple) -> tuple:
 
 
 def slice_length(dim, start, stop, step, x):
-    """How many elements x[start:stop:step] takes from an axis of size `dim` (an int or a named size)."""
+    """How many elements x[start:stop:step] takes from an axis of size `dim` (an int or a named size).
+    A bound may be a size expression: a position counted from the start (gradients slice by named sizes)."""
     if step == 0:
         raise ShapeError(f"slice step cannot be zero for {describe(x)}")
-    if isinstance(dim, int):
+    symbolic = isinstance(start, Dim) or isinstance(stop, Dim)
+    if isinstance(dim, int) and not symbolic:
         return len(range(dim)[slice(start, stop, step)])
+    if not isinstance(step, (int, type(None))):
+        raise ShapeError(f"a slice step must be an int, not {step} (slicing {describe(x)})")
     step = 1 if step is None else step
+    if symbolic and step < 0:
+        raise ShapeError(f"a slice with a size expression as a bound needs a positive step ({describe(x)})")
 
     def bound(v, default):
         if v is None:
             return default
+        if isinstance(v, Dim):
+            return v
         return dim + v if v < 0 else v
 
     # The size is assumed large enough for the bounds (x[2:] has dim - 2); each call checks that it is.

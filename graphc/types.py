@@ -23,7 +23,9 @@ Dim = int | dims.Dim
 
 
 def as_dtype(dtype) -> np.dtype:
-    """Normalise a dtype spelling ('float32', np.float32, np.dtype) to one of the supported NumPy dtypes."""
+    """Normalise a dtype spelling ('float32', np.float32, np.dtype) to one of the supported NumPy dtypes, in
+    the machine's byte order ('>f8' is float64: values cross the boundary converted, so no backend ever reads
+    swapped bytes)."""
     if isinstance(dtype, np.dtype) and dtype in _SUPPORTED:  # fast path: dtype.name is slow in NumPy
         return dtype
     if isinstance(dtype, str) and dtype in _BY_NAME:
@@ -34,7 +36,7 @@ def as_dtype(dtype) -> np.dtype:
         raise DTypeError(f"unknown dtype {dtype!r}; graphc supports {', '.join(DTYPES)}") from exc
     if dt.name not in DTYPES:
         raise DTypeError(f"unsupported dtype {dt.name}; graphc supports {', '.join(DTYPES)}")
-    return dt
+    return _BY_NAME[dt.name]
 
 
 def symbol(name: str) -> NamedSize:
@@ -226,12 +228,31 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
 
 
 def concrete_params(params: dict, sizes: dict) -> dict:
-    """Params with every symbolic dimension (a size, or in a shape tuple) replaced by its call-time value."""
+    """Params with every size expression (in shape tuples, and in the index items of a getitem, one tuple
+    deeper) replaced by its call-time value."""
     out = {}
     for key, value in params.items():
-        if isinstance(value, tuple) and any(isinstance(d, dims.Dim) for d in value):
-            value = tuple(concrete_dim(d, sizes) for d in value)
-        elif isinstance(value, dims.Dim):
+        if isinstance(value, tuple) and _symbolic(value):
+            value = tuple(_concrete(item, sizes) for item in value)
+        elif isinstance(value, dims.Dim):  # a size alone (arange's stop)
             value = concrete_dim(value, sizes)
         out[key] = value
     return out
+
+
+def symbolic_params(params: dict) -> bool:
+    """Whether a param holds a size expression (known only at call time)."""
+    return any(isinstance(v, dims.Dim) or (isinstance(v, tuple) and _symbolic(v)) for v in params.values())
+
+
+def _symbolic(value: tuple) -> bool:
+    return any(
+        isinstance(d, dims.Dim) or (isinstance(d, tuple) and any(isinstance(e, dims.Dim) for e in d))
+        for d in value
+    )
+
+
+def _concrete(d, sizes: dict):
+    if isinstance(d, tuple):  # an index item
+        return tuple(_concrete(e, sizes) for e in d)
+    return concrete_dim(d, sizes) if isinstance(d, dims.Dim) else d

@@ -12,11 +12,10 @@ from collections import Counter
 
 import numpy as np
 
-from graphc.dims import Dim
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, Node, Variable
 from graphc.ops import IMPL, Op
-from graphc.types import is_static
+from graphc.types import is_static, symbolic_params
 
 MAX_FOLD_ELEMENTS = 100_000
 SMALL_FOLD_ELEMENTS = 4096  # results this small are folded even where they grow
@@ -34,10 +33,7 @@ def _foldable(node: Node, inputs: list[Variable]) -> bool:
         return False
     if not all(is_static(out.type.shape) for out in node.outputs):
         return False
-    if any(
-        isinstance(p, Dim) or (isinstance(p, tuple) and any(isinstance(d, Dim) for d in p))
-        for p in node.params.values()
-    ):
+    if symbolic_params(node.params):
         return False
     out_size = sum(_size(out.type.shape) for out in node.outputs)
     in_size = sum(v.value.size for v in inputs)

@@ -19,13 +19,15 @@ from collections import Counter
 
 import numpy as np
 
+from graphc.errors import GraphError
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Constant, Node, Variable, apply
 from graphc.kernel import Instr, Kernel
 from graphc.ops import TRANSCENDENTAL, Op
 from graphc.types import DTYPES, broadcast_shapes, same_shape
 
-from .grouping import CYCLE_CHECK_BUDGET, Grouping
+from .contraction import Contraction
+from .grouping import Grouping
 
 _NAMES = {np.dtype(d): d for d in DTYPES}  # np.dtype.name is slow (Python-level) in NumPy 2
 
@@ -169,20 +171,30 @@ class _Siblings:
 
 
 def _merge_siblings(fgraph: FunctionGraph) -> tuple[FunctionGraph, int]:
-    """Pair up sibling kernels (greedily, in topological order) and rebuild with each pair as one node."""
+    """Pair up sibling kernels (greedily, in topological order) and rebuild with each pair as one node. The
+    pairs are merged through one Contraction, so that no two pairs together make a cycle either."""
     nodes = fgraph.nodes
     order = {id(n): i for i, n in enumerate(nodes)}
     readers: dict[int, list[Node]] = {}
     for node in nodes:
         for v in node.inputs:
             readers.setdefault(id(v), []).append(node)
+    units = Contraction()
+    for index, node in enumerate(nodes):
+        units.add(node, (index,))
     paired: dict[int, _Siblings] = {}  # id(node) -> the pair it joined
     for a in nodes:
         if a.op is not Op.FUSED or id(a) in paired:
             continue
         for b in itertools.islice(_sibling_candidates(a, readers, order, paired), SIBLING_CANDIDATES):
+            if not _may_merge(a, b):
+                continue
+            plan = units.plan(id(a), id(b), adjacent=False)  # no path between them, with the pairs so far
+            if plan is None:
+                continue
             pair = _Siblings(a, b)
-            if _merge_is_safe(a, b, pair, readers, order):
+            if _types_agree(pair.kernel, pair.inputs, pair.outputs):
+                units.commit(plan)
                 paired[id(a)] = paired[id(b)] = pair
                 break
     if not paired:
@@ -206,30 +218,17 @@ def _sibling_candidates(a: Node, readers: dict, order: dict, paired: dict):
                 yield b
 
 
-def _merge_is_safe(a: Node, b: Node, pair: _Siblings, readers: dict, order: dict) -> bool:
-    """No path from `a` to `b` (b comes later, so none back), a body within MAX_KERNEL_NODES, no loop that
-    could be split across threads joined to a reduction over its first axis (which cannot), and the merged
-    kernel's types are the replaced values' types."""
-    body = sum(i.op is not None for i in pair.kernel.instrs)
+def _may_merge(a: Node, b: Node) -> bool:
+    """A body within MAX_KERNEL_NODES and no loop that could be split across threads joined to a reduction
+    over its first axis (which cannot). Paths between the two are the Contraction's to check, and the merged
+    kernel's types the caller's: both cost more."""
+    ka, kb = a.params["kernel"], b.params["kernel"]
+    body = sum(i.op is not None for i in ka.instrs) + sum(i.op is not None for i in kb.instrs)
     if body > MAX_KERNEL_NODES:
         return False
-    ka, kb = a.params["kernel"], b.params["kernel"]
-    if (_reduces_first_axis(ka) and _compute_bound(kb)) or (_reduces_first_axis(kb) and _compute_bound(ka)):
-        return False
-    limit, budget = order[id(b)], CYCLE_CHECK_BUDGET
-    stack, seen = [r for out in a.outputs for r in readers.get(id(out), ())], set()
-    while stack:
-        node = stack.pop()
-        if node is b:
-            return False
-        if id(node) in seen or order[id(node)] > limit:
-            continue
-        budget -= 1
-        if budget <= 0:
-            return False  # undecided: not merging is always safe
-        seen.add(id(node))
-        stack.extend(r for out in node.outputs for r in readers.get(id(out), ()))
-    return _types_agree(pair.kernel, pair.inputs, pair.outputs)
+    return not (
+        (_reduces_first_axis(ka) and _compute_bound(kb)) or (_reduces_first_axis(kb) and _compute_bound(ka))
+    )
 
 
 def _reduces_first_axis(kernel: Kernel) -> bool:
@@ -257,7 +256,8 @@ def _rebuild(fgraph: FunctionGraph, unit_of: dict[int, _Fused | _Siblings]) -> F
 
 def _units_in_order(fgraph: FunctionGraph, unit_of: dict[int, _Fused | _Siblings]) -> list:
     """The units the roots need (a group, or a node in none), each after the units that make its inputs: an
-    iterative depth-first search from the roots (units never form a cycle: grouping refused those merges)."""
+    iterative depth-first search from the roots. Grouping and the sibling pass never make a cycle of units;
+    if one ever did, this is a GraphError naming it (a walk that kept following it would never end)."""
 
     def unit(v: Variable):
         return unit_of.get(id(v.owner), v.owner)
@@ -268,15 +268,35 @@ def _units_in_order(fgraph: FunctionGraph, unit_of: dict[int, _Fused | _Siblings
         if root.owner is None or id(unit(root)) in done:
             continue
         stack = [(unit(root), iter(unit(root).inputs))]
+        on_path = {id(stack[0][0])}
         while stack:
             u, pending = stack[-1]
             for v in pending:
-                if v.owner is not None and id(unit(v)) not in done:
-                    stack.append((unit(v), iter(unit(v).inputs)))
-                    break
+                if v.owner is None or id(unit(v)) in done:
+                    continue
+                if id(unit(v)) in on_path:
+                    raise GraphError(_cycle_message([s[0] for s in stack], unit(v)))
+                stack.append((unit(v), iter(unit(v).inputs)))
+                on_path.add(id(unit(v)))
+                break
             else:
                 stack.pop()
-                if id(u) not in done:
-                    done.add(id(u))
-                    order.append(u)
+                on_path.discard(id(u))
+                done.add(id(u))
+                order.append(u)
     return order
+
+
+def _cycle_message(path: list, back_to) -> str:
+    """The units of a cycle, each with the nodes it stands for."""
+
+    def describe(u) -> str:
+        if isinstance(u, Node):
+            return repr(u)
+        return "{" + ", ".join(repr(v.owner) for v in u.outputs) + "}"
+
+    cycle = path[[id(u) for u in path].index(id(back_to)) :]
+    steps = " <- ".join(describe(u) for u in cycle)
+    return (
+        f"fusion made a cycle of kernels (a bug in graphc: please report it): {steps} <- {describe(back_to)}"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.dims import Dim
 from graphc.graph import Constant, Variable, apply
 from graphc.ops import Op
 from graphc.tensor import broadcast_to, concatenate, getitem, reshape
@@ -17,23 +18,19 @@ def zeros(shape, dtype) -> Variable:
     return broadcast_to(Constant(np.zeros((), dtype)), shape)
 
 
-def _slice_positions(dim, item):
-    """(first position, step, count) of the entries an index item selects along an axis of size `dim`."""
+def _slice_positions(dim, item, count):
+    """(first position, step, count) of the entries an index item selects along an axis of size `dim`;
+    `count` is the selection's size in the result's type (sizes and bounds may be size expressions)."""
     if item[0] == "int":
         return (item[1] + dim if item[1] < 0 else item[1]), 1, 1
     start, stop, step = item[1:]
-    if isinstance(dim, int):
+    step = 1 if step is None else step
+    if isinstance(dim, int) and isinstance(count, int) and not isinstance(start, Dim):
         r = range(dim)[slice(start, stop, step)]
         return (r.start, r.step, len(r)) if len(r) else (0, 1, 0)
-    if step == -1:  # walking down from start (default: the last entry) to just above stop
-        hi = dim - 1 if start is None else (dim + start if start < 0 else start)
-        lo = -1 if stop is None else (dim + stop if stop < 0 else stop)
-        return hi, -1, hi - lo
-    if step not in (None, 1):  # strided slices of symbolic sizes: not yet
-        raise NotImplementedError(f"the gradient of a strided slice of the symbolic dimension {dim}")
-    lo = 0 if start is None else (dim + start if start < 0 else start)
-    hi = dim if stop is None else (dim + stop if stop < 0 else stop)
-    return lo, 1, hi - lo
+    if start is None:
+        return (0 if step > 0 else dim - 1), step, count
+    return (dim + start if isinstance(start, int) and start < 0 else start), step, count
 
 
 def getitem_vjp(g, out, x, index):
@@ -51,7 +48,7 @@ def getitem_vjp(g, out, x, index):
     for axis, (item, dim) in enumerate(zip(real, x.type.shape, strict=True)):
         if item == ("slice", None, None, None):
             continue
-        first, step, n = _slice_positions(dim, item)
+        first, step, n = _slice_positions(dim, item, g.type.shape[axis])
         if n == 0:
             return (zeros(x.type.shape, g.type.dtype),)
         if step < 0:  # the selection runs backwards: reverse it, then it starts at its lowest position
@@ -91,11 +88,13 @@ def concatenate_vjp(g, out, *xs, axis):
 
 
 def _offset(before, after):
+    """A slice bound between the pieces `before` and `after`: an int where one side is static, else the
+    size expression of the pieces before (a position known at call time)."""
     if is_static(before):
         return sum(before)
     if is_static(after):
         return -sum(after) if sum(after) else None
-    raise NotImplementedError("the gradient of a concatenation with two symbolic sizes around one piece")
+    return sum(before)
 
 
 # --- gathers and scatter-adds: each the other's transpose ---------------------------------------------------

@@ -30,7 +30,7 @@ from functools import cache
 
 import numpy as np
 
-from graphc.elementwise import ScalarFunction
+from graphc.elementwise import ScalarFunction, derivative
 from graphc.graph import Constant, Variable, apply
 from graphc.ops import BITWISE, COMPARISONS, ROUNDING, SCALAR_DEFS, Op
 from graphc.tensor import (
@@ -185,10 +185,8 @@ def scalar_fn_vjp(g, out, *xs, fn: ScalarFunction):
 
 @cache
 def _derived(op: Op, i: int) -> ScalarFunction:
-    import sympy
-
     symbols, expr = SCALAR_DEFS[op]
-    return ScalarFunction(f"d{op.value}_d{symbols[i]}", symbols, sympy.diff(expr, symbols[i]))
+    return ScalarFunction(f"d{op.value}_d{symbols[i]}", symbols, derivative(expr, symbols[i]))
 
 
 def derived_rule(op: Op) -> VJPRule:

@@ -336,6 +336,26 @@ def test_user_elementwise_function_gets_a_derived_gradient(backend) -> None:
     np.testing.assert_allclose(out[1], 2 * s * (1 - s) + a * s * (1 - s) * (1 - 2 * s))
 
 
+def test_the_derivative_of_a_step_is_zero(backend) -> None:
+    """sympy's derivative of Heaviside is DiracDelta, which no backend can evaluate: it is taken as 0, also
+    in second derivatives (DiracDelta(x, 1)). A derivative that is 0 everywhere carries no gradient, as for
+    gc.sign: asking for one says so, or gives zeros with disconnected="zero"."""
+    step = gc.elementwise("step", lambda x: sympy.Heaviside(x) + sympy.sign(x))
+    ramp = gc.elementwise("ramp", lambda x: x * sympy.Heaviside(x))
+    x = gc.vector("x", 4)
+    with pytest.raises(gc.GraphError, match="disconnected"):
+        gc.grad(gc.sum(step(x)), x)
+    d_step = gc.grad(gc.sum(step(x)), x, disconnected="zero")
+    d_ramp = gc.grad(gc.sum(ramp(x)), x)
+    dd_ramp = gc.grad(gc.sum(d_ramp), x, disconnected="zero")
+    a = np.array([-1.5, -0.1, 0.4, 2.0])
+    got = run([x], [d_step, d_ramp, dd_ramp], a, backend=backend)
+    np.testing.assert_array_equal(got[0], np.zeros(4))
+    np.testing.assert_array_equal(got[1], [0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(got[2], np.zeros(4))
+    assert step.partial(0).expr == 0 and "DiracDelta" not in str(ramp.partial(0).partial(0).expr)
+
+
 def test_max_ties_share_the_gradient_evenly_and_relu_is_zero_at_zero() -> None:
     x = gc.vector("x", 4)
     a = np.array([1.0, 3.0, 3.0, 0.0])

@@ -204,3 +204,27 @@ def test_update_must_keep_the_dtype() -> None:
     f = gc.function([x], x.sum(), updates={W: W + gc.cast(x, "float32")})
     f(np.ones(3))
     assert W.get_value().dtype == np.float32
+
+
+def test_non_native_byte_order_is_converted_at_the_boundary(backend: str) -> None:
+    """'>f8' data (or a '>f8' declaration) is float64 in the machine's byte order from the start: shared
+    values, call-time inputs, constants and declared dtypes (llvm read the swapped bytes before)."""
+    big = np.arange(3, dtype=">f8")
+    other = ">" if np.little_endian else "<"
+    swapped = np.arange(3, dtype=f"{other}f8")
+    s = gc.shared(swapped, name="s")
+    assert s.type.dtype == np.float64 and s.get_value().dtype.isnative
+    x = gc.tensor("x", (3,), f"{other}f8")
+    i = gc.vector("i", dtype=f"{other}i4")
+    assert x.type.dtype == np.dtype("float64") and i.type.dtype == np.dtype("int32")
+    c = gc.constant(swapped * 10)
+    assert c.value.dtype.isnative
+    f = gc.function([x, i], [s * 2.0 + x, i * 2, c + 1.0], updates={s: s + x}, backend=backend)
+    out, ints, const = f(swapped, np.arange(3, dtype=f"{other}i4"))
+    np.testing.assert_array_equal(out, [0.0, 3.0, 6.0])
+    np.testing.assert_array_equal(ints, [0, 2, 4])
+    np.testing.assert_array_equal(const, [1.0, 11.0, 21.0])
+    np.testing.assert_array_equal(s.get_value(), [0.0, 2.0, 4.0])
+    s.set_value(swapped)
+    assert s.get_value(copy=False).dtype.isnative
+    np.testing.assert_array_equal(f(big, np.zeros(3, np.int32))[0], [0.0, 3.0, 6.0])

@@ -323,6 +323,15 @@ def test_symbolic_indexing_needs_a_large_enough_size(backend: str) -> None:
         f(np.ones((3, 2)))
 
 
+def test_a_slice_bound_that_is_a_size_must_fit_a_static_axis(backend: str) -> None:
+    """x[:n] of a 5-element x has n elements by its type (gradients slice so): n = 7 at a call is refused."""
+    x, y = gc.vector("x", 5), gc.vector("y", "n")
+    f = gc.function([x, y], x[: gc.types.symbol("n")] * y, backend=backend)
+    np.testing.assert_array_equal(f(np.arange(5.0), np.ones(3)), [0.0, 1.0, 2.0])
+    with pytest.raises(gc.ShapeError, match="axis 0 has 5, so the slice has 5, not n"):
+        f(np.arange(5.0), np.ones(7))
+
+
 # -- gc.nn, gc.optim, gc.train: bad arguments are graphc errors too, at the user's line ----------------------
 x4, img = gc.tensor("x", ("n", 4), "float32"), gc.tensor("img", ("n", 2, 5, 5))
 k3, seq = gc.tensor("k", (1, 3, 3, 3)), gc.tensor("seq", ("n", "T", 3))

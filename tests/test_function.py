@@ -213,10 +213,11 @@ def test_numpy_source_is_readable() -> None:
     y, line = gc.tanh(x @ W), here()
     f = gc.function([x], y.sum(axis=1), backend="numpy", optimize="none")
     src = f.source
-    assert src.startswith("def compiled(x, W):")
-    assert "n = x.shape[0]" in src
-    assert "np.matmul(x, W)" in src and "np.tanh(" in src and "np.sum(" in src
-    assert f"# matmul  built at {os.path.basename(__file__)}:{line}" in src
+    assert src.startswith("def compiled(in0, in1):")  # identifiers are ours; user names are in comments
+    assert "# in0: input 'x' 'float32(n, 3)'" in src and "# in1: shared 'W' 'float32(3, 2)'" in src
+    assert "d0 = in0.shape[0]  # 'n'" in src
+    assert "np.matmul(in0, in1)" in src and "np.tanh(" in src and "np.sum(" in src
+    assert f"# matmul  built at '{os.path.basename(__file__)}:{line}'" in src
     compile(src, "<test>", "exec")  # it is valid Python
     assert gc.function([x], y, backend="interp").source is None
 

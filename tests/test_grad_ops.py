@@ -17,6 +17,7 @@ from cases import A, Case, G, check_gradient, ids, ops_built
 import graphc as gc
 from graphc.ops import Op
 from graphc.passes.vjp_rules import VJP_RULES, no_grad
+from graphc.testing import check_grad
 
 M = A((3, 4))
 V4 = A((4,))
@@ -24,6 +25,11 @@ POS = A((3, 4), low=0.2, high=2.0)
 AWAY = A((3, 4), away=0.2)
 swish = gc.elementwise("swish", lambda x: x / (1 + sympy.exp(-x)))
 bump = gc.elementwise("bump", lambda x, y: x * sympy.exp(-(y**2)) + sympy.sin(x * y))
+# steps and kinks: their derivatives hold DiracDelta, taken as 0 (checked away from the kinks)
+ramp = gc.elementwise("ramp", lambda x: x * sympy.Heaviside(x))
+pieces = gc.elementwise("pieces", lambda x: sympy.Piecewise((x**2, x < 0), (3 * x + 1, True)))
+signed_square = gc.elementwise("signed_square", lambda x: sympy.sign(x) * x**2)
+abs_times = gc.elementwise("abs_times", lambda x, y: sympy.Abs(x) * y)
 
 GRAD_CASES = [
     # elementwise, unary
@@ -68,6 +74,10 @@ GRAD_CASES = [
     G("arcsinh", gc.arcsinh, (M,)),
     G("arccosh", gc.arccosh, (A((3, 4), low=1.2, high=3.0),)),
     G("arctanh", gc.arctanh, (A((3, 4), low=-0.9, high=0.9),)),
+    G("user_heaviside", ramp, (AWAY,)),
+    G("user_piecewise", pieces, (AWAY,)),
+    G("user_sign", signed_square, (AWAY,)),
+    G("user_abs", abs_times, (AWAY, M)),
     # reductions
     G("sum_all", lambda x: gc.sum(x) * gc.sum(x), (M,)),
     G("sum_axis", lambda x: gc.sum(x, axis=1), (A((2, 3, 4)),)),
@@ -152,3 +162,39 @@ def test_clip_passes_the_whole_gradient_at_its_bounds(backend: str) -> None:
     (g,) = gc.grad((gc.clip(x, -1.0, 1.0) * 3.0).sum(), [x])
     got = gc.function([x], g, backend=backend)(np.array([-2.0, -1.0, 0.0, 1.0, 2.0]))
     np.testing.assert_array_equal(got, [0.0, 3.0, 3.0, 3.0, 0.0])
+
+
+# --- named sizes: gradients slice by size expressions (issue 17) --------------------------------------------
+NAMED = {
+    "concatenate": (lambda x, y: gc.concatenate([x, y * 2.0, x]), ("n",), ("m",)),
+    "concatenate_rows": (lambda x, y: gc.concatenate([x.T, y.T], axis=1), ("n", 2), ("m", 2)),
+    "strided": (lambda x, y: x[::2] * y[:1], ("n",), (3,)),
+    "strided_offset": (lambda x, y: x[1::3] + y[-1], ("n",), (3,)),
+    "strided_down": (lambda x, y: x[-2::-3] * y[0], ("n",), (3,)),
+    "strided_matrix": (lambda x, y: x[::2, ::-2] * y[1], ("n", "m"), (3,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_gradients_on_named_sizes(name: str, backend: str, rng) -> None:
+    """concatenate of named sizes and strided slices of a named size, at sizes of both parities."""
+    build, x_shape, y_shape = NAMED[name]
+    x, y = gc.tensor("x", x_shape), gc.tensor("y", y_shape)
+    out = build(x, y)
+    cost = gc.sum(gc.tanh(out) * gc.cos(out))
+    for n, m in ((5, 4), (6, 3)):
+        concrete = {"n": n, "m": m}
+        values = {
+            v: rng.normal(size=[concrete.get(d, d) for d in shape])
+            for v, shape in ((x, x_shape), (y, y_shape))
+        }
+        for optimize in ("none", "fast"):
+            check_grad((cost, [x, y]), values, backend=backend, optimize=optimize)
+
+
+def test_second_derivatives_through_named_slices(backend: str, rng) -> None:
+    """The gradient of a concatenation is a slice by size expressions; its own gradient pads them back."""
+    x, y = gc.vector("x", "n"), gc.vector("y", "m")
+    gx, gy = gc.grad(gc.sum(gc.concatenate([x, y]) ** 3.0), [x, y])
+    cost = gc.sum(gx * gc.sin(x)) + gc.sum(gy * gy)
+    check_grad((cost, [x, y]), {x: rng.normal(size=3), y: rng.normal(size=4)}, backend=backend)

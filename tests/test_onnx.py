@@ -209,3 +209,15 @@ def test_tensors_in_external_files_are_refused(tmp_path) -> None:
     path.write_bytes(helper.make_model(graph).SerializeToString())
     with pytest.raises(gc.GraphcError, match=r"keeps tensors in external files \(W\)"):
         gc.onnx.load(path)
+
+
+def test_gradients_that_slice_by_named_sizes_export() -> None:
+    """Slice bounds that are size expressions become ONNX Shape arithmetic."""
+    x, y = gc.vector("x", "n"), gc.vector("y", "m")
+    grads = gc.grad(gc.sum(gc.concatenate([x, y[::2]]) ** 3.0), [x, y])
+    model = gc.onnx.export(gc.fgraph.FunctionGraph([x, y], grads))
+    f = gc.function([x, y], grads, backend="interp")
+    for n, m in ((3, 2), (4, 5)):
+        a, b = np.arange(n) + 0.5, np.arange(m) - 1.0
+        for got, want in zip(run(model, a, b), f(a, b), strict=True):
+            close(got, want)

@@ -217,3 +217,49 @@ CASES += [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_forward_parity(case: Case, backend: str, optimize: str, rng: np.random.Generator) -> None:
     check_forward(case, backend, optimize, rng)
+
+
+# --- empty axes (issue 17) ----------------------------------------------------------------------------------
+NO_IDENTITY = {"max": lambda x: gc.max(x, axis=0), "min": gc.min, "argmax": lambda x: gc.argmax(x, axis=0)}
+
+
+@pytest.mark.parametrize("name", sorted(NO_IDENTITY))
+def test_max_min_argmax_of_nothing_are_errors_naming_the_input_and_axis(name: str, backend: str) -> None:
+    """A static empty axis is refused when the node is built; a named one at the call, before any backend
+    runs (NumPy's raw ValueError before)."""
+    with pytest.raises(
+        gc.ShapeError, match=rf"{name} over axis 0 of x \(float64 \(0, 3\)\): the axis has no"
+    ):
+        NO_IDENTITY[name](gc.tensor("x", (0, 3)))
+    x = gc.tensor("x", ("n", 3))
+    f = gc.function([x], NO_IDENTITY[name](x) * 1, backend=backend)
+    with pytest.raises(
+        gc.ShapeError, match=r"axis 0 of x \(float64 \(n, 3\)\): the axis has n = 0 elements"
+    ) as e:
+        f(np.zeros((0, 3)))
+    assert "built at" in str(e.value) and __file__.rsplit("/", 1)[-1] in str(e.value)
+    np.testing.assert_array_equal(f(np.ones((2, 3))), _np_reduce(name)(np.ones((2, 3))))
+    g = gc.function([x], gc.max(x, axis=1), backend=backend)  # the other axis may be empty-handed: no rows
+    assert g(np.zeros((0, 3))).shape == (0,)
+
+
+def _np_reduce(name):
+    return {"max": lambda a: np.max(a, axis=0), "min": np.min, "argmax": lambda a: np.argmax(a, axis=0)}[name]
+
+
+EMPTY_OK = {
+    "sum": (lambda x: gc.sum(x, axis=0), np.zeros(3)),
+    "prod": (lambda x: gc.prod(x, axis=0), np.ones(3)),
+    "mean": (lambda x: gc.mean(x, axis=0), np.full(3, np.nan)),  # NaN, without NumPy's warning
+    "logsumexp": (lambda x: gc.logsumexp(x, axis=0), np.full(3, -np.inf)),  # the log of an empty sum
+    "softmax": (lambda x: gc.softmax(x, axis=0), np.zeros((0, 3))),
+    "log_softmax": (lambda x: gc.log_softmax(x, axis=0), np.zeros((0, 3))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_OK))
+def test_reductions_with_a_value_for_an_empty_axis(name: str, backend: str) -> None:
+    build, want = EMPTY_OK[name]
+    x = gc.tensor("x", ("n", 3))
+    got = gc.function([x], build(x), backend=backend)(np.zeros((0, 3)))
+    np.testing.assert_array_equal(got, want)

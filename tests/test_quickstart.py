@@ -23,6 +23,7 @@ def test_quickstart(capsys) -> None:
         assert r["losses"][-1] < 0.05 and r["accuracy"] == 1.0, backend
         assert r["w"].dtype == np.float32  # the update kept the parameters' dtype
         np.testing.assert_allclose(r["w"], runs["interp"]["w"], rtol=1e-4)
-    assert out["source"].startswith("def compiled(x, t, w, b):")
+    assert out["source"].startswith("def compiled(in0, in1, in2, in3):")  # our names; the user's in comments
+    assert "# in0: input 'x'" in out["source"] and "# in3: shared 'b'" in out["source"]
     assert "#1 mean{axis=(0,), keepdims=False} -> loss [float32()]" in printed
     assert "n =  8: p = [" in printed

@@ -14,11 +14,13 @@ from .scalar import F64, I64, load_value, store_value
 from .views import View, const
 
 
-def run_kernel(ctx, instrs, ins, outs, shape, mean=False) -> list[View]:
+def run_kernel(ctx, instrs, ins, outs, shape, mean=False, empty_ok=False) -> list[View]:
     """One loop over ``shape`` for all outputs; ``outs`` = (value id, destination, (op, axes, keepdims) |
     None).
 
-    Reductions accumulate in place, in float64 for float32 sums (and for means, divided at the end).
+    Reductions accumulate in place, in float64 for float32 sums (and for means, divided at the end). A max or
+    min over an empty axis is an error unless ``empty_ok`` (the softmax family's shift: its identity, -inf,
+    is what an empty axis should give there).
     """
     loop_outs, finals = [], []
     dims = [ctx.dim(d) for d in shape]
@@ -30,7 +32,7 @@ def run_kernel(ctx, instrs, ins, outs, shape, mean=False) -> list[View]:
         acc_dtype = np.dtype("float64") if (op is Op.SUM and dest.dtype.kind == "f") or mean else dest.dtype
         acc = ctx.temp(acc_dtype, dest.shape) if (acc_dtype != dest.dtype or mean) else dest
         ctx.fill(acc, identity(op, acc_dtype))
-        if op in (Op.MAX, Op.MIN):
+        if op in (Op.MAX, Op.MIN) and not empty_ok:
             count = ctx.product([dims[a] for a in axes])
             ctx.check(
                 lambda b, c=count: b.icmp_signed("!=", c, const(0)),

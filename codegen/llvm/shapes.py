@@ -4,6 +4,7 @@ input (no copy); CONCATENATE copies into views of its output; SIZE. Knows views 
 
 from __future__ import annotations
 
+from graphc.dims import Dim
 from graphc.errors import ShapeError
 from graphc.ops import Op
 
@@ -86,7 +87,8 @@ def _getitem(ctx, node, ins):
 def _slice(ctx, static_dim, n, start, stop, step):
     """(start, step, length) of a slice as run-time values (Python's slice.indices semantics)."""
     step = 1 if step is None else step
-    if isinstance(static_dim, int):
+    symbolic = isinstance(start, Dim) or isinstance(stop, Dim)
+    if isinstance(static_dim, int) and not symbolic:
         r = range(static_dim)[slice(start, stop, step)]
         return const(r.start if len(r) else 0), r.step, const(len(r))
     eb = ctx.entry
@@ -96,6 +98,9 @@ def _slice(ctx, static_dim, n, start, stop, step):
     def bound(v, default):
         if v is None:
             return default
+        if isinstance(v, Dim):  # a size expression: a position from the start (type rules: step > 0)
+            value = ctx.dim(v)
+            return eb.select(eb.icmp_signed(">", value, n), n, value)
         if v < 0:
             value = eb.add(n, const(v))
             return eb.select(eb.icmp_signed("<", value, const(0)), const(0), value)

@@ -18,7 +18,7 @@ def _max_shift(ctx, x: View, axes, finite_only: bool) -> View:
     """m = max(x over axes, keepdims) (with -inf/inf/NaN maxima replaced by 0 for logsumexp)."""
     mshape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
     m = ctx.temp(x.dtype, mshape)
-    run_kernel(ctx, (), [x], [(0, m, (Op.MAX, axes, True))], x.shape)
+    run_kernel(ctx, (), [x], [(0, m, (Op.MAX, axes, True))], x.shape, empty_ok=True)
     if finite_only:  # m = where(|m| < inf, m, 0)
         d = x.dtype.name
         body = (

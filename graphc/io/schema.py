@@ -45,8 +45,9 @@ def _index_item(item) -> bool:
         return False
     if item[0] == "int":
         return len(item) == 2 and _is_int(item[1])
-    if item[0] == "slice":
-        return len(item) == 4 and all(v is None or _is_int(v) for v in item[1:]) and item[3] != 0
+    if item[0] == "slice":  # start and stop may be size expressions (gc.grad slices by named sizes)
+        bounds_ok = all(v is None or _is_int(v) or _is_dim(v) for v in item[1:3])
+        return len(item) == 4 and bounds_ok and (item[3] is None or _is_int(item[3])) and item[3] != 0
     return item == ("newaxis",)
 
 

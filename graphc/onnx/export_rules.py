@@ -104,7 +104,7 @@ def _getitem(ex, node, ins):
         axes.append(axis)
         axis += 1
     if axes:
-        ints = [ex.constant(v, np.int64) for v in (starts, ends, axes, steps)]
+        ints = [ex.shape(v) for v in (starts, ends, axes, steps)]  # bounds may be size expressions
         x = ex.one("Slice", [x, *ints])
     if squeeze:
         x = ex.one("Squeeze", [x, ex.constant(squeeze, np.int64)])

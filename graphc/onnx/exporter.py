@@ -103,7 +103,8 @@ class Exporter:
         terms = []
         for coefficient, monomial in monomials(d):  # Σ c·Π atomᵉ
             factors = [self.dim(atom) for atom, e in monomial for _ in range(e)]
-            terms.append(_fold(self, "Mul", factors + ([self.dim(coefficient)] if coefficient != 1 else [])))
+            constant = [self.dim(coefficient)] if coefficient != 1 or not monomial else []  # n + 1: a term 1
+            terms.append(_fold(self, "Mul", factors + constant))
         return _fold(self, "Add", terms)
 
     def shape(self, dims) -> str:

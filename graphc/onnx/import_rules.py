@@ -106,6 +106,11 @@ def _constant(im, names, attrs):
     for key in ("value", "value_float", "value_int", "value_floats", "value_ints"):
         if key in attrs:
             value = attrs[key]
+            if key == "value" and value.data_type not in GRAPHC_DTYPES:  # strings, above all: never parsed
+                raise GraphcError(
+                    f"gc.onnx.load: a Constant of ONNX element type {value.data_type}; graphc has "
+                    "float32/64, int32/64, bool"
+                )
             return [im.onnx.numpy_helper.to_array(value) if key == "value" else np.asarray(value)]
     raise GraphcError(f"gc.onnx.load: a Constant with {sorted(attrs)} is not supported")
 

@@ -16,7 +16,7 @@ from numbers import Integral
 
 import numpy as np
 
-from graphc.dims import Size, is_polynomial, monomials
+from graphc.dims import Dim, Size, is_polynomial, monomials
 from graphc.errors import GraphcError
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Variable
@@ -47,9 +47,12 @@ class Importer:
         return reshape(stack([self._size(d) for d in value.reshape(-1)]), value.shape)
 
     def _size(self, d) -> Variable:
-        """A size expression (sizes, + and *) as an int64 scalar computed at run time."""
+        """A size expression (sizes, + and *) as an int64 scalar computed at run time. Anything else in a
+        static object array is refused (never parsed: a string would have been evaluated as Python)."""
         if isinstance(d, Integral):
             return constant(np.int64(d))
+        if not isinstance(d, Dim):
+            raise GraphcError(f"gc.onnx.load: {d!r} is not a size")
         if d in self.sizes:
             return self.sizes[d]
         if is_polynomial(d) and not isinstance(d, Size):
