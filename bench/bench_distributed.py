@@ -1,4 +1,4 @@
-"""Benchmark 5: data-parallel training on Dask (gc.distributed.DataParallel) on this machine, and the cost
+"""Benchmark 8: data-parallel training on Dask (gc.distributed.DataParallel) on this machine, and the cost
 model of a step against the number of workers (the README's "More than one process" section).
 
 Models: the fig. 6.11 MLP (784-512-10, relu, softmax cross-entropy, L2 decay, float32, batch 1,024) and the

@@ -1,4 +1,4 @@
-"""Benchmark 5: indexing by data. An embedding lookup (a gather), its gradient (a scatter-add) and a cumsum,
+"""Benchmark 7: indexing by data. An embedding lookup (a gather), its gradient (a scatter-add) and a cumsum,
 against NumPy and the peers.
 
 - lookup: table 50,000 × 256 float32, 4,096 int64 ids: E[ids] vs np.take(E, ids, axis=0)

@@ -5,6 +5,8 @@ inputs/outputs/updates -> FunctionGraph -> passes pipeline -> backend program ->
 
 from __future__ import annotations
 
+import functools
+import gc as python_gc  # `gc` is graphc everywhere else
 import weakref
 from collections.abc import Mapping, Sequence
 
@@ -32,6 +34,25 @@ from .tensor import as_variable
 from .types import shape_str, shapes_unify
 
 
+def _without_cyclic_gc(build):
+    """Run ``build`` with Python's cyclic garbage collector paused: compiling allocates many small objects
+    (graph nodes, IR), and the collections it triggered took 10-20% of a compile (47-88 ms of the 100-layer
+    MLP's). The collector resumes afterwards and frees the compile's cycles then."""
+
+    @functools.wraps(build)
+    def paused(*args, **kwargs):
+        was_enabled = python_gc.isenabled()
+        python_gc.disable()
+        try:
+            return build(*args, **kwargs)
+        finally:
+            if was_enabled:
+                python_gc.enable()
+
+    return paused
+
+
+@_without_cyclic_gc
 def function(
     inputs: Sequence[Variable],
     outputs: Variable | Sequence[Variable],

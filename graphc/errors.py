@@ -14,6 +14,10 @@ class GraphcError(Exception):
     """
 
 
+class GraphcWarning(UserWarning):
+    """Base class of the warnings graphc gives (a setting it cannot honour, say); the program goes on."""
+
+
 class ShapeError(GraphcError, ValueError):
     """Shapes that do not fit: at build time (broadcasting, matmul) or at call time (sizes the graph assumed
     equal, named sizes two inputs disagree on).

@@ -29,5 +29,13 @@ def _settings_follow_the_environment():
 
 
 @pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """An empty object cache of this test's own (modules that compile on llvm use it for every test)."""
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
+    settings.reload()
+    return tmp_path / "cache"
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

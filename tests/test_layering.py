@@ -34,7 +34,7 @@ CORE = {
 }  # fmt: skip
 USER = ("graphc.compile", "graphc.call_checks", "graphc.nn", "graphc.optim", "graphc.training",
         "graphc.testing", "graphc.viz", "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx",
-        "graphc.distributed")  # fmt: skip
+        "graphc.distributed", "graphc.__main__")  # fmt: skip
 FACADE = "graphc"
 MAY_IMPORT = {
     "core": {"core"},

@@ -24,12 +24,7 @@ pytest.importorskip("llvmlite")
 
 from graphc.codegen.llvm import cache, vecmath  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
-    settings.reload()
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _fused_fn(dtype="float32"):
@@ -74,18 +69,36 @@ def test_two_threads_match_one(monkeypatch, rng):
 
 def test_cache_reload_and_corrupt_entry(private_cache, rng):
     f = _fused_fn()
-    entries = list(private_cache.glob("*.o.cache"))
-    assert len(entries) == 1
+    assert f.program.compiled_units == 2  # the main module and one kernel
+    entries = sorted(private_cache.glob("*.o.cache"))
+    assert len(entries) == 2
     g = _fused_fn()  # same graph, same signature: linked from the cache, not compiled
-    assert g.program.library.optimised_ir is None
+    assert g.program.compiled_units == 0
     x, y = rng.standard_normal(5).astype("float32"), rng.standard_normal(5).astype("float32")
     np.testing.assert_array_equal(f(x, y), g(x, y))
-    entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated: detected and rebuilt
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:100])  # truncated: detected and rebuilt
     h = _fused_fn()
-    assert h.program.library.optimised_ir is not None
+    assert h.program.compiled_units == 2
     np.testing.assert_array_equal(h(x, y), f(x, y))
-    assert cache.ObjectCache(private_cache).load(entries[0].name.split(".")[0]) is not None
+    assert all(cache.ObjectCache(private_cache).load(e.name.split(".")[0]) is not None for e in entries)
     assert "graphc_entry" in g.llvm_ir  # IR is still available for code loaded from the cache
+
+
+def test_programs_share_kernels(private_cache, rng):
+    """A kernel is keyed by what it computes, not by the program around it: a second, different program
+    compiles only its own main module and its new kernels."""
+    f = _fused_fn("float64")
+    x = gc.tensor("x", ("n",), "float64")
+    y = gc.tensor("y", ("n",), "float64")
+    g = gc.function([x, y], [gc.exp(x) * y + gc.tanh(x), (x * y).sum()], backend="llvm")
+    kernels_f = {u.key for u in f.program.units[1:]}
+    assert kernels_f <= {u.key for u in g.program.units}  # the fused kernel is shared
+    assert g.program.compiled_units == len(g.program.units) - len(kernels_f)
+    a, b = rng.standard_normal(9), rng.standard_normal(9)
+    out, total = g(a, b)
+    np.testing.assert_array_equal(out, f(a, b))
+    assert total == pytest.approx(a @ b)
 
 
 def _long_unfused_chain(steps: int):
@@ -96,18 +109,24 @@ def _long_unfused_chain(steps: int):
     return gc.function([x], y, backend="llvm", optimize="none")
 
 
-def test_big_graph_entry_is_its_own_unoptimised_object(private_cache, rng):
-    """A graph of >= SEPARATE_ENTRY_NODES nodes links two objects (kernels at -O3, the long entry at -O0,
-    each cached on its own), fresh and from the cache alike."""
-    from graphc.codegen.llvm.entry import SEPARATE_ENTRY_NODES
+def test_main_is_optimised_only_for_its_own_small_loops(private_cache, monkeypatch, rng):
+    """The main module (a line of calls) is compiled without optimisation, unless it has loops of its own
+    (one_hot here) and fewer than OPTIMISE_MAIN_BELOW instructions; kernels are optimised; all of it reloads
+    from the cache."""
+    from graphc.codegen.llvm import lower
 
-    steps = SEPARATE_ENTRY_NODES
+    labels = gc.tensor("labels", ("n",), "int64")
+    onehot = gc.function([labels], gc.one_hot(labels, 3) * 2.0, backend="llvm")
+    assert onehot.program.units[0].optimise
+    monkeypatch.setattr(lower, "OPTIMISE_MAIN_BELOW", 20)
+    assert not gc.function([labels], gc.one_hot(labels, 3) * 2.0, backend="llvm").program.units[0].optimise
+    steps = 20
     f = _long_unfused_chain(steps)
     assert len(f.optimized.nodes) == 2 * steps
-    assert len(list(private_cache.glob("*.o.cache"))) == 2
-    assert f.llvm_ir.count("; ModuleID") == 2 and "graphc_entry" in f.llvm_ir and "kernel" in f.asm
+    assert [u.optimise for u in f.program.units] == [False] + [True] * (len(f.program.units) - 1)
+    assert "graphc_entry" in f.llvm_ir and "graphc.k." in f.asm
     g = _long_unfused_chain(steps)
-    assert g.program.library.optimised_ir is None  # linked from the two cached objects
+    assert g.program.compiled_units == 0
     assert g.llvm_ir == f.llvm_ir
     x = rng.standard_normal(7)
     want = x

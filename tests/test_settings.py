@@ -12,7 +12,8 @@ from graphc.errors import GraphcError
 
 def test_read_takes_each_variable():
     env = {"GRAPHC_CACHE_DIR": "/c", "GRAPHC_NUM_THREADS": "3", "GRAPHC_DUMP_IR": "/d"}
-    assert settings.read(env) == settings.Settings(Path("/c"), 3, Path("/d"))
+    env["GRAPHC_CACHE_MAX_MB"] = "64"
+    assert settings.read(env) == settings.Settings(Path("/c"), 3, Path("/d"), cache_max_mb=64.0)
 
 
 def test_unset_or_empty_variables_mean_the_defaults():
@@ -24,6 +25,9 @@ def test_unset_or_empty_variables_mean_the_defaults():
 def test_a_bad_thread_count_names_the_variable():
     with pytest.raises(GraphcError, match="GRAPHC_NUM_THREADS must be a whole number, not 'two'"):
         settings.read({"GRAPHC_NUM_THREADS": "two"})
+    for bad in ("lots", "-1", "inf", "nan"):
+        with pytest.raises(GraphcError, match=f"GRAPHC_CACHE_MAX_MB must be a number of MB.*not '{bad}'"):
+            settings.read({"GRAPHC_CACHE_MAX_MB": bad})
 
 
 def test_read_once_until_reloaded(monkeypatch):

@@ -1,14 +1,23 @@
-"""On-disk cache of compiled object code: keys, atomic writes, corruption checks; knows nothing of graphs.
+"""The on-disk cache of object code: entries that name their own key, atomic writes, a size cap with
+least-recently-used eviction, and a directory only this user may write. Knows nothing of graphs or LLVM.
 
-An entry is ``MAGIC | sha256(payload) | len(payload) | payload`` where the payload holds a small JSON header
-(exported symbol names) and the object file. A bad magic, length or checksum means the entry is corrupt or
-truncated: it is deleted and the code rebuilt, never trusted and never a crash. Writers write a private
-temporary file in the cache directory and ``os.replace`` it into place, so concurrent writers of one key
-(threads or processes) are safe: readers see a whole old entry, a whole new one, or none.
+An entry is ``MAGIC | sha256(payload) | len(payload) | payload``; the payload holds a JSON header (the entry's
+own key, the symbols it exports, the other entries it needs at link time) and the object file. An entry is
+used only if it is whole (magic, length, checksum) AND names the key it was asked for: a valid entry of
+another program copied or renamed under this key is refused, never linked. A bad entry is deleted and the code
+rebuilt. Writers write a private temporary file in the directory and ``os.replace`` it into place, so
+concurrent writers and readers (threads or processes) see a whole old entry, a whole new one, or none.
+
+The cache trusts the directory it is given: anyone who can write there can make graphc run their code. So a
+directory writable by others, or owned by another user, is refused (a ``GraphcWarning``, and compiled code is
+then not cached). Each hit refreshes the entry's modification time; once the entries pass
+``GRAPHC_CACHE_MAX_MB`` the oldest are deleted (a process sweeps after writing about a sixteenth of the cap).
 
 Example::
 
-    lib = compile_cached(jit.default_engine(), ir_text, exports=["kernel"])   # compiles once, then reloads
+    store = ObjectCache()
+    key = cache_key("kernel", ir_text)
+    entry = store.load(key) or compile_and_store(...)
 """
 
 from __future__ import annotations
@@ -17,31 +26,29 @@ import contextlib
 import hashlib
 import json
 import os
+import random
+import stat
 import struct
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from graphc import settings
+from graphc.errors import GraphcWarning
 
-from . import jit
+__all__ = ["FORMAT_VERSION", "CacheEntry", "ObjectCache", "cache_dir", "cache_key", "default_store"]
 
-__all__ = [
-    "FORMAT_VERSION",
-    "CacheEntry",
-    "ObjectCache",
-    "cache_dir",
-    "cache_key",
-    "compile_cached",
-    "compile_split",
-]
-
-FORMAT_VERSION = 1
-MAGIC = b"GRAPHCO\x01"
+FORMAT_VERSION = 2
+MAGIC = b"GRAPHCO\x02"
+SUFFIX = ".o.cache"
 _HEADER = struct.Struct("<8s32sQ")  # magic, sha256 of payload, payload length
 _META_LEN = struct.Struct("<I")
+DEFAULT_MAX_MB = 256.0
+_STALE_TEMP_SECONDS = 600  # a temporary file this old belongs to a writer that died
+_EVICT_TO = 0.75  # a sweep deletes down to this fraction of the cap, so it does not run again at once
 
 
 def cache_dir() -> Path:
@@ -54,32 +61,33 @@ def cache_dir() -> Path:
     return base / "graphc"
 
 
-def cache_key(source: str | bytes) -> str:
-    """sha256 over the source (IR text or a caller's graph key), llvmlite version, host CPU and our format."""
-    digest = hashlib.sha256()
-    for part in (f"graphc-object-cache-v{FORMAT_VERSION}", jit.host_cpu_key()):
-        digest.update(part.encode())
+def cache_key(*parts: str | bytes) -> str:
+    """sha256 (hex) over this format's version and ``parts`` (kind, host CPU, source or spec text...)."""
+    digest = hashlib.sha256(f"graphc-object-cache-v{FORMAT_VERSION}".encode())
+    for part in parts:
         digest.update(b"\0")
-    digest.update(source.encode() if isinstance(source, str) else source)
+        digest.update(part.encode() if isinstance(part, str) else part)
     return digest.hexdigest()
 
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """What the cache stores for one key: object code and the symbols to export from it."""
+    """What the cache stores for one key: object code, the symbols to export from it, and the keys of the
+    other entries it must be linked with (out-of-line math, say)."""
 
     obj: bytes
-    exports: tuple[str, ...]
+    exports: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
 
 
-def _encode(entry: CacheEntry) -> bytes:
-    meta = json.dumps({"exports": list(entry.exports)}).encode()
+def _encode(key: str, entry: CacheEntry) -> bytes:
+    meta = json.dumps({"key": key, "exports": list(entry.exports), "needs": list(entry.needs)}).encode()
     payload = _META_LEN.pack(len(meta)) + meta + entry.obj
     return _HEADER.pack(MAGIC, hashlib.sha256(payload).digest(), len(payload)) + payload
 
 
-def _decode(blob: bytes) -> CacheEntry | None:
-    """The entry in ``blob``, or None if anything about it is wrong."""
+def _decode(blob: bytes, key: str) -> CacheEntry | None:
+    """The entry in ``blob`` if it is whole and is the entry of ``key``; None otherwise."""
     if len(blob) < _HEADER.size:
         return None
     magic, checksum, length = _HEADER.unpack_from(blob)
@@ -89,139 +97,192 @@ def _decode(blob: bytes) -> CacheEntry | None:
     try:
         (meta_len,) = _META_LEN.unpack_from(payload)
         meta = json.loads(payload[_META_LEN.size : _META_LEN.size + meta_len])
+        if meta["key"] != key:
+            return None  # another key's entry under this name: never link it
         exports = tuple(str(name) for name in meta["exports"])
+        needs = tuple(str(name) for name in meta["needs"])
     except (struct.error, ValueError, KeyError, TypeError):
         return None
-    return CacheEntry(payload[_META_LEN.size + meta_len :], exports)
+    return CacheEntry(payload[_META_LEN.size + meta_len :], exports, needs)
+
+
+def unsafe_reason(directory: Path) -> str | None:
+    """Why ``directory`` must not hold code graphc will run (None if it may): writable by others, or not
+    owned by this user."""
+    try:
+        info = directory.stat()
+    except OSError:
+        return None  # absent: we create it, private
+    if info.st_mode & stat.S_IWOTH:
+        return "it is writable by every user"
+    getuid = getattr(os, "geteuid", None)
+    if getuid is not None and info.st_uid != getuid():
+        return f"it belongs to another user (uid {info.st_uid})"
+    return None
+
+
+_warned: set[Path] = set()
 
 
 class ObjectCache:
-    """A directory of cache entries named by key. I/O errors degrade to cache misses, never exceptions."""
+    """A directory of cache entries named by key. I/O errors degrade to cache misses, never exceptions.
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+    ``max_bytes`` defaults to ``GRAPHC_CACHE_MAX_MB`` (256 MB when unset; 0 turns the cache off).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None, max_bytes: int | None = None) -> None:
         self.directory = Path(directory) if directory is not None else cache_dir()
+        if max_bytes is None:
+            mb = settings.current().cache_max_mb
+            max_bytes = int((DEFAULT_MAX_MB if mb is None else mb) * 2**20)
+        self.max_bytes = max_bytes
+        self._checked: bool | None = None  # is the directory safe to use (decided on first use)
+        self._lock = threading.Lock()
+        # Each process sweeps after writing about max_bytes/16; a random start makes many short processes
+        # that each write a little sweep in proportion to what they wrote.
+        self._sweep_every = max(1, max_bytes // 16)
+        self._until_sweep = random.uniform(0, self._sweep_every)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether entries are read and written: a cap above 0 and a directory only this user can write."""
+        if self._checked is None:
+            reason = unsafe_reason(self.directory) if self.max_bytes > 0 else "GRAPHC_CACHE_MAX_MB is 0"
+            self._checked = reason is None
+            if reason is not None and self.max_bytes > 0 and self.directory not in _warned:
+                _warned.add(self.directory)
+                warnings.warn(
+                    f"graphc does not use the object cache {self.directory}: {reason}, so others could make "
+                    "graphc run their code. Compiled code is not cached; set GRAPHC_CACHE_DIR to a private "
+                    "directory (or chmod o-w it).",
+                    GraphcWarning,
+                    stacklevel=4,
+                )
+        return self._checked
 
     def path(self, key: str) -> Path:
-        return self.directory / f"{key}.o.cache"
+        return self.directory / f"{key}{SUFFIX}"
 
     def load(self, key: str) -> CacheEntry | None:
-        """The entry for ``key``; None if absent, unreadable, or corrupt (a corrupt file is deleted)."""
+        """The entry for ``key``; None if absent, unreadable, corrupt or another key's (such a file is
+        deleted). A hit marks the entry as recently used."""
+        if not self.enabled:
+            return None
         path = self.path(key)
         try:
             blob = path.read_bytes()
         except OSError:
             return None
-        entry = _decode(blob)
+        entry = _decode(blob, key)
         if entry is None:
             self.discard(key)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # least recently used = oldest modification time
         return entry
 
     def store(self, key: str, entry: CacheEntry) -> bool:
-        """Write ``entry`` atomically; returns False (and leaves no temporary file) if the write failed."""
+        """Write ``entry`` atomically; False (and no temporary file left) if it could not be written."""
+        if not self.enabled:
+            return False
+        blob = _encode(key, entry)
         tmp_name = None
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as handle:
                 # No fsync: it cost ~10 ms per compile, and an entry torn by a power loss fails its checksum
                 # and is rebuilt; os.replace alone keeps concurrent readers and writers safe.
-                handle.write(_encode(entry))
+                handle.write(blob)
             os.replace(tmp_name, self.path(key))  # atomic on POSIX and Windows; the last writer wins
-            return True
         except OSError:
             if tmp_name is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp_name)
             return False
+        with self._lock:
+            self._until_sweep -= len(blob)
+            due = self._until_sweep <= 0
+            if due:
+                self._until_sweep = self._sweep_every
+        if due:
+            self.sweep()
+        return True
 
     def discard(self, key: str) -> None:
         """Delete the entry for ``key`` if present (another process may have deleted it first)."""
         with contextlib.suppress(OSError):
             self.path(key).unlink()
 
-
-def compile_cached(
-    engine: jit.JitEngine,
-    ir_text: str | Callable[[], str],
-    exports: Iterable[str],
-    key: str | None = None,
-    cache: ObjectCache | None = None,
-    name: str = "module",
-) -> jit.JitLibrary:
-    """Link the module from the cache if present, else compile it and store its object code.
-
-    ``key`` defaults to ``cache_key(ir_text)``. A caller with a cheaper stable description (a graph hash)
-    passes ``key=cache_key(graph_hash)`` and a callable ``ir_text`` that builds the IR only on a miss.
-    """
-    exports = tuple(exports)
-    cache = cache or ObjectCache()
-    if key is None:
-        if callable(ir_text):
-            raise TypeError("compile_cached needs an explicit key when ir_text is a callable")
-        key = cache_key(ir_text)
-    entry = cache.load(key)
-    if entry is not None and set(exports) <= set(entry.exports):
+    def _scan(self) -> tuple[list[tuple[float, int, Path]], list[Path]]:
+        """(mtime, size, path) of every entry, and the temporary files writers left behind."""
+        entries, stale = [], []
+        now = time.time()
         try:
-            return engine.add_object(entry.obj, exports, name=name)
-        except RuntimeError:
-            cache.discard(key)  # checksummed yet unlinkable (should not happen): rebuild below
-    text = ir_text() if callable(ir_text) else ir_text
-    opt_ir, obj = engine.optimize(text, name)
-    cache.store(key, CacheEntry(obj, exports))
-    return engine.add_object(obj, exports, name=name, llvm_ir=opt_ir)
+            listing = list(os.scandir(self.directory))
+        except OSError:
+            return [], []
+        for item in listing:
+            try:
+                info = item.stat(follow_symlinks=False)
+            except OSError:
+                continue  # deleted meanwhile
+            if item.name.endswith(SUFFIX):
+                entries.append((info.st_mtime, info.st_size, Path(item.path)))
+            elif item.name.endswith(".tmp") and now - info.st_mtime > _STALE_TEMP_SECONDS:
+                stale.append(Path(item.path))
+        return entries, stale
+
+    def sweep(self) -> int:
+        """Delete the least recently used entries while the total is over the cap (down to 3/4 of it), and
+        temporary files of writers that died; returns how many entries were deleted. Safe while other
+        processes read and write: a deleted entry is a miss for them."""
+        entries, stale = self._scan()
+        for path in stale:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return 0
+        deleted = 0
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes * _EVICT_TO:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                deleted += 1
+            total -= size
+        return deleted
+
+    def info(self) -> dict:
+        """Location, number of entries, their total size and the cap (for ``python -m graphc cache``)."""
+        entries, _ = self._scan()
+        return {
+            "directory": str(self.directory),
+            "entries": len(entries),
+            "bytes": sum(size for _, size, _ in entries),
+            "max_bytes": self.max_bytes,
+            "refused": None if self.max_bytes <= 0 else unsafe_reason(self.directory),
+        }
+
+    def clear(self) -> tuple[int, int]:
+        """Delete every entry (and leftover temporary file); returns (entries deleted, bytes freed)."""
+        entries, stale = self._scan()
+        count = freed = 0
+        for _, size, path in entries:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                count, freed = count + 1, freed + size
+        for path in stale:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return count, freed
 
 
-def compile_split(
-    engine: jit.JitEngine,
-    ir_text: str,
-    plain_text: Callable[[], str],
-    exports: Iterable[str],
-    cache: ObjectCache | None = None,
-    name: str = "module",
-) -> jit.JitLibrary:
-    """One library from two modules, each cached on its own: ``ir_text`` optimised at -O3, and the module
-    ``plain_text()`` returns compiled without optimisation (see ``JitEngine.optimize``).
-
-    LLVM compiles the first in a worker thread while the caller's ``plain_text`` builds the second in Python:
-    llvmlite releases the GIL inside LLVM.
-    """
-    exports = tuple(exports)
-    cache = cache or ObjectCache()
-    done: dict = {}
-
-    def compile_first() -> None:
-        try:
-            done["first"] = _object(engine, cache, ir_text, name, optimise=True)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread below
-            done["error"] = exc
-
-    worker = threading.Thread(target=compile_first, name="graphc-llvm")
-    worker.start()
-    try:
-        second = _object(engine, cache, plain_text(), f"{name}.entry", optimise=False)
-    finally:
-        worker.join()
-    if "error" in done:
-        raise done["error"]
-    (obj, opt_ir, key), (plain_obj, plain_ir, plain_key) = done["first"], second
-    try:
-        return engine.add_object((obj, plain_obj), exports, name=name, llvm_ir=opt_ir)
-    except RuntimeError:
-        if opt_ir is not None and plain_ir is not None:
-            raise  # both freshly compiled: a real error
-        cache.discard(key)  # checksummed yet unlinkable (should not happen): rebuild without the cache
-        cache.discard(plain_key)
-        return compile_split(engine, ir_text, lambda: plain_ir or plain_text(), exports, cache, name)
+_stores: dict[tuple[Path, int], ObjectCache] = {}
 
 
-def _object(
-    engine: jit.JitEngine, cache: ObjectCache, ir_text: str, name: str, optimise: bool
-) -> tuple[bytes, str | None, str]:
-    """(object code, its IR or None when it came from the cache, cache key) of one module."""
-    key = cache_key(ir_text if optimise else "plain\0" + ir_text)
-    entry = cache.load(key)
-    if entry is not None:
-        return entry.obj, None, key
-    out_ir, obj = engine.optimize(ir_text, name, optimise=optimise)
-    cache.store(key, CacheEntry(obj, ()))
-    return obj, out_ir, key
+def default_store() -> ObjectCache:
+    """The store for the current settings (one per directory and cap, so sweeps are counted per process)."""
+    store = ObjectCache()
+    return _stores.setdefault((store.directory, store.max_bytes), store)

@@ -18,17 +18,19 @@ A rule is ``rule(ctx, node, input_views) -> output views`` and uses only:
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 
 from graphc.errors import where_built
 from graphc.graph import Constant
 
-from . import views
+from . import segments, views
 from .arena import Arena
 from .failure import Failures, Refusal, libc
 from .loopcall import LoopCalls
 from .scalar import I8, I64, constant, memory_type
 from .sizes import Sizes, graph_symbols
+from .units import ProgramBuild
 from .views import View, const
 
 I8P = I8.as_pointer()
@@ -37,7 +39,7 @@ I8P = I8.as_pointer()
 class LowerCtx:
     """Builds ``i64 graphc.main(i8** ptrs, i64* dims)``: entry block (sizes, offsets), checks, alloc, body."""
 
-    def __init__(self, fgraph, plan, rules):
+    def __init__(self, fgraph, plan, rules, keyed: bool = True):
         self.module = ir.Module(name="graphc")
         signature = ir.FunctionType(I64, [I8P.as_pointer(), I64.as_pointer()])
         fn = ir.Function(self.module, signature, "graphc.main")
@@ -51,7 +53,8 @@ class LowerCtx:
         self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
         self.arena = Arena(self.entry, self.b, self.sizes, plan)
         self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
-        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, rules)
+        self.build = ProgramBuild(rules, keyed)  # kernels start compiling as they are emitted
+        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, self.build)
         self._layout(fgraph)
 
     # --- the rule API
@@ -66,7 +69,11 @@ class LowerCtx:
         return self.arena.scratch(dtype, shape)
 
     def loop(self, instrs, inputs, outputs, shape) -> None:
-        self.loops.loop(instrs, inputs, outputs, shape)
+        parts = segments.split(instrs, len(inputs), [vid for vid, _, _ in outputs])
+        if parts is None:
+            self.loops.loop(instrs, inputs, outputs, shape)
+        else:
+            self._segmented(parts, instrs, inputs, outputs, shape)
 
     def copy(self, src: View, dest: View) -> None:
         self.loops.copy(src, dest)
@@ -98,6 +105,29 @@ class LowerCtx:
         for var, view in zip(outputs, results, strict=True):
             self.env[id(var)] = view
         self.arena.end_node()
+
+    def _segmented(self, parts, instrs, inputs, outputs, shape) -> None:
+        """A body too big for one kernel, as one kernel per segment; values between segments go through
+        temporaries of the loop's shape, reused once their last reader has run."""
+        values = dict(enumerate(inputs))
+        dests: dict[int, list] = {}
+        for vid, view, red in outputs:
+            dests.setdefault(vid, []).append((view, red))
+        last_read = {g: p for p, part in enumerate(parts) for g in part.inputs}
+        free: dict[np.dtype, list[View]] = {}
+        for p, part in enumerate(parts):
+            outs = []
+            for g in part.stores:
+                outs += [(part.local[g], view, red) for view, red in dests.get(g, ())]
+                if last_read.get(g, -1) > p:
+                    dtype = np.dtype(instrs[g - len(inputs)].dtype)
+                    pool = free.setdefault(dtype, [])
+                    values[g] = pool.pop() if pool else self.temp(dtype, shape)
+                    outs.append((part.local[g], values[g], None))
+            self.loops.loop(part.instrs, [values[g] for g in part.inputs], outs, shape)
+            for g in part.inputs:
+                if last_read[g] == p and g >= len(inputs):
+                    free.setdefault(values[g].dtype, []).append(values[g])
 
     def _refuse(self, condition, exc, message) -> None:
         self.failures.refuse_unless(condition, Refusal(exc, message))

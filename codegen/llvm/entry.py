@@ -1,6 +1,6 @@
 """The CPython boundary: ``graphc_entry(tuple, extra sizes...)`` reads each array's data pointer, and the
-sizes the inputs' shapes give, straight from the Python objects, then calls the graph's main function. Also
-the module split that keeps a big graph's entry out of the optimiser. Knows IR and object layouts, not ops.
+sizes the inputs' shapes give, straight from the Python objects, then calls the graph's main function. Knows
+IR and object layouts, not ops.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from llvmlite import ir
 
 from graphc.dims import Size
 
+from . import loops
 from .scalar import I8, I64
 from .views import const
 
@@ -19,7 +20,6 @@ I8P = I8.as_pointer()
 TUPLE_ITEMS_OFFSET = 24  # PyTupleObject: refcount, type, size, then ob_item[]
 ARRAY_DATA_OFFSET = 16  # PyArrayObject: refcount, type, then char *data, int nd, npy_intp *dimensions
 ARRAY_DIMS_OFFSET = 32
-SEPARATE_ENTRY_NODES = 64  # graphs with this many nodes get an entry module compiled without optimisation
 
 
 @dataclass
@@ -51,8 +51,11 @@ def python_entry(module: ir.Module, main: ir.Function, n_pointers: int, inputs, 
         obj = b.load(b.bitcast(b.gep(fn.args[0], [const(TUPLE_ITEMS_OFFSET + 8 * k)]), I8P.as_pointer()))
         return b.load(b.bitcast(b.gep(obj, [const(offset)]), I8P.as_pointer()))
 
-    for k in range(n_pointers):
-        b.store(item(k, ARRAY_DATA_OFFSET), b.gep(ptrs, [const(k)]))
+    # One loop over the tuple, not a load per array: a function of 10,000 inputs has a short entry too.
+    items = b.bitcast(b.gep(fn.args[0], [const(TUPLE_ITEMS_OFFSET)]), I8P.as_pointer())
+    with loops.for_range(b, n_pointers, name="k") as k:
+        data = b.gep(b.load(b.gep(items, [k])), [const(ARRAY_DATA_OFFSET)])
+        b.store(b.load(b.bitcast(data, I8P.as_pointer())), b.gep(ptrs, [k]))
     values = [b.load(threads)]
     args = iter(fn.args[1:])
     for sym in symbols:
@@ -69,31 +72,4 @@ def python_entry(module: ir.Module, main: ir.Function, n_pointers: int, inputs, 
     return Entry(binding, arg_exprs)
 
 
-def split_off(module: ir.Module, values: list[ir.GlobalValue]) -> ir.Module:
-    """Move ``values`` (functions and globals of ``module``) into a new module. What they use of ``module``
-    is declared there, and made external in ``module`` so that the two objects link."""
-    moved = {id(v) for v in values}
-    used: dict[str, ir.GlobalValue] = {}
-    for fn in values:
-        for block in getattr(fn, "blocks", ()):
-            for instr in block.instructions:
-                for op in instr.operands:
-                    if isinstance(op, ir.GlobalValue) and id(op) not in moved:
-                        used[op.name] = op
-    new = ir.Module(name=f"{module.name}.entry")
-    for name, value in used.items():
-        if isinstance(value, ir.Function):
-            ir.Function(new, value.ftype, name)
-        else:
-            decl = ir.GlobalVariable(new, value.value_type, name)
-            decl.global_constant = value.global_constant
-        if value.linkage in ("internal", "private"):
-            value.linkage = ""
-    for value in values:
-        del module.globals[value.name]
-        value.parent = new
-        new.add_global(value)
-    return new
-
-
-__all__ = ["Entry", "SEPARATE_ENTRY_NODES", "python_entry", "split_off"]
+__all__ = ["Entry", "python_entry"]

@@ -1,4 +1,5 @@
 """The one module that touches ``llvmlite.binding``: target machine, O3 pipeline, JIT linking, IR dumps.
+(Over 300 lines: every llvmlite.binding call, and the lock and background thread they need, stay here.)
 
 Nothing here knows about graphs. Everything else in graphc that needs LLVM's C++ side goes through this
 module, so a new llvmlite release is handled in one place (see /work/shared/FACTS.md for the quirks).
@@ -17,9 +18,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
+import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import llvmlite
@@ -70,6 +74,7 @@ def register_symbol(name: str, address: int) -> None:
 # LLVM tunes many AVX-512 CPUs (Skylake-X to Rocket Lake) to prefer 256-bit vectors; our loops are
 # compute-bound transcendentals, and 512-bit vectors made exp/log/sigmoid 1.3-1.5x faster on this machine.
 _TUNING = "-prefer-256-bit"
+FAST_SWITCH = 0.0005  # s: the interpreter's switch interval while background compiles are pending
 
 
 def _host_features() -> str:
@@ -113,14 +118,20 @@ def parse_ir(ir_text: str) -> llvm.ModuleRef:
     return mod
 
 
-def optimize_module(llvm_module: llvm.ModuleRef, tm: llvm.TargetMachine | None = None) -> None:
-    """Run the new pass manager's O3 pipeline with loop and SLP vectorisation, in place."""
+def optimize_module(llvm_module: llvm.ModuleRef, tm: llvm.TargetMachine | None = None, interleave=True):
+    """Run the new pass manager's O3 pipeline with loop and SLP vectorisation, in place.
+
+    ``interleave=False`` keeps one copy of a vectorised loop body: interleaving gives a reduction several
+    accumulators, but an elementwise loop runs as fast without it, and it took a third of a kernel's compile
+    time (a rank-2 kernel: 95 ms against 40 ms).
+    """
     tm = tm or host_target_machine()
     llvm_module.triple = tm.triple
     llvm_module.data_layout = str(tm.target_data)
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
+    pto.loop_interleaving = interleave
     pass_builder = llvm.create_pass_builder(tm, pto)
     pass_builder.getModulePassManager().run(llvm_module, pass_builder)
 
@@ -177,18 +188,18 @@ class JitLibrary:
         return self._asm
 
 
-def assembly(llvm_ir: str, plain_ir: str | None = None) -> str:
-    """Host assembly of optimised IR (at -O3) and of a module compiled without optimisation (at -O0)."""
-    text = host_target_machine().emit_assembly(parse_ir(llvm_ir))
-    if plain_ir is not None:
-        text += "\n" + host_target_machine(opt=0).emit_assembly(parse_ir(plain_ir))
-    return text
+def assembly(llvm_ir: str, opt: int = 3) -> str:
+    """Host assembly of IR: optimised IR selected at -O3, or a module compiled without optimisation (-O0)."""
+    return host_target_machine(opt=opt).emit_assembly(parse_ir(llvm_ir))
 
 
 class JitEngine:
     """A process-wide ORC LLJIT instance into which we link object code produced by our own O3 pipeline.
 
-    Thread-safe: compilation and linking take a lock; calling the resulting functions does not.
+    Thread-safe: compilation and linking take a lock; calling the resulting functions does not. ``submit``
+    compiles on a background thread: llvmlite runs one LLVM call at a time in a process (a global lock in
+    ``llvmlite.binding.ffi``) but releases the GIL, so one LLVM compile overlaps the caller's Python work and
+    more compile threads would only queue.
     """
 
     _counter = itertools.count()
@@ -200,34 +211,88 @@ class JitEngine:
         self._tm = host_target_machine()
         self._plain_tm = host_target_machine(opt=0)  # for code with nothing to optimise
         self._lljit = llvm.create_lljit_compiler()
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending_lock = threading.Lock()
+        self._pending = 0  # compiles submitted and not finished
+        self._saved_switch = sys.getswitchinterval()
 
-    def optimize(self, ir_text: str, name: str = "module", optimise: bool = True) -> tuple[str, bytes]:
-        """Parse, verify, optimise and compile IR; return (optimised IR text, object code).
+    def emit(self, ir_text: str, name="module", optimise=True, keep_ir=False, interleave=True):
+        """Parse, verify, optimise and compile IR into object code (bytes); with ``keep_ir``, return
+        (optimised IR text, object code) instead.
 
         ``optimise=False`` skips the IR pipeline and selects instructions at -O0: for a big graph's entry, a
         long straight line of calls with nothing to optimise, on which LLVM's -O3 register coalescer is
-        quadratic (8,000 calls: 4.5 s against 0.4 s).
+        quadratic (8,000 calls: 4.5 s against 0.4 s). Each module gets an LLVM context of its own, freed with
+        it, so a long-running process does not grow LLVM's global context. ``interleave``: see
+        ``optimize_module``.
         """
         dump = _dump_dir()
         stem = _safe_name(name)
         if dump is not None:
             (dump / f"{stem}.ll").write_text(str(ir_text))
+        want_ir = keep_ir or dump is not None  # the dump needs the IR; the caller gets what it asked for
         with self._lock:
-            mod = parse_ir(ir_text)
-            if optimise:
-                optimize_module(mod, self._tm)
-            opt_ir = str(mod) if optimise else str(ir_text)
-            tm = self._tm if optimise else self._plain_tm
-            obj = tm.emit_object(mod)
-            asm = tm.emit_assembly(parse_ir(opt_ir)) if dump is not None else None
+            context, mod = llvm.create_context(), None
+            try:
+                mod = llvm.parse_assembly(str(ir_text), context=context)
+                mod.verify()
+                if optimise:
+                    optimize_module(mod, self._tm, interleave)
+                opt_ir = (str(mod) if optimise else str(ir_text)) if want_ir else None
+                tm = self._tm if optimise else self._plain_tm
+                obj = tm.emit_object(mod)
+                asm = tm.emit_assembly(mod) if dump is not None else None
+            finally:
+                if mod is not None:
+                    mod.close()  # before its context
+                context.close()
         if dump is not None:
             (dump / f"{stem}.opt.ll").write_text(opt_ir)
             (dump / f"{stem}.s").write_text(asm or "")
-        return opt_ir, obj
+        return (opt_ir, obj) if keep_ir else obj
+
+    def optimize(self, ir_text: str, name="module", optimise=True, interleave=True) -> tuple[str, bytes]:
+        """(optimised IR text, object code) of ``ir_text`` (see ``emit``)."""
+        return self.emit(ir_text, name, optimise, keep_ir=True, interleave=interleave)
+
+    def submit(self, work: Callable, *args) -> Future:
+        """Run ``work(*args)`` (a compile: ``emit`` and what goes with it) on the background thread.
+
+        While compiles are pending the interpreter's switch interval drops to ``FAST_SWITCH``: each of the
+        ~20 llvmlite calls of a compile gives the GIL back and must take it again from a caller busy in
+        Python, which by default takes up to 5 ms each (measured: a compile beside a busy caller took 1.8x
+        as long at 5 ms, 1.4x at 0.5 ms).
+        """
+        with self._pending_lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphc-llvm")
+            if self._pending == 0:
+                self._saved_switch = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved_switch, FAST_SWITCH))
+            self._pending += 1
+        future = self._worker.submit(work, *args)
+        future.add_done_callback(self._compiled)
+        return future
+
+    def _compiled(self, _future: Future) -> None:
+        with self._pending_lock:
+            self._pending -= 1
+            if self._pending == 0:
+                sys.setswitchinterval(self._saved_switch)
+                # The thread ends when idle: a process that forks later has no thread of ours to copy.
+                self._worker.shutdown(wait=False)
+                self._worker = None
+
+    def _forget_worker(self) -> None:
+        """In a forked child the worker thread does not exist: start another on the next submit."""
+        self._worker, self._pending_lock = None, threading.Lock()
+        if self._pending:
+            self._pending = 0
+            sys.setswitchinterval(self._saved_switch)
 
     def compile(self, ir_text: str, exports: Iterable[str], name: str = "module") -> JitLibrary:
         """Compile textual IR at O3 and link it; return a library exposing ``exports``."""
-        opt_ir, obj = self.optimize(ir_text, name)
+        opt_ir, obj = self.emit(ir_text, name, keep_ir=True)
         return self.add_object(obj, exports, name=name, llvm_ir=opt_ir)
 
     def add_object(
@@ -271,3 +336,7 @@ def default_engine() -> JitEngine:
             if _default_engine is None:
                 _default_engine = JitEngine()
     return _default_engine
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _default_engine and _default_engine._forget_worker())

@@ -6,7 +6,8 @@ list of `Instr`) at every point of a rank-r iteration space whose outermost inde
 ``info`` holds the r sizes, then the strides that are not known statically. Strides that are 0 (broadcast) or
 1 (contiguous) are constants in the IR, so the inner loop vectorises. Each instruction is emitted by its op's
 row of the backend's table (``rules[op].scalar``, passed in), the same table the graph walk runs.
-Kernels are separate functions, each keyed by its spec alone, so they can be cached one by one.
+Each kernel is a module of its own, keyed by its spec alone, so it is cached once for every program that
+has it (``units``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from llvmlite import ir
 from graphc.kernel import Instr
 from graphc.ops import TRANSCENDENTAL, Op
 
-from . import loops
+from . import loops, mathlib
 from .scalar import I64, Scalar, constant, convert, load_value, maximum, memory_type, minimum, store_value
 from .scalar_rules import compute_dtype, rule_dtype
 from .threads import KERNEL_TYPE
@@ -64,15 +65,12 @@ class LoopSpec:
         return self.cost < 4 * (len(self.input_dtypes) + len(self.outputs))
 
 
-def get_kernel(module: ir.Module, spec: LoopSpec, memo: dict, rules) -> ir.Function:
-    """The kernel function for ``spec`` in ``module``, emitted once (a 100-layer MLP reuses a few kernels);
-    ``rules[op].scalar`` emits one element of ``op``."""
-    if spec not in memo:
-        memo[spec] = _emit_kernel(module, spec, f"graphc.kernel.{len(memo)}", rules)
-    return memo[spec]
-
-
-def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules) -> ir.Function:
+def emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules) -> ir.Function:
+    """Emit the kernel for ``spec`` as the external function ``name`` of ``module`` (a module of its own:
+    see ``units``); ``rules[op].scalar`` emits one element of ``op``. A kernel with more transcendental calls
+    than ``mathlib.MAX_INLINE`` calls them out of line (``module.out_of_line_math`` lists them)."""
+    if sum(ins.op in TRANSCENDENTAL for ins in spec.instrs) > mathlib.MAX_INLINE:
+        module.out_of_line_math = set()
     dtypes = list(spec.input_dtypes) + list(spec.out_dtypes)
     ptr_types = [memory_type(d).as_pointer() for d in dtypes]
     body = ir.Function(
@@ -85,13 +83,13 @@ def _emit_kernel(module: ir.Module, spec: LoopSpec, name: str, rules) -> ir.Func
     _emit_body(body, spec, rules)
 
     fn = ir.Function(module, KERNEL_TYPE, name)
-    fn.linkage = "internal"
     fn.attributes.add("noinline")  # shared by many call sites: inlining each would multiply compile time
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ptrs, info, lo, hi = fn.args
     args = [b.bitcast(b.load(b.gep(ptrs, [ir.Constant(I64, k)])), t) for k, t in enumerate(ptr_types)]
     b.call(body, args + [info, lo, hi])
     b.ret_void()
+    mathlib.keep_variants(module)
     return fn
 
 
@@ -186,4 +184,4 @@ def combine(b: ir.IRBuilder, op: Op, dtype, acc, value):
     raise NotImplementedError(f"llvm backend: no reduction {op}")
 
 
-__all__ = ["LoopSpec", "combine", "const_instr", "get_kernel", "instr"]
+__all__ = ["LoopSpec", "combine", "const_instr", "emit_kernel", "instr"]

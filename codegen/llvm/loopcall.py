@@ -4,11 +4,14 @@ pointer and size arguments, and whether it may go to threads. Knows views and ke
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 from llvmlite import ir
 
 from graphc.ops import Op
 
-from . import kernels, threads, views
+from . import threads, views
 from .kernels import LoopSpec, const_instr
 from .scalar import I8, I64
 from .sizes import Sizes
@@ -18,11 +21,11 @@ I8P = I8.as_pointer()
 
 
 class LoopCalls:
-    """Emits kernel calls into the body; kernels go into ``module``, once per spec."""
+    """Emits kernel calls into the body; each kernel is a unit of ``build`` (``units``), declared in
+    ``module``."""
 
-    def __init__(self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, rules):
-        self.module, self.entry, self.body, self.sizes, self.rules = module, entry, body, sizes, rules
-        self.kernel_memo: dict = {}
+    def __init__(self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, build):
+        self.module, self.entry, self.body, self.sizes, self.build = module, entry, body, sizes, build
         self._scratch: dict = {}  # (type, size class) -> entry alloca shared by all calls (run one by one)
         self._elements: dict = {}  # (id(array), k) -> &array[k], computed once
 
@@ -49,15 +52,15 @@ class LoopCalls:
                 if st[a] is None
             ]
         spec = LoopSpec(
-            tuple(v.dtype.name for v in inputs),
+            tuple(dtype_name(v.dtype) for v in inputs),
             tuple(instrs),
             tuple(vid for vid, _, _ in outputs),
-            tuple(v.dtype.name for _, v, _ in outputs),
+            tuple(dtype_name(v.dtype) for _, v, _ in outputs),
             tuple(red for _, _, red in outputs),
             rank,
             tuple(strides),
         )
-        fn = kernels.get_kernel(self.module, spec, self.kernel_memo, self.rules)
+        fn = self.build.kernel(spec, self.module)
         ptr_array = self._scratch_array(I8P, len(operands))
         info = self._scratch_array(I64, rank + len(runtime))
         b = self.body
@@ -96,6 +99,11 @@ class LoopCalls:
         if key not in self._elements:
             self._elements[key] = self.entry.gep(array, [const(k)])
         return self._elements[key]
+
+
+@functools.lru_cache(maxsize=64)
+def dtype_name(dtype: np.dtype) -> str:
+    return dtype.name  # NumPy computes it anew each time, slowly
 
 
 def _as_i8p(b: ir.IRBuilder, ptr: ir.Value) -> ir.Value:

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llvmlite import ir
+
 from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.ops import Op
 
 from . import creation, elementwise, index, matmul, reduce, rng, scans, shapes, softmax
 from .arena import byte_size
 from .context import LowerCtx
-from .entry import SEPARATE_ENTRY_NODES, Entry, python_entry, split_off
+from .entry import Entry, python_entry
 from .numerics import NumericsGuard
+
+# The main function is mostly a straight line of calls (kernels, BLAS): optimising it gains nothing, cost
+# 73 ms against 7 ms at -O0 for a 10-layer MLP, and LLVM's -O3 register coalescer is quadratic on a big one
+# (8,000 calls: 4.5 s against 0.4 s). Only a main module with loops of its own (one_hot, argmax, random
+# numbers, numerics checks, and the helper functions of gathers, scatter-adds, scans and sorts) is optimised,
+# and only while small.
+OPTIMISE_MAIN_BELOW = 2000  # instructions in the main module
 
 
 class RuleTable(dict):
@@ -57,8 +66,9 @@ def plan_memory(fgraph) -> MemoryPlan:
 class Lowered:
     """The module(s) of one graph and what its Python caller needs."""
 
-    module: object  # the kernels (and the main function unless split off)
-    entry_module: object | None  # a big graph's main and entry, compiled without optimisation
+    module: object  # the main module: entry, main function, helpers; kernels are declared (see ``units``)
+    build: object  # units.ProgramBuild: the kernels' units, loaded or compiling
+    optimise_main: bool  # small graphs only: a big graph's main is a long line of calls, nothing to optimise
     entry: Entry
     specs: list  # failure k -> its spec (``failure``)
     big_constants: list
@@ -71,7 +81,7 @@ def lower(fgraph, rules=LLVM_RULES, check_numerics: bool = False) -> Lowered:
     """Lower the whole graph into one main function (autodidax's ``jaxpr_subcomp``), then its entry. With
     `check_numerics`, each node's float outputs are checked for new NaN and infinities (`NumericsGuard`)."""
     plan = plan_memory(fgraph)
-    ctx = LowerCtx(fgraph, plan, rules)
+    ctx = LowerCtx(fgraph, plan, rules, keyed=rules is LLVM_RULES)
     guard = NumericsGuard(ctx) if check_numerics else None
     for node in fgraph.nodes:
         ctx.node = node
@@ -82,15 +92,11 @@ def lower(fgraph, rules=LLVM_RULES, check_numerics: bool = False) -> Lowered:
     ctx.finish()
     sizes = ctx.sizes
     entry = python_entry(ctx.module, ctx.main, ctx.n_pointers, fgraph.inputs, sizes.symbols, sizes.derived)
-    entry_module = None
-    if len(fgraph.nodes) >= SEPARATE_ENTRY_NODES:
-        # A big graph's entry is a long straight line of calls (kernels, BLAS): optimising it gains nothing
-        # and dominated compile time, so it goes into a module of its own compiled without optimisation.
-        moved = [ctx.main, ctx.module.globals["graphc_entry"], ctx.module.globals["graphc_nthreads"]]
-        entry_module = split_off(ctx.module, moved)
     return Lowered(
         ctx.module,
-        entry_module,
+        ctx.build,
+        any(_has_loops(fn) for fn in ctx.module.functions if fn.blocks)
+        and _size(ctx.module) < OPTIMISE_MAIN_BELOW,
         entry,
         ctx.failures.specs,
         ctx.big_constants,
@@ -98,6 +104,34 @@ def lower(fgraph, rules=LLVM_RULES, check_numerics: bool = False) -> Lowered:
         sizes.derived,
         plan,
     )
+
+
+def _size(module) -> int:
+    return sum(len(block.instructions) for fn in module.functions for block in fn.blocks)
+
+
+def _has_loops(fn) -> bool:
+    """Whether ``fn``'s control flow has a cycle (a depth-first walk meets a block still on its path)."""
+    successors = {
+        id(block): [t for t in getattr(block.terminator, "operands", ()) if isinstance(t, ir.Block)]
+        for block in fn.blocks
+    }
+    on_path, done = set(), set()
+    stack = [(fn.blocks[0], iter(successors[id(fn.blocks[0])]))]
+    on_path.add(id(fn.blocks[0]))
+    while stack:
+        block, rest = stack[-1]
+        nxt = next(rest, None)
+        if nxt is None:
+            stack.pop()
+            on_path.discard(id(block))
+            done.add(id(block))
+        elif id(nxt) in on_path:
+            return True
+        elif id(nxt) not in done:
+            on_path.add(id(nxt))
+            stack.append((nxt, iter(successors[id(nxt)])))
+    return False
 
 
 __all__ = ["LLVM_RULES", "Lowered", "lower", "plan_memory"]

@@ -22,7 +22,7 @@ from graphc import settings
 from graphc.dims import sizes_in, to_python
 from graphc.errors import BackendError
 
-from . import cache, jit
+from . import jit
 from .entry import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
 from .failure import RECORD
 
@@ -66,20 +66,10 @@ class LlvmProgram:
     def __init__(self, fgraph, lowered):
         if not LAYOUT_OK:
             raise BackendError("the llvm backend does not support this Python/NumPy object layout")
-        engine = jit.default_engine()
-        exports = ["graphc_entry", "graphc_nthreads"]
-        ir_text = str(lowered.module)
-        if lowered.entry_module is None:
-            self._parts: tuple[str, ...] = (ir_text,)
-            self.library = cache.compile_cached(engine, ir_text, exports=exports, name="graphc")
-        else:  # a big graph: kernels at -O3, the long entry without optimisation (see backend.split_off)
-
-            def entry_text() -> str:
-                self._parts = (ir_text, str(lowered.entry_module))
-                return self._parts[1]
-
-            self.library = cache.compile_split(engine, ir_text, entry_text, exports=exports, name="graphc")
-        self.source = "\n".join(self._parts)
+        build = lowered.build
+        self.library = build.link(lowered.module, ["graphc_entry", "graphc_nthreads"], lowered.optimise_main)
+        self.units = list(build.units.values())  # main first, then kernels and math, each with its IR source
+        self.units.insert(0, self.units.pop(list(build.units).index(build.main_key)))
         ctypes.c_int64.from_address(self.library.address("graphc_nthreads")).value = num_threads()
         argtypes = (ctypes.c_int64, ctypes.py_object, *([ctypes.c_int64] * len(lowered.entry.arg_exprs)))
         address = self.library.address("graphc_entry")
@@ -87,7 +77,7 @@ class LlvmProgram:
         self._entry = ctypes.CFUNCTYPE(*argtypes)(address)
         self._entry_small = ctypes.PYFUNCTYPE(*argtypes)(address)
         self.memory_plan = lowered.plan
-        self._llvm_ir: str | None = None
+        self._llvm_ir: list[str] | None = None
         self._asm: str | None = None
         # run(arrays, shared_values, sizes) is the generated runner itself: no method frame per call
         # The runner holds the native code and the specs, not this program: no reference cycle.
@@ -95,23 +85,36 @@ class LlvmProgram:
         self.run = _make_runner(fgraph, lowered, (self._entry, self._entry_small), fail, self.library)
 
     @property
+    def compiled_units(self) -> int:
+        """How many of this program's units (main, kernels, math) were compiled rather than loaded."""
+        return sum(not unit.from_cache for unit in self.units)
+
+    @property
+    def source(self) -> str:
+        """The LLVM IR given to LLVM: the main module, then each kernel and math unit."""
+        return "\n".join(unit.source() for unit in self.units)
+
+    @property
     def llvm_ir(self) -> str:
-        """The kernels' optimised LLVM IR (optimised again if the code came from the on-disk cache), then a
-        big graph's entry module as it was compiled (without optimisation)."""
-        return "\n".join((self._optimised_ir(), *self._parts[1:]))
+        """The optimised LLVM IR of every unit (units loaded from the cache are optimised again to show it;
+        a big graph's main module as it was compiled, without optimisation)."""
+        return "\n".join(self._compiled_ir())
 
     @property
     def asm(self) -> str:
-        """Host assembly of the native code (kernels at -O3, a big graph's entry at -O0)."""
+        """Host assembly of the native code (units at -O3, a big graph's main module at -O0)."""
         if self._asm is None:
-            self._asm = jit.assembly(self._optimised_ir(), *self._parts[1:])
+            pairs = zip(self._compiled_ir(), self.units, strict=True)
+            self._asm = "\n".join(jit.assembly(text, 3 if unit.optimise else 0) for text, unit in pairs)
         return self._asm
 
-    def _optimised_ir(self) -> str:
+    def _compiled_ir(self) -> list[str]:
         if self._llvm_ir is None:
-            self._llvm_ir = self.library.optimised_ir
-        if self._llvm_ir is None:  # the code came from the on-disk cache: optimise the IR again
-            self._llvm_ir = jit.default_engine().optimize(self._parts[0], "graphc")[0]
+            engine = jit.default_engine()
+            self._llvm_ir = [
+                unit.compile(engine, keep_ir=True)[0] if unit.optimise else unit.source()
+                for unit in self.units
+            ]
         return self._llvm_ir
 
 

@@ -5,10 +5,12 @@ behave as in NumPy.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 
-from . import vecmath
+from . import mathlib, vecmath
 
 F32, F64, I1, I8, I32, I64 = (
     ir.FloatType(),
@@ -22,11 +24,13 @@ _MEMORY_TYPES = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bo
 _VALUE_TYPES = {**_MEMORY_TYPES, "bool": I1}
 
 
+@functools.lru_cache(maxsize=64)  # NumPy builds a dtype's name anew each time, slowly
 def memory_type(dtype) -> ir.Type:
     """How a dtype is stored in memory (bool is one byte)."""
     return _MEMORY_TYPES[np.dtype(dtype).name]
 
 
+@functools.lru_cache(maxsize=64)
 def value_type(dtype) -> ir.Type:
     """How a dtype is held in registers (bool is i1)."""
     return _VALUE_TYPES[np.dtype(dtype).name]
@@ -86,6 +90,9 @@ class Scalar:
         return constant(self.dtype, value)
 
     def math(self, name: str, *args: ir.Value) -> ir.Value:
+        if len(args) == 1:
+            return mathlib.call(self.b, name, self.ty, *args)
+        # atan2 is always inlined: the out-of-line units (mathlib) take one argument
         return self.b.call(vecmath.get_math_function(self.b.module, name, self.ty), list(args))
 
     def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:

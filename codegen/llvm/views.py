@@ -8,6 +8,7 @@ basic slicing are new Views of the same memory: no copies.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,7 +33,9 @@ class View:
         return len(self.shape)
 
 
+@functools.lru_cache(maxsize=4096)
 def const(value: int) -> ir.Constant:
+    """The i64 constant ``value`` (one shared object per value: a big graph asks for the same few often)."""
     return ir.Constant(I64, value)
 
 
