@@ -1,4 +1,5 @@
-"""Benchmark 3: call overhead of a tiny compiled function, f(x, y) = x*y + sin(x) on 10-element vectors (µs).
+"""Benchmark 3: call overhead of a tiny compiled function, f(x, y) = x*y + sin(x) on 10-element vectors (µs);
+on llvm also the same function with an update of a shared variable (the lock a step holds).
 
 Run: python bench/bench_call_overhead.py
 """
@@ -20,6 +21,10 @@ def main() -> None:
         f = gc.function([x, y], x * y + gc.sin(x), backend=backend)
         np.testing.assert_allclose(f(a, b), a * b + np.sin(a))
         results[f"graphc {backend}"] = best_time(lambda f=f: f(a, b), min_time=0.2)
+    # the same function updating a shared variable: the call holds its lock (thread safety's cost)
+    w = gc.shared(np.zeros(10), name="w")
+    f = gc.function([x, y], x * y + gc.sin(x), updates={w: w + x}, backend="llvm")
+    results["graphc llvm, updating a shared variable"] = best_time(lambda: f(a, b), min_time=0.2)
     results["NumPy by hand"] = best_time(lambda: a * b + np.sin(a), min_time=0.2)
     jax = peer("jax")
     if jax is not None:

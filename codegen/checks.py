@@ -1,13 +1,14 @@
 """Checks on the data, made during a call: the specs every backend raises the same error from. Owns
 RUNTIME_CHECKS; knows the graph IR, no backend.
 
-A check names what it guards (the node, which input, the bound) and builds the error from what a backend
-found (the bad value and where). The interp and numpy backends run ``check.verify(*arrays)`` in Python
-before the node, on the inputs ``check.reads`` names; the llvm backend's rule tests each value where it reads
-it, with ``ctx.fail_if(bad, check, value, position)``, and the native entry reports the same numbers back.
-Adding a check to an op is a row here and, in its llvm rule, one ``fail_if``. `NumericsCheck` (gc.function's
-check_numerics) is checked after a node, on its outputs: in Python by ``verify``, in native code by
-``codegen.llvm.numerics``.
+A check names what it guards (the node, which of its arguments, the bound) and builds the error from what a
+backend found (the bad value and where: the flat C-order position in that argument). The interp and numpy
+backends run ``check.verify(*arrays)`` in Python before the node, on the arguments ``check.reads`` names (on
+an instruction's arguments inside a fused kernel: ``kernel_checks``); the llvm backend's rule tests each value
+where it reads it (``ctx.fail_if`` in the entry, ``s.fail_if`` in a loop kernel) and the native entry reports
+the same numbers back. Adding a check to an op is a row here and, in its llvm rule, one ``fail_if``.
+`NumericsCheck` (gc.function's check_numerics) is checked after a node, on its outputs: in Python by
+``verify``, in native code by ``codegen.llvm.numerics``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.errors import IndexOutOfRange, NumericsError, where_built
+from graphc.errors import DomainError, IndexOutOfRange, NumericsError, ShapeError, where_built
 from graphc.graph import Node
 from graphc.ops import Op, describe
+from graphc.types import concrete_dim
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,12 +47,10 @@ class RangeCheck:
         """The error for the first bad value found: ``value`` at flat (C-order) ``position``."""
         var = self.node.inputs[self.arg]
         bound = self.bound if bound is None else bound
-        order = " (C order)" if var.type.ndim > 1 else ""
-        where = "" if position is None else f" at index {position}{order}"
         shown = "?" if value is None else value
         return IndexOutOfRange(
-            f"{self.node.op.value}: {self.what} {shown}{where} of {describe(var)} is out of range for "
-            f"{self.measures} {bound}: {self.what}s must be in [0, {bound}); nothing was updated"
+            f"{self.node.op.value}: {self.what} {shown}{_at(position, var)} of {describe(var)} is out of "
+            f"range for {self.measures} {bound}: {self.what}s must be in [0, {bound}); nothing was updated"
             f"{where_built(self.node.origin)}",
             value=value,
             bound=bound,
@@ -66,6 +66,13 @@ class RangeCheck:
             flat = values.ravel()
             position = int(np.flatnonzero((flat < 0) | (flat >= self.bound))[0])
             raise self.error(int(flat[position]), self.bound, position)
+
+
+def _at(position, var) -> str:
+    """' at index 3 (C order)': where in ``var`` the bad value is (nothing if native code could not say)."""
+    if position is None or var.type.ndim == 0:
+        return ""
+    return f" at index {position}{' (C order)' if var.type.ndim > 1 else ''}"
 
 
 _UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
@@ -127,19 +134,102 @@ def indices(node: Node) -> IndexCheck:
     return IndexCheck(node, 1, 0, node.params["axis"])
 
 
-RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple[RangeCheck | IndexCheck, ...]]] = {
+@dataclass(frozen=True, eq=False)
+class NegativePower:
+    """x ** y on integers: every exponent must be >= 0 (NumPy refuses the call; wrapping to 0 would be a
+    silent wrong answer). Checked where an element is computed: not when the result is empty."""
+
+    node: Node
+    arg: int = 1
+    bound: int = 0
+    reads: tuple[int, ...] = (0, 1)  # both: whether any element is computed depends on the base's shape too
+    rule: str = ">= 0"
+
+    def error(self, value, bound, position) -> DomainError:
+        base, exponent = self.node.inputs
+        shown = "a negative value" if value is None else value
+        return DomainError(
+            f"pow: {describe(base)} ** {describe(exponent)}: integers to negative integer powers are not "
+            f"allowed, and the exponent is {shown}{_at(position, exponent)}; nothing was updated"
+            f"{where_built(self.node.origin)}",
+            value=value,
+            bound=0,
+            position=position,
+            name=exponent.name,
+        )
+
+    def verify(self, base: np.ndarray, exponent: np.ndarray) -> None:
+        if not _computes_any((base, exponent)):
+            return
+        exponent = np.asarray(exponent)
+        if exponent.size and exponent.min() < 0:
+            flat = exponent.ravel()
+            position = int(np.flatnonzero(flat < 0)[0])
+            raise self.error(int(flat[position]), 0, position)
+
+
+def _computes_any(args) -> bool:
+    """An elementwise op computes at least one element: its arguments broadcast to a non-empty shape."""
+    return all(np.shape(a) == () for a in args) or bool(np.prod(np.broadcast_shapes(*map(np.shape, args))))
+
+
+def integer_power(node: Node) -> tuple:
+    """Integer powers check their exponent (the llvm rule skips the test for a constant it can see)."""
+    return (NegativePower(node),) if node.outputs[0].type.dtype.kind in "iu" else ()
+
+
+Check = RangeCheck | IndexCheck | NegativePower
+
+RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple[Check, ...]]] = {
     Op.ONE_HOT: lambda node: (one_hot_labels(node),),
+    Op.POW: integer_power,
     **{
         op: lambda node: (indices(node),)
         for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)
     },  # fmt: skip
 }
-"""RUNTIME_CHECKS[op](node) -> the checks on node's inputs made at every call; ops without a row need none."""
+"""RUNTIME_CHECKS[op](node) -> the checks on node's arguments made at every call; ops without a row need none.
+A check has ``arg`` (the argument whose values it checks), ``reads`` (the arguments ``verify`` takes),
+``verify(*arrays)`` and ``error(value, bound, position)``."""
 
 
-def checks_of(node: Node) -> tuple[RangeCheck | IndexCheck, ...]:
+MAX_BYTES = 2**63 - 1
+"""NumPy's limit on an array: its sizes other than 0, multiplied, times its item size (so its strides stay in
+range even when it is empty). Beyond it every backend raises `too_big`, never a wrapped size."""
+
+
+def too_big(var, shape=None) -> ShapeError:
+    """NumPy's 'array is too big' as a ShapeError naming the value (``shape``: its sizes, when known)."""
+    origin = var.owner.origin if var.owner is not None else None
+    sizes = "" if shape is None else f" of shape {tuple(shape)}"
+    return ShapeError(
+        f"array is too big: {describe(var)}{sizes} would need more than 2**63 - 1 bytes (the product of its "
+        f"sizes other than 0, times {var.type.dtype.itemsize} bytes per element); nothing was updated"
+        f"{where_built(origin)}"
+    )
+
+
+def first_too_big(variables, sizes: dict) -> ShapeError | None:
+    """The error for the first of ``variables`` too big for these sizes (after NumPy refused one), or None."""
+    for var in variables:
+        shape = [concrete_dim(d, sizes) for d in var.type.shape]
+        nbytes = var.type.dtype.itemsize
+        for d in shape:
+            nbytes *= max(d, 1)
+        if nbytes > MAX_BYTES:
+            return too_big(var, shape)
+    return None
+
+
+def checks_of(node: Node) -> tuple[Check, ...]:
+    """The checks of one node (a fused node's are inside its kernel: ``kernel_checks``)."""
     rows = RUNTIME_CHECKS.get(node.op)
     return rows(node) if rows is not None else ()
+
+
+def kernel_checks(kernel) -> list[tuple]:
+    """Per instruction of a fused kernel (graphc.kernel.Kernel), the checks of the node it was fused from."""
+    return [checks_of(ins.node) if ins.node is not None else () for ins in kernel.instrs]
 
 
 # --- check_numerics: the first node that makes a NaN or an infinity -----------------------------------------
@@ -202,6 +292,19 @@ def _with_range(var, value) -> str:
 
 
 __all__ = [
-    "RUNTIME_CHECKS", "IndexCheck", "RangeCheck", "NumericsCheck", "checks_of", "indices", "one_hot_labels",
-    "NAN", "INF",
-]  # fmt: skip
+    "INF",
+    "MAX_BYTES",
+    "NAN",
+    "RUNTIME_CHECKS",
+    "IndexCheck",
+    "NegativePower",
+    "NumericsCheck",
+    "RangeCheck",
+    "checks_of",
+    "first_too_big",
+    "indices",
+    "integer_power",
+    "kernel_checks",
+    "one_hot_labels",
+    "too_big",
+]

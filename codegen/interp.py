@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.codegen.checks import NumericsCheck, checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of, first_too_big, kernel_checks
 from graphc.errors import GraphcError
 from graphc.graph import Constant
-from graphc.ops import IMPL
+from graphc.ops import IMPL, Op
 from graphc.types import concrete_dim, concrete_params
 
 
@@ -21,7 +21,7 @@ class InterpProgram:
 
     def __init__(self, fgraph, check_numerics: bool = False):
         self.fgraph = fgraph
-        self.steps = [(node, IMPL[node.op], checks_of(node)) for node in fgraph.nodes]
+        self.steps = [(node, _impl(node), checks_of(node)) for node in fgraph.nodes]
         self.numerics = [NumericsCheck(node) for node in fgraph.nodes] if check_numerics else None
         self.shared = fgraph.shared
         self.constants = fgraph.constants
@@ -36,13 +36,38 @@ class InterpProgram:
                 args = [env[id(v)] for v in node.inputs]
                 for check in checks:
                     check.verify(*(args[i] for i in check.reads))
-                result = impl(*args, **concrete_params(node.params, sizes))
+                try:
+                    result = impl(*args, **concrete_params(node.params, sizes))
+                except (ValueError, OverflowError) as exc:  # NumPy's "array is too big": name the value
+                    error = None if isinstance(exc, GraphcError) else first_too_big(node.outputs, sizes)
+                    if error is None:
+                        raise
+                    raise error from exc
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, value in zip(node.outputs, results, strict=True):
                     env[id(out)] = _checked(np.asarray(value), out, node, sizes)
                     if self.numerics is not None:
                         self.numerics[step].verify(env[id(out)], args)
         return [env[id(v)] for v in fg.outputs], [env[id(v)] for _, v in fg.updates]
+
+
+def _impl(node):
+    """The node's IMPL; a fused kernel with checks inside runs them before each instruction that has some
+    (only when the kernel computes at least one element, as native code does)."""
+    per_instr = kernel_checks(node.params["kernel"]) if node.op is Op.FUSED else ()
+    if not any(per_instr):
+        return IMPL[node.op]
+
+    def before(k: int, args: list) -> None:
+        for check in per_instr[k]:
+            check.verify(*(args[i] for i in check.reads))
+
+    def fused(*arrays, kernel):
+        empty = np.prod(np.broadcast_shapes(*map(np.shape, arrays))) == 0
+        results = kernel.evaluate(arrays, before=None if empty else before)
+        return results if len(results) > 1 else results[0]
+
+    return fused
 
 
 def _checked(value: np.ndarray, var, node, sizes) -> np.ndarray:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from graphc.codegen.checks import NumericsCheck, checks_of
+from graphc.codegen.checks import NumericsCheck, checks_of, first_too_big, kernel_checks
 from graphc.codegen.memory import plan, plan_graph
 from graphc.dims import Dim, Size, to_python
 from graphc.elementwise import ScalarFunction
-from graphc.errors import BackendError
+from graphc.errors import BackendError, GraphcError
 from graphc.graph import Constant
 from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
@@ -35,7 +35,7 @@ UFUNCS: dict[Op, str] = {
     Op.TANH: "np.tanh", Op.SIGMOID: "expit", Op.SOFTPLUS: "softplus", Op.RELU: "relu",
     Op.NOT: "np.invert", Op.ADD: "np.add", Op.SUB: "np.subtract", Op.MUL: "np.multiply",
     Op.DIV: "np.true_divide",
-    Op.POW: "np.power", Op.MAXIMUM: "np.maximum", Op.MINIMUM: "np.minimum", Op.LT: "np.less",
+    Op.POW: "power", Op.MAXIMUM: "np.maximum", Op.MINIMUM: "np.minimum", Op.LT: "np.less",
     Op.LE: "np.less_equal", Op.GT: "np.greater", Op.GE: "np.greater_equal", Op.EQ: "np.equal",
     Op.NE: "np.not_equal", Op.AND: "np.bitwise_and", Op.OR: "np.bitwise_or",  # logical on bools
     **MATH_UFUNCS,
@@ -141,6 +141,7 @@ RUNTIME = {
     "expit": expit,
     "softplus": softplus,
     "relu": relu,
+    "power": IMPL[Op.POW],
     "softmax": IMPL[Op.SOFTMAX],
     "log_softmax": IMPL[Op.LOG_SOFTMAX],
     "logsumexp": IMPL[Op.LOGSUMEXP],
@@ -200,11 +201,7 @@ class Emitter:
         for step, node in enumerate(fg.nodes):
             if node.origin is not None:
                 self.lines.append(f"# {node.op.value}  built at {_comment(_short(node.origin))}")
-            for check in checks_of(node):
-                name = self.fresh("c")
-                self.namespace[name] = check.verify
-                arrays = ", ".join(self.name_of(node.inputs[i]) for i in check.reads)
-                self.lines.append(f"{name}({arrays})  # {check.rule}")
+            self._emit_checks(checks_of(node), [self.name_of(v) for v in node.inputs])
             if node.op is Op.FUSED:
                 self._emit_fused(node)
             else:
@@ -223,6 +220,15 @@ class Emitter:
         self.lines.append(f"return [{outs}], [{ups}]")
         body = "\n".join("        " + line for line in self.lines)
         return f"def compiled({', '.join(params)}):\n    with np.errstate(all='ignore'):\n{body}\n"
+
+    def _emit_checks(self, checks, args: list[str], guard: str = "") -> None:
+        """One line per check on the data, before the node or instruction it guards (``args``: the names of
+        its arguments; a check reads those ``check.reads`` says)."""
+        for check in checks:
+            name = self.fresh("c")
+            self.namespace[name] = check.verify
+            arrays = ", ".join(args[i] for i in check.reads)
+            self.lines.append(f"{guard}{name}({arrays})  # {check.rule}")
 
     def _check_numerics(self, node) -> None:
         """check_numerics: each float output, right after its node, against the node's inputs."""
@@ -286,10 +292,16 @@ class Emitter:
         steps = [(ins.args, (pos,)) for pos, ins in instrs]
         memory = plan(steps, kernel.outputs, keys.get, reusable=ufuncs.__contains__, in_place=True)
         holder: dict[int, str] = {}  # slot -> the name of the buffer it holds
+        checks = kernel_checks(kernel)
+        guard = ""  # checks inside a kernel apply when it computes some element (as in native code)
+        if any(checks):
+            guard = "if not empty: "
+            self.lines.append(f"empty = {' or '.join(f'{n}.size == 0' for n in names) or 'False'}")
         for pos, ins in instrs:
             if ins.op is None:
                 names.append(f"np.{ins.dtype}({ins.param_dict['value']!r})")
                 continue
+            self._emit_checks(checks[pos - n_in], [names[a] for a in ins.args], guard)
             call = NUMPY_TEMPLATES[ins.op]([names[a] for a in ins.args], self.printable(ins.param_dict))
             slot = memory.slot.get(pos)
             if slot in holder:  # a dead temporary's buffer
@@ -337,9 +349,17 @@ class NumpyProgram:
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
         self._fn = namespace["compiled"]
         self.memory_plan = emitter.plan
+        self._nodes = fgraph.nodes
 
     def run(self, arrays, shared_values, sizes):
-        return self._fn(*arrays, *shared_values)
+        try:
+            return self._fn(*arrays, *shared_values)
+        except (ValueError, OverflowError) as exc:  # NumPy's "array is too big": name the value
+            values = [out for node in self._nodes for out in node.outputs]
+            error = None if isinstance(exc, GraphcError) else first_too_big(values, sizes)
+            if error is None:
+                raise
+            raise error from exc
 
 
 def compile_graph(fgraph, check_numerics: bool = False) -> NumpyProgram:

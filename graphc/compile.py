@@ -236,10 +236,11 @@ class Function(Displayed):
     """
 
     def __new__(cls, fgraph, optimized, program, *args, size_checks=(), check_numerics=False):
-        """A call that is only checks + the program makes a `DirectFunction` (no per-instance classes)."""
+        """A call that is only checks + the program makes a `DirectFunction` (no per-instance classes); a
+        function that updates shared variables is an `UpdatingFunction`."""
         direct = not optimized.shared and getattr(program, "fresh_outputs", False) and not check_numerics
         direct = direct and all(c.simple for c in size_checks)
-        return super().__new__(DirectFunction if direct else cls)
+        return super().__new__(DirectFunction if direct else UpdatingFunction if optimized.updates else cls)
 
     def __init__(
         self, fgraph, optimized, program, reports, backend, single, name, size_checks=(), check_numerics=False
@@ -353,6 +354,27 @@ class Function(Displayed):
                 )
         for var, value in zip(self._updated, new_values, strict=True):
             var._value = value
+
+
+class UpdatingFunction(Function):
+    """A Function with updates. A call holds the lock of each shared variable it updates, all taken in one
+    order (their ids: no deadlock), from reading the shared values to storing the new ones: calls from
+    several threads that update the same variables run one after the other and lose no update. Functions
+    without updates take no lock."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._locks = tuple(var._lock for var in sorted(self._updated, key=lambda var: var.id))
+
+    def __call__(self, *args):
+        locks = self._locks
+        for lock in locks:
+            lock.acquire()
+        try:
+            return Function.__call__(self, *args)
+        finally:
+            for lock in reversed(locks):
+                lock.release()
 
 
 class DirectFunction(Function):

@@ -34,14 +34,22 @@ class IndexOutOfBounds(ShapeError, IndexError):
     """An int index past a named size's call-time value: a ShapeError that is also NumPy's IndexError."""
 
 
-class IndexOutOfRange(GraphcError, IndexError):
-    """A value read from the data during a call (a label, an index) outside the range its op allows. The
-    call changed no shared variable. ``value``, ``bound``, ``position`` (flat, C order) and ``name`` (the
-    input's) say which."""
+class DataError(GraphcError):
+    """A value read from the data during a call that its op cannot take; the call changed no shared variable.
+    ``value``, ``bound``, ``position`` (flat, C order, in the checked value) and ``name`` (the checked
+    value's) say which."""
 
     def __init__(self, message: str, value=None, bound=None, position=None, name=None):
         super().__init__(message)
         self.value, self.bound, self.position, self.name = value, bound, position, name
+
+
+class IndexOutOfRange(DataError, IndexError):
+    """A value read from the data during a call (a label, an index) outside the range its op allows."""
+
+
+class DomainError(DataError, ValueError):
+    """A value outside the domain of its op, found during a call: an integer to a negative integer power."""
 
 
 class NumericsError(GraphcError, FloatingPointError):

@@ -6,6 +6,7 @@ never changed by compiling it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import count
 
@@ -122,18 +123,23 @@ class Constant(Variable):
 class SharedVariable(Variable):
     """A persistent value that compiled functions read and update (parameters, optimiser state).
 
+    A call of a function that updates it holds ``_lock`` from reading the shared values to storing the new
+    ones (locks taken in the order of ``id``), and so does ``set_value``: updates from several threads are
+    never lost.
+
     >>> W = gc.shared(np.ones(2), name="W")
     >>> W.set_value([3.0, 4.0])
     >>> W.get_value()
     array([3., 4.])
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_lock")
 
     def __init__(self, value: np.ndarray, name: str | None = None):
         value = np.asarray(value)
         super().__init__(Type(value.dtype, value.shape), name)
         self._value = np.array(value, dtype=self.type.dtype, order="C")  # a copy, in native byte order
+        self._lock = threading.RLock()  # reentrant: a user function run inside a step may set the value
 
     def get_value(self, copy: bool = True) -> np.ndarray:
         return self._value.copy() if copy else self._value
@@ -153,9 +159,9 @@ class SharedVariable(Variable):
                 )
             value = value.astype(self._value.dtype)
             copy = False
-        self._value = (
-            np.array(value, copy=True, order="C") if copy else np.asarray(value, order="C")
-        )  # keeps 0-d
+        value = np.array(value, copy=True, order="C") if copy else np.asarray(value, order="C")  # keeps 0-d
+        with self._lock:  # not between a step's read of the value and its update
+            self._value = value
 
 
 # --- leaves from Python values ------------------------------------------------------------------------------

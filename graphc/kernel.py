@@ -19,7 +19,8 @@ What the fusion pass (graphc.passes.fusion) guarantees on top (clarifications, n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +34,9 @@ class Instr:
     args: tuple[int, ...]  # value ids
     params: tuple  # sorted (name, value) pairs; for constants (("value", v),)
     dtype: str
+    # The node this instruction was fused from (None for a constant or an instruction a backend made): where
+    # checks on the data find their op's operands and the user's line. Not part of what the code computes.
+    node: object = field(default=None, compare=False, repr=False)
 
     @property
     def param_dict(self) -> dict:
@@ -70,14 +74,17 @@ class Kernel:
             types.append(Type(self.dtype_of(out), out_shape))
         return tuple(types)
 
-    def evaluate(self, arrays) -> tuple[np.ndarray, ...]:
-        """Reference semantics: each instruction with its op's NumPy IMPL, on whole arrays."""
+    def evaluate(self, arrays, before: Callable | None = None) -> tuple[np.ndarray, ...]:
+        """Reference semantics: each instruction with its op's NumPy IMPL, on whole arrays.
+        ``before(k, args)``, if given, sees instruction k's arguments first (checks on the data)."""
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
         values = list(arrays)
-        for ins in self.instrs:
+        for k, ins in enumerate(self.instrs):
             if ins.op is None:
                 values.append(np.asarray(ins.param_dict["value"], dtype=ins.dtype))
             else:
+                if before is not None:
+                    before(k, [values[a] for a in ins.args])
                 values.append(np.asarray(IMPL[ins.op](*(values[a] for a in ins.args), **ins.param_dict)))
         results = []
         for out, red in zip(self.outputs, self.reductions, strict=True):

@@ -285,6 +285,22 @@ def random_uniform(counter, shape, seed, dtype):
     return u.reshape(tuple(shape))
 
 
+def power(x, y, out=None):
+    """x ** y as NumPy computes it for one exponent, for every exponent: where y is exactly 0.5 it is
+    sqrt(x) (NaN at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0). NumPy takes that path only for a
+    scalar exponent; graphc takes it everywhere, so an exponent array, a fused kernel and a constant agree."""
+    roots = None
+    if np.ndim(y) > 0 and np.result_type(x, y).kind == "f":  # (even one element: NumPy's path is by stride)
+        half = np.asarray(y) == 0.5
+        if half.any():
+            with np.errstate(invalid="ignore"):
+                roots = np.sqrt(x)  # before the power: `out` may be x's own buffer
+    result = np.power(x, y, out=out)
+    if roots is not None:
+        np.copyto(result, roots, where=half)
+    return result
+
+
 def _getitem(x, index):
     return x[index_to_python(index)]
 
@@ -329,7 +345,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.SUB: np.subtract,
     Op.MUL: np.multiply,
     Op.DIV: np.true_divide,
-    Op.POW: np.power,
+    Op.POW: power,
     Op.MAXIMUM: np.maximum,
     Op.MINIMUM: np.minimum,
     Op.LT: np.less,

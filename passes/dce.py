@@ -10,10 +10,11 @@ construction the moment nothing refers to them. What is left to remove is dead w
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from graphc.fgraph import FunctionGraph
 from graphc.graph import Node, Variable, apply
-from graphc.kernel import Instr, Kernel
+from graphc.kernel import Kernel
 from graphc.ops import Op
 
 
@@ -30,7 +31,7 @@ def prune_kernel(kernel: Kernel, keep: list[int]) -> tuple[Kernel, list[int]]:
     for pos, ins in enumerate(kernel.instrs, start=n_in):
         if pos in live:
             renumber[pos] = len(inputs) + len(instrs)
-            instrs.append(Instr(ins.op, tuple(renumber[a] for a in ins.args), ins.params, ins.dtype))
+            instrs.append(replace(ins, args=tuple(renumber[a] for a in ins.args)))
     pruned = Kernel(
         tuple(kernel.input_dtypes[i] for i in inputs),
         tuple(instrs),

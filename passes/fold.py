@@ -47,8 +47,11 @@ def constant_fold(fgraph: FunctionGraph) -> tuple[FunctionGraph, dict[str, int]]
     def fold(node: Node, inputs: list[Variable]):
         if not _foldable(node, inputs):
             return None
-        with np.errstate(all="ignore"):
-            result = IMPL[node.op](*(v.value for v in inputs), **node.params)
+        try:
+            with np.errstate(all="ignore"):
+                result = IMPL[node.op](*(v.value for v in inputs), **node.params)
+        except Exception:  # noqa: BLE001 - bad data (an integer to a negative power): the call's check says so
+            return None
         results = result if len(node.outputs) > 1 else (result,)
         constants = []
         for out, value in zip(node.outputs, results, strict=True):

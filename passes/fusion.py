@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class _Fused:
         for m in members:
             args = tuple(values[id(v)] if id(v) in values else constant(v) for v in m.inputs)
             values[id(m.outputs[0])] = len(self.inputs) + len(instrs)
-            instrs.append(Instr(m.op, args, m.param_key, _name(m.outputs[0].type.dtype)))
+            instrs.append(Instr(m.op, args, m.param_key, _name(m.outputs[0].type.dtype), m))
         results, reductions_out, self.outputs = [], [], []
         for m in members:
             out = m.outputs[0]
@@ -160,7 +161,7 @@ class _Siblings:
             def value(i: int, kernel=kernel, node=node, first=first) -> int:
                 return index[id(node.inputs[i])] if i < kernel.n_inputs else first + i - kernel.n_inputs
 
-            instrs += [Instr(i.op, tuple(map(value, i.args)), i.params, i.dtype) for i in kernel.instrs]
+            instrs += [replace(i, args=tuple(map(value, i.args))) for i in kernel.instrs]
             outputs += map(value, kernel.outputs)
         reductions = a.params["kernel"].reductions + b.params["kernel"].reductions
         self.kernel = Kernel(

@@ -233,8 +233,6 @@ def test_transcendental_accuracy_through_the_backend(name, dtype):
     ).astype(dtype)
     if name in ("log", "log1p"):
         xs = np.abs(xs)
-    if name in ("sin", "cos"):  # documented range of the reduction (vecmath): NaN beyond 2^49
-        xs = xs[~(np.abs(xs) > 1e13)]
     v = gc.tensor("v", ("n",), dtype)
     f = gc.function([v], getattr(gc, name)(v), backend="llvm", optimize="none")
     got = f(xs)

@@ -11,7 +11,7 @@ import pytest
 
 import graphc as gc
 from graphc.codegen.checks import RangeCheck
-from graphc.compile import DirectFunction, Function
+from graphc.compile import DirectFunction, Function, UpdatingFunction
 from graphc.errors import IndexOutOfRange
 from graphc.ops import Op
 
@@ -86,7 +86,8 @@ def _use_and_forget(backend: str) -> list:
     x, W = gc.vector("x"), gc.shared(np.ones(1), name="W")
     direct = gc.function([x], x * 2, backend=backend)  # on llvm: checks + the program in one closure
     general = gc.function([x], [x, x + W], updates={W: W + 1}, backend=backend)
-    assert type(direct) is (DirectFunction if backend == "llvm" else Function) and type(general) is Function
+    assert type(direct) is (DirectFunction if backend == "llvm" else Function)
+    assert type(general) is UpdatingFunction
     np.testing.assert_array_equal(direct(np.array([1.0])), [2.0])
     np.testing.assert_array_equal(direct([3]), [6.0])  # converted on the general path
     np.testing.assert_array_equal(general(np.array([1.0]))[1], [2.0])

@@ -7,8 +7,9 @@ nothing heavy: import its modules directly. The modules, by job (``backend``'s d
 - one element: ``scalar`` (dtypes, conversions), ``scalar_rules`` (SCALAR_RULES; ``scalar_math``: rounding,
   integer, bitwise, special functions), ``sympy_ir``, ``vecmath`` (``vecmath_special``: erf, asin, ...;
   ``vecmath_emit``: the emitter they are written in)
-- loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``threads`` (pthread dispatch),
-  ``loops`` (IR loop helpers), ``views`` (strided views)
+- loops: ``loopcall`` (kernel calls), ``kernels`` (kernel functions), ``kernel_failure`` (bad data found in a
+  kernel: ``s.fail_if``), ``threads`` (pthread dispatch), ``loops`` (IR loop helpers), ``views`` (strided
+  views)
 - the entry function: ``sizes`` (symbolic sizes), ``arena`` (memory, from ``codegen.memory``'s plan),
   ``failure`` (checks, status), ``entry`` (CPython boundary, module split), ``numerics`` (check_numerics)
 - linking and calling: ``runtime`` (LlvmProgram), ``jit`` (the one wrapper of ``llvmlite.binding``),

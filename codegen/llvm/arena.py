@@ -6,6 +6,10 @@ whose lifetimes do not overlap share a slot, so equal-sized buffers are reused o
 temporaries (an accumulator, a copy BLAS can read) live in the scratch region, which every node reuses from
 its start: its size is the largest any node needed. Both regions' sizes are run-time values; the alloc block
 mallocs their sum once, after the checks.
+
+No size wraps: each array laid out here is refused before any work when its sizes other than 0, multiplied,
+times its item size pass ``checks.MAX_BYTES`` (NumPy's "array is too big"), and so is a call whose arena total
+overflows 64 bits.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import functools
 import numpy as np
 from llvmlite import ir
 
+from graphc.codegen.checks import MAX_BYTES, too_big
 from graphc.dims import Dim, product
+from graphc.errors import ShapeError
+from graphc.types import shape_str
 
-from .scalar import I8, memory_type
-from .sizes import Sizes
+from .scalar import I1, I8, memory_type
+from .sizes import Sizes, checked
 from .views import View, const, contiguous, mul
 
 I8P = I8.as_pointer()
@@ -37,8 +44,11 @@ def _bytes(itemsize: int, shape: tuple) -> Dim | int:
 
 
 class Arena:
-    def __init__(self, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, plan):
-        self.entry, self.body, self.sizes, self.plan = entry, body, sizes, plan
+    """``refuse(condition, exc, message)`` registers a check made before any work (see ``failure``)."""
+
+    def __init__(self, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, plan, refuse):
+        self.entry, self.body, self.sizes, self.plan, self._refuse = entry, body, sizes, plan, refuse
+        self.overflow = ir.Constant(I1, 0)  # some sum of region sizes overflowed: refused in ``total``
         self.base_slot = entry.alloca(I8P, name="arena")
         self.scratch_slot = entry.alloca(I8P, name="scratch")
         # Loaded where the body starts; the alloc block (emitted last) stores them before the body runs.
@@ -55,14 +65,16 @@ class Arena:
         slot = self.plan.slot[id(var)]
         if slot not in self._offsets:
             self._offsets[slot] = self.slots_size
-            size = self._aligned_size(var.type.dtype, var.type.shape)
-            self.slots_size = self.entry.add(self.slots_size, size)
+            size = self._aligned_size(var.type.dtype, var.type.shape, str(too_big(var)))
+            self.slots_size = self._add(self.slots_size, size)
         return self._view(self.base, self._offsets[slot], var.type.dtype, var.type.shape)
 
-    def scratch(self, dtype, shape) -> View:
+    def scratch(self, dtype, shape, what: str = "a temporary", where: str = "") -> View:
         """A temporary for the node being lowered; gone when the next node starts."""
         offset = self._node_scratch
-        self._node_scratch = self.entry.add(offset, self._aligned_size(dtype, shape))
+        message = f"array is too big: {what} of shape {shape_str(shape)} would need more than 2**63 - 1 bytes"
+        message += where
+        self._node_scratch = self._add(offset, self._aligned_size(dtype, shape, message))
         return self._view(self.scratch_base, offset, dtype, shape)
 
     def end_node(self) -> None:
@@ -72,23 +84,64 @@ class Arena:
             self.scratch_size = e.select(e.icmp_unsigned(">", used, most), used, most)
         self._node_scratch = const(0)
 
-    def allocate(self, b: ir.IRBuilder, malloc: ir.Function) -> ir.Value:
+    def total(self) -> ir.Value:
+        """In the entry block, once every node is lowered: the bytes to malloc (a sum that overflows is
+        refused)."""
+        total = self._add(self._add(self.slots_size, self.scratch_size), const(ALIGN))
+        self._refuse(
+            lambda b, bad=self.overflow: b.not_(bad),
+            ShapeError,
+            "the intermediate values of this call would need more than 2**63 - 1 bytes",
+        )
+        return total
+
+    def allocate(self, b: ir.IRBuilder, malloc: ir.Function, total: ir.Value) -> ir.Value:
         """In the alloc block: malloc both regions and store their bases; returns the address (or null)."""
-        total = b.add(b.add(self.slots_size, self.scratch_size), const(ALIGN))
         block = b.call(malloc, [total])
         b.store(block, self.base_slot)
         b.store(b.gep(block, [self.slots_size]), self.scratch_slot)
         return block
 
-    def _aligned_size(self, dtype, shape) -> ir.Value:
+    def _aligned_size(self, dtype, shape, too_big_message: str) -> ir.Value:
+        """The size rounded up to ALIGN; the first array of each size also gets its "too big" check."""
         dtype = np.dtype(dtype)
         key = (dtype.itemsize, tuple(shape))
         if key not in self._aligned:
             dims = [self.sizes.dim(d) for d in shape]
+            self._check_fits(dims, dtype.itemsize, too_big_message)
             size = mul(self.entry, self.sizes.product(dims), const(dtype.itemsize))
             e = self.entry
-            self._aligned[key] = e.and_(e.add(size, const(ALIGN - 1)), const(-ALIGN))
+            self._aligned[key] = e.and_(self._add(size, const(ALIGN - 1)), const(-ALIGN))
         return self._aligned[key]
+
+    def _check_fits(self, dims, itemsize: int, message: str) -> None:
+        """Refuse the call if the sizes other than 0, multiplied, times ``itemsize`` pass MAX_BYTES."""
+        e, bound, bad = self.entry, const(itemsize), None
+        for d in dims:
+            one = const(1)
+            d = (
+                const(max(d.constant, 1))
+                if isinstance(d, ir.Constant)
+                else e.select(e.icmp_signed(">", d, one), d, one)
+            )
+            if isinstance(bound, ir.Constant) and isinstance(d, ir.Constant):
+                if bound.constant * d.constant > MAX_BYTES:  # too big whatever the sizes: every call fails
+                    bad = ir.Constant(I1, 1)
+                    break
+                bound = const(bound.constant * d.constant)
+            else:
+                bound, overflow = checked(e, "mul", bound, d)
+                bad = overflow if bad is None else e.or_(bad, overflow)
+        if bad is not None:
+            self._refuse(lambda b, bad=bad: b.not_(bad), ShapeError, message)
+
+    def _add(self, x: ir.Value, y: ir.Value) -> ir.Value:
+        """x + y in the entry block; an overflow is remembered and refused before the call does any work."""
+        if isinstance(x, ir.Constant) and isinstance(y, ir.Constant) and x.constant + y.constant <= MAX_BYTES:
+            return const(x.constant + y.constant)
+        total, overflow = checked(self.entry, "add", x, y)
+        self.overflow = self.entry.or_(self.overflow, overflow)
+        return total
 
     def _view(self, base: ir.Value, offset: ir.Value, dtype, shape) -> View:
         ptr = self.body.bitcast(self.body.gep(base, [offset]), memory_type(dtype).as_pointer())

@@ -5,13 +5,15 @@ A rule is ``rule(ctx, node, input_views) -> output views`` and uses only:
 
 - ``ctx.out(var)``: where to write output ``var`` (the caller's array if it is an output, else its arena slot)
 - ``ctx.temp(dtype, shape)``: scratch memory for this node only
-- ``ctx.loop(instrs, inputs, outputs, shape)``, ``ctx.copy(src, dest)``, ``ctx.fill(dest, value)``: kernels
+- ``ctx.loop(instrs, inputs, outputs, shape, checks=())``, ``ctx.copy(src, dest)``, ``ctx.fill(dest,
+  value)``: kernels
 - ``ctx.dim(d)``, ``ctx.product(dims)``: run-time sizes (i64 values computed once in the entry block)
 - ``ctx.check(condition, exc, message)``: refuse the call before any work (``condition(builder)`` -> i1)
 - ``ctx.fail_if(bad, check, value, position, bound=None)``: stop during the work where the i1 ``bad`` holds,
-  reporting ``check`` (a ``graphc.codegen.checks`` spec; ``bound`` defaults to ``check.bound``) with the i64
-  ``value`` and flat ``position``; the entry frees its arena and Python raises ``check.error(...)``. It works
-  in code the rule emits into the body (``ctx.b``), not inside a loop kernel (a kernel has no status yet)
+  reporting ``check`` (a ``graphc.codegen.checks`` spec; ``bound`` defaults to ``check.bound``) with the
+  ``value`` and flat ``position``; the entry frees its arena and Python raises ``check.error(...)``. This is
+  for code the rule emits into the body (``ctx.b``); inside a loop kernel a scalar rule calls ``s.fail_if``
+  and the rule passes the specs to ``ctx.loop(..., checks=...)`` (see ``kernel_failure``)
 - ``ctx.b`` (the body builder), ``ctx.entry`` (the entry-block builder: sizes, strides, allocas),
   ``ctx.entry_alloca(type)``, ``ctx.module`` (for helper functions such as BLAS wrappers)
 """
@@ -51,10 +53,10 @@ class LowerCtx:
         self._first_check, self._body_block = checks, body
         self.node = None  # the node being lowered: checks name its user line
         self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
-        self.arena = Arena(self.entry, self.b, self.sizes, plan)
+        self.arena = Arena(self.entry, self.b, self.sizes, plan, self._refuse)
         self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
         self.build = ProgramBuild(rules, keyed)  # kernels start compiling as they are emitted
-        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, self.build)
+        self.loops = LoopCalls(self.module, self.entry, self.b, self.sizes, self.build, self.failures)
         self._layout(fgraph)
 
     # --- the rule API
@@ -66,14 +68,18 @@ class LowerCtx:
         return self.arena.slot_view(var)
 
     def temp(self, dtype, shape) -> View:
-        return self.arena.scratch(dtype, shape)
+        if self.node is None:
+            return self.arena.scratch(dtype, shape)
+        return self.arena.scratch(
+            dtype, shape, f"a temporary of {self.node.op.value}", where_built(self.node.origin)
+        )
 
-    def loop(self, instrs, inputs, outputs, shape) -> None:
+    def loop(self, instrs, inputs, outputs, shape, checks=()) -> None:
         parts = segments.split(instrs, len(inputs), [vid for vid, _, _ in outputs])
         if parts is None:
-            self.loops.loop(instrs, inputs, outputs, shape)
+            self.loops.loop(instrs, inputs, outputs, shape, checks)
         else:
-            self._segmented(parts, instrs, inputs, outputs, shape)
+            self._segmented(parts, instrs, inputs, outputs, shape, checks)
 
     def copy(self, src: View, dest: View) -> None:
         self.loops.copy(src, dest)
@@ -106,7 +112,7 @@ class LowerCtx:
             self.env[id(var)] = view
         self.arena.end_node()
 
-    def _segmented(self, parts, instrs, inputs, outputs, shape) -> None:
+    def _segmented(self, parts, instrs, inputs, outputs, shape, checks) -> None:
         """A body too big for one kernel, as one kernel per segment; values between segments go through
         temporaries of the loop's shape, reused once their last reader has run."""
         values = dict(enumerate(inputs))
@@ -124,7 +130,8 @@ class LowerCtx:
                     pool = free.setdefault(dtype, [])
                     values[g] = pool.pop() if pool else self.temp(dtype, shape)
                     outs.append((part.local[g], values[g], None))
-            self.loops.loop(part.instrs, [values[g] for g in part.inputs], outs, shape)
+            part_checks = [checks[k] for k in part.origins] if any(checks) else ()
+            self.loops.loop(part.instrs, [values[g] for g in part.inputs], outs, shape, part_checks)
             for g in part.inputs:
                 if last_read[g] == p and g >= len(inputs):
                     free.setdefault(values[g].dtype, []).append(values[g])
@@ -174,11 +181,12 @@ class LowerCtx:
         self.arena.end_node()
         malloc, free = libc(self.module, "malloc"), libc(self.module, "free")
         self.entry.position_at_end(self.entry.block)  # BLAS helpers append allocas here behind our back
+        total = self.arena.total()
         self.entry.branch(self._first_check)
         alloc = self.main.append_basic_block("alloc")
         self.failures.check_builder.branch(alloc)
         ab = ir.IRBuilder(alloc)
-        arena = self.arena.allocate(ab, malloc)
+        arena = self.arena.allocate(ab, malloc, total)
         out_of_memory = self.main.append_basic_block("oom")
         ab.cbranch(ab.icmp_unsigned("==", arena, ir.Constant(I8P, None)), out_of_memory, self._body_block)
         ir.IRBuilder(out_of_memory).ret(ir.Constant(I64, 1))

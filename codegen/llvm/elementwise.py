@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from graphc.codegen.checks import checks_of, kernel_checks
 from graphc.kernel import Instr
 from graphc.ops import Op
 from graphc.types import broadcast_shapes
@@ -29,7 +30,7 @@ class Elementwise:
         out = node.outputs[0]
         body = (Instr(node.op, tuple(range(len(ins))), node.param_key, out.type.dtype.name),)
         dest = ctx.out(out)
-        ctx.loop(body, ins, [(len(ins), dest, None)], out.type.shape)
+        ctx.loop(body, ins, [(len(ins), dest, None)], out.type.shape, (checks_of(node),))
         return [dest]
 
 
@@ -40,7 +41,7 @@ def _fused(ctx, node, ins):
         (vid, ctx.out(var), red)
         for var, vid, red in zip(node.outputs, kernel.outputs, kernel.reductions, strict=True)
     ]
-    return run_kernel(ctx, kernel.instrs, ins, outs, shape)
+    return run_kernel(ctx, kernel.instrs, ins, outs, shape, checks=kernel_checks(kernel))
 
 
 RULES = {**{op: Elementwise(rule) for op, rule in SCALAR_RULES.items()}, Op.FUSED: _fused}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from .scalar import I8, I64
+from .scalar import F64, I8, I64
 from .views import const
 
 I8P = I8.as_pointer()
@@ -65,7 +65,7 @@ class Failures:
         b.cbranch(bad, stop, cont)
         fb = ir.IRBuilder(stop)
         for k, field in enumerate((const(code), value, bound, position)):
-            fb.store(_i64(fb, field), fb.gep(self._record, [ir.Constant(ir.IntType(32), 0), const(k)]))
+            fb.store(as_i64(fb, field), fb.gep(self._record, [ir.Constant(ir.IntType(32), 0), const(k)]))
         fb.branch(self._exit())
         b.position_at_end(cont)
 
@@ -90,8 +90,12 @@ class Failures:
         return self._failed
 
 
-def _i64(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """An integer value widened to i64 (an i1 as 0/1, narrower ints sign-extended)."""
+def as_i64(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """A value for a failure record: ints widened (i1 as 0/1), floats as their float64 bits."""
+    if isinstance(value.type, ir.FloatType):
+        value = b.fpext(value, F64)
+    if isinstance(value.type, ir.DoubleType):
+        return b.bitcast(value, I64)
     if value.type == I64:
         return value
     return b.zext(value, I64) if value.type.width == 1 else b.sext(value, I64)
@@ -105,4 +109,4 @@ def libc(module: ir.Module, name: str) -> ir.Function:
     return ir.Function(module, ir.FunctionType(ir.VoidType(), [I8P]), "free")
 
 
-__all__ = ["Failures", "Refusal", "libc"]
+__all__ = ["Failures", "Refusal", "as_i64", "libc"]

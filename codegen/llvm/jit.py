@@ -28,6 +28,7 @@ from pathlib import Path
 
 import llvmlite
 import llvmlite.binding as llvm
+from llvmlite.binding import ffi
 
 from graphc import settings
 
@@ -91,6 +92,7 @@ def host_cpu_key() -> str:
             llvm.get_process_triple(),
             llvm.get_host_cpu_name(),
             _host_features(),
+            CODE_MODEL,
         ]
     )
 
@@ -100,20 +102,29 @@ def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
     segfaults)."""
     _ensure_initialized()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    # PIC: calls to process symbols (BLAS, memset) may be more than 2 GiB away from JIT memory.
+    # The large code model: every address is a full 64 bits. RuntimeDyld places an object's code and its
+    # read-only data (constant pools) wherever the memory manager finds room; in a long-lived process whose
+    # address space is fragmented they end up more than 2 GiB apart, and the small model's 32-bit
+    # PC-relative references from one to the other abort in resolveX86_64Relocation (the fuzzer met it
+    # after ~150 programs). Calls to process symbols (BLAS, memset) are full 64-bit addresses too.
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=_host_features(),
         opt=opt,
-        reloc="pic",
-        codemodel="default",
+        reloc="static",
+        codemodel=CODE_MODEL,
     )
+
+
+CODE_MODEL = "large"  # part of host_cpu_key: objects of another model are never reused from the cache
 
 
 def parse_ir(ir_text: str) -> llvm.ModuleRef:
     """Parse and verify textual LLVM IR; a malformed module raises ``RuntimeError`` with LLVM's message."""
     _ensure_initialized()
-    mod = llvm.parse_assembly(str(ir_text))
+    # A context of its own, freed with the module: what optimisation adds to a context (distinct metadata,
+    # constants) would otherwise stay in the global one for the life of the process.
+    mod = llvm.parse_assembly(str(ir_text), context=llvm.create_context())
     mod.verify()
     return mod
 
@@ -133,7 +144,14 @@ def optimize_module(llvm_module: llvm.ModuleRef, tm: llvm.TargetMachine | None =
     pto.slp_vectorization = True
     pto.loop_interleaving = interleave
     pass_builder = llvm.create_pass_builder(tm, pto)
-    pass_builder.getModulePassManager().run(llvm_module, pass_builder)
+    manager = pass_builder.getModulePassManager()
+    try:
+        manager.run(llvm_module, pass_builder)
+    finally:
+        # llvmlite's ModulePassManager frees nothing (no _dispose): its passes' tables (~95 KiB a module)
+        # would stay allocated for the life of the process.
+        ffi.lib.LLVMPY_DisposeNewModulePassManger(manager)
+        manager.detach()
 
 
 def _dump_dir() -> Path | None:
@@ -148,6 +166,25 @@ def _dump_dir() -> Path | None:
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80] or "module"
+
+
+DYLIBS_PER_JIT = 32
+"""Libraries linked into one LLJIT before the engine starts a new one (~4 ms). An LLJIT never forgets a
+library (its JITDylib's tables stay when the code is unloaded): a process that compiles and drops functions
+forever would grow ~10 KiB each. An LLJIT is freed once every library linked into it is (see `_Loaded`), so a
+function kept alive keeps at most 32 such tables."""
+
+
+class _Loaded:
+    """Linked code: unloads it (its resource tracker) before letting go of the LLJIT that holds it."""
+
+    __slots__ = ("tracker", "lljit")
+
+    def __init__(self, tracker, lljit) -> None:
+        self.tracker, self.lljit = tracker, lljit
+
+    def __del__(self) -> None:
+        self.tracker.close()
 
 
 class JitLibrary:
@@ -211,6 +248,7 @@ class JitEngine:
         self._tm = host_target_machine()
         self._plain_tm = host_target_machine(opt=0)  # for code with nothing to optimise
         self._lljit = llvm.create_lljit_compiler()
+        self._dylibs = 0  # libraries linked into it (each keeps ~10 KiB in it even once unloaded)
         self._worker: ThreadPoolExecutor | None = None
         self._pending_lock = threading.Lock()
         self._pending = 0  # compiles submitted and not finished
@@ -317,12 +355,17 @@ class JitEngine:
         # A library name can never be reused in one LLJIT, even after unloading: make it unique.
         lib_name = f"{_safe_name(name)}#{next(self._counter)}"
         with self._lock:
-            tracker = builder.link(self._lljit, lib_name)
+            if self._dylibs >= DYLIBS_PER_JIT:  # the last one is freed once the libraries it holds are
+                self._lljit, self._dylibs = llvm.create_lljit_compiler(), 0
+            lljit = self._lljit
+            tracker = builder.link(lljit, lib_name)
+            self._dylibs += 1
+        code = _Loaded(tracker, lljit)
         addresses = {sym: tracker[sym] for sym in exports}
         missing = [sym for sym, addr in addresses.items() if not addr]
         if missing:
             raise RuntimeError(f"JIT library {lib_name!r} does not define {missing}")
-        return JitLibrary(lib_name, tracker, addresses, llvm_ir)
+        return JitLibrary(lib_name, code, addresses, llvm_ir)
 
 
 _default_engine: JitEngine | None = None

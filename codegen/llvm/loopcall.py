@@ -1,5 +1,6 @@
 """Calling loop kernels from the entry: which kernel a loop needs (rank, static strides, flat or not), its
-pointer and size arguments, and whether it may go to threads. Knows views and kernels, not graphs.
+pointer and size arguments, whether it may go to threads, and, for a kernel that checks the data, the test of
+its failure flag after the call. Knows views and kernels, not graphs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from llvmlite import ir
 from graphc.ops import Op
 
 from . import threads, views
-from .kernels import LoopSpec, const_instr
+from .kernel_failure import EXPLAIN_RECORD, EXPLAIN_TYPE
+from .kernels import LoopSpec, const_instr, explain_name
 from .scalar import I8, I64
 from .sizes import Sizes
 from .views import View, const
@@ -24,13 +26,17 @@ class LoopCalls:
     """Emits kernel calls into the body; each kernel is a unit of ``build`` (``units``), declared in
     ``module``."""
 
-    def __init__(self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, build):
+    def __init__(
+        self, module: ir.Module, entry: ir.IRBuilder, body: ir.IRBuilder, sizes: Sizes, build, failures
+    ):
         self.module, self.entry, self.body, self.sizes, self.build = module, entry, body, sizes, build
+        self.failures = failures
         self._scratch: dict = {}  # (type, size class) -> entry alloca shared by all calls (run one by one)
         self._elements: dict = {}  # (id(array), k) -> &array[k], computed once
 
-    def loop(self, instrs, inputs: list[View], outputs: list[tuple[int, View, Op | None]], shape) -> None:
-        """Run a scalar body over ``shape``: inputs broadcast; outputs (of that shape) stored or reduced."""
+    def loop(self, instrs, inputs: list[View], outputs: list[tuple[int, View, Op | None]], shape, checks=()):
+        """Run a scalar body over ``shape``: inputs broadcast; outputs (of that shape) stored or reduced.
+        ``checks[k]``: the specs (``graphc.codegen.checks``) of instruction k's ``fail_if`` calls."""
         shape = tuple(shape)
         dims = [self.sizes.dim(d) for d in shape]
         inputs = [views.broadcast(v, shape, dims) for v in inputs]
@@ -59,13 +65,17 @@ class LoopCalls:
             tuple(red for _, _, red in outputs),
             rank,
             tuple(strides),
+            tuple(len(c) for c in checks) if any(checks) else (),
         )
         fn = self.build.kernel(spec, self.module)
-        ptr_array = self._scratch_array(I8P, len(operands))
+        ptr_array = self._scratch_array(I8P, len(operands) + spec.checked)
         info = self._scratch_array(I64, rank + len(runtime))
         b = self.body
         for k, v in enumerate(operands):
             b.store(_as_i8p(b, v.ptr), self._element(ptr_array, k))
+        if spec.checked:
+            b.store(ir.Constant(I8, 0), self._flag())
+            b.store(self._flag(), self._element(ptr_array, len(operands)))
         for k, value in enumerate(list(loop_dims) + runtime):
             b.store(value, self._element(info, k))
         outer = loop_dims[0]
@@ -74,9 +84,34 @@ class LoopCalls:
         small = isinstance(total, ir.Constant) and total.constant * spec.cost < threads.PARALLEL_WORK
         if small or not splittable or spec.memory_bound:  # no thread machinery in the module at all
             b.call(fn, [ptr_array, info, const(0), outer])
-            return
-        work = b.mul(total, const(spec.cost))
-        b.call(threads.get_runner(self.module), [fn, ptr_array, info, outer, work, self.sizes.nthreads])
+        else:
+            work = b.mul(total, const(spec.cost))
+            b.call(threads.get_runner(self.module), [fn, ptr_array, info, outer, work, self.sizes.nthreads])
+        if spec.checked:
+            self._explain_failure(spec, fn, checks, ptr_array, info, outer)
+
+    def _explain_failure(self, spec: LoopSpec, fn, checks, ptr_array, info, outer) -> None:
+        """After a checked kernel: if its flag is set, find the failing element with its explain function,
+        check by check in order, and leave through the entry's failure exit."""
+        b = self.body
+        name = explain_name(fn.name)
+        explain = self.module.globals.get(name)
+        if explain is None:
+            explain = ir.Function(self.module, EXPLAIN_TYPE, name)
+        record = self._scratch_array(I64, EXPLAIN_RECORD)
+        with b.if_then(b.icmp_unsigned("!=", b.load(self._flag()), ir.Constant(I8, 0))):
+            for c, (k, nth) in enumerate(spec.check_slots):
+                found = b.call(explain, [ptr_array, info, outer, record, const(c)])
+                value, bound, position = (b.load(self._element(record, j)) for j in range(3))
+                bad = b.icmp_signed("!=", found, const(0))
+                self.failures.fail_if(b, bad, checks[k][nth], value, bound, position)
+
+    def _flag(self) -> ir.Value:
+        """The byte checked kernels set when some element failed (one for the entry: kernels run in turn)."""
+        if "flag" not in self._scratch:
+            with self.entry.goto_entry_block():
+                self._scratch["flag"] = self.entry.alloca(I8, name="kernel.failed")
+        return self._scratch["flag"]
 
     def copy(self, src: View, dest: View) -> None:
         """dest[...] = src (broadcast to dest's shape, converted to dest's dtype)."""

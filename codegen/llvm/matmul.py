@@ -4,12 +4,14 @@ views read in place), one reduction loop for integers. Knows views and ops, not 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from llvmlite import ir
 
+from graphc.errors import ShapeError
 from graphc.kernel import Instr
-from graphc.ops import Op
+from graphc.ops import Op, describe
 
 from . import blas, loops, views
 from .reduce import run_kernel
@@ -50,6 +52,13 @@ def matmul(ctx, node, ins):
     bbat = views.broadcast(_batch(b2), batch_shape, batch_dims)
     b = ctx.b
     m, k, n = a2.dims[-2], a2.dims[-1], b2.dims[-1]
+    x, y = node.inputs
+    ctx.check(
+        lambda cb: _fits_blas(cb, a2, b2, m, n, k),
+        ShapeError,
+        f"matmul: {describe(x)} @ {describe(y)}: BLAS takes sizes and row strides below 2**31, and these "
+        "are larger (graphc refuses rather than wrap them)",
+    )
     with loops.loop_nest(b, batch_dims, name="batch") as idx:
         pa = loops.strided_gep(b, a2.ptr, idx, abat.strides) if idx else a2.ptr
         pb = loops.strided_gep(b, b2.ptr, idx, bbat.strides) if idx else b2.ptr
@@ -73,11 +82,22 @@ def _gemm(module: ir.Module, ty: ir.Type, trans_a: bool, trans_b: bool) -> ir.Fu
     fn.attributes.add("noinline")
     m, n, k, a, lda, b_, ldb, c, ldc = fn.args
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    empty = builder.or_(builder.icmp_signed("==", m, const(0)), builder.icmp_signed("==", n, const(0)))
+    with builder.if_then(empty):  # nothing to compute, and the other size may not fit BLAS's int32
+        builder.ret_void()
     blas.emit_matmul(
         builder, ty, a, b_, c, m, n, k, trans_a=trans_a, trans_b=trans_b, lda=lda, ldb=ldb, ldc=ldc
     )
     builder.ret_void()
     return fn
+
+
+def _fits_blas(b: ir.IRBuilder, a: View, bm: View, m, n, k) -> ir.Value:
+    """Every size and leading dimension the gemm call passes fits BLAS's int32, or C is empty (no call)."""
+    sizes = (m, n, k, _ld(b, a)[1], _ld(b, bm)[1])  # ldc is n (at least 1)
+    fits = functools.reduce(b.and_, [b.icmp_signed("<=", v, const(2**31 - 1)) for v in sizes])
+    empty = b.or_(b.icmp_signed("==", m, const(0)), b.icmp_signed("==", n, const(0)))
+    return b.or_(fits, empty)
 
 
 def _vector_as_matrix(v: View, axis: int) -> View:

@@ -14,9 +14,9 @@ from .scalar import F64, I64, load_value, store_value
 from .views import View, const
 
 
-def run_kernel(ctx, instrs, ins, outs, shape, mean=False, empty_ok=False) -> list[View]:
+def run_kernel(ctx, instrs, ins, outs, shape, mean=False, empty_ok=False, checks=()) -> list[View]:
     """One loop over ``shape`` for all outputs; ``outs`` = (value id, destination, (op, axes, keepdims) |
-    None).
+    None); ``checks``: as for ``ctx.loop``.
 
     Reductions accumulate in place, in float64 for float32 sums (and for means, divided at the end). A max or
     min over an empty axis is an error unless ``empty_ok`` (the softmax family's shift: its identity, -inf,
@@ -43,7 +43,7 @@ def run_kernel(ctx, instrs, ins, outs, shape, mean=False, empty_ok=False) -> lis
         loop_outs.append((vid, views.broadcast(spread, shape, dims), op))
         if acc is not dest:
             finals.append((acc, dest, [dims[a] for a in axes]))
-    ctx.loop(instrs, ins, loop_outs, shape)
+    ctx.loop(instrs, ins, loop_outs, shape, checks)
     for acc, dest, reduced in finals:
         if mean:
             count = ctx.b.sitofp(ctx.product(reduced), F64)

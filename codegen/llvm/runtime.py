@@ -19,12 +19,14 @@ import sys
 import numpy as np
 
 from graphc import settings
+from graphc.codegen.checks import first_too_big
 from graphc.dims import sizes_in, to_python
 from graphc.errors import BackendError
 
 from . import jit
 from .entry import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, TUPLE_ITEMS_OFFSET
 from .failure import RECORD
+from .kernel_failure import NO_BOUND
 
 
 def _layout_ok() -> bool:
@@ -126,7 +128,14 @@ def _raise_failure(specs: list, status: int):
         raise MemoryError("graphc llvm: could not allocate the intermediate buffers")
     check, value, bound, position = (ctypes.c_int64 * RECORD.count).from_address(status)[:]
     _free(status)
-    raise specs[check].error(value, bound, position)
+    raise specs[check].error(value, None if bound == NO_BOUND else bound, position)
+
+
+def _too_big_output(roots, k: int, shape: tuple) -> None:
+    """Raise `checks.too_big` for output ``k`` if NumPy could not allocate it for that reason."""
+    error = first_too_big([roots[k]], dict(zip(roots[k].type.shape, shape, strict=True)))
+    if error is not None:
+        raise error
 
 
 def _make_runner(fgraph, lowered, entry, fail, library):
@@ -138,6 +147,7 @@ def _make_runner(fgraph, lowered, entry, fail, library):
         "fail": fail,
         "LIBRARY": library,  # the native code stays loaded while the runner lives
         "math": __import__("math"),
+        "too_big": functools.partial(_too_big_output, fgraph.roots),
     }
     names = {}
     lines = []
@@ -172,7 +182,11 @@ def _make_runner(fgraph, lowered, entry, fail, library):
         lines.append(f"    o{k} = SPARE[{k}]")
         lines.append(f"    SPARE[{k}] = PREV[{k}]")
         lines.append(f"    if o{k} is None or refs(o{k}) != 2 or o{k}.shape != ({shape}):")
-        lines.append(f"        o{k} = empty(({shape}), T{k})")
+        lines.append("        try:")
+        lines.append(f"            o{k} = empty(({shape}), T{k})")
+        lines.append("        except (ValueError, OverflowError):")  # NumPy's "array is too big"
+        lines.append(f"            too_big({k}, ({shape}))")
+        lines.append("            raise")
         lines.append(f"    PREV[{k}] = o{k}")
         outs.append(f"o{k}")
     for k, c in enumerate(lowered.big_constants):

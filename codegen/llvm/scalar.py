@@ -79,12 +79,23 @@ def convert(b: ir.IRBuilder, v: ir.Value, src, dst) -> ir.Value:
 class Scalar:
     """What a scalar rule sees: the builder and the dtype its op computes in."""
 
-    def __init__(self, b: ir.IRBuilder, dtype):
+    def __init__(self, b: ir.IRBuilder, dtype, fail_if=None):
         self.b = b
         self.dtype = np.dtype(dtype)
         self.ty = value_type(self.dtype)
         self.float = self.dtype.kind == "f"
         self.bool = self.dtype.kind == "b"
+        self._fail_if = fail_if
+
+    def fail_if(self, bad: ir.Value, value: ir.Value, arg: int, bound: ir.Value | None = None) -> None:
+        """Where the i1 ``bad`` holds, stop the call with the node's check (``graphc.codegen.checks``),
+        reporting ``value`` and the element's position in the rule's argument ``arg`` (``kernels``)."""
+        if self._fail_if is None:
+            raise NotImplementedError(
+                "an llvm scalar rule checks the data, but its node has no row in "
+                "graphc.codegen.checks.RUNTIME_CHECKS"
+            )
+        self._fail_if(bad, value, arg, bound)
 
     def c(self, value) -> ir.Constant:
         return constant(self.dtype, value)

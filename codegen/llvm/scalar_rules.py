@@ -44,15 +44,21 @@ def _abs(s, x):
 
 
 def _pow(s: Scalar, x, y):
-    if s.float:
-        return s.intrinsic("llvm.pow", x, y)
+    if s.float:  # graphc.ops.power: an exponent of exactly 0.5 is sqrt (NumPy's rule), not C's pow
+        if isinstance(y, ir.Constant):
+            return s.intrinsic("llvm.sqrt", x) if y.constant == 0.5 else s.intrinsic("llvm.pow", x, y)
+        half = s.b.fcmp_ordered("==", y, s.c(0.5))
+        return s.b.select(half, s.intrinsic("llvm.sqrt", x), s.intrinsic("llvm.pow", x, y))
     if s.bool:
         return s.b.or_(x, s.b.xor(y, s.c(1)))
+    if not (isinstance(y, ir.Constant) and y.constant >= 0):  # checks.NegativePower
+        s.fail_if(s.b.icmp_signed("<", y, s.c(0)), y, arg=1)
     return s.b.call(_int_pow(s.b.module, s.ty), [x, y])
 
 
 def _int_pow(module: ir.Module, ty: ir.IntType) -> ir.Function:
-    """Exponentiation by squaring with wrap-around (NumPy's integer power; negative exponents give 0)."""
+    """Exponentiation by squaring with wrap-around (NumPy's integer power); a negative exponent gives 0, and
+    the rule has already reported it."""
     name = f"graphc.ipow.i{ty.width}"
     if name in module.globals:
         return module.globals[name]

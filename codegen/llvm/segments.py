@@ -32,6 +32,7 @@ class Segment:
     instrs: list  # renumbered instructions
     stores: list[int]  # global value ids this segment writes (local id: local[global])
     local: dict[int, int]  # global value id -> local id, for everything the segment has
+    origins: list[int]  # per instruction of the segment, its index in the whole body (for its checks)
 
 
 def split(instrs, n_inputs: int, outputs) -> list[Segment] | None:
@@ -63,15 +64,17 @@ def split(instrs, n_inputs: int, outputs) -> list[Segment] | None:
             args += [v for v in outputs if v < n_inputs]
         reads = list(dict.fromkeys(a for a in args if a not in constant))
         local = {g: k for k, g in enumerate(reads)}
-        renumbered = []
+        renumbered, origins = [], []
         for c in dict.fromkeys(a for a in args if a in constant):  # cheaper to repeat than to store and load
             local[c] = len(reads) + len(renumbered)
             renumbered.append(instrs[c - n_inputs])
+            origins.append(c - n_inputs)
         for k, ins in enumerate(body, start=start):
             local[n_inputs + k] = len(reads) + len(renumbered)
             renumbered.append(replace(ins, args=tuple(local[a] for a in ins.args)))
+            origins.append(k)
         stores = needed_later.get(p, set()) | {v for v in outputs if defined_in.get(v, len(bounds) - 1) == p}
-        segments.append(Segment(reads, renumbered, sorted(stores), local))
+        segments.append(Segment(reads, renumbered, sorted(stores), local, origins))
     return segments
 
 

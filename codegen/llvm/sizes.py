@@ -63,17 +63,37 @@ class Sizes:
         return self.b.load(self.b.gep(self.dims_arg, [const(k)]))
 
     def _polynomial(self, expr) -> ir.Value:
-        """Σ c·Π sizeᵉ in IR (each size read from its slot)."""
-        total = None
+        """Σ c·Π sizeᵉ in IR (each size read from its slot); a call where it overflows 64 bits is refused."""
+        total, overflow = None, []
         for coefficient, monomial in monomials(expr):
             term = const(coefficient)
             for size, exponent in monomial:
                 if size not in self.symbols:  # a size no input has: gc.function refuses such graphs
                     raise ShapeError(f"llvm backend: no input gives the size {size}")
                 for _ in range(exponent):
-                    term = self.b.mul(term, self._slot(1 + self.symbols.index(size)))
-            total = term if total is None else self.b.add(total, term)
+                    term, bad = checked(self.b, "mul", term, self._slot(1 + self.symbols.index(size)))
+                    overflow.append(bad)
+            if total is None:
+                total = term
+            else:
+                total, bad = checked(self.b, "add", total, term)
+                overflow.append(bad)
+        if overflow:
+            any_bad = overflow[0]
+            for bad in overflow[1:]:
+                any_bad = self.b.or_(any_bad, bad)
+            self._refuse(
+                lambda b, bad=any_bad: b.not_(bad),
+                ShapeError,
+                f"the size {expr} is too big for these inputs: it does not fit in 64 bits",
+            )
         return total
+
+
+def checked(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(x + y or x * y, whether it overflowed signed 64 bits): size arithmetic never wraps unnoticed."""
+    pair = (b.sadd_with_overflow if op == "add" else b.smul_with_overflow)(x, y)
+    return b.extract_value(pair, 0), b.extract_value(pair, 1)
 
 
 def graph_symbols(fgraph) -> list:
@@ -87,4 +107,4 @@ def graph_symbols(fgraph) -> list:
     return found
 
 
-__all__ = ["Sizes", "graph_symbols"]
+__all__ = ["Sizes", "checked", "graph_symbols"]

@@ -27,9 +27,9 @@ float32 (float32) on ~2*10^6 points each, wide ranges and extremes included (see
 - sin/cos: Cephes octant reduction with pi/4 split in three parts (fused by FMA where the host has it); the
   octant index is kept in floating point so no float->int64 conversion (not vectorisable on AVX2) is needed.
   float32 sin/cos are evaluated in float64 and rounded, which also keeps them accurate for large |x|.
-  There is no Payne-Hanek reduction: on an FMA host the bound holds for |x| <= 1e13, the absolute error stays
-  ~1e-16 up to 2^49, and |x| > 2^49 gives NaN (NumPy gives the true value). Without FMA hardware the
-  reduction is exact only for |x| below ~1e8.
+  Past 2^30 the argument is reduced by Payne-Hanek (``huge_trig``: a table of 2/pi's bits by exponent, exact
+  products by FMA), so every finite x has its true sine and cosine, as in NumPy. Without FMA hardware the
+  three-part reduction is exact only for |x| below ~1e8.
 
 Measured max error (ulp), float64 / float32: see ``MAX_ULP`` (the tests assert these bounds). Special values
 (NaN, +-Inf, +-0, denormal inputs and results) match NumPy exactly, signed zeros included.
@@ -42,7 +42,7 @@ from collections.abc import Callable
 
 from llvmlite import ir
 
-from . import vecmath_special
+from . import huge_trig, vecmath_special
 from .vecmath_emit import Emitter, float_suffix
 
 __all__ = ["FUNCTIONS", "MAX_ULP", "get_math_function", "float_suffix"]
@@ -56,7 +56,7 @@ MAX_ULP: dict[str, tuple[float, float]] = {
     "tanh": (2, 1),
     "sigmoid": (2, 2),
     "softplus": (3, 3),
-    "sin": (2, 1),  # for |x| <= 1e13 (FMA host); absolute error ~1e-16 up to 2^49; NaN beyond
+    "sin": (2, 1),  # every finite x on an FMA host
     "cos": (2, 1),
     **vecmath_special.MAX_ULP,
 }
@@ -239,7 +239,7 @@ _COS_F64 = [
     -1.38888888888730564116e-3,
     4.16666666666665929218e-2,
 ]
-SINCOS_MAX_ABS = 2.0**49  # ~5.6e14; accuracy measured up to here on an FMA host (see module docstring)
+SINCOS_MAX_ABS = 2.0**30  # ~1e9: beyond, huge_trig's reduction (see the module docstring)
 _DP = [7.85398125648498535156e-1, 3.77489470793079817668e-8, 2.69515142907905952645e-15]
 
 
@@ -253,6 +253,12 @@ def _sincos_f64(m: Emitter, x: ir.Value, want_sin: bool) -> ir.Value:
     z = ax
     for part in _DP:
         z = m.fma(y, m.c(-part), z)
+    # Past SINCOS_MAX_ABS the three-part pi/4 no longer reduces accurately: Payne-Hanek does (both are
+    # computed, so the loop stays straight-line and vectorises; selects pick one per element).
+    big = m.cmp(">", ax, m.c(SINCOS_MAX_ABS))
+    quadrant, r = huge_trig.reduce(m, ax)
+    j = m.select(big, m.mul(quadrant, m.c(2.0)), j)
+    z = m.select(big, r, z)
     zz = m.mul(z, z)
     sin_p = m.fma(m.mul(z, zz), m.poly(zz, _SIN_F64), z)
     cos_p = m.fma(m.mul(zz, zz), m.poly(zz, _COS_F64), m.fma(m.c(-0.5), zz, m.c(1.0)))
@@ -266,8 +272,7 @@ def _sincos_f64(m: Emitter, x: ir.Value, want_sin: bool) -> ir.Value:
         result = m.select(odd_quadrant, sin_p, cos_p)
         negate = m.b.or_(j_is[2], j_is[4])
     result = m.select(negate, m.neg(result), result)
-    # Past SINCOS_MAX_ABS the three-part pi/4 no longer reduces accurately: say so with NaN, not garbage.
-    return m.select(m.cmp(">", ax, m.c(SINCOS_MAX_ABS)), m.c(math.nan), result)
+    return m.select(m.cmp("==", ax, m.c(math.inf)), m.c(math.nan), result)  # NaN stays NaN by itself
 
 
 def _sin(m: Emitter, x: ir.Value) -> ir.Value:

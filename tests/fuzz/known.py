@@ -15,25 +15,6 @@ class Known:
     matches: Callable[[Program | None, str], bool]
 
 
-def _negative_integer_power(program, finding: str) -> bool:
-    return "negative integer powers" in finding
-
-
-def _llvm_relocation(program, finding: str) -> bool:
-    return "RuntimeDyld" in finding
-
-
-def _llvm_huge_trig(program, finding: str) -> bool:
-    """NaN from llvm's sin/cos where an input holds a huge finite value (the edge values' max / 2)."""
-    trig = program is not None and any(step[0] in ("sin", "cos") for step in program.steps)
-    return (
-        trig
-        and finding.startswith("llvm")
-        and "got np.float64(nan)" in finding
-        or "got np.float32(nan)" in finding
-    )
-
-
 def _slice_larger_than_the_size(program, finding: str) -> bool:
     """By design: x[:-1] of a named size n has n - 1 entries; a call with n = 0 is a ShapeError, not an
     empty result as in NumPy (README, Shapes)."""
@@ -41,21 +22,6 @@ def _slice_larger_than_the_size(program, finding: str) -> bool:
 
 
 KNOWN = [
-    Known(
-        "an integer to a negative integer power: NumPy's ValueError on interp/numpy, 0 on llvm "
-        "(one GraphcError everywhere: issue 17, LLVM part)",
-        _negative_integer_power,
-    ),
-    Known(
-        "llvm JIT: RuntimeDyld's x86-64 relocation assertion after many compiles in one process "
-        "(issue 17, LLVM part)",
-        _llvm_relocation,
-    ),
-    Known(
-        "llvm: sin and cos are NaN for |x| >= about 1e15 (float64 and float32; NumPy's are finite): the "
-        "vectorised range reduction (issue 17, LLVM part)",
-        _llvm_huge_trig,
-    ),
     Known(
         "by design: a slice of a named size assumes the size large enough (x[:-1] has n - 1); a smaller "
         "one is a ShapeError at the call",

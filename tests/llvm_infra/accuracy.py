@@ -42,9 +42,6 @@ REFERENCES = {
 }
 BINARY = {"atan2"}
 
-# Largest |x| at which the accuracy bound is checked (sin/cos have no Payne-Hanek reduction).
-MAX_ABS = {"sin": 1e6, "cos": 1e6}
-
 
 def sample_inputs(
     dtype: np.dtype, max_abs: float | None = None, n: int = 400_000, seed: int = 0
