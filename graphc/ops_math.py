@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .errors import DomainError
+
 
 def _special(name: str) -> Callable:
     """scipy.special.<name>, imported when first called (a ufunc: out= works)."""
@@ -27,6 +29,22 @@ def _special(name: str) -> Callable:
 erf, erfc = _special("erf"), _special("erfc")
 
 
+def _integer_division(divide: Callable) -> Callable:
+    """NumPy's // or % of integers, refusing a zero divisor (NumPy gives 0 and a warning): the backends check
+    the data before the node (graphc.codegen.checks.ZeroDivisor); this is the reference's own check, for
+    constant folding (which then leaves the node to the call's check) and eager evaluation."""
+
+    def reference(x, y):
+        with np.errstate(divide="ignore"):
+            out = divide(x, y)
+        if np.asarray(out).dtype.kind in "iu" and np.size(out) and not np.all(y):
+            raise DomainError(f"{divide.__name__}: integer division by zero")
+        return out
+
+    reference.__name__ = divide.__name__
+    return reference
+
+
 def arange(start, stop, step, dtype):
     """np.arange(start, stop, step, dtype): stop may have been a named size, given here as its value."""
     return np.arange(start, stop, step, dtype=dtype)
@@ -38,8 +56,8 @@ IMPL_BY_NAME: dict[str, Callable] = {
     "round": np.round,  # half to even; integers unchanged (np.rint would make them float)
     "trunc": np.trunc,
     "copysign": np.copysign,
-    "floor_divide": np.floor_divide,
-    "mod": np.remainder,
+    "floor_divide": _integer_division(np.floor_divide),
+    "mod": _integer_division(np.remainder),
     "xor": np.bitwise_xor,
     "left_shift": np.left_shift,
     "right_shift": np.right_shift,

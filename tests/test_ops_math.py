@@ -6,6 +6,8 @@ docstring examples of the new modules.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import scipy.special
@@ -13,6 +15,7 @@ import sympy
 from cases import F32, F64, I32, I64, A, B, C, Case, check_forward, ids
 
 import graphc as gc
+from graphc.errors import DomainError
 
 CASES: list[Case] = []
 
@@ -206,19 +209,28 @@ def test_floor_division_edge_cases_match_numpy(backend: str) -> None:
 
 
 @pytest.mark.parametrize("optimize", ["none", "fast"])
-def test_integer_division_by_zero_never_traps(backend: str, optimize: str) -> None:
-    """x86's idiv faults (SIGFPE) on a zero divisor and on INT_MIN / -1: native code guards the divisor and
-    gives NumPy's results (0), fused or not, with a constant zero divisor too."""
+def test_integer_division_by_zero_is_a_domain_error(backend: str, optimize: str) -> None:
+    """NumPy gives 0 and a warning; graphc refuses, on every backend, fused or not, a constant divisor too,
+    naming both operands, the position of the zero in the divisor and the user's line. Natively the divisor
+    is guarded as well: x86's idiv would stop the process (SIGFPE). Floats divide by 0 as NumPy does."""
+    x, y = gc.matrix("x", ("n", 3), dtype="int64"), gc.vector("y", 3, dtype="int64")
+    out = (x + 1) // y * 2 + x % (y - 1)
+    line = sys._getframe().f_lineno - 1
+    f = gc.function([x, y], out, backend=backend, optimize=optimize)
+    a = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(f(a, np.array([2, 3, 4])), (a + 1) // [2, 3, 4] * 2 + a % [1, 2, 3])
+    for divisor, position in ((np.array([2, 0, 4]), 1), (np.array([1, 3, 4]), 0)):  # y - 1 is 0 at 0
+        with pytest.raises(DomainError, match="integer division by zero") as info:
+            f(a, divisor)
+        assert "y (int64 (3,))" in str(info.value) or "an unnamed value" in str(info.value)
+        assert info.value.position == position and f"{__file__}:{line}" in str(info.value)
+    assert f(np.zeros((0, 3), np.int64), np.array([0, 0, 0])).shape == (0, 3)  # nothing computed: fine
     for dtype in ("int32", "int64"):
-        x, y = gc.vector("x", dtype=dtype), gc.vector("y", dtype=dtype)
-        outs = [x // y, x % y, (x + 1) // y * 2 + x % (y - 1), x // 0, x % 0]
-        a = np.array([-7, 0, 7, np.iinfo(dtype).min, np.iinfo(dtype).max], dtype)
-        b = np.array([0, 0, 0, -1, 0], dtype)
-        with np.errstate(all="ignore"):
-            want = [a // b, a % b, (a + 1) // b * 2 + a % (b - 1), a // 0, a % 0]
-        got = gc.function([x, y], outs, backend=backend, optimize=optimize)(a, b)
-        for result, expected in zip(got, want, strict=True):
-            np.testing.assert_array_equal(result, expected)
+        i = gc.vector("i", dtype=dtype)
+        with pytest.raises(DomainError, match="integer division by zero"):
+            gc.function([i], i % 0, backend=backend, optimize=optimize)(np.array([7, -7], dtype))
+    floats = gc.function([x], gc.cast(x, "float64") // 0.0, backend=backend)(a)
+    np.testing.assert_array_equal(floats, np.where(a == 0, np.nan, np.inf))
 
 
 def test_sympy_special_functions_in_user_elementwise(backend: str) -> None:

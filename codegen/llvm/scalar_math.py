@@ -1,8 +1,8 @@
 """The IR of one element of the rounding, integer and special-function ops: rows of ``SCALAR_RULES``
 (``scalar_rules`` merges them). Knows ops and dtypes, not graphs.
 
-Integer division never traps: a divisor of 0 computes as 1 (the call reports it, see ``checks``) and
-INT_MIN // -1 wraps to INT_MIN as in NumPy, so x86's ``idiv`` never faults. Floats follow NumPy's
+Integer division never traps: a divisor of 0 is reported (``s.fail_if``: checks.ZeroDivisor) and computes
+as 1, and INT_MIN // -1 wraps to INT_MIN as in NumPy, so x86's ``idiv`` never faults. Floats follow NumPy's
 ``npy_divmod`` step by step, so results (signed zeros, inf, NaN) are NumPy's bit for bit.
 """
 
@@ -44,6 +44,7 @@ def _int_divmod(s: Scalar, a, b) -> tuple:
     """Floor division and remainder of integers."""
     bb = s.b
     zero, one = s.c(0), s.c(1)
+    s.fail_if(bb.icmp_signed("==", b, zero), b, arg=1)  # checks.ZeroDivisor
     minus_one = bb.icmp_signed("==", b, s.c(-1))
     # 0 and -1 divide as 1: no trap (0) and no overflow (INT_MIN / -1); -1 is done by negation below
     safe = bb.select(bb.or_(bb.icmp_signed("==", b, zero), minus_one), one, b)
