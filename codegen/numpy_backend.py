@@ -11,11 +11,13 @@ normalisation of identifiers. Size expressions are printed as exact integer arit
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from collections.abc import Callable
 
 import numpy as np
 
+from graphc.bodies import nested_nodes, sizes_used
 from graphc.codegen.checks import NumericsCheck, checks_of, first_too_big, kernel_checks
 from graphc.codegen.memory import plan, plan_graph
 from graphc.dims import Dim, Size, to_python
@@ -153,21 +155,28 @@ RUNTIME = {
 
 
 class Emitter:
-    """Names every value and writes one line per node into the body of `compiled(...)`."""
+    """Names every value and writes one line per node into the body of `compiled(...)`. A loop's or a branch's
+    body becomes a function of its own (`parent` is the emitter that calls it), defined before `compiled`."""
 
-    def __init__(self, fgraph, check_numerics: bool = False):
+    def __init__(
+        self, fgraph, check_numerics: bool = False, parent: Emitter | None = None, name: str = "compiled"
+    ):
         self.fg = fgraph
+        self.name = name
         self.check_numerics = check_numerics
         self.names: dict[int, str] = {}
-        self.namespace = dict(RUNTIME)
         self.lines: list[str] = []
-        self.sizes: dict[Size, str] = {}  # a size (named or anonymous) -> its identifier in the code
-        self.functions: dict[int, str] = {}  # id(ScalarFunction) -> its identifier in the code
-        self._count = 0
+        # a graph and its bodies' functions share one namespace, one counter (names never clash) and names
+        self.namespace = parent.namespace if parent else dict(RUNTIME)
+        self._counter = parent._counter if parent else itertools.count(1)
+        self.sizes: dict[Size, str] = parent.sizes if parent else {}  # a size -> its identifier in the code
+        self.functions: dict[int, str] = (
+            parent.functions if parent else {}
+        )  # id(ScalarFunction) -> identifier
+        self.body_sources: list[str] = parent.body_sources if parent else []  # bodies' functions, in order
 
     def fresh(self, prefix: str = "v") -> str:
-        self._count += 1
-        return f"{prefix}{self._count}"
+        return f"{prefix}{next(self._counter)}"
 
     def name_of(self, var) -> str:
         if id(var) not in self.names:
@@ -188,22 +197,26 @@ class Emitter:
         return name
 
     def emit(self) -> str:
+        """The source of this function; a body's function takes the named sizes it uses first."""
         fg = self.fg
         self.plan = plan_graph(fg)
-        params = []
+        # a body's function takes the sizes it uses first, as its caller names them
+        self.size_params = [] if self.name == "compiled" else sorted(self.sizes[d] for d in sizes_used(fg))
+        params = list(self.size_params)
         for i, v in enumerate(list(fg.inputs) + list(fg.shared)):
             self.names[id(v)] = name = f"in{i}"
             params.append(name)
             kind = "input" if i < len(fg.inputs) else "shared"
             self.lines.append(f"# {name}: {kind} {_comment(v.name)} {_comment(v.type)}")
-        self._bind_sizes()
+        if self.name == "compiled":
+            self._bind_sizes()
         made: set[int] = set()
         for step, node in enumerate(fg.nodes):
             if node.origin is not None:
                 self.lines.append(f"# {node.op.value}  built at {_comment(_short(node.origin))}")
             self._emit_checks(checks_of(node), [self.name_of(v) for v in node.inputs])
-            if node.op is Op.FUSED:
-                self._emit_fused(node)
+            if node.op in BLOCKS:
+                BLOCKS[node.op](self, node)
             else:
                 args = [self.name_of(v) for v in node.inputs]
                 out = self.fresh()
@@ -217,9 +230,16 @@ class Emitter:
                 self.lines.append(f"del {', '.join(dead)}")
         outs = ", ".join(self.name_of(v) for v in fg.outputs)
         ups = ", ".join(self.name_of(v) for _, v in fg.updates)
-        self.lines.append(f"return [{outs}], [{ups}]")
+        self.lines.append(f"return [{outs}], [{ups}]" if self.name == "compiled" else f"return [{outs}]")
         body = "\n".join("        " + line for line in self.lines)
-        return f"def compiled({', '.join(params)}):\n    with np.errstate(all='ignore'):\n{body}\n"
+        signature = f"def {self.name}({', '.join(params)}):"
+        return f"{signature}\n    with np.errstate(all='ignore'):\n{body}\n"
+
+    def call_body(self, body, kind: str, args: list[str]) -> str:
+        """Emit `body` as a function of its own; the expression calling it on `args` (a list of arrays)."""
+        sub = Emitter(body, parent=self, name=self.fresh(kind))
+        self.body_sources.append(sub.emit())
+        return f"{sub.name}({', '.join(sub.size_params + args)})"
 
     def _emit_checks(self, checks, args: list[str], guard: str = "") -> None:
         """One line per check on the data, before the node or instruction it guards (``args``: the names of
@@ -341,15 +361,57 @@ def _broadcast(shapes: list) -> tuple:
     return first if all(s is first for s in shapes) else broadcast_shapes(*shapes)
 
 
+def _emit_scan(em: Emitter, node) -> None:
+    """A Python loop over the steps calling the body's function; ys and saved carries are written in place."""
+    p = node.params
+    n_carry, n_seq = p["n_carry"], p["n_seq"]
+    args = [em.name_of(v) for v in node.inputs]
+    carries = [em.fresh("c") for _ in range(n_carry)]
+    em.lines += [f"{c} = {a}" for c, a in zip(carries, args, strict=False)]
+    stacked = []
+    for out in node.outputs[n_carry:]:
+        name = em.fresh()
+        shape = _shape(tuple(map(em.size, out.type.shape)))
+        em.lines.append(f"{name} = np.empty({shape}, np.{out.type.dtype.name})")
+        stacked.append(name)
+    n_y = len(node.outputs) - n_carry - len(p["save"])
+    ys, saved = stacked[:n_y], stacked[n_y:]
+    t, steps = em.fresh("t"), _dim(em.size(p["length"]))
+    em.lines.append(f"for {t} in {f'range({steps} - 1, -1, -1)' if p['reverse'] else f'range({steps})'}:")
+    em.lines += [f"    {s}[{t}] = {carries[k]}" for s, k in zip(saved, p["save"], strict=True)]
+    step_args = carries + [f"{a}[{t}]" for a in args[n_carry : n_carry + n_seq]] + args[n_carry + n_seq :]
+    results = carries + [em.fresh("y") for _ in ys]
+    em.lines.append(f"    {', '.join(results)}, = {em.call_body(p['body'], 'scan_body', step_args)}")
+    em.lines += [f"    {y}[{t}] = {r}" for y, r in zip(ys, results[n_carry:], strict=True)]
+    for var, name in zip(node.outputs, carries + stacked, strict=True):
+        em.names[id(var)] = name
+
+
+def _emit_cond(em: Emitter, node) -> None:
+    """An if/else calling the branch taken (the other one never runs)."""
+    pred, *args = [em.name_of(v) for v in node.inputs]
+    outs = [em.fresh() for _ in node.outputs]
+    for branch, test in (("true_body", f"if {pred}:"), ("false_body", "else:")):
+        call = em.call_body(node.params[branch], branch.split("_")[0], args)
+        em.lines += [test, f"    {', '.join(outs)}, = {call}"]
+    for var, name in zip(node.outputs, outs, strict=True):
+        em.names[id(var)] = name
+
+
+BLOCKS = {Op.FUSED: Emitter._emit_fused, Op.SCAN: _emit_scan, Op.COND: _emit_cond}
+"""Ops emitted as several lines (a block) rather than one NUMPY_TEMPLATES expression."""
+
+
 class NumpyProgram:
     def __init__(self, fgraph, check_numerics: bool = False):
         emitter = Emitter(fgraph, check_numerics)
-        self.source = emitter.emit()
+        main = emitter.emit()
+        self.source = "\n\n".join([*emitter.body_sources, main])
         namespace = emitter.namespace
         exec(compile(self.source, "<graphc numpy>", "exec"), namespace)  # noqa: S102 - our own generated code
         self._fn = namespace["compiled"]
         self.memory_plan = emitter.plan
-        self._nodes = fgraph.nodes
+        self._nodes = nested_nodes(fgraph)  # a body's values too
 
     def run(self, arrays, shared_values, sizes):
         try:

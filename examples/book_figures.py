@@ -1,4 +1,4 @@
-"""The computational graphs of Goodfellow, Bengio & Courville, *Deep Learning*, §6.5, drawn by gc.viz.
+"""The computational graphs of Goodfellow, Bengio & Courville, *Deep Learning*, §6.5 and §10.1, by gc.viz.
 
     python examples/book_figures.py                    # writes book_figures/*.svg and *.png (needs dot)
     python examples/book_figures.py --out docs/figures # regenerates the README's figures (tracked files)
@@ -119,6 +119,33 @@ def fig_6_11_fused():
     return step, {"stage": "after fusion", "style": "ops"}
 
 
+def _rnn(with_outputs: bool):
+    """The book's RNN (eqs. 10.8-10.9, row vectors): h⁽ᵗ⁾ = tanh(b + h⁽ᵗ⁻¹⁾W + x⁽ᵗ⁾U), o⁽ᵗ⁾ = c + h⁽ᵗ⁾V."""
+    rng = np.random.default_rng(0)
+    W, U, V = (gc.shared(rng.normal(size=shape) * 0.5, name=n) for n, shape in
+               (("W", (3, 3)), ("U", (2, 3)), ("V", (3, 2))))  # fmt: skip
+    b, c = gc.shared(np.zeros(3), name="b"), gc.shared(np.zeros(2), name="c")
+    xs, h0 = gc.tensor("xs", ("T", 2)), gc.tensor("h0", (3,))
+
+    def step(h, x):
+        h = gc.tanh(b + h @ W + x @ U)
+        return h, (c + h @ V if with_outputs else None)
+
+    h_last, o = gc.scan(step, h0, xs)
+    return named(o, "o") if with_outputs else named(h_last, "h_T")
+
+
+def fig_10_2():
+    """(left) A recurrent network folded: the cell h⁽ᵗ⁾ = f(h⁽ᵗ⁻¹⁾, x⁽ᵗ⁾; θ) drawn once, the black square a
+    delay of one step; gc.scan keeps it folded in the graph too."""
+    return _rnn(with_outputs=False), {}
+
+
+def fig_10_3():
+    """The RNN with outputs o⁽ᵗ⁾, unfolded for three steps (unroll=3): the same W, U, V at every step."""
+    return _rnn(with_outputs=True), {"unroll": 3}
+
+
 FIGURES = {
     "fig_6_8a": fig_6_8a,
     "fig_6_8b": fig_6_8b,
@@ -129,6 +156,8 @@ FIGURES = {
     "fig_6_11": fig_6_11,
     "fig_6_11_backward": fig_6_11_backward,
     "fig_6_11_fused": fig_6_11_fused,
+    "fig_10_2": fig_10_2,
+    "fig_10_3": fig_10_3,
 }
 
 

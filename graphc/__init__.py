@@ -17,6 +17,7 @@ from types import ModuleType as _ModuleType
 from . import graph as _graph
 from . import settings
 from .arrays import arange, array_split, eye, flip, linspace, repeat, roll, split, tile, tril, triu
+from .control import cond, scan
 from .elementwise import ScalarFunction, elementwise
 from .errors import (
     BackendError,

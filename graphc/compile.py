@@ -16,6 +16,7 @@ from graphc.codegen import compile_program
 from graphc.passes import run_pipeline
 
 from . import settings
+from .bodies import nested_nodes
 from .call_checks import InputCheck, fast_checker, owned
 from .dims import Size
 from .errors import (
@@ -87,7 +88,7 @@ def function(
     numerics = settings.current().check_numerics if check_numerics is None else bool(check_numerics)
     optimized, reports = run_pipeline(fgraph, _without_fusion(optimize) if numerics else optimize)
     program = compile_program(optimized, backend, check_numerics=numerics)
-    checks = size_checks(fgraph.nodes) + update_assumes
+    checks = size_checks(nested_nodes(fgraph)) + update_assumes
     compiled = Function(
         fgraph,
         optimized,

@@ -27,6 +27,11 @@ class FunctionGraph(Displayed):
         self.updates = list(updates)
         self._nodes: list[Node] | None = None
 
+    def __repr__(self) -> str:
+        """Short: a loop's body shows in node reprs, debugprint and drawings' op boxes."""
+        sizes = f"{len(self.inputs)} inputs -> {len(self.outputs)} outputs, {len(self.nodes)} nodes"
+        return f"<FunctionGraph {sizes}>"
+
     # -- structure -------------------------------------------------------------------------------------------
     @property
     def roots(self) -> list[Variable]:

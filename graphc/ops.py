@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from .bodies import cond_impl, scan_impl
 from .ops_indexing import IMPL_BY_NAME as _INDEXING_IMPL
 from .ops_math import IMPL_BY_NAME as _MATH_IMPL
 from .ops_math import MATH_DEFINED, math_definitions
@@ -123,6 +124,9 @@ class Op(enum.Enum):
     ARGSORT = "argsort"  # params: axis, descending; stable
     # a fused elementwise kernel; params: kernel (a graphc.kernel.Kernel)
     FUSED = "fused"
+    # ops with a body (graphc.bodies): a loop over steps, and a lazy two-way branch
+    SCAN = "scan"  # params: body, n_carry, n_seq, length, reverse, save
+    COND = "cond"  # params: true_body, false_body
 
 
 ROUNDING = frozenset({Op.FLOOR, Op.CEIL, Op.ROUND, Op.TRUNC})
@@ -147,6 +151,8 @@ TRANSCENDENTAL = frozenset({
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
 NO_IDENTITY = frozenset({Op.MAX, Op.MIN, Op.ARGMAX})  # undefined over an empty axis (graphc.sizes)
 SCANS = frozenset({Op.CUMSUM, Op.CUMPROD, Op.CUMMAX, Op.CUMMIN, Op.LOGCUMSUMEXP})
+BODY_PARAMS: dict[Op, tuple[str, ...]] = {Op.SCAN: ("body",), Op.COND: ("true_body", "false_body")}
+"""The ops with a body (graphc.bodies), and which of their params hold a sub-graph (a FunctionGraph)."""
 
 
 # --- scalar definitions: each elementwise math function once, as a sympy expression of its arguments --------
@@ -380,6 +386,8 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     **{Op(name): impl for name, impl in _MATH_IMPL.items()},
     **{Op(name): impl for name, impl in _INDEXING_IMPL.items()},
 }
+IMPL[Op.SCAN] = scan_impl(IMPL)
+IMPL[Op.COND] = cond_impl(IMPL)
 """Reference semantics: IMPL[op](*input_arrays, **params) -> array (a tuple for multi-output ops).
 
 Shapes in params may hold symbolic dimensions; the interpreter substitutes call-time sizes before calling.

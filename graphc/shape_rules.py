@@ -22,7 +22,17 @@ from .errors import DTypeError, ShapeError
 from .ops import BINARY, BITWISE, ELEMENTWISE, IMPL, NO_IDENTITY, REDUCTIONS, UNARY, Op, describe
 from .shape_rules_indexing import INDEXING_ARITY, INDEXING_SHAPE_RULES
 from .shape_rules_math import MATH_ARITY, MATH_SHAPE_RULES
-from .types import DTYPES, Type, as_shape, broadcast_shapes, dim_product, mismatch, shape_str, unify
+from .types import (
+    DTYPES,
+    Type,
+    as_shape,
+    broadcast_shapes,
+    dim_product,
+    mismatch,
+    shape_str,
+    shapes_unify,
+    unify,
+)
 
 
 class _Assumed(threading.local):
@@ -275,6 +285,69 @@ def _fused_types(op, inputs, params):
     return params["kernel"].output_types(inputs)
 
 
+def _same_type(a, b) -> bool:
+    """One dtype and shapes that unify (the pairs of sizes assumed equal are checked at each call)."""
+    return a.type.dtype == b.type.dtype and shapes_unify(a.type.shape, b.type.shape, _assumed.pairs)
+
+
+def _scan_types(op, inputs, params):
+    """A SCAN node's types follow from its body's (graphc.bodies): the body must take the carries, one slice
+    of each sequence and the captured values, and give back carries of the carries' types."""
+    body, n_carry, n_seq, length = params["body"], params["n_carry"], params["n_seq"], params["length"]
+    if len(inputs) != len(body.inputs) or len(body.outputs) < n_carry or n_carry + n_seq > len(inputs):
+        raise ShapeError(
+            f"scan: the body takes {len(body.inputs)} inputs and gives {len(body.outputs)} outputs, which "
+            f"does not fit {len(inputs)} inputs with {n_carry} carries and {n_seq} sequences"
+        )
+    for k, (outer, inner) in enumerate(zip(inputs, body.inputs, strict=True)):
+        if n_carry <= k < n_carry + n_seq:
+            if outer.type.ndim == 0 or outer.type.dtype != inner.type.dtype:
+                raise ShapeError(
+                    f"scan: the sequence {describe(outer)} cannot give steps of {describe(inner)}"
+                )
+            if not shapes_unify(outer.type.shape[1:], inner.type.shape, _assumed.pairs):
+                raise ShapeError(
+                    f"scan: the sequence {describe(outer)} cannot give steps of {describe(inner)}"
+                )
+            steps = outer.type.shape[0]
+            if unify(steps, length, _assumed.pairs) is None:  # a pair that may differ is checked at each call
+                raise ShapeError(
+                    "scan: every sequence of one scan must have the same length; the steps of "
+                    f"{describe(outer)} and of the scan are {mismatch(steps, length)}"
+                )
+        elif not _same_type(outer, inner):
+            raise ShapeError(f"scan: the body takes {describe(inner)} where the scan gives {describe(outer)}")
+    for k, (carry, new) in enumerate(zip(body.inputs[:n_carry], body.outputs[:n_carry], strict=True)):
+        if not _same_type(carry, new):
+            raise (DTypeError if carry.type.dtype != new.type.dtype else ShapeError)(
+                f"scan: carry {k} enters the body as {describe(carry)} and leaves it as {describe(new)}; a "
+                "carry must keep its dtype and shape"
+            )
+    if any(k not in range(n_carry) for k in params["save"]):
+        raise ShapeError(f"scan: save={params['save']} names a carry that does not exist")
+    carries = [v.type for v in body.inputs[:n_carry]]
+    ys = [Type(v.type.dtype, (length, *v.type.shape)) for v in body.outputs[n_carry:]]
+    saved = [Type(carries[k].dtype, (length, *carries[k].shape)) for k in params["save"]]
+    return (*carries, *ys, *saved)
+
+
+def _cond_types(op, inputs, params):
+    """Both bodies take the operands and captured values (inputs after the predicate) and give the same
+    types; the predicate is a bool scalar."""
+    pred, operands = inputs[0], inputs[1:]
+    if pred.type.dtype.kind != "b" or pred.type.ndim != 0:
+        raise DTypeError(f"cond: the predicate must be a bool scalar, got {describe(pred)} (compare first)")
+    bodies = (params["true_body"], params["false_body"])
+    for body in bodies:
+        if len(body.inputs) != len(operands) or not all(map(_same_type, operands, body.inputs)):
+            raise ShapeError("cond: a branch does not take the types of the operands given")
+    true_out, false_out = (b.outputs for b in bodies)
+    if len(true_out) != len(false_out) or not all(map(_same_type, true_out, false_out)):
+        shown = [", ".join(describe(v) for v in outs) for outs in (true_out, false_out)]
+        raise ShapeError(f"cond: the branches give different types: ({shown[0]}) and ({shown[1]})")
+    return tuple(v.type for v in true_out)
+
+
 SHAPE_RULES: dict[Op, Callable] = {
     **{op: _elementwise_types for op in ELEMENTWISE if op is not Op.CAST},
     Op.CAST: lambda op, inputs, params: (Type(params["dtype"], inputs[0].type.shape),),
@@ -293,6 +366,8 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.FUSED: _fused_types,
     **MATH_SHAPE_RULES,
     **INDEXING_SHAPE_RULES,
+    Op.SCAN: _scan_types,
+    Op.COND: _cond_types,
 }
 """SHAPE_RULES[op](op, input_variables, params) -> output Types; raises ShapeError/DTypeError naming
 inputs."""
@@ -317,6 +392,8 @@ ARITY: dict[Op, int | None] = {
     Op.FUSED: None,
     **MATH_ARITY,
     **INDEXING_ARITY,
+    Op.SCAN: None,
+    Op.COND: None,
 }
 """How many inputs each op takes (None: variadic)."""
 

@@ -228,11 +228,13 @@ def concrete_dim(d: Dim, sizes: dict) -> int:
 
 
 def concrete_params(params: dict, sizes: dict) -> dict:
-    """Params with every size expression (in shape tuples, and in the index items of a getitem, one tuple
-    deeper) replaced by its call-time value."""
+    """Params with every size expression (a size param such as a scan's length, in shape tuples, and in the
+    index items of a getitem, one tuple deeper) replaced by its call-time value."""
     out = {}
     for key, value in params.items():
-        if isinstance(value, tuple) and _symbolic(value):
+        if isinstance(value, dims.Dim):
+            value = concrete_dim(value, sizes)
+        elif isinstance(value, tuple) and _symbolic(value):
             value = tuple(_concrete(item, sizes) for item in value)
         elif isinstance(value, dims.Dim):  # a size alone (arange's stop)
             value = concrete_dim(value, sizes)

@@ -42,6 +42,7 @@ from graphc.origin import origin_scope
 from graphc.tensor import add, as_variable, broadcast_to, cast, reshape, sum_
 from graphc.types import Type, same_shape, shapes_unify
 
+from .vjp_control import MULTI_OUTPUT
 from .vjp_rules import VJP_RULES, is_stop_gradient, stop_gradient_function
 
 Wrt = Variable | Sequence[Variable]
@@ -94,16 +95,23 @@ def backprop(seeds: list[tuple[Variable, Variable]], wrt: list[Variable]) -> lis
     for var, g in seeds:
         table.add(var, g)
     for node in reversed(relevant):  # each node once, after all its consumers have added their part
-        if len(node.outputs) != 1:
+        several = node.op in MULTI_OUTPUT  # a rule that takes every output's gradient (None: none flows)
+        if len(node.outputs) != 1 and not several:
             raise GraphcError(no_rule_message(node))
         with origin_scope(node.origin):
-            g = table.total(node.outputs[0])
-            if g is None:
-                continue
+            if several:
+                g, out = [table.total(v) for v in node.outputs], node.outputs
+                if all(x is None for x in g):
+                    continue
+            else:
+                g, out = table.total(node.outputs[0]), node.outputs[0]
+                if g is None:
+                    continue
             rule = VJP_RULES.get(node.op)
             if rule is None:
                 raise GraphcError(no_rule_message(node))
-            cotangents = rule(g, node.outputs[0], *node.inputs, **node.params)
+            extra = (backprop,) if several else ()  # a body's rule runs this same walk on the body
+            cotangents = rule(*extra, g, out, *node.inputs, **node.params)
             if len(cotangents) != len(node.inputs):
                 raise GraphcError(f"the VJP rule of {node.op.value} gave {len(cotangents)} gradients "
                                   f"for {len(node.inputs)} inputs{where_built(node.origin)}")  # fmt: skip

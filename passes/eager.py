@@ -32,13 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from graphc.dims import Size
-from graphc.errors import DTypeError, GraphcError, InputError, ShapeError
+from graphc.errors import DTypeError, GraphcError, InputError, ShapeError, where_built
 from graphc.graph import Constant, Node, SharedVariable, Variable, toposort
 from graphc.ops import IMPL, describe
 from graphc.sizes import size_checks
 from graphc.types import Type, concrete_params
 
 from .autodiff import as_wrt_list, fit, no_rule_message, on_a_path
+from .vjp_control import MULTI_OUTPUT
 from .vjp_rules import VJP_RULES
 
 
@@ -110,6 +111,10 @@ def symbol_to_number(cost: Variable, wrt, given: Mapping[Variable, object] | Non
         if out not in table:
             continue
         rule = VJP_RULES.get(node.op)
+        if node.op in MULTI_OUTPUT:
+            raise GraphcError(f"symbol_to_number steps through ops one output at a time, not through a "
+                              f"{node.op.value} (its gradient is a loop or branch of its own): use gc.grad"
+                              f"{where_built(node.origin)}")  # fmt: skip
         if rule is None or len(node.outputs) != 1:
             raise GraphcError(no_rule_message(node))
         consts = [Constant(values[v]) for v in node.inputs]

@@ -15,6 +15,7 @@ from .cse import cse
 from .dce import dce
 from .fold import constant_fold
 from .fusion import fuse_elementwise
+from .loops import into_bodies, optimize_loops
 from .stabilize import stabilize
 
 
@@ -44,6 +45,7 @@ def fast_pipeline() -> list[tuple[str, Pass]]:
         ("constant_fold", constant_fold),  # constant subexpressions -> constants (bounded size)
         ("stabilize", stabilize),  # log(softmax) -> log_softmax, log(1+x) -> log1p, exp(x)-1 -> expm1, ...
         ("cse", cse),  # merge structurally equal nodes (the backward graph reuses forward values)
+        ("loops", optimize_loops),  # scans: prune unread outputs, hoist invariant work, lift x[t] @ W out
         ("fusion", fuse_elementwise),  # maximal elementwise regions (+ a trailing reduction) -> FUSED kernels
         ("dce", dce),  # no-op updates, unread kernel outputs
     ]
@@ -74,7 +76,7 @@ def run_pipeline(fgraph: FunctionGraph, optimize: str | Sequence) -> tuple[Funct
         for name, run in passes:
             before = len(fgraph.nodes)
             start = time.perf_counter()
-            fgraph, fired = run(fgraph)
+            fgraph, fired = run(fgraph) if getattr(run, "own_bodies", False) else into_bodies(run, fgraph)
             after = len(fgraph.nodes)  # the toposort is part of the pass's cost
             seconds = time.perf_counter() - start
             reports.append(PassReport(name, before, after, dict(fired), seconds, fgraph))

@@ -56,6 +56,7 @@ from graphc.tensor import (
 )
 from graphc.types import dims_equal, is_static
 
+from . import vjp_control
 from .vjp_indexing import GATHER_RULES, concatenate_vjp, getitem_vjp
 from .vjp_math import MATH_RULES
 from .vjp_scans import SCAN_RULES
@@ -278,6 +279,8 @@ VJP_RULES: dict[Op, VJPRule] = {
     **GATHER_RULES,  # gathers and scatter-adds, each the other's transpose
     **SCAN_RULES,
     Op.ARGSORT: no_grad,  # an integer result; sort's gradient flows through its gather
+    # ops with a body: (backprop, gs, outs, ...) with every output's gradient (passes/vjp_control.py)
+    **vjp_control.RULES,
 }
 """VJP_RULES[op](g, out, *inputs, **params) -> cotangents. No FUSED row: fusion runs after differentiation."""
 

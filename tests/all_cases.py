@@ -3,6 +3,7 @@ files, ONNX). A new test_ops_* module adds its CASES here."""
 
 from __future__ import annotations
 
+import test_ops_control
 import test_ops_elementwise
 import test_ops_indexing
 import test_ops_linalg
@@ -17,4 +18,5 @@ CASES = [
     *test_ops_math.CASES,
     *test_ops_linalg.CASES,
     *test_ops_indexing.CASES,
+    *test_ops_control.CASES,
 ]

@@ -19,7 +19,15 @@ TABLES = [
     ("graphc.shape_rules", "SHAPE_RULES", {}),
     ("graphc.shape_rules", "ARITY", {}),
     ("graphc.passes.vjp_rules", "VJP_RULES", {Op.FUSED: "fusion runs after differentiation"}),
-    ("graphc.codegen.numpy_backend", "NUMPY_TEMPLATES", {Op.FUSED: "emitted by Emitter._emit_fused"}),
+    (
+        "graphc.codegen.numpy_backend",
+        "NUMPY_TEMPLATES",
+        {
+            Op.FUSED: "emitted by Emitter._emit_fused",
+            Op.SCAN: "emitted as a loop (numpy_backend.BLOCKS)",
+            Op.COND: "emitted as if/else (numpy_backend.BLOCKS)",
+        },
+    ),
     ("graphc.codegen.llvm.lower", "LLVM_RULES", {}),
     ("graphc.io.schema", "OP_PARAMS", {Op.FUSED: "files hold the user's graph, before fusion"}),
     ("graphc.onnx.export_rules", "EXPORT_RULES", {}),

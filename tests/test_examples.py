@@ -49,6 +49,25 @@ def test_rnn_sequence():
     assert all(np.isfinite(out["clipped_losses"]))
 
 
+def test_lstm_sequence():
+    backend = "llvm" if importlib.util.find_spec("llvmlite") is not None else "numpy"
+    accuracy = run_example("lstm_sequence", "--backend", backend)["accuracy"]  # ~10 s
+    assert accuracy["lstm"] >= 0.9 and accuracy["rnn"] < 0.65
+
+
+def test_seq2seq_attention(tmp_path):
+    backend = "llvm" if importlib.util.find_spec("llvmlite") is not None else "numpy"
+    plot = tmp_path / "attention.png"
+    out = run_example("seq2seq_attention", "--backend", backend, "--plot", str(plot))  # ~15 s
+    assert out["token_accuracy"] >= 0.95
+    steps = out["weights"].shape[0]
+    reversed_steps = np.arange(steps)[::-1]  # output t should look at input T-1-t
+    assert out["weights"][np.arange(steps), :, reversed_steps].mean() > 3 / steps  # uniform would be 1/T
+    assert (out["weights"].argmax(axis=2) == reversed_steps[:, None]).mean() > 0.5
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_text_classifier():
     out = run_example("text_classifier")
     assert out["accuracy"] >= 0.9  # chance is 0.25: the embedding learned which ids mark each topic

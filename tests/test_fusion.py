@@ -296,7 +296,7 @@ def test_fig_6_11_mlp_with_its_gradient(backend, rng):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
     report = f.report()
     lines = {line.split()[0]: line.split() for line in report.splitlines()}
-    assert list(lines) == ["canonicalize", "constant_fold", "stabilize", "cse", "fusion", "dce"]
+    assert list(lines) == ["canonicalize", "constant_fold", "stabilize", "cse", "loops", "fusion", "dce"]
     for r in f.reports:  # nodes before and after each pass, as the report prints them
         assert lines[r.name][1:4] == [str(r.nodes_before), "->", str(r.nodes_after)]
     counts = {r.name: (r.nodes_before, r.nodes_after) for r in f.reports}

@@ -123,7 +123,32 @@ GRAD_CASES = [
     G("softmax_axis0", lambda x: gc.softmax(x, axis=0), (M,)),
     G("log_softmax", gc.log_softmax, (M,)),
     G("cross_entropy", lambda u: -gc.sum(gc.one_hot(np.array([0, 2, 1]), 4) * gc.log_softmax(u)), (M,)),
+    # ops with a body: every input (the carry, the sequence, a captured weight) gets its gradient
+    G(
+        "scan",
+        lambda xs, h, w: _rnn(xs, h, w, False),
+        (A((3, 2, 4)), A((2, 4)), A((4, 4), low=-0.5, high=0.5)),
+    ),
+    G(
+        "scan_reverse",
+        lambda xs, h, w: _rnn(xs, h, w, True),
+        (A((3, 4)), A((4,)), A((4, 4), low=-0.5, high=0.5)),
+    ),
+    G("cond_true", lambda x, y: _branch(x, y), (POS, M)),
+    G("cond_false", lambda x, y: _branch(-x, y), (POS, M)),
 ]
+
+
+def _rnn(xs, h, w, reverse):
+    def step(c, x):
+        return (gc.tanh(c[0] @ w + x), c[1] + c[0] * x), c[0] * 2.0
+
+    (h, c), ys = gc.scan(step, (h, h * 0.5), xs, reverse=reverse)
+    return gc.concatenate([gc.stack([h, c]), ys])
+
+
+def _branch(x, y):
+    return gc.cond(x.sum() > 0, lambda a, b: a * gc.sin(b), lambda a, b: gc.exp(a) + b * b, x, y)
 
 
 @pytest.mark.parametrize("optimize", ["none", "fast"])

@@ -31,13 +31,15 @@ def same_results(got, want) -> None:
 
 
 def structure(graph: gc.fgraph.FunctionGraph) -> list:
-    """What must survive a round trip: ops, params, types, wiring, names and user lines."""
+    """What must survive a round trip: ops, params, types, wiring, names and user lines (bodies too)."""
     number = {id(v): k for k, v in enumerate(graph.inputs)}
     rows = []
     for node in graph.nodes:
         ins = [number.get(id(v), (type(v).__name__, v.name, str(v.type))) for v in node.inputs]
         outs = [(str(v.type), v.name) for v in node.outputs]
-        rows.append((node.op, node.param_key, ins, outs, node.origin))
+        graph = gc.fgraph.FunctionGraph
+        params = [(k, structure(v) if isinstance(v, graph) else v) for k, v in node.param_key]
+        rows.append((node.op, params, ins, outs, node.origin))
         for v in node.outputs:
             number[id(v)] = len(number)
     return rows

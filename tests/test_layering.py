@@ -31,6 +31,7 @@ CORE = {
     "graphc.ops_math", "graphc.shape_rules_math", "graphc.mathfuncs", "graphc.arrays", "graphc.padding",
     "graphc.linalg",
     "graphc.ops_indexing", "graphc.shape_rules_indexing", "graphc.indexing", "graphc.advanced_index",
+    "graphc.bodies", "graphc.control",
 }  # fmt: skip
 USER = ("graphc.compile", "graphc.call_checks", "graphc.nn", "graphc.optim", "graphc.training",
         "graphc.testing", "graphc.viz", "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx",

@@ -56,6 +56,7 @@ NO_ONNX_OPERATOR = {Op.RANDOM_UNIFORM, Op.LSHIFT, Op.RSHIFT, Op.CUMPROD, Op.CUMM
                     Op.LOGCUMSUMEXP}  # fmt: skip
 # onnxruntime implements these for float32 only: float64 graphs are exported and imported back, not run
 ORT_FLOAT32_ONLY = {Op.ERF, Op.ERFC, Op.ATAN, Op.ATAN2, Op.ASIN, Op.ACOS, Op.ASINH, Op.ACOSH, Op.ATANH}
+NOT_EXPORTED_YET = {Op.SCAN, Op.COND}  # ONNX's Scan and If could; test_scan checks the message
 OPSET_16 = {Op.SCATTER_ADD, Op.SCATTER_ADD_ALONG}  # ONNX scatters add from opset 16
 
 
@@ -72,7 +73,9 @@ def test_every_case_exports_runs_on_onnxruntime_and_imports_back(rng) -> None:
         out = case.build(*xs)
         nodes = gc.toposort([out])
         ops = {n.op for n in nodes}
-        if ops & NO_ONNX_OPERATOR or (case.name.endswith("_nan") and ops & {Op.ARGSORT} and not nan_last):
+        if ops & (NO_ONNX_OPERATOR | NOT_EXPORTED_YET) or (
+            case.name.endswith("_nan") and ops & {Op.ARGSORT} and not nan_last
+        ):
             continue
         arrays = [a.sample(rng) for a in case.args]
         with np.errstate(all="ignore"):

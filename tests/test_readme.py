@@ -40,6 +40,26 @@ def test_the_api_tour_runs(tmp_path, monkeypatch) -> None:
     np.testing.assert_allclose(g["trace"].grads[g["b"]], want[1], rtol=1e-4, atol=1e-6)
 
 
+def test_the_loops_example_runs(tmp_path, monkeypatch) -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("the example renders an SVG file: needs graphviz's dot")
+    (code,) = re.findall(r"```python\n(.*?)```", _section("Loops and branches in the graph"), re.S)
+    namespace: dict = {}
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["dW"].shape == (32, 32) and (tmp_path / "rnn.svg").stat().st_size > 0
+    assert sum(node.op.value == "scan" for node in gc.graph.toposort([namespace["J"]])) == 1
+
+
+def test_the_recurrent_example_runs() -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", _section("Recurrent layers and attention"), re.S)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    g = namespace
+    assert np.isfinite(g["loss"]) and [a.shape for a in g["g"]] == [(64, 8), (64, 16), (64,), (64,)] * 2
+    assert g["hs"].type.shape[2] == 32 and g["last"].type.shape[1] == 16
+
+
 def test_the_shapes_example_is_what_graphc_does() -> None:
     section = _section("Shapes")
     assert len(re.findall(r"^\d\. ", section, re.M)) == 3  # the rule in three lines

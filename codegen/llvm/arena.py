@@ -20,11 +20,13 @@ import numpy as np
 from llvmlite import ir
 
 from graphc.codegen.checks import MAX_BYTES, too_big
+from graphc.codegen.memory import MemoryPlan, plan_graph
 from graphc.dims import Dim, product
 from graphc.errors import ShapeError
 from graphc.types import shape_str
 
 from .scalar import I1, I8, memory_type
+from .shapes import VIEWS
 from .sizes import Sizes, checked
 from .views import View, const, contiguous, mul
 
@@ -36,6 +38,18 @@ def byte_size(var) -> Dim | int:
     """A value's size in bytes, an int or a size expression: the memory plan's storage key (equal sizes
     share a slot)."""
     return _bytes(var.type.dtype.itemsize, var.type.shape)
+
+
+def plan_memory(fgraph, direct=frozenset()) -> MemoryPlan:
+    """Slots by byte size; views have none of their own and keep what they view alive. Values in `direct`
+    (ids: a body's outputs written straight into a carry buffer or a stacked output) need none either."""
+
+    def key_of(var):
+        if id(var) in direct or VIEWS.get(var.owner.op) == "always":
+            return None
+        return byte_size(var)
+
+    return plan_graph(fgraph, key_of, lambda node: (0,) if node.op in VIEWS else ())
 
 
 @functools.lru_cache(maxsize=1024)
@@ -57,24 +71,40 @@ class Arena:
         self.slots_size = const(0)
         self.scratch_size = const(0)
         self._node_scratch = const(0)
-        self._offsets: dict[int, ir.Value] = {}
+        self._offsets: dict[tuple[int, int], ir.Value] = {}
         self._aligned: dict = {}
+        self._slot_of: dict[int, tuple[int, int]] = {}  # id(var) -> (plan number, slot)
+        self._plans = 0
+        self.add_plan(plan)
+
+    def add_plan(self, plan: MemoryPlan) -> None:
+        """The plan of a body too: its slots are a region of their own (a body's values live while it runs,
+        between the values of the enclosing graph). A later plan takes over the values it shares with an
+        earlier one (a backward body recomputes nodes of the forward body): each body is lowered in one go."""
+        self._slot_of.update((v, (self._plans, s)) for v, s in plan.slot.items())
+        self._plans += 1
 
     def slot_view(self, var) -> View:
         """The arena region the plan gave ``var`` (a node's output), as a contiguous view."""
-        slot = self.plan.slot[id(var)]
+        slot = self._slot_of[id(var)]
         if slot not in self._offsets:
-            self._offsets[slot] = self.slots_size
-            size = self._aligned_size(var.type.dtype, var.type.shape, str(too_big(var)))
-            self.slots_size = self._add(self.slots_size, size)
+            self._offsets[slot] = self._reserve(var.type.dtype, var.type.shape, str(too_big(var)))
         return self._view(self.base, self._offsets[slot], var.type.dtype, var.type.shape)
+
+    def fixed(self, dtype, shape, what: str = "a loop's carry") -> View:
+        """A region of its own for the rest of the call (a loop's carry buffers)."""
+        return self._view(self.base, self._reserve(dtype, shape, _too_big(what, shape)), dtype, shape)
+
+    def _reserve(self, dtype, shape, too_big_message: str) -> ir.Value:
+        offset = self.slots_size
+        self.slots_size = self._add(self.slots_size, self._aligned_size(dtype, shape, too_big_message))
+        return offset
 
     def scratch(self, dtype, shape, what: str = "a temporary", where: str = "") -> View:
         """A temporary for the node being lowered; gone when the next node starts."""
         offset = self._node_scratch
-        message = f"array is too big: {what} of shape {shape_str(shape)} would need more than 2**63 - 1 bytes"
-        message += where
-        self._node_scratch = self._add(offset, self._aligned_size(dtype, shape, message))
+        size = self._aligned_size(dtype, shape, _too_big(what, shape) + where)
+        self._node_scratch = self._add(offset, size)
         return self._view(self.scratch_base, offset, dtype, shape)
 
     def end_node(self) -> None:
@@ -148,4 +178,8 @@ class Arena:
         return contiguous(self.entry, ptr, dtype, shape, [self.sizes.dim(d) for d in shape])
 
 
-__all__ = ["ALIGN", "Arena", "byte_size"]
+def _too_big(what: str, shape) -> str:
+    return f"array is too big: {what} of shape {shape_str(shape)} would need more than 2**63 - 1 bytes"
+
+
+__all__ = ["ALIGN", "Arena", "byte_size", "plan_memory"]

@@ -16,6 +16,8 @@ A rule is ``rule(ctx, node, input_views) -> output views`` and uses only:
   and the rule passes the specs to ``ctx.loop(..., checks=...)`` (see ``kernel_failure``)
 - ``ctx.b`` (the body builder), ``ctx.entry`` (the entry-block builder: sizes, strides, allocas),
   ``ctx.entry_alloca(type)``, ``ctx.module`` (for helper functions such as BLAS wrappers)
+- for ops with a body (``control``): ``ctx.lower_body(body, inputs, targets)`` lowers a sub-graph right where
+  ``ctx.b`` is (inside a loop or a branch), ``ctx.fixed(dtype, shape)`` is memory kept for the whole call
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from llvmlite import ir
 
 from graphc.errors import where_built
 from graphc.graph import Constant
+from graphc.ops import BODY_PARAMS
 
 from . import segments, views
-from .arena import Arena
+from .arena import Arena, plan_memory
 from .failure import Failures, Refusal, libc
 from .loopcall import LoopCalls
 from .scalar import I8, I64, constant, memory_type
@@ -52,6 +55,9 @@ class LowerCtx:
         self.entry, self.b = ir.IRBuilder(entry), ir.IRBuilder(body)
         self._first_check, self._body_block = checks, body
         self.node = None  # the node being lowered: checks name its user line
+        self.rules = rules
+        self.destinations: dict[int, View] = {}  # id(body output) -> where it goes (a carry buffer, ys[t])
+        self.written: set[int] = set()  # the destinations a rule asked for with ctx.out (so wrote into)
         self.sizes = Sizes(self.entry, dims_arg, graph_symbols(fgraph), self._refuse)
         self.arena = Arena(self.entry, self.b, self.sizes, plan, self._refuse)
         self.failures = Failures(fn, self.entry, checks, self.arena.base_slot)
@@ -61,6 +67,10 @@ class LowerCtx:
 
     # --- the rule API
     def out(self, var) -> View:
+        dest = self.destinations.get(id(var))
+        if dest is not None:
+            self.written.add(id(var))
+            return dest
         k = self.root_of.get(id(var))
         if k is not None and k not in self.root_written:
             self.root_written.add(k)
@@ -100,6 +110,41 @@ class LowerCtx:
     def fail_if(self, bad: ir.Value, check, value: ir.Value, position: ir.Value, bound=None) -> None:
         bound = const(check.bound) if bound is None else bound
         self.failures.fail_if(self.b, bad, check, value, bound, position)
+
+    def fixed(self, dtype, shape) -> View:
+        return self.arena.fixed(dtype, shape)
+
+    def lower_body(self, body, inputs: list[View], targets: list[tuple[object, View]]) -> None:
+        """Lower ``body`` where ``ctx.b`` is, its inputs bound to ``inputs``; each (output, view) of
+        ``targets`` ends up in that view: computed straight into it where a rule writes the output, copied
+        there otherwise (an input passed through, a view of another value, an output given twice)."""
+        for var, view in zip(body.inputs, inputs, strict=True):
+            self.env[id(var)] = view
+        direct = {}
+        for var, view in targets:
+            if var.owner is not None and id(var) not in direct and id(var) not in self.destinations:
+                direct[id(var)] = view
+        self.arena.add_plan(plan_memory(body, direct))
+        self.destinations.update(direct)
+        outer = self.node
+        self.lower_nodes(body.nodes)
+        self.node = outer
+        for var, view in targets:
+            if direct.get(id(var)) is not view or id(var) not in self.written:
+                self.copy(self.env[id(var)], view)
+        for key in direct:
+            del self.destinations[key]
+            self.written.discard(key)
+
+    def lower_nodes(self, nodes, after=None) -> None:
+        """One LLVM_RULES row per node, in order (the walk of the graph and of every body); `after(node,
+        outputs)` runs after each (check_numerics' guard, on the outer graph's nodes)."""
+        for node in nodes:
+            self.node = node
+            outs = self.rules[node.op](self, node, [self.env[id(v)] for v in node.inputs])
+            self.bind(node.outputs, outs)
+            if after is not None:
+                after(node, outs)
 
     def entry_alloca(self, ty: ir.Type) -> ir.Value:
         with self.entry.goto_entry_block():
@@ -141,10 +186,11 @@ class LowerCtx:
 
     def _layout(self, fg) -> None:
         """Pointer slots: inputs, shared values, big constants, then the outputs Python allocated."""
-        self.big_constants = [c for c in fg.constants if c.value.ndim > 0]
+        constants = _all_constants(fg)
+        self.big_constants = [c for c in constants if c.value.ndim > 0]
         self.external = list(fg.inputs) + list(fg.shared) + self.big_constants
         self.env: dict[int, View] = {id(v): self._external(k, v) for k, v in enumerate(self.external)}
-        for c in fg.constants:
+        for c in constants:
             if c.value.ndim == 0:
                 self.env[id(c)] = self._scalar_constant(c)
         self.roots = fg.roots
@@ -192,6 +238,19 @@ class LowerCtx:
         ir.IRBuilder(out_of_memory).ret(ir.Constant(I64, 1))
         self.b.call(free, [self.b.load(self.arena.base_slot)])
         self.b.ret(ir.Constant(I64, 0))
+
+
+def _all_constants(fg) -> list[Constant]:
+    """The constants of a graph and of the bodies inside it (each once): every one needs a place in memory."""
+    found: dict[int, Constant] = {}
+    stack = [fg]
+    while stack:
+        graph = stack.pop()
+        for c in graph.constants:
+            found.setdefault(id(c), c)
+        for node in graph.nodes:
+            stack.extend(node.params[key] for key in BODY_PARAMS.get(node.op, ()))
+    return list(found.values())
 
 
 __all__ = ["LowerCtx"]

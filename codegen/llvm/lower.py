@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from graphc.codegen.memory import MemoryPlan, plan_graph
+from graphc.codegen.memory import MemoryPlan
 from graphc.ops import Op
 
-from . import creation, elementwise, index, matmul, reduce, rng, scans, shapes, softmax
-from .arena import byte_size
+from . import control, creation, elementwise, index, matmul, reduce, rng, scans, shapes, softmax
+from .arena import plan_memory
 from .context import LowerCtx
 from .entry import Entry, python_entry
 from .numerics import NumericsGuard
@@ -48,18 +48,10 @@ LLVM_RULES = RuleTable(
         **scans.RULES,
         **rng.RULES,
         **creation.RULES,
+        **control.RULES,  # SCAN and COND: their bodies lowered in place, in a native loop or branch
     }
 )
 """LLVM_RULES[op](ctx, node, input_views) -> output views, for every op."""
-
-
-def plan_memory(fgraph) -> MemoryPlan:
-    """Slots by byte size; views have none of their own and keep what they view alive."""
-
-    def key_of(var):
-        return None if shapes.VIEWS.get(var.owner.op) == "always" else byte_size(var)
-
-    return plan_graph(fgraph, key_of, lambda node: (0,) if node.op in shapes.VIEWS else ())
 
 
 @dataclass
@@ -83,12 +75,7 @@ def lower(fgraph, rules=LLVM_RULES, check_numerics: bool = False) -> Lowered:
     plan = plan_memory(fgraph)
     ctx = LowerCtx(fgraph, plan, rules, keyed=rules is LLVM_RULES)
     guard = NumericsGuard(ctx) if check_numerics else None
-    for node in fgraph.nodes:
-        ctx.node = node
-        outs = rules[node.op](ctx, node, [ctx.env[id(v)] for v in node.inputs])
-        ctx.bind(node.outputs, outs)
-        if guard is not None:
-            guard.after(node, outs)
+    ctx.lower_nodes(fgraph.nodes, after=guard.after if guard is not None else None)
     ctx.finish()
     sizes = ctx.sizes
     entry = python_entry(ctx.module, ctx.main, ctx.n_pointers, fgraph.inputs, sizes.symbols, sizes.derived)

@@ -5,8 +5,8 @@ values of the right kind, and no backend ever receives a param a hostile file ch
 belongs would otherwise reach generated source). Saving checks the same table, so an op that lacks a row is
 refused at save time, by name, and tests/test_completeness.py lists it.
 
-Extension point: a new op adds one row, `Op.GATHER: {"axis": INT}`; an op with a body uses GRAPH
-(`Op.SCAN: {"body": GRAPH, "length": DIM}`). A new kind is one Kind(name, test) line below.
+Extension point: a new op adds one row, `Op.GATHER: {"axis": INT}`; an op with a body uses GRAPH (as SCAN
+and COND do). A new kind is one Kind(name, test) line below.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ NUMBER_OR_DIM = Kind("a number or a size", lambda v: NUMBER.test(v) or _is_dim(v
 COUNT = Kind("a non-negative int", lambda v: _is_int(v) and v >= 0)
 OPTIONAL_INT = Kind("an int or None", lambda v: v is None or _is_int(v))
 INTS = Kind("a tuple of ints", lambda v: type(v) is tuple and all(map(_is_int, v)))
+DIM = Kind("a size", _is_dim)
 SHAPE = Kind("a shape (sizes)", lambda v: type(v) is tuple and all(map(_is_dim, v)))
 DTYPE = Kind("a dtype", lambda v: isinstance(v, np.dtype) and v.name in DTYPES)
 INDEX = Kind("a basic index", lambda v: type(v) is tuple and all(map(_index_item, v)))
@@ -88,6 +89,8 @@ OP_PARAMS: dict[Op, dict[str, Kind]] = {
     **{op: {"axis": INT} for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)},
     **{op: {"axis": INT, "reverse": BOOL} for op in SCANS},
     Op.ARGSORT: {"axis": INT, "descending": BOOL},
+    Op.SCAN: {"body": GRAPH, "n_carry": COUNT, "n_seq": COUNT, "length": DIM, "reverse": BOOL, "save": INTS},
+    Op.COND: {"true_body": GRAPH, "false_body": GRAPH},
 }
 """OP_PARAMS[op] = {param name: Kind}: exactly the params a node of `op` has. FUSED has no row: files hold
 the user's graph, before fusion."""

@@ -33,6 +33,8 @@ from .activations import (
     swish,
     tanh,
 )
+from .attention import AdditiveAttention, additive_attention, attention
+from .cells import gru_cell, lstm_cell, rnn_cell
 from .conv import conv1d, conv2d, conv_output_size, conv_transpose1d, conv_transpose2d, pad2d
 from .layers import (
     Dense,
@@ -56,8 +58,9 @@ from .metrics import binary_metrics, confusion_matrix
 from .norm import BatchNorm, LayerNorm, batch_norm, layer_norm
 from .pool import avg_pool2d, max_pool2d
 from .random import Mode, random_normal, random_uniform
+from .recurrent import GRU, LSTM, RNN, gru, lstm, rnn
 from .regularize import l1_penalty, l2_penalty, label_smoothing
-from .rnn import SimpleRNN, rnn_step
+from .simple_rnn import SimpleRNN, rnn_step
 
 __all__ = [
     "init", "binary_metrics", "confusion_matrix",
@@ -72,6 +75,8 @@ __all__ = [
     "softmax_cross_entropy",
     "sum_squared_error", "BatchNorm", "LayerNorm", "batch_norm", "layer_norm", "Mode", "random_normal",
     "random_uniform", "l1_penalty", "l2_penalty", "label_smoothing", "SimpleRNN", "rnn_step",
+    "rnn", "lstm", "gru", "RNN", "LSTM", "GRU", "rnn_cell", "lstm_cell", "gru_cell",
+    "attention", "additive_attention", "AdditiveAttention",
 ]  # fmt: skip
 
 

@@ -198,6 +198,13 @@ def _no_equivalent(why: str):
     return rule
 
 
+def _not_supported(why: str):
+    def rule(ex, node, ins):
+        raise GraphcError(f"gc.onnx.export: {node.op.value} is not supported: {why}")
+
+    return rule
+
+
 EXPORT_RULES = {
     **{op: _same(name) for op, name in {
         Op.NEG: "Neg", Op.ABS: "Abs", Op.SIGN: "Sign", Op.EXP: "Exp", Op.LOG: "Log", Op.SQRT: "Sqrt",
@@ -234,5 +241,7 @@ EXPORT_RULES = {
     Op.RANDOM_UNIFORM: _no_equivalent("export the evaluation graph (gc.nn.Mode(training=False))"),
     Op.FUSED: _fused,
     **INDEXING_EXPORT_RULES,
+    Op.SCAN: _not_supported("ONNX's Scan could express it, but graphc does not export it yet"),
+    Op.COND: _not_supported("ONNX's If could express it, but graphc does not export it yet"),
 }  # fmt: skip
 """EXPORT_RULES[op](exporter, node, input names) -> output names."""

@@ -53,6 +53,7 @@ def to_dot(
     title: str | None = None,
     legend: bool | None = None,
     dpi: int | None = None,
+    unroll: int | None = None,
 ) -> str:
     """DOT source for `graph`: a Variable, a list of them, a FunctionGraph, or a compiled Function.
 
@@ -69,6 +70,8 @@ def to_dot(
       value alone (one call of a composite such as gc.nn.softmax_cross_entropy) drawn as one operation.
     max_depth: draw only the operations within this many levels of the outputs (the rest is elided).
     max_nodes: refuse (with advice) to draw more operations than this; None draws anything.
+    unroll: a scan is drawn folded (fig. 10.2 left: its body once, a black square on the edge that feeds the
+      new carry back); unroll=k draws its first k steps instead (fig. 10.2 right, 10.3).
 
     >>> x = gc.vector("x")
     >>> print(gc.viz.to_dot(gc.tanh(x)).splitlines()[0])
@@ -77,7 +80,7 @@ def to_dot(
     if style not in ("book", "ops"):
         raise GraphcError(f"gc.viz: style must be 'book' or 'ops', not {style!r}")
     outputs, pairs, updates, aliases = _resolve(graph, grads, stage)
-    scene = build_scene(outputs, pairs, updates, collapse, max_depth, max_nodes, aliases)
+    scene = build_scene(outputs, pairs, updates, collapse, max_depth, max_nodes, aliases, unroll)
     return emit(scene, style, title=title, legend=legend, dpi=dpi)
 
 

@@ -54,9 +54,14 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
     depth = _depths(scene)
     for v in scene.leaves:
         _variable(g, scene, v, ids, book)
+    bodies = [_body_cluster(k, cluster) for k, cluster in enumerate(scene.clusters)]
     for k, op in enumerate(scene.ops):
-        if op.kernel is not None:
-            with g.subgraph(name=f"cluster_{k}") as c:
+        where = g if op.cluster is None else bodies[op.cluster]
+        if op.hidden:
+            for v in op.outputs:
+                _variable(where, scene, v, ids, book)
+        elif op.kernel is not None:
+            with where.subgraph(name=f"cluster_{k}") as c:
                 c.attr(label="fused kernel", style="dashed,rounded", color="#7f8c8d", fontname=MONO,
                        fontsize="10")  # fmt: skip
                 _operation(c, g, scene, op, k, ids, book, depth)
@@ -71,7 +76,23 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
                     **{"class": "kernel"},
                 )
         else:
-            _operation(g, g, scene, op, k, ids, book, depth)
+            _operation(where, g, scene, op, k, ids, book, depth)
+    _links(g, bodies, scene, ids)
+    for row in scene.rows:  # an unrolled loop's steps from left to right: x⁽¹⁾, x⁽²⁾, ... on one rank
+        g.attr(newrank="true")
+        with g.subgraph() as same:
+            same.attr(rank="same")
+            for v in row:
+                same.node(ids[id(v)])
+        for a, b in zip(row, row[1:], strict=False):
+            g.edge(ids[id(a)], ids[id(b)], style="invis")
+    for k in reversed(range(len(bodies))):  # a nested body is complete before it goes into its parent's
+        parent = scene.clusters[k].parent
+        if parent is not None:
+            bodies[parent].subgraph(bodies[k])
+    for k, cluster in enumerate(scene.clusters):  # in order: an unrolled loop's steps from left to right
+        if cluster.parent is None:
+            g.subgraph(bodies[k])
     for var, value in scene.updates:
         if id(var) in ids and id(value) in ids:
             g.edge(ids[id(value)], ids[id(var)], label=f"{dot_text(plain(scene.names.get(id(var), '?')))} ←",
@@ -80,6 +101,34 @@ def emit(scene: Scene, style: str, title: str | None = None, legend: bool | None
     if legend or (legend is None and scene.has_backward):
         _legend(g, scene)
     return g.source
+
+
+def _body_cluster(k: int, cluster) -> graphviz.Digraph:
+    """A loop body (or one step of it) as a dashed box labelled like the book's figures."""
+    body = graphviz.Digraph(name=f"cluster_loop{k}")
+    colour = BACKWARD_COLOR if cluster.backward else "#34495e"
+    body.attr(label=dot_text(cluster.label), style="dashed,rounded", color=colour, fontcolor=colour,
+              fontname=FONT, fontsize="11")  # fmt: skip
+    return body
+
+
+def _links(g, bodies: list, scene: Scene, ids: dict[int, str]) -> None:
+    """The edges into, out of and around loop bodies; a delay is an edge through a small black square."""
+    for k, link in enumerate(scene.links):
+        if id(link.src) not in ids or id(link.dst) not in ids:
+            continue
+        src, dst = ids[id(link.src)], ids[id(link.dst)]
+        colour = BACKWARD_COLOR if id(link.dst) in scene.backward_vars else "#34495e"
+        if link.delay:
+            square = f"delay{k}"
+            bodies[link.cluster].node(square, "", shape="square", style="filled", fillcolor="black",
+                                      color="black", width="0.1", height="0.1", fixedsize="true",
+                                      **{"class": "delay"})  # fmt: skip
+            g.edge(src, square, arrowhead="none", constraint="false", color=colour, **{"class": "delay"})
+            g.edge(square, dst, constraint="false", color=colour, **{"class": "delay"})
+        else:
+            label = {"label": f" {dot_text(link.label)} "} if link.label else {}
+            g.edge(src, dst, style="dashed", color=colour, fontcolor=colour, **label, **{"class": "loop"})
 
 
 def _variable(g, scene: Scene, v, ids: dict[int, str], book: bool) -> None:
@@ -141,9 +190,9 @@ def _operation(
         if not sources:  # an op with no inputs (random numbers): its name on the value itself
             g.node(out, xlabel=dot_text(op.label))
         label_at = _label_arrow(op, depth) if sources else 0
-        for i, src in enumerate(sources):
+        for i, (src, v) in enumerate(zip(sources, op.inputs, strict=True)):
             extra = {"label": f" {dot_text(op.label)} "} if i == label_at else {}
-            top.edge(src, out, **extra, **colour, **cls)
+            top.edge(src, out, **extra, **colour, **cls, **_between_steps(scene, op, v))
         return
     box = f"op{k}"
     text = dot_text(op.label if book else op.box)
@@ -156,9 +205,17 @@ def _operation(
     for i, src in enumerate(sources):
         # A kernel's inputs are named v0, v1, ... in its body; other ops' inputs are numbered in ops style.
         label = {"label": f"v{i}"} if op.kernel is not None else {"label": str(i)} if several else {}
-        top.edge(src, box, **label, **colour, **cls)
+        top.edge(src, box, **label, **colour, **cls, **_between_steps(scene, op, op.inputs[i]))
     for v in op.outputs:
         top.edge(box, ids[id(v)], **colour, **cls)
+
+
+def _between_steps(scene: Scene, op: Drawn, v) -> dict:
+    """An unrolled loop's steps go left to right and up (fig. 10.3): an edge from another step is loose."""
+    home = scene.home.get(id(v))
+    if op.cluster is None or home is None or home == op.cluster or not scene.clusters[op.cluster].step:
+        return {}
+    return {"weight": "0"}
 
 
 def _legend(g, scene: Scene) -> None:

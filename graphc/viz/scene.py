@@ -11,6 +11,7 @@ from graphc.graph import Constant, Node, SharedVariable, Variable, graph_inputs,
 from graphc.ops import Op
 from graphc.types import same_shape
 
+from .loops import Cluster, Link, LoopDrawing
 from .names import (
     SUPERSCRIPT,
     constant_text,
@@ -34,6 +35,9 @@ class Drawn:
     backward: bool
     kernel: list[str] | None = None  # a FUSED node's body, one line per instruction
     size: int = 1  # how many graph nodes it stands for
+    node: Node | None = None  # the node it draws (None: a group, or values placed by a loop's drawing)
+    cluster: int | None = None  # the loop body (Scene.clusters) it is drawn in
+    hidden: bool = False  # no operation: it only places its outputs (a loop's carry and x, its results)
 
     @property
     def as_box(self) -> bool:
@@ -49,6 +53,10 @@ class Scene:
     backward_vars: set[int]
     names: dict[int, str] = field(default_factory=dict)  # id(var) -> book text (x_{sub} marks subscripts)
     updates: list[tuple[SharedVariable, Variable]] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)  # edges into, out of and around loop bodies
+    clusters: list[Cluster] = field(default_factory=list)  # loop bodies (a step each when unrolled)
+    home: dict[int, int] = field(default_factory=dict)  # id(value) -> the loop body it is drawn in
+    rows: list[list[Variable]] = field(default_factory=list)  # values drawn side by side, left to right
 
     @property
     def has_backward(self) -> bool:
@@ -63,6 +71,7 @@ def build_scene(
     max_depth: int | None,
     max_nodes: int | None,
     aliases: dict[int, str] | None = None,
+    unroll: int | None = None,
 ) -> Scene:
     grad_ids = {id(g) for _, g in grads}
     forward_roots = _unique(o for o in outputs if id(o) not in grad_ids)
@@ -78,9 +87,12 @@ def build_scene(
     if collapse is None:
         _check_size(len(nodes), max_nodes)  # before any per-node work: a huge graph is refused at once
     ops = _collapse(nodes, backward_nodes, roots, collapse)
-    _check_size(len(ops), max_nodes)
+    loops = _draw_loops(ops, roots, unroll)
+    ops = loops.ops
+    _check_size(sum(not op.hidden for op in ops), max_nodes)
     made = {id(v) for op in ops for v in op.outputs}
     leaves = _unique([v for op in ops for v in op.inputs if id(v) not in made] +
+                     [link.src for link in loops.links if id(link.src) not in made] +
                      [r for r in roots if id(r) not in made])  # fmt: skip
     elided_ids = {id(v) for v in elided}
     kinds: dict[int, str] = {}
@@ -101,9 +113,12 @@ def build_scene(
     forward_reads = {id(v) for op in ops if not op.backward for v in op.inputs} | {
         id(r) for r in forward_roots
     }
+    forward_reads |= {id(link.src) for link in loops.links if id(link.dst) not in backward_vars}
     backward_vars |= {id(v) for v in leaves if isinstance(v, Constant) and id(v) not in forward_reads}
-    scene = Scene(ops, leaves, kinds, backward_vars, updates=list(updates))
-    scene.names = _names(scene, forward_roots, grads, aliases or {})
+    home = {id(v): op.cluster for op in ops if op.cluster is not None for v in op.outputs}
+    scene = Scene(ops, leaves, kinds, backward_vars, updates=list(updates), links=loops.links,
+                  clusters=loops.clusters, home=home, rows=loops.rows)  # fmt: skip
+    scene.names = _names(scene, forward_roots, grads, {**loops.names, **(aliases or {})})
     return scene
 
 
@@ -155,8 +170,25 @@ def _depth_cut(roots: list[Variable], max_depth: int) -> list[Variable]:
 def _drawn(node: Node, backward: bool) -> Drawn:
     if node.op is Op.FUSED:  # every input, in order: the kernel body calls them v0, v1, ...
         kernel = node.params["kernel"].describe()
-        return Drawn("fused", op_box_text(node), list(node.inputs), list(node.outputs), backward, kernel)
-    return Drawn(op_symbol(node), op_box_text(node), shown_inputs(node), list(node.outputs), backward)
+        return Drawn("fused", op_box_text(node), list(node.inputs), list(node.outputs), backward, kernel,
+                     node=node)  # fmt: skip
+    return Drawn(
+        op_symbol(node), op_box_text(node), shown_inputs(node), list(node.outputs), backward, node=node
+    )
+
+
+def _placed(values: list[Variable], backward: bool, cluster: int | None) -> Drawn:
+    return Drawn("", "", [], values, backward, cluster=cluster, hidden=True)
+
+
+def _draw_loops(ops: list[Drawn], roots: list[Variable], unroll: int | None) -> LoopDrawing:
+    """The ops with each scan drawn as its body (graphc.viz.loops): folded, or unrolled for `unroll` steps."""
+    if unroll is not None and (not isinstance(unroll, int) or unroll < 1):
+        raise GraphcError(f"gc.viz: unroll must be a number of steps (1 or more), not {unroll!r}")
+    read = {id(v) for op in ops for v in op.inputs} | {id(r) for r in roots}
+    loops = LoopDrawing(read, unroll, _drawn, _placed)
+    loops.expand(ops)
+    return loops
 
 
 def _collapse(nodes: list[Node], backward: set[int], roots: list[Variable], collapse) -> list[Drawn]:
@@ -263,16 +295,15 @@ def _names(scene: Scene, forward_roots: list[Variable], grads, aliases: dict[int
     grad_wrt = _match_wrt(grads, forward_roots)
     updated = {id(value): var for var, value in scene.updates}
     # The user's names first: a made-up u⁽ⁱ⁾ or J never repeats one of them (a value named u1 is u⁽¹⁾).
-    taken = set(names.values()) | {
-        pretty(v.name or aliases[id(v)]) for op in scene.ops for v in op.outputs if v.name or id(v) in aliases
-    }
+    given = [aliases.get(id(v)) or v.name for op in scene.ops for v in op.outputs]
+    taken = set(names.values()) | {pretty(name) for name in given if name}
     count = 0
     for op in scene.ops:
         for v in op.outputs:
             if id(v) in grad_wrt or id(v) in names:
                 continue
             if v.name or id(v) in aliases:
-                names[id(v)] = pretty(v.name or aliases[id(v)])
+                names[id(v)] = pretty(aliases.get(id(v)) or v.name)
             elif id(v) in updated:  # the new value of a parameter (an update), as in W ← W − εg
                 names[id(v)] = "new " + (pretty(updated[id(v)].name or "") or "value")
             elif v is cost and len(scalar_outs) == 1 and not cost.name and "J" not in taken:
