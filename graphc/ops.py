@@ -263,8 +263,9 @@ def random_uniform(counter, shape, seed, dtype):
 
 def power(x, y, out=None):
     """x ** y as NumPy 2.4 computes it for one exponent, for every exponent: where y is exactly 0.5 it is
-    sqrt(x) (NaN at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0). NumPy 2.4 takes that path only for a
-    scalar exponent, NumPy 2.0 never (C's pow); graphc takes it everywhere and with every NumPy, so an exponent array, a fused kernel and a constant agree on every backend."""
+    sqrt(x) (NaN at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0). NumPy 2.4 takes that path only for
+    a scalar exponent, NumPy 2.0 never (C's pow); graphc takes it everywhere and with every NumPy, so an
+    exponent array, a fused kernel and a constant agree on every backend."""
     roots = None
     if np.result_type(x, y).kind == "f":
         half = np.asarray(y) == 0.5
