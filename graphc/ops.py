@@ -292,11 +292,12 @@ def random_uniform(counter, shape, seed, dtype):
 
 
 def power(x, y, out=None):
-    """x ** y as NumPy computes it for one exponent, for every exponent: where y is exactly 0.5 it is
-    sqrt(x) (NaN at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0). NumPy takes that path only for a
-    scalar exponent; graphc takes it everywhere, so an exponent array, a fused kernel and a constant agree."""
+    """x ** y as NumPy 2.4 computes it for one exponent, for every exponent: where y is exactly 0.5 it is
+    sqrt(x) (NaN at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0). NumPy 2.4 takes that path only for
+    a scalar exponent, NumPy 2.0 never (C's pow); graphc takes it everywhere and with every NumPy, so an
+    exponent array, a fused kernel and a constant agree on every backend."""
     roots = None
-    if np.ndim(y) > 0 and np.result_type(x, y).kind == "f":  # (even one element: NumPy's path is by stride)
+    if np.result_type(x, y).kind == "f":
         half = np.asarray(y) == 0.5
         if half.any():
             with np.errstate(invalid="ignore"):
