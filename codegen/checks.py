@@ -178,11 +178,48 @@ def integer_power(node: Node) -> tuple:
     return (NegativePower(node),) if node.outputs[0].type.dtype.kind in "iu" else ()
 
 
-Check = RangeCheck | IndexCheck | NegativePower
+@dataclass(frozen=True, eq=False)
+class ZeroDivisor:
+    """x // y and x % y on integers: every divisor must be nonzero (NumPy gives 0 with a warning: a silent
+    wrong answer). Checked where an element is computed: not when the result is empty."""
+
+    node: Node
+    arg: int = 1
+    bound: int = 0
+    reads: tuple[int, ...] = (0, 1)  # both: whether any element is computed depends on both shapes
+    rule: str = "!= 0"
+
+    def error(self, value, bound, position) -> DomainError:
+        x, y = self.node.inputs
+        return DomainError(
+            f"{self.node.op.value}: {describe(x)} by {describe(y)}: integer division by zero (the divisor "
+            f"is 0{_at(position, y)}); nothing was updated{where_built(self.node.origin)}",
+            value=0,
+            bound=0,
+            position=position,
+            name=y.name,
+        )
+
+    def verify(self, x: np.ndarray, y: np.ndarray) -> None:
+        if not _computes_any((x, y)):
+            return
+        divisor = np.asarray(y)
+        if divisor.size and not divisor.all():
+            raise self.error(0, 0, int(np.flatnonzero(divisor.ravel() == 0)[0]))
+
+
+def integer_division(node: Node) -> tuple:
+    """Integer // and % check their divisor (a constant one too: LLVM folds a test of a nonzero constant)."""
+    return (ZeroDivisor(node),) if node.outputs[0].type.dtype.kind in "iu" else ()
+
+
+Check = RangeCheck | IndexCheck | NegativePower | ZeroDivisor
 
 RUNTIME_CHECKS: dict[Op, Callable[[Node], tuple[Check, ...]]] = {
     Op.ONE_HOT: lambda node: (one_hot_labels(node),),
     Op.POW: integer_power,
+    Op.FLOOR_DIV: integer_division,
+    Op.MOD: integer_division,
     **{
         op: lambda node: (indices(node),)
         for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)
@@ -300,9 +337,11 @@ __all__ = [
     "NegativePower",
     "NumericsCheck",
     "RangeCheck",
+    "ZeroDivisor",
     "checks_of",
     "first_too_big",
     "indices",
+    "integer_division",
     "integer_power",
     "kernel_checks",
     "one_hot_labels",

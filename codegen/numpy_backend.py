@@ -28,17 +28,19 @@ from graphc.ops import IMPL, Op, expit, index_to_python
 from graphc.types import broadcast_shapes
 
 from .numpy_indexing import INDEXING_RUNTIME, INDEXING_TEMPLATES
+from .numpy_math import MATH_RUNTIME, MATH_UFUNCS
 
 # Elementwise ops as ufunc-like callables that accept out=: the fused block can then reuse buffers.
 UFUNCS: dict[Op, str] = {
     Op.NEG: "np.negative", Op.ABS: "np.abs", Op.SIGN: "np.sign", Op.EXP: "np.exp", Op.LOG: "np.log",
     Op.LOG1P: "np.log1p", Op.EXPM1: "np.expm1", Op.SQRT: "np.sqrt", Op.SIN: "np.sin", Op.COS: "np.cos",
     Op.TANH: "np.tanh", Op.SIGMOID: "expit", Op.SOFTPLUS: "softplus", Op.RELU: "relu",
-    Op.NOT: "np.logical_not", Op.ADD: "np.add", Op.SUB: "np.subtract", Op.MUL: "np.multiply",
+    Op.NOT: "np.invert", Op.ADD: "np.add", Op.SUB: "np.subtract", Op.MUL: "np.multiply",
     Op.DIV: "np.true_divide",
     Op.POW: "power", Op.MAXIMUM: "np.maximum", Op.MINIMUM: "np.minimum", Op.LT: "np.less",
     Op.LE: "np.less_equal", Op.GT: "np.greater", Op.GE: "np.greater_equal", Op.EQ: "np.equal",
-    Op.NE: "np.not_equal", Op.AND: "np.logical_and", Op.OR: "np.logical_or",
+    Op.NE: "np.not_equal", Op.AND: "np.bitwise_and", Op.OR: "np.bitwise_or",  # logical on bools
+    **MATH_UFUNCS,
 }  # fmt: skip
 
 
@@ -76,6 +78,9 @@ NUMPY_TEMPLATES: dict[Op, Callable[[list[str], dict], str]] = {
     Op.LOGSUMEXP: lambda a, p: f"logsumexp({a[0]}, axis={p['axis']}, keepdims={p['keepdims']})",
     Op.SIZE: lambda a, p: f"np.asarray({_count(a[0], p['axis'])}, dtype=np.{p['dtype'].name})",
     Op.ONE_HOT: lambda a, p: f"(({a[0]})[..., None] == np.arange({p['depth']})).astype(np.{p['dtype'].name})",
+    Op.ARANGE: lambda a, p: (
+        f"np.arange({p['start']!r}, {_number(p['stop'])}, {p['step']!r}, np.{np.dtype(p['dtype']).name})"
+    ),
     Op.RANDOM_UNIFORM: lambda a, p: (
         f"random_uniform({a[0]}, {_shape(p['shape'])}, {int(p['seed'])}, np.{np.dtype(p['dtype']).name})"
     ),
@@ -92,6 +97,11 @@ def _dim(d) -> str:
     if isinstance(d, (int, Code)):
         return str(d)
     raise BackendError(f"internal error: the size {d!r} reached the numpy templates unprinted")
+
+
+def _number(v) -> str:
+    """A param that is a number or a size (printed by Emitter.printable)."""
+    return repr(v) if isinstance(v, (int, float)) else _dim(v)
 
 
 def _shape(shape) -> str:
@@ -139,6 +149,7 @@ RUNTIME = {
     "logsumexp": IMPL[Op.LOGSUMEXP],
     "mean": IMPL[Op.MEAN],
     "random_uniform": IMPL[Op.RANDOM_UNIFORM],
+    **MATH_RUNTIME,
     **INDEXING_RUNTIME,
 }
 
@@ -264,6 +275,8 @@ class Emitter:
         for key, value in params.items():
             if isinstance(value, ScalarFunction):
                 value = Code(self.function_name(value))
+            elif isinstance(value, Dim):  # a size alone (arange's stop)
+                value = self.size(value)
             elif isinstance(value, tuple):
                 value = tuple(
                     tuple(self.size(d) for d in item) if isinstance(item, tuple) else self.size(item)

@@ -16,6 +16,7 @@ from types import ModuleType as _ModuleType
 
 from . import graph as _graph
 from . import settings
+from .arrays import arange, array_split, eye, flip, linspace, repeat, roll, split, tile, tril, triu
 from .control import cond, scan
 from .elementwise import ScalarFunction, elementwise
 from .errors import (
@@ -45,7 +46,44 @@ from .indexing import (
     take_along_axis,
     topk,
 )
+from .linalg import einsum, norm, std, tensordot, var
+from .mathfuncs import (
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    around,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    ceil,
+    copysign,
+    erf,
+    erfc,
+    floor,
+    floor_divide,
+    invert,
+    left_shift,
+    logical_xor,
+    mod,
+    remainder,
+    right_shift,
+    round,
+    trunc,
+)
 from .ops import Op
+from .padding import pad
 from .printing import debugprint
 from .tensor import (
     abs_ as abs,

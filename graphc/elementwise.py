@@ -39,6 +39,12 @@ _NUMPY_FUNCS = [
     },
     "numpy",
 ]
+# sympy functions NumPy lacks: lambdify's NumPy printer falls back to math.erf & co, which fail on arrays.
+# An expression with one of them is lambdified with scipy.special first (imported only then).
+_SCIPY_FUNCTIONS = (
+    "erf", "erfc", "erfi", "erfinv", "erfcinv", "gamma", "loggamma", "digamma", "polygamma", "beta",
+    "besselj", "bessely", "besseli", "besselk",
+)  # fmt: skip
 
 
 def derivative(expr: sympy.Expr, symbol: sympy.Symbol) -> sympy.Expr:
@@ -97,7 +103,10 @@ class ScalarFunction:
                 f"elementwise {name!r}: the expression uses unknown symbols {sorted(map(str, stray))}"
             )
         self.key = f"{re.sub(r'[^0-9a-zA-Z_]', '_', name)}_{next(_keys)}"
-        self._fn = sympy.lambdify(self.symbols, self.expr, modules=_NUMPY_FUNCS)
+        modules = _NUMPY_FUNCS
+        if self.expr.has(*(getattr(sympy, name) for name in _SCIPY_FUNCTIONS)):
+            modules = [_NUMPY_FUNCS[0], "scipy", "numpy"]
+        self._fn = sympy.lambdify(self.symbols, self.expr, modules=modules)
         self._partials: dict[int, ScalarFunction] = {}
 
     @property

@@ -57,7 +57,13 @@ class Operators:
     __matmul__, __rmatmul__ = _binary(Op.MATMUL)
     __lt__, __le__ = _binary(Op.LT)[0], _binary(Op.LE)[0]
     __gt__, __ge__ = _binary(Op.GT)[0], _binary(Op.GE)[0]
-    __and__, __or__ = _binary(Op.AND)[0], _binary(Op.OR)[0]
+    __floordiv__, __rfloordiv__ = _binary(Op.FLOOR_DIV)
+    __mod__, __rmod__ = _binary(Op.MOD)
+    __and__, __rand__ = _binary(Op.AND)  # bitwise on integers, logical on bools (NumPy's &, |, ^, ~)
+    __or__, __ror__ = _binary(Op.OR)
+    __xor__, __rxor__ = _binary(Op.XOR)
+    __lshift__, __rlshift__ = _binary(Op.LSHIFT)
+    __rshift__, __rrshift__ = _binary(Op.RSHIFT)
     __neg__, __abs__, __invert__ = _unary(Op.NEG), _unary(Op.ABS), _unary(Op.NOT)
     exp, log, tanh, sqrt = _unary(Op.EXP), _unary(Op.LOG), _unary(Op.TANH), _unary(Op.SQRT)
 
@@ -176,11 +182,12 @@ def normalize_axes(x, axis, what: str) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(x.type.ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    bound = max(x.type.ndim, 1)  # a 0-d value takes axis 0 or -1, as in NumPy (np.sum(s, axis=-1) is s)
     out = []
     for a in axes:
-        if not -x.type.ndim <= a < max(x.type.ndim, 1) or (x.type.ndim == 0 and a not in (0, -1)):
+        if not -bound <= a < bound:
             raise ShapeError(f"{what}: axis {a} is out of range for {describe(x)}{here()}")
-        out.append(int(a) % max(x.type.ndim, 1))
+        out.append(int(a) % bound)
     if len(set(out)) != len(out):
         raise ShapeError(f"{what}: repeated axis in {axis} for {describe(x)}{here()}")
     return tuple(sorted(out)) if x.type.ndim else ()

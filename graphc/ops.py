@@ -14,6 +14,8 @@ import numpy as np
 
 from .bodies import cond_impl, scan_impl
 from .ops_indexing import IMPL_BY_NAME as _INDEXING_IMPL
+from .ops_math import IMPL_BY_NAME as _MATH_IMPL
+from .ops_math import MATH_DEFINED, math_definitions
 from .types import shape_str
 
 
@@ -64,6 +66,28 @@ class Op(enum.Enum):
     WHERE = "where"
     # elementwise, user-declared from a sympy expression; params: fn (a ScalarFunction)
     SCALAR_FN = "scalar_fn"
+    # rounding, integer and special-function math, elementwise (reference semantics in graphc.ops_math)
+    FLOOR = "floor"
+    CEIL = "ceil"
+    ROUND = "round"  # half to even, as np.round; integers unchanged
+    TRUNC = "trunc"
+    COPYSIGN = "copysign"
+    FLOOR_DIV = "floor_divide"  # NumPy's //: the floor of the quotient
+    MOD = "mod"  # NumPy's %: x - floor(x / y)·y, with the divisor's sign
+    XOR = "xor"  # bitwise, as AND, OR and NOT (logical on bools)
+    LSHIFT = "left_shift"
+    RSHIFT = "right_shift"  # arithmetic (sign-extending)
+    ERF = "erf"
+    ERFC = "erfc"
+    ASIN = "asin"
+    ACOS = "acos"
+    ATAN = "atan"
+    ATAN2 = "atan2"  # (y, x): the angle of the point (x, y)
+    ASINH = "asinh"
+    ACOSH = "acosh"
+    ATANH = "atanh"
+    # creation: no inputs; params: start, stop (a number or a size), step, dtype
+    ARANGE = "arange"
     # reductions; params: axis (sorted tuple of ints), keepdims
     SUM = "sum"
     MEAN = "mean"
@@ -105,20 +129,24 @@ class Op(enum.Enum):
     COND = "cond"  # params: true_body, false_body
 
 
+ROUNDING = frozenset({Op.FLOOR, Op.CEIL, Op.ROUND, Op.TRUNC})
+SPECIAL = frozenset({Op.ERF, Op.ERFC, Op.ASIN, Op.ACOS, Op.ATAN, Op.ASINH, Op.ACOSH, Op.ATANH})
 UNARY = frozenset({
     Op.NEG, Op.ABS, Op.SIGN, Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SQRT, Op.SIN, Op.COS, Op.TANH,
-    Op.SIGMOID, Op.SOFTPLUS, Op.RELU, Op.NOT, Op.CAST,
+    Op.SIGMOID, Op.SOFTPLUS, Op.RELU, Op.NOT, Op.CAST, *ROUNDING, *SPECIAL,
 })  # fmt: skip
 BINARY = frozenset({
     Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM,
     Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE, Op.AND, Op.OR,
+    Op.COPYSIGN, Op.FLOOR_DIV, Op.MOD, Op.XOR, Op.LSHIFT, Op.RSHIFT, Op.ATAN2,
 })  # fmt: skip
 COMPARISONS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE})
-LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
+BITWISE = frozenset({Op.AND, Op.OR, Op.XOR, Op.NOT, Op.LSHIFT, Op.RSHIFT})  # bools and integers only
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.SCALAR_FN}
 # Functions that cost several arithmetic operations per element: loops with them are compute-bound.
 TRANSCENDENTAL = frozenset({
     Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.TANH, Op.SIGMOID, Op.SOFTPLUS, Op.SIN, Op.COS, Op.POW,
+    *SPECIAL, Op.ATAN2,
 })  # fmt: skip
 REDUCTIONS = frozenset({Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD})
 NO_IDENTITY = frozenset({Op.MAX, Op.MIN, Op.ARGMAX})  # undefined over an empty axis (graphc.sizes)
@@ -154,6 +182,7 @@ def _scalar_definitions() -> dict:
         Op.POW: ((x, y), x**y),
         Op.MAXIMUM: ((x, y), sympy.Max(x, y)),
         Op.MINIMUM: ((x, y), sympy.Min(x, y)),
+        **{Op(name): definition for name, definition in math_definitions().items()},
     }
 
 
@@ -163,6 +192,7 @@ class _ScalarDefinitions(Mapping):
     OPS = (
         Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.SIGMOID,
         Op.SOFTPLUS, Op.RELU, Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM,
+        *(Op(name) for name in MATH_DEFINED),
     )  # fmt: skip
 
     def __init__(self):
@@ -262,11 +292,12 @@ def random_uniform(counter, shape, seed, dtype):
 
 
 def power(x, y, out=None):
-    """x ** y as NumPy computes it for one exponent, for every exponent: where y is exactly 0.5 it is
-    sqrt(x) (NaN at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0). NumPy takes that path only for a
-    scalar exponent; graphc takes it everywhere, so an exponent array, a fused kernel and a constant agree."""
+    """x ** y as NumPy 2.4 computes it for one exponent, for every exponent: where y is exactly 0.5 it is
+    sqrt(x) (NaN at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0). NumPy 2.4 takes that path only for
+    a scalar exponent, NumPy 2.0 never (C's pow); graphc takes it everywhere and with every NumPy, so an
+    exponent array, a fused kernel and a constant agree on every backend."""
     roots = None
-    if np.ndim(y) > 0 and np.result_type(x, y).kind == "f":  # (even one element: NumPy's path is by stride)
+    if np.result_type(x, y).kind == "f":
         half = np.asarray(y) == 0.5
         if half.any():
             with np.errstate(invalid="ignore"):
@@ -315,7 +346,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.SIGMOID: expit,
     Op.SOFTPLUS: lambda x: np.logaddexp(x, np.zeros((), x.dtype) if x.dtype.kind == "f" else 0.0),
     Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
-    Op.NOT: np.logical_not,
+    Op.NOT: np.invert,  # bitwise: logical_not on bools
     Op.CAST: lambda x, dtype: np.asarray(x).astype(dtype),
     Op.ADD: np.add,
     Op.SUB: np.subtract,
@@ -330,8 +361,8 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.GE: np.greater_equal,
     Op.EQ: np.equal,
     Op.NE: np.not_equal,
-    Op.AND: np.logical_and,
-    Op.OR: np.logical_or,
+    Op.AND: np.bitwise_and,  # bitwise: logical on bools
+    Op.OR: np.bitwise_or,
     Op.WHERE: np.where,
     Op.SCALAR_FN: lambda *args, fn: fn.impl(*args),
     Op.SUM: _reduce(np.sum),
@@ -353,6 +384,7 @@ IMPL: dict[Op, Callable[..., np.ndarray]] = {
     Op.SIZE: lambda x, axis, dtype: np.asarray(np.prod([x.shape[a] for a in axis], dtype=np.int64), dtype),
     Op.RANDOM_UNIFORM: random_uniform,
     Op.FUSED: lambda *xs, kernel: _one_or_tuple(kernel.evaluate(xs)),
+    **{Op(name): impl for name, impl in _MATH_IMPL.items()},
     **{Op(name): impl for name, impl in _INDEXING_IMPL.items()},
 }
 IMPL[Op.SCAN] = scan_impl(IMPL)

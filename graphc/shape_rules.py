@@ -19,8 +19,9 @@ import numpy as np
 
 from .dims import Dim, divide
 from .errors import DTypeError, ShapeError
-from .ops import BINARY, ELEMENTWISE, IMPL, LOGICAL, NO_IDENTITY, REDUCTIONS, UNARY, Op, describe
+from .ops import BINARY, BITWISE, ELEMENTWISE, IMPL, NO_IDENTITY, REDUCTIONS, UNARY, Op, describe
 from .shape_rules_indexing import INDEXING_ARITY, INDEXING_SHAPE_RULES
+from .shape_rules_math import MATH_ARITY, MATH_SHAPE_RULES
 from .types import (
     DTYPES,
     Type,
@@ -64,8 +65,10 @@ def _elementwise_types(op, inputs, params):
         verb = "combine" if op is not Op.WHERE else "select with"
         what = f"{op.value}: {verb} " + " and ".join(describe(v) for v in inputs)
         shape = broadcast_shapes(*(v.type.shape for v in inputs), what=what)
-    if op in LOGICAL and any(v.type.dtype.kind != "b" for v in inputs):
-        raise DTypeError(f"{op.value} takes bool inputs, got " + ", ".join(describe(v) for v in inputs))
+    if op in BITWISE and any(v.type.dtype.kind not in "biu" for v in inputs):
+        raise DTypeError(
+            f"{op.value} takes bool or integer inputs, got " + ", ".join(describe(v) for v in inputs)
+        )
     if op is Op.WHERE and inputs[0].type.dtype.kind != "b":
         raise DTypeError(
             f"where: the condition {describe(inputs[0])} must be bool (compare first, e.g. x > 0)"
@@ -361,6 +364,7 @@ SHAPE_RULES: dict[Op, Callable] = {
     Op.SIZE: _size_types,
     Op.RANDOM_UNIFORM: _random_uniform_types,
     Op.FUSED: _fused_types,
+    **MATH_SHAPE_RULES,
     **INDEXING_SHAPE_RULES,
     Op.SCAN: _scan_types,
     Op.COND: _cond_types,
@@ -386,6 +390,7 @@ ARITY: dict[Op, int | None] = {
     Op.CONCATENATE: None,
     Op.SCALAR_FN: None,
     Op.FUSED: None,
+    **MATH_ARITY,
     **INDEXING_ARITY,
     Op.SCAN: None,
     Op.COND: None,

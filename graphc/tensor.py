@@ -128,13 +128,6 @@ gt = _binary(Op.GT, "a > b", "gc.gt(x, 1.5)", "[1.0, 2.0]", "array([False,  True
 ge = _binary(Op.GE, "a >= b", "gc.ge(x, 2.0)", "[1.0, 2.0]", "array([False,  True])")
 eq = _binary(Op.EQ, "a == b", "gc.eq(x, 2.0)", "[1.0, 2.0]", "array([False,  True])")
 neq = _binary(Op.NE, "a != b", "gc.neq(x, 2.0)", "[1.0, 2.0]", "array([ True, False])")
-logical_and = _binary(
-    Op.AND, "a and b (bools)", "gc.logical_and(x > 0, x < 2)", "[1.0, 3.0]", "array([ True, False])"
-)
-logical_or = _binary(
-    Op.OR, "a or b (bools)", "gc.logical_or(x < 0, x > 2)", "[1.0, 3.0]", "array([False,  True])"
-)
-logical_not = _unary(Op.NOT, "not x (bools)", "gc.logical_not(x > 2)", "[1.0, 3.0]", "array([ True, False])")
 neg = _unary(Op.NEG, "-x", "gc.neg(x)", "[1.0, -2.0]", "array([-1.,  2.])")
 abs_ = _unary(Op.ABS, "|x|", "gc.abs(x)", "[1.0, -2.0]", "array([1., 2.])")
 sign = _unary(Op.SIGN, "sign: -1, 0 or 1", "gc.sign(x)", "[0.0, -2.0]", "array([ 0., -1.])")
@@ -166,6 +159,49 @@ relu = _unary(Op.RELU, "rectifier max(0, x)", "gc.relu(x)", "[-1.0, 2.0]", "arra
 divide = true_divide
 
 
+def truth(x: Variable) -> Variable:
+    """x as bool: nonzero is true (NumPy's truth of a number); a bool value as it is.
+
+    >>> from graphc.tensor import truth
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(truth(x), {x: [0.0, 2.0]})
+    array([False,  True])
+    """
+    return x if x.type.dtype.kind == "b" else neq(x, 0)
+
+
+def logical_and(a, b) -> Variable:
+    """Elementwise logical and of the truth of a and b (nonzero is true), as np.logical_and.
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.logical_and(x, x > 1), {x: [0.0, 1.0, 2.0]})
+    array([False, False,  True])
+    """
+    a, b = _pair(a, b)
+    return apply(Op.AND, (truth(a), truth(b)))
+
+
+def logical_or(a, b) -> Variable:
+    """Elementwise logical or of the truth of a and b (nonzero is true), as np.logical_or.
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.logical_or(x < 0, x > 2), {x: [1.0, 3.0]})
+    array([False,  True])
+    """
+    a, b = _pair(a, b)
+    return apply(Op.OR, (truth(a), truth(b)))
+
+
+def logical_not(x) -> Variable:
+    """Elementwise logical not (x == 0 for numbers), as np.logical_not.
+
+    >>> x = gc.vector("x")
+    >>> gc.evaluate(gc.logical_not(x), {x: [0.0, 3.0]})
+    array([ True, False])
+    """
+    return apply(Op.NOT, (truth(as_variable(x)),))
+
+
 def square(x) -> Variable:
     """x * x.
 
@@ -178,13 +214,21 @@ def square(x) -> Variable:
 
 
 def clip(x, low, high) -> Variable:
-    """Elementwise clamp to [low, high] (min/max are differentiable inside, 0 gradient outside).
+    """Elementwise clamp to [low, high], NumPy's np.clip (high wins where low > high).
+
+    The gradient passes through inside the closed interval, bounds included, and is 0 outside (PyTorch's
+    clamp, JAX and TensorFlow): built from comparisons and `where`, not maximum/minimum, whose ties would
+    share it with the bound.
 
     >>> x = gc.vector("x")
     >>> gc.evaluate(gc.clip(x, -1, 1), {x: [-5.0, 0.5, 5.0]})
     array([-1. ,  0.5,  1. ])
+    >>> gc.evaluate(gc.grad(gc.clip(x, -1, 1).sum(), [x])[0], {x: [-5.0, 1.0, 5.0]})
+    array([0., 1., 0.])
     """
-    return minimum(maximum(x, low), high)
+    x = as_variable(x)
+    raised = where(lt(x, low), low, x)
+    return where(gt(raised, high), high, raised)
 
 
 def where(cond, a, b) -> Variable:

@@ -236,6 +236,8 @@ def concrete_params(params: dict, sizes: dict) -> dict:
             value = concrete_dim(value, sizes)
         elif isinstance(value, tuple) and _symbolic(value):
             value = tuple(_concrete(item, sizes) for item in value)
+        elif isinstance(value, dims.Dim):  # a size alone (arange's stop)
+            value = concrete_dim(value, sizes)
         out[key] = value
     return out
 

@@ -32,16 +32,18 @@ import numpy as np
 
 from graphc.elementwise import ScalarFunction, derivative
 from graphc.graph import Constant, Variable, apply
-from graphc.ops import COMPARISONS, LOGICAL, SCALAR_DEFS, Op
+from graphc.ops import BITWISE, COMPARISONS, ROUNDING, SCALAR_DEFS, Op
 from graphc.tensor import (
     broadcast_to,
     cast,
     cos,
     eq,
     exp,
+    ge,
     getitem,
     gt,
     log,
+    logical_and,
     matmul,
     reshape,
     sigmoid,
@@ -56,6 +58,7 @@ from graphc.types import dims_equal, is_static
 
 from . import vjp_control
 from .vjp_indexing import GATHER_RULES, concatenate_vjp, getitem_vjp
+from .vjp_math import MATH_RULES
 from .vjp_scans import SCAN_RULES
 
 VJPRule = Callable[..., tuple[Variable | None, ...]]
@@ -114,10 +117,19 @@ def maximum_vjp(g, out, x, y):
 
 
 def pow_vjp(g, out, x, y):
-    """d xʸ = y·xʸ⁻¹ dx + xʸ·log(x) dy; a constant exponent (x**2) gets none, and y - 1 is folded now."""
+    """d xʸ = y·xʸ⁻¹ dx + xʸ·log(x) dy, with PyTorch's limits where one factor is 0 and the other infinite:
+    no dx where y = 0 (x⁰ is 1, also at x = 0), no dy where x = 0 and y ≥ 0 (0ʸ is 0 or 1 there). A
+    constant exponent (x**2) gets no gradient, and y - 1 is folded now."""
     if isinstance(y, Constant):
-        return g * y * x ** Constant(y.value - 1), None
-    return g * y * x ** (y - 1.0), g * out * log(x)
+        if not np.any(y.value):  # x ** 0 is constant
+            return broadcast_to(Constant(np.zeros((), g.type.dtype)), g.type.shape), None
+        dx = g * y * x ** Constant(y.value - 1)
+        return (where(eq(y, 0.0), 0.0, dx) if not np.all(y.value) else dx), None
+    dx = where(eq(y, 0.0), 0.0, g * y * x ** (y - 1.0))
+    dy = g * out * log(x)
+    if not (isinstance(x, Constant) and np.all(x.value)):
+        dy = where(logical_and(eq(x, 0.0), ge(y, 0.0)), 0.0, dy)
+    return dx, dy
 
 
 def extreme_vjp(g, out, x, axis, keepdims):
@@ -227,7 +239,7 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.RELU: lambda g, out, x: (where(gt(x, 0.0), g, 0.0),),  # subgradient 0 at 0
     Op.CAST: lambda g, out, x, dtype: (g,),  # the driver casts back to x's dtype
     Op.SIGN: no_grad,
-    **{op: no_grad for op in COMPARISONS | LOGICAL},
+    **{op: no_grad for op in COMPARISONS | BITWISE},
     # elementwise, binary and ternary
     Op.ADD: lambda g, out, x, y: (g, g),
     Op.SUB: lambda g, out, x, y: (g, -g),
@@ -261,6 +273,8 @@ VJP_RULES: dict[Op, VJPRule] = {
     Op.ONE_HOT: no_grad,  # labels are integers
     Op.SIZE: no_grad,  # depends on the shape only
     Op.RANDOM_UNIFORM: no_grad,  # its only input is an integer counter
+    **{op: no_grad for op in ROUNDING | {Op.FLOOR_DIV, Op.ARANGE}},  # piecewise constant; no inputs
+    **MATH_RULES,  # x % y, copysign; the special functions (erf, atan2, ...) use their derived rows
     # data-dependent indexing and scans
     **GATHER_RULES,  # gathers and scatter-adds, each the other's transpose
     **SCAN_RULES,

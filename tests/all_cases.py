@@ -6,6 +6,8 @@ from __future__ import annotations
 import test_ops_control
 import test_ops_elementwise
 import test_ops_indexing
+import test_ops_linalg
+import test_ops_math
 import test_ops_reductions
 import test_ops_shapes
 
@@ -13,6 +15,8 @@ CASES = [
     *test_ops_elementwise.CASES,
     *test_ops_reductions.CASES,
     *test_ops_shapes.CASES,
+    *test_ops_math.CASES,
+    *test_ops_linalg.CASES,
     *test_ops_indexing.CASES,
     *test_ops_control.CASES,
 ]

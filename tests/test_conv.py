@@ -194,3 +194,125 @@ def test_max_pool_gradient_goes_to_the_max():
     expected[0, 1] = expected[1, 3] = expected[2, 0] = 1.0
     expected[2, 2] = expected[2, 3] = 0.5  # a tie (7, 7): the gradient is shared evenly
     np.testing.assert_array_equal(g, expected)
+
+
+# -- PyTorch's options: groups, dilation, transposed convolution, pooling padding/ceil_mode/indices ---------
+def _against_torch(backend, build, reference, arrays, decl=None):
+    torch = pytest.importorskip("torch")
+    xs = [gc.tensor(f"x{i}", (decl or {}).get(i, a.shape)) for i, a in enumerate(arrays)]
+    out = build(*xs)
+    got = gc.function(xs, list(out) if isinstance(out, tuple) else out, backend=backend)(*arrays)
+    want = reference(*(torch.tensor(a) for a in arrays))
+    for g, t in zip(got if isinstance(out, tuple) else [got], want if isinstance(want, tuple) else [want],
+                    strict=True):  # fmt: skip
+        np.testing.assert_allclose(g, t.numpy(), rtol=1e-10, atol=1e-10)
+        assert g.dtype == t.numpy().dtype
+
+
+CONV_OPTIONS = [
+    # (name, graphc, torch.nn.functional, input shape, kernel shape)
+    ("groups_dilation", lambda x, w: gc.nn.conv2d(x, w, (2, 1), (1, 2), dilation=(2, 1), groups=2),
+     lambda F, x, w: F.conv2d(x, w, stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2),
+     (2, 4, 9, 8), (6, 2, 3, 2)),
+    ("depthwise_same", lambda x, w: gc.nn.conv2d(x, w, padding="same", groups=4),
+     lambda F, x, w: F.conv2d(x, w, padding="same", groups=4), (1, 4, 6, 5), (4, 1, 3, 3)),
+    ("transpose", lambda x, w: gc.nn.conv_transpose2d(x, w, 2, 1, 1),
+     lambda F, x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+     (2, 4, 5, 4), (4, 3, 3, 3)),
+    ("transpose_groups_dilation",
+     lambda x, w: gc.nn.conv_transpose2d(x, w, (3, 1), (2, 0), (1, 0), 2, groups=2),
+     lambda F, x, w: F.conv_transpose2d(x, w, stride=(3, 1), padding=(2, 0), output_padding=(1, 0),
+                                        dilation=2, groups=2), (1, 4, 4, 3), (4, 3, 3, 2)),
+    ("conv1d_options", lambda x, w: gc.nn.conv1d(x, w, 2, 2, dilation=2, groups=2),
+     lambda F, x, w: F.conv1d(x, w, stride=2, padding=2, dilation=2, groups=2), (2, 4, 11), (6, 2, 3)),
+    ("conv_transpose1d", lambda x, w: gc.nn.conv_transpose1d(x, w, 3, 1, 2),
+     lambda F, x, w: F.conv_transpose1d(x, w, stride=3, padding=1, output_padding=2), (2, 4, 5), (4, 5, 4)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, build, reference, xshape, wshape", CONV_OPTIONS, ids=[c[0] for c in CONV_OPTIONS]
+)
+def test_conv_options_match_pytorch(backend, rng, name, build, reference, xshape, wshape):
+    F = pytest.importorskip("torch").nn.functional
+    arrays = [rng.standard_normal(xshape), rng.standard_normal(wshape)]
+    _against_torch(backend, build, lambda x, w: reference(F, x, w), arrays)
+
+
+@pytest.mark.parametrize(
+    "name, build", [(c[0], c[1]) for c in CONV_OPTIONS[:4]], ids=[c[0] for c in CONV_OPTIONS[:4]]
+)
+def test_conv_option_gradients(rng, name, build):
+    shapes = {c[0]: (c[3], c[4]) for c in CONV_OPTIONS}[name]
+    check_grad(lambda x, w: gc.sum(gc.tanh(build(x, w))), [rng.standard_normal(s) for s in shapes])
+
+
+POOLS = [
+    # (size, stride, padding, ceil_mode)
+    (2, None, 1, False),
+    (3, 2, 1, True),
+    (2, 2, 0, True),
+    ((2, 3), (2, 1), (1, 1), False),
+]
+
+
+@pytest.mark.parametrize("size, stride, padding, ceil_mode", POOLS)
+def test_pooling_options_match_pytorch(backend, rng, size, stride, padding, ceil_mode):
+    """Max pools pad with −inf (every window here is all negative: zero padding would win), return PyTorch's
+    indices; average pools count the padding or not; ceil_mode keeps a last partial window."""
+    F = pytest.importorskip("torch").nn.functional
+    x = -np.abs(rng.standard_normal((2, 3, 7, 6))) - 1
+    _against_torch(
+        backend,
+        lambda v: (
+            *gc.nn.max_pool2d(v, size, stride, padding, ceil_mode=ceil_mode, return_indices=True),
+            gc.nn.avg_pool2d(v, size, stride, padding, ceil_mode=ceil_mode),
+            gc.nn.avg_pool2d(v, size, stride, padding, ceil_mode=ceil_mode, count_include_pad=False),
+        ),
+        lambda v: (
+            *F.max_pool2d(v, size, stride, padding, ceil_mode=ceil_mode, return_indices=True),
+            F.avg_pool2d(v, size, stride, padding, ceil_mode=ceil_mode),
+            F.avg_pool2d(v, size, stride, padding, ceil_mode=ceil_mode, count_include_pad=False),
+        ),
+        [x],
+    )
+
+
+def test_max_pool_pads_with_minus_infinity(backend):
+    """A window all in negative values and padding keeps its maximum (zero padding gave 0)."""
+    x = gc.tensor("x", (1, 1, 2, 2))
+    got = gc.function([x], gc.nn.max_pool2d(x, 2, padding=1), backend=backend)(-np.ones((1, 1, 2, 2)))
+    np.testing.assert_array_equal(got, -np.ones((1, 1, 2, 2)))
+
+
+def test_conv_and_pool_over_named_height_and_width(backend, rng):
+    """H and W known only at call time: one compiled function for two image sizes, with gradients."""
+    F = pytest.importorskip("torch").nn.functional
+    import torch
+
+    x, k = gc.tensor("x", ("n", 3, "h", "w")), gc.tensor("k", (4, 3, 3, 3))
+    outputs = [
+        gc.nn.conv2d(x, k, padding="same"),
+        gc.nn.conv2d(x, k, stride=2, padding=1),
+        gc.nn.max_pool2d(x, 2),
+        gc.nn.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
+        gc.grad(gc.nn.conv2d(x, k, padding=1).sum(), [x])[0],
+    ]
+    f = gc.function([x, k], outputs, backend=backend)
+    kv = rng.standard_normal((4, 3, 3, 3))
+    for shape in [(2, 3, 7, 9), (1, 3, 6, 5)]:
+        xv = rng.standard_normal(shape)
+        t = torch.tensor(xv, requires_grad=True)
+        F.conv2d(t, torch.tensor(kv), padding=1).sum().backward()
+        xt, kt = torch.tensor(xv), torch.tensor(kv)
+        refs = [F.conv2d(xt, kt, padding="same"), F.conv2d(xt, kt, stride=2, padding=1), F.max_pool2d(xt, 2),
+                F.avg_pool2d(xt, 3, 1, 1, count_include_pad=False), t.grad]  # fmt: skip
+        for got, want in zip(f(xv, kv), refs, strict=True):
+            np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_pad2d_any_rank():
+    assert gc.nn.pad2d(gc.tensor("x", (3, 4)), ((1, 0), (0, 2))).type.shape == (4, 6)
+    assert gc.nn.pad2d(gc.tensor("x", (2, 2, 3, 4, 5)), 1).type.shape == (2, 2, 3, 6, 7)
+    with pytest.raises(gc.ShapeError, match="pads the last two axes"):
+        gc.nn.pad2d(gc.vector("v", 3), 1)

@@ -62,6 +62,18 @@ GRAD_CASES = [
     G("where", lambda x, y: gc.where(x > 0.0, x * y, y - x), (AWAY, M)),
     G("user_swish", swish, (M,)),
     G("user_two_args", bump, (M, V4)),
+    # integer math and special functions (sympy-derived rules for the latter)
+    G("mod", lambda x, y: x % y, (A((3, 4), low=-0.9, high=0.9, away=0.1), A((4,), low=1.1, high=2.0))),
+    G("copysign", lambda x, y: gc.copysign(x, y) * y, (AWAY, AWAY)),  # y: no gradient through the sign
+    G("erf", gc.erf, (M,)),
+    G("erfc", gc.erfc, (M,)),
+    G("arcsin", gc.arcsin, (A((3, 4), low=-0.9, high=0.9),)),
+    G("arccos", gc.arccos, (A((3, 4), low=-0.9, high=0.9),)),
+    G("arctan", gc.arctan, (M,)),
+    G("arctan2", gc.arctan2, (AWAY, AWAY)),
+    G("arcsinh", gc.arcsinh, (M,)),
+    G("arccosh", gc.arccosh, (A((3, 4), low=1.2, high=3.0),)),
+    G("arctanh", gc.arctanh, (A((3, 4), low=-0.9, high=0.9),)),
     G("user_heaviside", ramp, (AWAY,)),
     G("user_piecewise", pieces, (AWAY,)),
     G("user_sign", signed_square, (AWAY,)),
@@ -151,6 +163,30 @@ def test_every_op_with_a_gradient_has_a_case() -> None:
     missing = sorted(op.name for op in differentiable - seen)
     assert not missing, f"no GRAD_CASES row builds {missing}"
     assert Op.FUSED not in VJP_RULES
+
+
+def test_gradient_limits_where_a_factor_is_infinite(backend: str) -> None:
+    """PyTorch's values where the textbook rule multiplies 0 by inf: x ** 0 is constant (also at x = 0),
+    0 ** y is 0 or 1 for y >= 0, so both give 0, not NaN."""
+    x, y = gc.vector("x"), gc.vector("y")
+    zero_exponent = gc.grad((x**0.0).sum(), [x])[0]
+    zero_base = gc.grad((0.0**y).sum(), [y])[0]
+    gx, gy = gc.grad((x**y).sum(), [x, y])
+    f = gc.function([x, y], [zero_exponent, zero_base, gx, gy], backend=backend)
+    a, b = np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 0.0])
+    got = f(a, b)
+    np.testing.assert_array_equal(got[0], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got[1], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got[2], [0.0, 0.0, 0.0])  # 2·0¹ and 0·… where y = 0
+    np.testing.assert_allclose(got[3], [0.0, 0.0, np.log(2.0)])
+
+
+def test_clip_passes_the_whole_gradient_at_its_bounds(backend: str) -> None:
+    """As PyTorch's clamp, JAX and TensorFlow: 1 on [low, high], bounds included; 0 outside."""
+    x = gc.vector("x")
+    (g,) = gc.grad((gc.clip(x, -1.0, 1.0) * 3.0).sum(), [x])
+    got = gc.function([x], g, backend=backend)(np.array([-2.0, -1.0, 0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(got, [0.0, 3.0, 3.0, 3.0, 0.0])
 
 
 # --- named sizes: gradients slice by size expressions (issue 17) --------------------------------------------

@@ -27,9 +27,11 @@ PACKAGES = {"graphc": ROOT / "graphc", "graphc.passes": ROOT / "passes", "graphc
 CORE = {
     "graphc.errors", "graphc.settings", "graphc.types", "graphc.origin", "graphc.ops", "graphc.shape_rules",
     "graphc.operators", "graphc.graph", "graphc.tensor", "graphc.elementwise", "graphc.fgraph",
-    "graphc.kernel", "graphc.printing", "graphc.sizes", "graphc.dims", "graphc.ops_indexing",
-    "graphc.shape_rules_indexing", "graphc.indexing", "graphc.advanced_index", "graphc.bodies",
-    "graphc.control",
+    "graphc.kernel", "graphc.printing", "graphc.sizes", "graphc.dims",
+    "graphc.ops_math", "graphc.shape_rules_math", "graphc.mathfuncs", "graphc.arrays", "graphc.padding",
+    "graphc.linalg",
+    "graphc.ops_indexing", "graphc.shape_rules_indexing", "graphc.indexing", "graphc.advanced_index",
+    "graphc.bodies", "graphc.control",
 }  # fmt: skip
 USER = ("graphc.compile", "graphc.call_checks", "graphc.nn", "graphc.optim", "graphc.training",
         "graphc.testing", "graphc.viz", "graphc.notebook", "graphc.analysis", "graphc.io", "graphc.onnx",

@@ -62,6 +62,8 @@ for _name in ("sum", "mean", "max", "min", "prod"):
 CASES += [
     C("sum_bool", lambda x: gc.sum(x), np.sum, A((3, 4), B)),
     C("sum_0d", lambda x: x.sum(), np.sum, A((), F64)),
+    C("sum_0d_axis_last", lambda x: gc.sum(x, axis=-1), lambda x: np.sum(x, axis=-1), A((), F64)),
+    C("max_0d_axis_0", lambda x: gc.max(x, axis=0, keepdims=True), lambda x: np.max(x, axis=0), A((), F32)),
     C("sum_method_axes", lambda x: x.sum(axis=(1, 0)), lambda x: x.sum(axis=(1, 0)), A((3, 4))),
     C(
         "mean_of_square",
@@ -144,6 +146,8 @@ CASES += [
         A((2, 3, 4), F32),
         exact=False,
     ),
+    C("softmax_0d", gc.softmax, lambda x: np_softmax(x, -1), A((), F64)),
+    C("log_softmax_0d", gc.log_softmax, lambda x: np_log_softmax(x, -1), A((), F32)),
     C("softmax_large", gc.softmax, np_softmax, A((3, 4), F64, 500, 1000), exact=False),
     C("softmax_vector", gc.softmax, np_softmax, A((5,), F32), exact=False),
     C("log_softmax_large", gc.log_softmax, np_log_softmax, A((3, 4), F64, -1000, 1000), exact=False),

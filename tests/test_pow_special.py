@@ -22,6 +22,11 @@ def _bases(dtype) -> np.ndarray:
     )
 
 
+def _scalar_power(bases, exponent):
+    """NumPy's power with one exponent as NumPy 2.4 has it: exactly 0.5 is sqrt (NumPy 2.0 gave C's pow)."""
+    return np.sqrt(bases) if exponent == 0.5 else np.power(bases, exponent)
+
+
 def _assert_same(got, want):
     np.testing.assert_allclose(got, want, rtol=1e-6 if got.dtype == np.float32 else 1e-13, atol=0)
     zero = want == 0
@@ -37,7 +42,7 @@ def test_a_constant_exponent(backend, optimize, dtype):
     f = gc.function([x], outs, backend=backend, optimize=optimize)
     with np.errstate(all="ignore"):
         for e, got in zip(EXPONENTS, f(bases), strict=True):
-            _assert_same(got, np.power(bases, np.array(e, dtype)))
+            _assert_same(got, _scalar_power(bases, np.array(e, dtype)))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -50,7 +55,7 @@ def test_an_exponent_given_at_the_call(backend, optimize, dtype):
     bases = _bases(dtype)
     with np.errstate(all="ignore"):
         for exponent in EXPONENTS:
-            want = np.power(bases, np.array(exponent, dtype))
+            want = _scalar_power(bases, np.array(exponent, dtype))
             for got in f(bases, np.array(exponent, dtype), np.full(bases.shape, exponent, dtype)):
                 _assert_same(got, want)
 

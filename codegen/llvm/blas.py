@@ -18,6 +18,7 @@ from functools import cache
 from llvmlite import ir
 
 from . import jit
+from .vecmath_emit import float_suffix
 
 __all__ = ["SYMBOL_PREFIX", "blas_function_address", "declare_gemm", "emit_matmul", "register_symbols"]
 
@@ -55,21 +56,13 @@ def register_symbols(names: tuple[str, ...] = ("sgemm", "dgemm", "sgemv", "dgemv
         jit.register_symbol(SYMBOL_PREFIX + name, blas_function_address(name))
 
 
-def _suffix(ty: ir.Type) -> str:
-    if isinstance(ty, ir.FloatType):
-        return "f32"
-    if isinstance(ty, ir.DoubleType):
-        return "f64"
-    raise TypeError(f"BLAS gemm supports float and double, not {ty}")
-
-
 def declare_gemm(module: ir.Module, ty: ir.Type) -> ir.Function:
     """Declare Fortran ``?gemm`` (all arguments by pointer, int32 sizes) in ``module``; register its symbol.
 
     ``void gemm(char* transa, char* transb, i32* m, i32* n, i32* k, T* alpha, T* a, i32* lda, T* b, i32* ldb,
     T* beta, T* c, i32* ldc)``
     """
-    name = _GEMM_NAMES[_suffix(ty)]
+    name = _GEMM_NAMES[float_suffix(ty)]
     register_symbols((name,))
     symbol = SYMBOL_PREFIX + name
     existing = module.globals.get(symbol)

@@ -16,7 +16,7 @@ from llvmlite import ir
 from graphc.codegen.memory import MemoryPlan
 from graphc.ops import Op
 
-from . import control, elementwise, index, matmul, reduce, rng, scans, shapes, softmax
+from . import control, creation, elementwise, index, matmul, reduce, rng, scans, shapes, softmax
 from .arena import plan_memory
 from .context import LowerCtx
 from .entry import Entry, python_entry
@@ -47,6 +47,7 @@ LLVM_RULES = RuleTable(
         **index.RULES,
         **scans.RULES,
         **rng.RULES,
+        **creation.RULES,
         **control.RULES,  # SCAN and COND: their bodies lowered in place, in a native loop or branch
     }
 )

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 from llvmlite import ir
 
-from . import mathlib
+from . import mathlib, vecmath
 
 F32, F64, I1, I8, I32, I64 = (
     ir.FloatType(),
@@ -100,8 +100,11 @@ class Scalar:
     def c(self, value) -> ir.Constant:
         return constant(self.dtype, value)
 
-    def math(self, name: str, x: ir.Value) -> ir.Value:
-        return mathlib.call(self.b, name, self.ty, x)
+    def math(self, name: str, *args: ir.Value) -> ir.Value:
+        if len(args) == 1:
+            return mathlib.call(self.b, name, self.ty, *args)
+        # atan2 is always inlined: the out-of-line units (mathlib) take one argument
+        return self.b.call(vecmath.get_math_function(self.b.module, name, self.ty), list(args))
 
     def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
         fn = self.b.module.declare_intrinsic(name, [self.ty], ir.FunctionType(self.ty, [self.ty] * len(args)))

@@ -11,9 +11,10 @@ from collections.abc import Callable
 import numpy as np
 from llvmlite import ir
 
-from graphc.ops import COMPARISONS, LOGICAL, Op
+from graphc.ops import COMPARISONS, Op
 
-from .scalar import I1, Scalar, maximum, minimum, sign
+from .scalar import Scalar, maximum, minimum, sign
+from .scalar_math import SCALAR_MATH_RULES
 
 
 def _emit_user_function(s: Scalar, fn, args):
@@ -115,7 +116,7 @@ SCALAR_RULES: dict[Op, Callable] = {
     Op.SIGMOID: _math("sigmoid"),
     Op.SOFTPLUS: _math("softplus"),
     Op.RELU: _relu,
-    Op.NOT: lambda s, x: s.b.xor(x, ir.Constant(I1, 1)),
+    Op.NOT: lambda s, x: s.b.xor(x, s.c(1 if s.bool else -1)),  # bitwise: all bits flipped
     Op.CAST: lambda s, x: x,  # the loop converts the argument to the output dtype before the rule runs
     Op.ADD: _arith("fadd", "add", "or_"),
     Op.SUB: _arith("fsub", "sub", "xor"),
@@ -129,6 +130,7 @@ SCALAR_RULES: dict[Op, Callable] = {
     Op.OR: lambda s, x, y: s.b.or_(x, y),
     Op.WHERE: lambda s, c, x, y: s.b.select(c, x, y),
     Op.SCALAR_FN: lambda s, *args, fn: _emit_user_function(s, fn, args),
+    **SCALAR_MATH_RULES,  # rounding, integer, bitwise and special functions
 }
 """SCALAR_RULES[op](scalar, *converted_args, **params) -> value, for every elementwise op."""
 
@@ -138,8 +140,6 @@ def compute_dtype(op: Op, arg_dtypes: list, out_dtype) -> list:
     if op in COMPARISONS:
         common = np.result_type(*arg_dtypes)
         return [common, common]
-    if op in LOGICAL:
-        return [np.dtype(bool)] * len(arg_dtypes)
     if op is Op.WHERE:
         return [np.dtype(bool), np.dtype(out_dtype), np.dtype(out_dtype)]
     return [np.dtype(out_dtype)] * len(arg_dtypes)

@@ -15,6 +15,14 @@ _SYMPY_MATH = {
     sympy.tanh: "tanh",
     sympy.sin: "sin",
     sympy.cos: "cos",
+    sympy.erf: "erf",
+    sympy.erfc: "erfc",
+    sympy.asin: "asin",
+    sympy.acos: "acos",
+    sympy.atan: "atan",
+    sympy.asinh: "asinh",
+    sympy.acosh: "acosh",
+    sympy.atanh: "atanh",
 }
 _RELATIONS = {
     sympy.StrictLessThan: "<",
@@ -57,6 +65,8 @@ def _sympy_node(s: Scalar, fn, e, v: dict):
         return _sympy_pow(s, e, v)
     if e.func in _SYMPY_MATH and len(e.args) == 1:
         return s.math(_SYMPY_MATH[e.func], v[e.args[0]])
+    if isinstance(e, sympy.atan2):
+        return s.math("atan2", v[e.args[0]], v[e.args[1]])
     if isinstance(e, sympy.log):  # log(x, base)
         return b.fdiv(s.math("log", v[e.args[0]]), s.math("log", v[e.args[1]]))
     if isinstance(e, sympy.Abs):
@@ -101,7 +111,8 @@ def _sympy_node(s: Scalar, fn, e, v: dict):
         return result
     raise NotImplementedError(
         f"elementwise {fn.name!r}: the llvm backend cannot lower the sympy function {type(e).__name__} "
-        f"(in {e}); supported: + * ** exp log tanh sin cos sinh cosh tan Abs sign Max Min Heaviside Piecewise"
+        f"(in {e}); supported: + * ** exp log tanh sin cos sinh cosh tan erf erfc asin acos atan atan2 asinh "
+        f"acosh atanh Abs sign Max Min Heaviside Piecewise"
     )
 
 

@@ -38,16 +38,14 @@ Measured max error (ulp), float64 / float32: see ``MAX_ULP`` (the tests assert t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from llvmlite import ir
 
-from . import huge_trig
+from . import huge_trig, vecmath_special
+from .vecmath_emit import Emitter, float_suffix
 
 __all__ = ["FUNCTIONS", "MAX_ULP", "get_math_function", "float_suffix"]
-
-F32 = ir.FloatType()
-F64 = ir.DoubleType()
 
 # Upper bounds on the error measured by the tests (ulp), rounded up; (float64, float32).
 MAX_ULP: dict[str, tuple[float, float]] = {
@@ -60,98 +58,8 @@ MAX_ULP: dict[str, tuple[float, float]] = {
     "softplus": (3, 3),
     "sin": (2, 1),  # every finite x on an FMA host
     "cos": (2, 1),
+    **vecmath_special.MAX_ULP,
 }
-
-
-def float_suffix(ty: ir.Type) -> str:
-    """``"f32"`` or ``"f64"`` for a float type; ``TypeError`` otherwise."""
-    if isinstance(ty, ir.FloatType):
-        return "f32"
-    if isinstance(ty, ir.DoubleType):
-        return "f64"
-    raise TypeError(f"vecmath supports float and double, not {ty}")
-
-
-class _Emitter:
-    """Thin arithmetic layer over an IRBuilder for one float type (and its same-width integer type)."""
-
-    def __init__(self, builder: ir.IRBuilder, ty: ir.Type) -> None:
-        self.b = builder
-        self.ty = ty
-        self.is64 = float_suffix(ty) == "f64"
-        self.ity = ir.IntType(64 if self.is64 else 32)
-        module = builder.module
-        self._fmuladd = module.declare_intrinsic("llvm.fmuladd", [ty], ir.FunctionType(ty, [ty, ty, ty]))
-        self._fabs = module.declare_intrinsic("llvm.fabs", [ty])
-        self._floor = module.declare_intrinsic("llvm.floor", [ty])
-        self._copysign = module.declare_intrinsic("llvm.copysign", [ty], ir.FunctionType(ty, [ty, ty]))
-
-    # constants -----------------------------------------------------------------------------------------
-    def c(self, value: float) -> ir.Constant:
-        return ir.Constant(self.ty, value)
-
-    def ci(self, value: int) -> ir.Constant:
-        return ir.Constant(self.ity, value)
-
-    # float arithmetic (no fast-math flags: IEEE semantics for NaN/Inf are kept) ------------------------
-    def add(self, a: ir.Value, b: ir.Value) -> ir.Value:
-        return self.b.fadd(a, b)
-
-    def sub(self, a: ir.Value, b: ir.Value) -> ir.Value:
-        return self.b.fsub(a, b)
-
-    def mul(self, a: ir.Value, b: ir.Value) -> ir.Value:
-        return self.b.fmul(a, b)
-
-    def div(self, a: ir.Value, b: ir.Value) -> ir.Value:
-        return self.b.fdiv(a, b)
-
-    def neg(self, a: ir.Value) -> ir.Value:
-        return self.b.fneg(a)
-
-    def fma(self, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
-        """a*b + c, fused where the target has FMA (llvm.fmuladd), else multiply then add."""
-        return self.b.call(self._fmuladd, [a, b, c])
-
-    def fabs(self, a: ir.Value) -> ir.Value:
-        return self.b.call(self._fabs, [a])
-
-    def floor(self, a: ir.Value) -> ir.Value:
-        return self.b.call(self._floor, [a])
-
-    def copysign(self, mag: ir.Value, sign: ir.Value) -> ir.Value:
-        return self.b.call(self._copysign, [mag, sign])
-
-    def poly(self, x: ir.Value, coeffs: Sequence[float]) -> ir.Value:
-        """Horner: coeffs[0]*x^(n-1) + ... + coeffs[-1]."""
-        acc: ir.Value = self.c(coeffs[0])
-        for coeff in coeffs[1:]:
-            acc = self.fma(acc, x, self.c(coeff))
-        return acc
-
-    # comparisons and selection ------------------------------------------------------------------------
-    def cmp(self, op: str, a: ir.Value, b: ir.Value) -> ir.Value:
-        """Ordered comparison: false when either side is NaN."""
-        return self.b.fcmp_ordered(op, a, b)
-
-    def isnan(self, a: ir.Value) -> ir.Value:
-        return self.b.fcmp_unordered("uno", a, a)
-
-    def select(self, cond: ir.Value, a: ir.Value, b: ir.Value) -> ir.Value:
-        return self.b.select(cond, a, b)
-
-    # bits ----------------------------------------------------------------------------------------------
-    def bits(self, a: ir.Value) -> ir.Value:
-        return self.b.bitcast(a, self.ity)
-
-    def from_bits(self, i: ir.Value) -> ir.Value:
-        return self.b.bitcast(i, self.ty)
-
-    def signbit(self, a: ir.Value) -> ir.Value:
-        return self.b.icmp_signed("<", self.bits(a), self.ci(0))
-
-    def call(self, name: str, *args: ir.Value) -> ir.Value:
-        return self.b.call(get_math_function(self.b.module, name, self.ty), list(args))
 
 
 # --- exp -------------------------------------------------------------------------------------------------
@@ -167,7 +75,7 @@ _EXP_F32_P = [
 ]
 
 
-def _exp(m: _Emitter, x: ir.Value) -> ir.Value:
+def _exp(m: Emitter, x: ir.Value) -> ir.Value:
     if m.is64:
         lo, hi, magic, ln2_hi, ln2_lo = (
             -746.0,
@@ -215,7 +123,7 @@ _LG_F64 = [
 _LG_F32 = [11184810 / 2**24, 13421075 / 2**25, 9562606 / 2**25, 16293414 / 2**26]
 
 
-def _log(m: _Emitter, x: ir.Value) -> ir.Value:
+def _log(m: Emitter, x: ir.Value) -> ir.Value:
     if m.is64:
         tiny, scale, scale_log2 = 2.2250738585072014e-308, 2.0**54, 54.0
         one_bits, sqrt_half_bits, mant_mask, mant_bits = (
@@ -263,7 +171,7 @@ def _log(m: _Emitter, x: ir.Value) -> ir.Value:
     return m.select(m.isnan(x), x, result)
 
 
-def _log1p(m: _Emitter, x: ir.Value) -> ir.Value:
+def _log1p(m: Emitter, x: ir.Value) -> ir.Value:
     u = m.add(m.c(1.0), x)
     d = m.sub(u, m.c(1.0))
     # log(u) * (x / d) corrects for the rounding of 1 + x; dividing first avoids overflow of x * log(u).
@@ -272,7 +180,7 @@ def _log1p(m: _Emitter, x: ir.Value) -> ir.Value:
     return m.select(m.cmp("==", x, m.c(math.inf)), x, result)  # inf * (inf / inf) would be NaN
 
 
-def _expm1(m: _Emitter, x: ir.Value) -> ir.Value:
+def _expm1(m: Emitter, x: ir.Value) -> ir.Value:
     u = m.call("exp", x)
     d = m.sub(u, m.c(1.0))
     # Kahan: (u - 1) * x / log(u) cancels the rounding error of u; only needed where u - 1 cancels.
@@ -287,7 +195,7 @@ _TANH_F64_Q = [1.0, 1.12811678491632931402e2, 2.23548839060100448583e3, 4.844063
 _TANH_F32_P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1]
 
 
-def _tanh(m: _Emitter, x: ir.Value) -> ir.Value:
+def _tanh(m: Emitter, x: ir.Value) -> ir.Value:
     # Work on |x| and copy the sign of x at the end: tanh is odd, and this keeps tanh(-0) = -0.
     ax = m.fabs(x)
     z = m.mul(x, x)
@@ -302,13 +210,13 @@ def _tanh(m: _Emitter, x: ir.Value) -> ir.Value:
     return m.copysign(m.select(m.cmp("<", ax, m.c(0.625)), small, large), x)
 
 
-def _sigmoid(m: _Emitter, x: ir.Value) -> ir.Value:
+def _sigmoid(m: Emitter, x: ir.Value) -> ir.Value:
     e = m.call("exp", m.neg(m.fabs(x)))  # in (0, 1]: never overflows
     d = m.add(m.c(1.0), e)
     return m.select(m.cmp("<", x, m.c(0.0)), m.div(e, d), m.div(m.c(1.0), d))
 
 
-def _softplus(m: _Emitter, x: ir.Value) -> ir.Value:
+def _softplus(m: Emitter, x: ir.Value) -> ir.Value:
     # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, and = e^x (not 0) for very negative x.
     pos = m.select(m.cmp(">", x, m.c(0.0)), x, m.c(0.0))
     return m.add(pos, m.call("log1p", m.call("exp", m.neg(m.fabs(x)))))
@@ -335,7 +243,7 @@ SINCOS_MAX_ABS = 2.0**30  # ~1e9: beyond, huge_trig's reduction (see the module 
 _DP = [7.85398125648498535156e-1, 3.77489470793079817668e-8, 2.69515142907905952645e-15]
 
 
-def _sincos_f64(m: _Emitter, x: ir.Value, want_sin: bool) -> ir.Value:
+def _sincos_f64(m: Emitter, x: ir.Value, want_sin: bool) -> ir.Value:
     ax = m.fabs(x)
     y = m.floor(m.mul(ax, m.c(4.0 / math.pi)))
     # Round the octant up to even, then j = y mod 8 in {0, 2, 4, 6}; all exact in floating point.
@@ -367,23 +275,15 @@ def _sincos_f64(m: _Emitter, x: ir.Value, want_sin: bool) -> ir.Value:
     return m.select(m.cmp("==", ax, m.c(math.inf)), m.c(math.nan), result)  # NaN stays NaN by itself
 
 
-def _via_f64(name: str) -> Callable[[_Emitter, ir.Value], ir.Value]:
-    def emit(m: _Emitter, x: ir.Value) -> ir.Value:
-        wide = m.b.fpext(x, F64)
-        return m.b.fptrunc(m.b.call(get_math_function(m.b.module, name, F64), [wide]), m.ty)
-
-    return emit
+def _sin(m: Emitter, x: ir.Value) -> ir.Value:
+    return _sincos_f64(m, x, True) if m.is64 else m.in_f64("sin", x)
 
 
-def _sin(m: _Emitter, x: ir.Value) -> ir.Value:
-    return _sincos_f64(m, x, True) if m.is64 else _via_f64("sin")(m, x)
+def _cos(m: Emitter, x: ir.Value) -> ir.Value:
+    return _sincos_f64(m, x, False) if m.is64 else m.in_f64("cos", x)
 
 
-def _cos(m: _Emitter, x: ir.Value) -> ir.Value:
-    return _sincos_f64(m, x, False) if m.is64 else _via_f64("cos")(m, x)
-
-
-FUNCTIONS: dict[str, Callable[[_Emitter, ir.Value], ir.Value]] = {
+FUNCTIONS: dict[str, Callable[[Emitter, ir.Value], ir.Value]] = {
     "exp": _exp,
     "log": _log,
     "log1p": _log1p,
@@ -393,6 +293,7 @@ FUNCTIONS: dict[str, Callable[[_Emitter, ir.Value], ir.Value]] = {
     "softplus": _softplus,
     "sin": _sin,
     "cos": _cos,
+    **vecmath_special.FUNCTIONS,  # atan, atan2, asin, acos, asinh, acosh, atanh, erf, erfc
 }
 
 
@@ -407,10 +308,11 @@ def get_math_function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
     existing = module.globals.get(fname)
     if existing is not None:
         return existing
-    fn = ir.Function(module, ir.FunctionType(ty, [ty]), fname)
+    arity = vecmath_special.ARITY.get(name, 1)
+    fn = ir.Function(module, ir.FunctionType(ty, [ty] * arity), fname)
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     fn.attributes.add("nounwind")
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    builder.ret(FUNCTIONS[name](_Emitter(builder, ty), fn.args[0]))
+    builder.ret(FUNCTIONS[name](Emitter(builder, ty, get_math_function), *fn.args))
     return fn

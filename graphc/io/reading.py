@@ -188,7 +188,7 @@ class Reader:
                     f"{where} uses value {i!r}, which is not made before it (a cycle, or a broken file)"
                 )
         arity = ARITY[op]
-        if (arity is not None and len(refs) != arity) or not refs:
+        if (arity is not None and len(refs) != arity) or (arity is None and not refs):
             raise fail(f"{where} has {len(refs)} inputs; {op.value} takes {arity or 'one or more'}")
         if type(entry["params"]) is not dict:
             raise fail(f"{where}: params must be an object")

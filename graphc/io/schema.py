@@ -11,6 +11,7 @@ and COND do). A new kind is one Kind(name, test) line below.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,6 +54,8 @@ def _index_item(item) -> bool:
 BOOL = Kind("a bool", lambda v: type(v) is bool)
 INT = Kind("an int", _is_int)
 INT64 = Kind("a 64-bit int", lambda v: _is_int(v) and -(2**63) <= v < 2**63)
+NUMBER = Kind("a finite number", lambda v: type(v) in (int, float) and math.isfinite(v))
+NUMBER_OR_DIM = Kind("a number or a size", lambda v: NUMBER.test(v) or _is_dim(v))
 COUNT = Kind("a non-negative int", lambda v: _is_int(v) and v >= 0)
 OPTIONAL_INT = Kind("an int or None", lambda v: v is None or _is_int(v))
 INTS = Kind("a tuple of ints", lambda v: type(v) is tuple and all(map(_is_int, v)))
@@ -82,6 +85,7 @@ OP_PARAMS: dict[Op, dict[str, Kind]] = {
     Op.ONE_HOT: {"depth": COUNT, "dtype": DTYPE},
     Op.SIZE: {"axis": INTS, "dtype": DTYPE},
     Op.RANDOM_UNIFORM: {"shape": SHAPE, "seed": INT64, "dtype": DTYPE},
+    Op.ARANGE: {"start": NUMBER, "stop": NUMBER_OR_DIM, "step": NUMBER, "dtype": DTYPE},
     **{op: {"axis": INT} for op in (Op.GATHER, Op.SCATTER_ADD, Op.GATHER_ALONG, Op.SCATTER_ADD_ALONG)},
     **{op: {"axis": INT, "reverse": BOOL} for op in SCANS},
     Op.ARGSORT: {"axis": INT, "descending": BOOL},

@@ -13,25 +13,29 @@ from . import init
 from .activations import (
     abs_rectify,
     elu,
+    gelu,
     generalized_relu,
     hard_tanh,
     leaky_relu,
     linear,
     log_softmax,
     maxout,
+    mish,
     prelu,
     rbf,
     relu,
     sigmoid,
+    silu,
     softmax,
     softplus,
     softsign,
     step,
+    swish,
     tanh,
 )
 from .attention import AdditiveAttention, additive_attention, attention
 from .cells import gru_cell, lstm_cell, rnn_cell
-from .conv import avg_pool2d, conv1d, conv2d, conv_output_size, max_pool2d, pad2d
+from .conv import conv1d, conv2d, conv_output_size, conv_transpose1d, conv_transpose2d, pad2d
 from .layers import (
     Dense,
     Embedding,
@@ -52,6 +56,7 @@ from .losses import (
 )
 from .metrics import binary_metrics, confusion_matrix
 from .norm import BatchNorm, LayerNorm, batch_norm, layer_norm
+from .pool import avg_pool2d, max_pool2d
 from .random import Mode, random_normal, random_uniform
 from .recurrent import GRU, LSTM, RNN, gru, lstm, rnn
 from .regularize import l1_penalty, l2_penalty, label_smoothing
@@ -61,7 +66,9 @@ __all__ = [
     "init", "binary_metrics", "confusion_matrix",
     "abs_rectify", "elu", "generalized_relu", "hard_tanh", "leaky_relu", "linear", "log_softmax",
     "maxout", "prelu", "rbf", "relu", "sigmoid", "softmax", "softplus", "softsign", "step", "tanh",
-    "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d",
+    "gelu", "silu", "swish", "mish",
+    "avg_pool2d", "conv1d", "conv2d", "conv_output_size", "max_pool2d", "pad2d", "conv_transpose1d",
+    "conv_transpose2d",
     "Dense", "dense", "Embedding", "embedding", "dropout", "dropout_with_mask", "gaussian_noise",
     "weight_noise",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse",

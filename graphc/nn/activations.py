@@ -10,8 +10,11 @@ choice).
 
 from __future__ import annotations
 
+import math
+
 from graphc.errors import InputError, ShapeError
 from graphc.graph import Variable
+from graphc.mathfuncs import erf
 from graphc.ops import describe
 from graphc.origin import here
 from graphc.tensor import (
@@ -37,7 +40,8 @@ from graphc.tensor import (
 
 __all__ = [
     "sigmoid", "tanh", "relu", "leaky_relu", "generalized_relu", "prelu", "abs_rectify", "elu", "softplus",
-    "hard_tanh", "softsign", "maxout", "rbf", "softmax", "log_softmax", "step", "linear",
+    "hard_tanh", "softsign", "maxout", "rbf", "softmax", "log_softmax", "step", "linear", "gelu", "silu",
+    "swish", "mish",
 ]  # fmt: skip
 
 
@@ -164,6 +168,59 @@ def rbf(x, W, sigma) -> Variable:
     x, W = as_variable(x), as_variable(W)
     diff = reshape(x, tuple(x.type.shape) + (1,)) - W  # (n, d, units)
     return exp(-sum_(diff * diff, axis=-2) / (sigma * sigma))
+
+
+def gelu(x, approximate=False) -> Variable:
+    """Gaussian error linear unit x·Φ(x) = x·(1 + erf(x/√2))/2 (Hendrycks & Gimpel); approximate="tanh" is
+    their x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2, as torch.nn.functional.gelu(approximate="tanh").
+
+        >>> import numpy as np, graphc as gc
+        >>> x = gc.vector("x")
+        >>> gc.function([x], gc.nn.gelu(x))(np.array([0.0, 1.0])).round(6).tolist()
+        [0.0, 0.841345]
+    """
+    x = as_variable(x)
+    if approximate in (False, None, "none"):
+        return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+    if approximate in (True, "tanh"):
+        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + tanh(inner))
+    raise InputError(f"gelu: approximate must be False or 'tanh', got {approximate!r}{here()}")
+
+
+def swish(x, beta=1.0) -> Variable:
+    """Swish x·σ(βx) (Ramachandran et al.); β may be a learned Variable. β = 1 is silu.
+
+    >>> import numpy as np, graphc as gc
+    >>> x = gc.vector("x")
+    >>> gc.function([x], gc.nn.swish(x, 2.0))(np.array([0.0, 1.0])).round(6).tolist()
+    [0.0, 0.880797]
+    """
+    x = as_variable(x)
+    return x * sigmoid(x if isinstance(beta, (int, float)) and beta == 1 else beta * x)
+
+
+def silu(x) -> Variable:
+    """Sigmoid linear unit x·σ(x) (swish with β = 1).
+
+    >>> import numpy as np, graphc as gc
+    >>> x = gc.vector("x")
+    >>> gc.function([x], gc.nn.silu(x))(np.array([0.0, 1.0])).round(6).tolist()
+    [0.0, 0.731059]
+    """
+    return swish(x)
+
+
+def mish(x) -> Variable:
+    """Mish x·tanh(softplus(x)) (Misra); softplus never overflows.
+
+    >>> import numpy as np, graphc as gc
+    >>> x = gc.vector("x")
+    >>> gc.function([x], gc.nn.mish(x))(np.array([0.0, 1.0])).round(6).tolist()
+    [0.0, 0.865098]
+    """
+    x = as_variable(x)
+    return x * tanh(softplus(x))
 
 
 # re-exported core units: sigmoid, tanh, relu, softplus, softmax, log_softmax, sign

@@ -17,6 +17,7 @@ from graphc.ops import Op
 from graphc.types import Type, broadcast_shapes
 
 from .export_indexing import INDEXING_EXPORT_RULES
+from .export_math import MATH_EXPORT_RULES
 from .expressions import export_expression
 
 INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
@@ -136,6 +137,19 @@ def _softplus(ex, node, ins):
     return [ex.one("Add", [ex.one("Relu", [x]), tail])]
 
 
+def _softmax(op_type: str):
+    """Softmax/LogSoftmax; a 0-d value (ONNX wants rank >= 1) as a vector of one."""
+
+    def rule(ex, node, ins):
+        if node.inputs[0].type.ndim:
+            return [ex.one(op_type, ins, **node.params)]
+        axes = ex.constant([0], np.int64)
+        vector = ex.one("Unsqueeze", [ins[0], axes])
+        return [ex.one("Squeeze", [ex.one(op_type, [vector], axis=0), axes])]
+
+    return rule
+
+
 def _size(ex, node, ins):
     (x,) = ins
     dims = ex.one("Gather", [ex.one("Shape", [x]), ex.constant(list(node.params["axis"]), np.int64)])
@@ -202,6 +216,7 @@ EXPORT_RULES = {
         Op.LT: "Less", Op.LE: "LessOrEqual", Op.GT: "Greater", Op.GE: "GreaterOrEqual", Op.EQ: "Equal",
     }.items()},
     Op.NE: _compare("Equal", negate=True),
+    **MATH_EXPORT_RULES,  # rounding, integer, bitwise (And/Or/Not on integers too), special functions, arange
     Op.SOFTPLUS: _softplus,
     Op.RELU: _relu,
     Op.LOG1P: _log1p,
@@ -219,8 +234,8 @@ EXPORT_RULES = {
     Op.RESHAPE: lambda ex, node, ins: [ex.one("Reshape", [ins[0], ex.shape(node.params["shape"])])],
     Op.BROADCAST_TO: lambda ex, node, ins: [ex.one("Expand", [ins[0], ex.shape(node.params["shape"])])],
     Op.GETITEM: _getitem,
-    Op.SOFTMAX: lambda ex, node, ins: [ex.one("Softmax", ins, **node.params)],
-    Op.LOG_SOFTMAX: lambda ex, node, ins: [ex.one("LogSoftmax", ins, **node.params)],
+    Op.SOFTMAX: _softmax("Softmax"),
+    Op.LOG_SOFTMAX: _softmax("LogSoftmax"),
     Op.ONE_HOT: _one_hot,
     Op.SIZE: _size,
     Op.RANDOM_UNIFORM: _no_equivalent("export the evaluation graph (gc.nn.Mode(training=False))"),

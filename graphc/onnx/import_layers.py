@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.errors import GraphcError
-from graphc.nn.conv import avg_pool2d, conv2d, max_pool2d, pad2d
+from graphc.nn.conv import conv2d, pad2d
+from graphc.nn.pool import avg_pool2d, max_pool2d
 from graphc.tensor import broadcast_to, concatenate, constant, maximum, mean, minimum, reshape, sqrt, where
 
 
@@ -28,35 +29,45 @@ def _gemm(im, names, attrs):
     return [out]
 
 
-def _window(attrs, what: str) -> tuple[tuple[int, int], tuple[int, int], tuple]:
-    """kernel, stride and ((top, bottom), (left, right)) padding of a 2-D Conv or Pool."""
-    check(attrs, auto_pad=b"NOTSET", ceil_mode=0)
+def _window(attrs, what: str) -> tuple[tuple[int, int], tuple[int, int], tuple, tuple[int, int]]:
+    """kernel, stride, ((top, bottom), (left, right)) padding and dilation of a 2-D Conv or Pool."""
+    check(attrs, auto_pad=b"NOTSET")
     kernel = tuple(attrs["kernel_shape"]) if "kernel_shape" in attrs else None
-    if kernel is not None and len(kernel) != 2 or list(attrs.get("dilations", [1, 1])) != [1, 1]:
-        raise GraphcError(f"gc.onnx.load: only 2-D {what} without dilation is supported")
+    dilation = tuple(attrs.get("dilations", (1, 1)))
+    if kernel is not None and len(kernel) != 2 or len(dilation) != 2:
+        raise GraphcError(f"gc.onnx.load: only 2-D {what} is supported")
     stride = tuple(attrs.get("strides", (1, 1)))
     top, left, bottom, right = attrs.get("pads", (0, 0, 0, 0))
-    return kernel, stride, ((top, bottom), (left, right))
+    return kernel, stride, ((top, bottom), (left, right)), dilation
 
 
 def _conv(im, names, attrs):
-    check(attrs, group=1)
-    _, stride, pads = _window(attrs, "Conv")
+    check(attrs, ceil_mode=0)
+    _, stride, pads, dilation = _window(attrs, "Conv")
     x, w = im.tensor(names[0]), im.tensor(names[1])
-    y = conv2d(pad2d(x, pads) if any(sum(pads, ())) else x, w, stride=stride)
+    x = pad2d(x, pads) if any(sum(pads, ())) else x
+    y = conv2d(x, w, stride=stride, dilation=dilation, groups=attrs.get("group", 1))
     if len(names) > 2 and names[2]:
         y = y + reshape(im.tensor(names[2]), (1, -1, 1, 1))
     return [y]
 
 
-def _pool(build, what: str):
-    def rule(im, names, attrs):
-        kernel, stride, pads = _window(attrs, what)
-        if any(sum(pads, ())):
-            raise GraphcError(f"gc.onnx.load: padded {what} is not supported")
-        return [build(im.tensor(names[0]), kernel, stride)]
+def _max_pool(im, names, attrs):
+    check(attrs, storage_order=0)
+    kernel, stride, pads, dilation = _window(attrs, "MaxPool")
+    ceil_mode = bool(attrs.get("ceil_mode", 0))
+    return [max_pool2d(im.tensor(names[0]), kernel, stride, pads, dilation, ceil_mode=ceil_mode)]
 
-    return rule
+
+def _average_pool(im, names, attrs):
+    kernel, stride, pads, dilation = _window(attrs, "AveragePool")
+    if dilation != (1, 1):
+        raise GraphcError("gc.onnx.load: AveragePool with dilations is not supported")
+    counts = bool(attrs.get("count_include_pad", 0))  # ONNX's default: the padding does not count
+    ceil_mode = bool(attrs.get("ceil_mode", 0))
+    return [
+        avg_pool2d(im.tensor(names[0]), kernel, stride, pads, ceil_mode=ceil_mode, count_include_pad=counts)
+    ]
 
 
 def _batch_norm(im, names, attrs):
@@ -111,8 +122,8 @@ def _leaky_relu(im, names, attrs):
 LAYER_RULES = {
     "Gemm": _gemm,
     "Conv": _conv,
-    "MaxPool": _pool(max_pool2d, "MaxPool"),
-    "AveragePool": _pool(avg_pool2d, "AveragePool"),
+    "MaxPool": _max_pool,
+    "AveragePool": _average_pool,
     "GlobalAveragePool": lambda im, names, attrs: [mean(im.tensor(names[0]), axis=(2, 3), keepdims=True)],
     "BatchNormalization": _batch_norm,
     "Clip": _clip,

@@ -40,6 +40,7 @@ from graphc.types import broadcast_shapes, dim_product
 
 from .import_indexing import INDEXING_IMPORT_RULES, gather_by_data
 from .import_layers import LAYER_RULES, check
+from .import_math import MATH_IMPORT_RULES
 from .onnx_types import GRAPHC_DTYPES
 
 INT64_MAX = 2**63 - 1
@@ -252,6 +253,7 @@ IMPORT_RULES = {
     "Div": _div,
     "Pow": _pow,
     "Reciprocal": lambda im, names, attrs: [1.0 / im.tensor(names[0])],
+    **MATH_IMPORT_RULES,  # Floor, Round, Erf, Asin, ..., Mod, bitwise operators, Range
     "Identity": _identity,
     "Dropout": _identity,  # inference: the identity (a mask output is not supported)
     "Cast": _cast,

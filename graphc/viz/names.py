@@ -28,6 +28,7 @@ OP_SYMBOLS = {
     Op.BROADCAST_TO: "broadcast", Op.TRANSPOSE: "transpose",
     Op.GETITEM: "[ ]", Op.NOT: "¬", Op.AND: "∧", Op.OR: "∨",
     Op.LT: "<", Op.LE: "≤", Op.GT: ">", Op.GE: "≥", Op.EQ: "=", Op.NE: "≠", Op.CONCATENATE: "concat",
+    Op.XOR: "⊕", Op.FLOOR_DIV: "//", Op.MOD: "mod", Op.LSHIFT: "<<", Op.RSHIFT: ">>", Op.ARANGE: "arange",
 }  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -9,6 +11,12 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     # scipy.special.expit flushes to 0 where exp(-x) overflows (x < -709); this form keeps the denormals.
     e = np.exp(-np.abs(x))
     return np.where(x < 0, e / (1.0 + e), 1.0 / (1.0 + e))
+
+
+def _glibc(fn):
+    """A math-module (glibc, < 1 ulp) function over an array: scipy's erf is itself off by ~3 ulp."""
+    vectorised = np.frompyfunc(fn, 1, 1)
+    return lambda x: vectorised(x).astype(np.float64)
 
 
 # NumPy/SciPy reference of each vecmath function, evaluated in float64.
@@ -22,7 +30,17 @@ REFERENCES = {
     "softplus": lambda x: np.logaddexp(0.0, x),
     "sin": np.sin,
     "cos": np.cos,
+    "atan": np.arctan,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "asinh": np.arcsinh,
+    "acosh": np.arccosh,
+    "atanh": np.arctanh,
+    "erf": _glibc(math.erf),
+    "erfc": _glibc(math.erfc),
+    "atan2": np.arctan2,  # two arguments: tests/llvm_infra/test_vecmath.py samples pairs
 }
+BINARY = {"atan2"}
 
 
 def sample_inputs(
@@ -78,10 +96,10 @@ def sample_inputs(
     return np.concatenate(parts)
 
 
-def reference(func: str, x: np.ndarray) -> np.ndarray:
+def reference(func: str, *xs: np.ndarray) -> np.ndarray:
     """The reference in float64 rounded to x.dtype (float32 is compared to a near-correctly-rounded value)."""
     with np.errstate(all="ignore"):
-        return REFERENCES[func](x.astype(np.float64)).astype(x.dtype)
+        return REFERENCES[func](*(x.astype(np.float64) for x in xs)).astype(xs[0].dtype)
 
 
 def ulp_error(got: np.ndarray, want: np.ndarray) -> np.ndarray:
