@@ -1,5 +1,6 @@
 """Checks on the data, made during a call: the specs every backend raises the same error from. Owns
 RUNTIME_CHECKS; knows the graph IR, no backend.
+(Over 300 lines: every data check, what it reads, its verify and its error, in the one table backends use.)
 
 A check names what it guards (the node, which of its arguments, the bound) and builds the error from what a
 backend found (the bad value and where: the flat C-order position in that argument). The interp and numpy

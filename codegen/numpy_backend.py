@@ -1,4 +1,5 @@
 """The NumPy backend: emits readable Python source calling NumPy, one line per node. Owns NUMPY_TEMPLATES.
+(Over 300 lines: the templates of every op beside the one emitter that prints them; they split next.)
 
 The memory plan (``codegen.memory``) decides what the code keeps: each value is deleted after its last use,
 and a fused kernel's temporaries share buffers through ufunc ``out=``. Checks on the data (``codegen.checks``)

@@ -1,4 +1,5 @@
 """gc.function: the driver (user layer), the one place that ties graphc, graphc.passes and graphc.codegen.
+(Over 300 lines: the driver: Function, its call path (checks, updates, outputs) and gc.function's options.)
 
 inputs/outputs/updates -> FunctionGraph -> passes pipeline -> backend program -> Function (checks + calls).
 """

@@ -1,6 +1,7 @@
 """Sizes known only at call time and the small algebra shapes need: sums and products of sizes with integer
 coefficients, and division by a number (floor or ceiling: slices with a step, strided windows). Core layer;
 imports nothing, so `import graphc` does not pay for sympy.
+(Over 300 lines: one canonical form with its arithmetic, evaluation and printing, which must agree.)
 
 A dimension is an int, a Size (`NamedSize("n")`: one name is one size; `AnonymousSize("x.0")`: a size the
 user did not name, its input's own), or a Poly of them. Every result is kept in one canonical form: equal

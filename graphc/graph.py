@@ -1,4 +1,5 @@
 """The graph IR: Variable, Node, apply(), iterative walks. Knows no passes and no backends.
+(Over 300 lines: the IR's classes and their iterative walks, which the whole project reads.)
 
 Nodes are immutable once built: a rewrite builds new nodes instead of editing old ones, so a user's graph is
 never changed by compiling it.

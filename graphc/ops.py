@@ -1,4 +1,5 @@
 """The closed set of primitive ops and their NumPy reference semantics (IMPL). Core layer.
+(Over 300 lines: the closed Op set and the NumPy reference of each op, one row each.)
 
 Other tables keyed by `Op` live with their users: SHAPE_RULES in graphc.shape_rules, VJP_RULES in
 graphc.passes.vjp_rules, the rewrite rules in graphc.passes, each backend's lowering table in graphc.codegen.

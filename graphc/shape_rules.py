@@ -1,5 +1,6 @@
 """The type rule of every op (SHAPE_RULES) and its arity: output dtypes and shapes from the input types and
 params, checked when a node is built. Core layer.
+(Over 300 lines: the type rule of every op, one row each.)
 
 Errors are ShapeError/DTypeError naming the inputs (graph.apply adds the user's line). Dtypes are NumPy's by
 construction: an elementwise or reduction rule asks NumPy what it gives on one-element arrays.

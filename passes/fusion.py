@@ -1,6 +1,7 @@
 """Elementwise fusion: each group that passes/grouping.py finds (a maximal elementwise region, and a trailing
 SUM/MAX) becomes one FUSED node whose body is a graphc.kernel.Kernel. Imports only the graphc core; knows
 nothing of codegen.
+(Over 300 lines: kernel building from groups, with the rebuild over units it needs.)
 
 Groups of one elementwise node are left alone. A value used outside its group is an output of the kernel.
 The graph is rebuilt once, by `FunctionGraph.rebuild` over units: a group (its kernel) or a node outside every

@@ -1,5 +1,6 @@
 """How values are written in a graphc file and read back without running code. Owns CODECS and the sympy
 allow-lists; knows the core only.
+(Over 300 lines: each codec's writer beside its reader, so that a tag is read in one place.)
 
 A value is itself in JSON when it is None, a bool, a str, an int or a finite float; a tuple is a JSON array;
 anything else is a one-key object ``{tag: payload}`` with the tag of a row of CODECS:
