@@ -304,8 +304,11 @@ def power(x, y, out=None):
             with np.errstate(invalid="ignore"):
                 roots = np.sqrt(x)  # before the power: `out` may be x's own buffer
     result = np.power(x, y, out=out)
-    if roots is not None:
-        np.copyto(result, roots, where=half)
+    if roots is None:
+        return result
+    if not isinstance(result, np.ndarray):  # a NumPy scalar: x and y were 0-d
+        return result.dtype.type(roots)
+    np.copyto(result, roots, where=half)
     return result
 
 
